@@ -1,0 +1,30 @@
+package backend
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestGoBackendIsDefault(t *testing.T) {
+	t.Setenv("GOMLX_BACKEND", "")
+	b, err := New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Finalize()
+	if !strings.Contains(strings.ToLower(b.Name()), "go") {
+		t.Errorf("default backend = %q, want the Go backend", b.Name())
+	}
+}
+
+func TestBadBackendsGiveOneLineErrors(t *testing.T) {
+	for _, spec := range []string{"nosuch", "xla:/nonexistent/xla_cuda_plugin.so", "xla:relative/plugin.so"} {
+		_, err := New(spec)
+		if err == nil {
+			t.Fatalf("New(%q): want error", spec)
+		}
+		if strings.Contains(err.Error(), "\n") {
+			t.Errorf("New(%q): error spans lines: %q", spec, err)
+		}
+	}
+}

@@ -1,0 +1,105 @@
+// Command evalrun evaluates DualToken and related models: parity checks,
+// tokenization, embeddings, metrics and benchmark suites.
+//
+// Exit codes: 0 success; 1 a comparison, check or regression failed; 2 bad
+// input or usage, with one line on stderr naming what and where.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+
+	"github.com/alecthomas/kong"
+)
+
+// Globals are flags every subcommand accepts.
+type Globals struct {
+	Backend string `help:"Compute backend: go (default), xla:cpu, xla:cuda, or xla:/abs/path/xla_cuda_plugin.so. Default from $GOMLX_BACKEND, else go." placeholder:"SPEC"`
+}
+
+type command struct {
+	name, help string
+	cmd        any
+}
+
+var commands []command
+
+// register adds a subcommand; each lives in its own file.
+func register(name, help string, cmd any) {
+	commands = append(commands, command{name, help, cmd})
+}
+
+// exitError carries the exit code: 1 = a check failed, 2 = bad input.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+func usageErr(format string, args ...any) error {
+	return &exitError{2, fmt.Sprintf(format, args...)}
+}
+
+func failErr(format string, args ...any) error {
+	return &exitError{1, fmt.Sprintf(format, args...)}
+}
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	var globals Globals
+	sort.Slice(commands, func(i, j int) bool { return commands[i].name < commands[j].name })
+	opts := []kong.Option{
+		kong.Name("evalrun"),
+		kong.Description("Evaluation and benchmarking harness for the DualToken visual tokenizer and unified model.\n\nExit codes: 0 ok, 1 a comparison/check/regression failed, 2 bad input or usage."),
+		kong.UsageOnError(),
+		kong.Bind(&globals),
+		kong.Exit(func(code int) { panic(exitCode(code)) }),
+	}
+	for _, c := range commands {
+		opts = append(opts, kong.DynamicCommand(c.name, c.help, "", c.cmd))
+	}
+	return runParser(&globals, args, opts)
+}
+
+type exitCode int
+
+func runParser(globals *Globals, args []string, opts []kong.Option) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			if c, ok := r.(exitCode); ok {
+				code = int(c)
+				if code != 0 {
+					code = 2
+				}
+				return
+			}
+			panic(r)
+		}
+	}()
+	parser, err := kong.New(globals, opts...)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "evalrun:", err)
+		return 2
+	}
+	ctx, err := parser.Parse(args)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "evalrun:", err)
+		return 2
+	}
+	if err := ctx.Run(globals); err != nil {
+		var ee *exitError
+		if errors.As(err, &ee) {
+			fmt.Fprintln(os.Stderr, "evalrun:", ee.msg)
+			return ee.code
+		}
+		fmt.Fprintln(os.Stderr, "evalrun:", err)
+		return 2
+	}
+	return 0
+}

@@ -1,0 +1,175 @@
+package weights
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Set is a named collection of tensors: one file, a sharded checkpoint, or a
+// .pth state dict.
+type Set interface {
+	Names() []string
+	Has(name string) bool
+	Get(name string) (*Tensor, error)
+	Close() error
+}
+
+// Open opens a checkpoint: a directory (model.safetensors,
+// model.safetensors.index.json, or a single *.pth/*.bin), a .safetensors file,
+// a sharded index .json, or a PyTorch .pth file.
+func Open(path string) (Set, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	if st.IsDir() {
+		for _, name := range []string{"model.safetensors", "model.safetensors.index.json"} {
+			if _, err := os.Stat(filepath.Join(path, name)); err == nil {
+				return Open(filepath.Join(path, name))
+			}
+		}
+		for _, pat := range []string{"*.safetensors", "*.pth", "*.pt", "*.bin", "*.ckpt"} {
+			if m, _ := filepath.Glob(filepath.Join(path, pat)); len(m) == 1 {
+				return Open(m[0])
+			}
+		}
+		return nil, fmt.Errorf("checkpoint directory %s: no model.safetensors, model.safetensors.index.json or single .pth file", path)
+	}
+	switch {
+	case strings.HasSuffix(path, ".safetensors"):
+		return OpenSafetensors(path)
+	case strings.HasSuffix(path, ".index.json"):
+		return OpenSharded(path)
+	case strings.HasSuffix(path, ".pth"), strings.HasSuffix(path, ".pt"), strings.HasSuffix(path, ".bin"), strings.HasSuffix(path, ".ckpt"):
+		return OpenPth(path)
+	}
+	return nil, fmt.Errorf("checkpoint %s: unknown format (want .safetensors, .safetensors.index.json, .pth/.pt/.bin/.ckpt or a directory)", path)
+}
+
+// Sharded is a checkpoint split over several safetensors files by an index
+// {"weight_map": {tensor: file}}.
+type Sharded struct {
+	Index  string
+	files  map[string]*SafetensorsFile
+	owner  map[string]string
+	names  []string
+}
+
+// OpenSharded opens every shard named in the index.
+func OpenSharded(indexPath string) (*Sharded, error) {
+	raw, err := os.ReadFile(indexPath)
+	if err != nil {
+		return nil, err
+	}
+	var idx struct {
+		WeightMap map[string]string `json:"weight_map"`
+	}
+	if err := json.Unmarshal(raw, &idx); err != nil {
+		return nil, fmt.Errorf("%s: not a valid index: %v", indexPath, err)
+	}
+	if len(idx.WeightMap) == 0 {
+		return nil, fmt.Errorf("%s: field weight_map is missing or empty", indexPath)
+	}
+	s := &Sharded{Index: indexPath, files: map[string]*SafetensorsFile{}, owner: idx.WeightMap}
+	dir := filepath.Dir(indexPath)
+	for name, file := range idx.WeightMap {
+		if _, ok := s.files[file]; !ok {
+			f, err := OpenSafetensors(filepath.Join(dir, file))
+			if err != nil {
+				s.Close()
+				return nil, fmt.Errorf("%s: shard for %q: %w", indexPath, name, err)
+			}
+			s.files[file] = f
+		}
+		if !s.files[file].Has(name) {
+			s.Close()
+			return nil, fmt.Errorf("%s: index maps %q to %s, which does not hold it", indexPath, name, file)
+		}
+		s.names = append(s.names, name)
+	}
+	sort.Strings(s.names)
+	return s, nil
+}
+
+func (s *Sharded) Names() []string      { return s.names }
+func (s *Sharded) Has(name string) bool { _, ok := s.owner[name]; return ok }
+func (s *Sharded) Get(name string) (*Tensor, error) {
+	file, ok := s.owner[name]
+	if !ok {
+		return nil, fmt.Errorf("%s: no tensor %q", s.Index, name)
+	}
+	return s.files[file].Get(name)
+}
+func (s *Sharded) Close() error {
+	for _, f := range s.files {
+		f.Close()
+	}
+	return nil
+}
+
+// MemSet is an in-memory Set, used for tests and for tensors loaded from .pth.
+type MemSet struct {
+	Source  string
+	tensors map[string]*Tensor
+}
+
+// NewMemSet builds a Set from tensors.
+func NewMemSet(source string, ts ...*Tensor) *MemSet {
+	m := &MemSet{Source: source, tensors: map[string]*Tensor{}}
+	for _, t := range ts {
+		if t.Source == "" {
+			t.Source = source
+		}
+		m.tensors[t.Name] = t
+	}
+	return m
+}
+
+// Add inserts or replaces a tensor.
+func (m *MemSet) Add(t *Tensor) {
+	if t.Source == "" {
+		t.Source = m.Source
+	}
+	m.tensors[t.Name] = t
+}
+
+func (m *MemSet) Names() []string {
+	out := make([]string, 0, len(m.tensors))
+	for n := range m.tensors {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+func (m *MemSet) Has(name string) bool { _, ok := m.tensors[name]; return ok }
+func (m *MemSet) Get(name string) (*Tensor, error) {
+	t, ok := m.tensors[name]
+	if !ok {
+		return nil, fmt.Errorf("%s: no tensor %q", m.Source, name)
+	}
+	return t, nil
+}
+func (m *MemSet) Close() error { return nil }
+
+// Prefixed views the tensors of s under prefix with the prefix removed, e.g.
+// Prefixed(s, "rqvaesiglip.") for a wrapped state dict.
+type Prefixed struct {
+	Set
+	Prefix string
+}
+
+func (p Prefixed) Names() []string {
+	var out []string
+	for _, n := range p.Set.Names() {
+		if strings.HasPrefix(n, p.Prefix) {
+			out = append(out, n[len(p.Prefix):])
+		}
+	}
+	return out
+}
+func (p Prefixed) Has(name string) bool             { return p.Set.Has(p.Prefix + name) }
+func (p Prefixed) Get(name string) (*Tensor, error) { return p.Set.Get(p.Prefix + name) }
