@@ -10,8 +10,8 @@ import (
 	"strings"
 
 	"github.com/gomlx/compute"
-	_ "github.com/gomlx/gomlx/backends/default" // registers "go" and "xla"
 	"github.com/gomlx/go-xla/compute/xla"
+	_ "github.com/gomlx/gomlx/backends/default" // registers "go" and "xla"
 )
 
 // EnvAutoInstall opts in to GoMLX's plugin auto-installer (it downloads from

@@ -17,8 +17,8 @@ import (
 // then the raw data; offsets are relative to the end of the header.
 
 type stEntry struct {
-	DType   string  `json:"dtype"`
-	Shape   []int   `json:"shape"`
+	DType   string   `json:"dtype"`
+	Shape   []int    `json:"shape"`
 	Offsets [2]int64 `json:"data_offsets"`
 }
 

@@ -53,10 +53,10 @@ func Open(path string) (Set, error) {
 // Sharded is a checkpoint split over several safetensors files by an index
 // {"weight_map": {tensor: file}}.
 type Sharded struct {
-	Index  string
-	files  map[string]*SafetensorsFile
-	owner  map[string]string
-	names  []string
+	Index string
+	files map[string]*SafetensorsFile
+	owner map[string]string
+	names []string
 }
 
 // OpenSharded opens every shard named in the index.

@@ -1,0 +1,290 @@
+// Package imagenet is the ImageNet-1K zero-shot classification suite
+// (benchmarks.md §7): class embeddings from prompt templates (each prompt
+// L2-normalised, averaged per class, renormalised), image embeddings, top-1 /
+// top-5 with ties broken by the lowest class index.
+//
+// Data layouts accepted under the data root:
+//   - ImageFolder: val/<wnid>/*.JPEG (or <wnid>/*.JPEG at the root);
+//   - flat: val/ILSVRC2012_val_NNNNNNNN.JPEG with
+//     ILSVRC2012_validation_ground_truth.txt (ILSVRC2012_IDs, 1-based, in the
+//     devkit's meta.mat order) and synsets.txt mapping those IDs to WNIDs (line
+//     i = WNID of ID i, extra words after the WNID ignored).
+//
+// Class index = position of the WNID in sorted WNID order (0 = n01440764).
+// Class names: classnames.txt (one per line, sorted-WNID order) in the data
+// root or --opt classnames=FILE.
+package imagenet
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/dualtoken/evalharness/bench"
+	"github.com/dualtoken/evalharness/imageio"
+	"github.com/dualtoken/evalharness/metrics"
+)
+
+// Name is the registry name.
+const Name = "imagenet-zeroshot"
+
+func init() {
+	bench.Register(Name, "ImageNet-1K val zero-shot top-1/top-5 (ImageFolder or flat layout; opts: templates=openai80|clip_best|class_name_only, classnames=FILE, synsets=FILE)", New)
+}
+
+// Task is one configured zero-shot run.
+type Task struct {
+	data       string
+	templates  string
+	classNames []string
+	items      []bench.Item
+	loadErr    error
+	// class embeddings, computed once per model
+	classEmb [][]float32
+	embFor   string
+}
+
+type sample struct {
+	Path  string
+	Label int
+}
+
+// New configures the task from options.
+func New(opts bench.Options) (bench.Task, error) {
+	t := &Task{data: opts.Data, templates: opts.Get("templates", "openai80")}
+	if opts.Data == "" {
+		return nil, fmt.Errorf("%s: --data (the ImageNet root) is required", Name)
+	}
+	if _, err := t.templateList(); err != nil {
+		return nil, err
+	}
+	wnids, samples, err := scan(opts.Data, opts.Get("synsets", ""))
+	if err != nil {
+		return nil, err
+	}
+	names, err := readLines(opts.Get("classnames", filepath.Join(opts.Data, "classnames.txt")))
+	if err != nil {
+		return nil, fmt.Errorf("%s: class names: %v (give classnames.txt in the data root or --opt classnames=FILE, one name per line in sorted-WNID order)", Name, err)
+	}
+	if len(names) != len(wnids) {
+		return nil, fmt.Errorf("%s: %d class names but %d classes (WNIDs) in %s", Name, len(names), len(wnids), opts.Data)
+	}
+	t.classNames = names
+	for _, s := range samples {
+		rel, _ := filepath.Rel(opts.Data, s.Path)
+		t.items = append(t.items, bench.Item{ID: filepath.ToSlash(rel), Payload: s})
+	}
+	return t, nil
+}
+
+func (t *Task) templateList() ([]string, error) {
+	switch t.templates {
+	case "openai80":
+		return openAITemplates, nil
+	case "clip_best":
+		return append(append([]string(nil), clipBestTemplates...), "{}"), nil
+	case "clip_paper":
+		return append(append([]string(nil), openAITemplates...), "{}"), nil
+	case "class_name_only":
+		return []string{"{}"}, nil
+	}
+	return nil, fmt.Errorf("%s: unknown templates %q (openai80, clip_paper, clip_best, class_name_only)", Name, t.templates)
+}
+
+func (t *Task) Name() string  { return Name }
+func (t *Task) Version() int  { return 1 }
+func (t *Task) Needs() string { return bench.NeedsEmbedder }
+func (t *Task) Protocol() map[string]any {
+	return map[string]any{"data": t.data, "templates": t.templates, "classes": len(t.classNames), "ties": "lowest index"}
+}
+func (t *Task) Items() ([]bench.Item, error) { return t.items, nil }
+
+// scan finds the classes and labelled images of either layout.
+func scan(root, synsetsPath string) (wnids []string, samples []sample, err error) {
+	val := filepath.Join(root, "val")
+	if st, err := os.Stat(val); err != nil || !st.IsDir() {
+		val = root
+	}
+	gt := filepath.Join(root, "ILSVRC2012_validation_ground_truth.txt")
+	if _, err := os.Stat(gt); err == nil {
+		return scanFlat(root, val, gt, synsetsPath)
+	}
+	entries, err := os.ReadDir(val)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %v", Name, err)
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			wnids = append(wnids, e.Name())
+		}
+	}
+	if len(wnids) == 0 {
+		return nil, nil, fmt.Errorf("%s: %s has neither class folders (val/<wnid>/) nor ILSVRC2012_validation_ground_truth.txt", Name, root)
+	}
+	sort.Strings(wnids)
+	for label, w := range wnids {
+		files, err := os.ReadDir(filepath.Join(val, w))
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, f := range files {
+			if !f.IsDir() && isImage(f.Name()) {
+				samples = append(samples, sample{filepath.Join(val, w, f.Name()), label})
+			}
+		}
+	}
+	sort.Slice(samples, func(i, j int) bool { return samples[i].Path < samples[j].Path })
+	return wnids, samples, nil
+}
+
+func scanFlat(root, val, gtPath, synsetsPath string) ([]string, []sample, error) {
+	if synsetsPath == "" {
+		synsetsPath = filepath.Join(root, "synsets.txt")
+	}
+	idToWnid, err := readLines(synsetsPath)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: flat layout needs the ILSVRC2012_ID -> WNID list: %v (--opt synsets=FILE, line i = WNID of ID i)", Name, err)
+	}
+	for i, l := range idToWnid {
+		idToWnid[i] = strings.Fields(l)[0]
+	}
+	wnids := append([]string(nil), idToWnid...)
+	sort.Strings(wnids)
+	index := map[string]int{}
+	for i, w := range wnids {
+		if _, dup := index[w]; dup {
+			return nil, nil, fmt.Errorf("%s: %s lists WNID %s twice", Name, synsetsPath, w)
+		}
+		index[w] = i
+	}
+	ids, err := readLines(gtPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	var samples []sample
+	for i, l := range ids {
+		id, err := strconv.Atoi(strings.TrimSpace(l))
+		if err != nil || id < 1 || id > len(idToWnid) {
+			return nil, nil, fmt.Errorf("%s:%d: %q is not an ILSVRC2012_ID in 1..%d", gtPath, i+1, l, len(idToWnid))
+		}
+		name := fmt.Sprintf("ILSVRC2012_val_%08d.JPEG", i+1)
+		samples = append(samples, sample{filepath.Join(val, name), index[idToWnid[id-1]]})
+	}
+	return wnids, samples, nil
+}
+
+func isImage(name string) bool {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".jpeg", ".jpg", ".png", ".webp":
+		return true
+	}
+	return false
+}
+
+func readLines(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if l := strings.TrimRight(sc.Text(), "\r"); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out, sc.Err()
+}
+
+// ClassEmbeddings builds the zero-shot classifier (one row per class).
+func ClassEmbeddings(ctx context.Context, e bench.Embedder, classNames, templates []string) ([][]float32, error) {
+	out := make([][]float32, len(classNames))
+	for c, name := range classNames {
+		prompts := make([]string, len(templates))
+		for i, tpl := range templates {
+			prompts[i] = strings.ReplaceAll(tpl, "{}", name)
+		}
+		embs, err := e.EmbedTexts(ctx, prompts)
+		if err != nil {
+			return nil, fmt.Errorf("embedding prompts of class %q: %w", name, err)
+		}
+		out[c] = metrics.ClassEmbedding(embs)
+	}
+	return out, nil
+}
+
+type pred struct {
+	Top5 []int `json:"top5"`
+}
+
+func (t *Task) Predict(ctx context.Context, m bench.Model, items []bench.Item) ([]bench.Record, error) {
+	e := m.(bench.Embedder)
+	if key := bench.ModelKey(m); t.classEmb == nil || t.embFor != key {
+		tpls, _ := t.templateList()
+		ce, err := ClassEmbeddings(ctx, e, t.classNames, tpls)
+		if err != nil {
+			return nil, err
+		}
+		t.classEmb, t.embFor = ce, key
+	}
+	recs := make([]bench.Record, len(items))
+	imgs, errs := bench.LoadImages(items, func(it bench.Item) string { return it.Payload.(sample).Path })
+	var ok []*imageio.Image
+	var okIdx []int
+	for i := range items {
+		if errs[i] != nil {
+			recs[i].Error = errs[i].Error()
+			continue
+		}
+		ok, okIdx = append(ok, imgs[i]), append(okIdx, i)
+	}
+	if len(ok) == 0 {
+		return recs, nil
+	}
+	embs, err := e.EmbedImages(ctx, ok)
+	if err != nil {
+		return nil, err
+	}
+	for j, i := range okIdx {
+		top := metrics.TopK(metrics.Logits(embs[j], t.classEmb), 5)
+		b, _ := json.Marshal(pred{Top5: top})
+		recs[i].Pred = b
+	}
+	return recs, nil
+}
+
+func (t *Task) Score(items []bench.Item, recs []bench.Record) (*bench.Metrics, error) {
+	labels := make([]int, len(items))
+	preds := make([][]int, len(items))
+	m := &bench.Metrics{}
+	for i, it := range items {
+		s := it.Payload.(sample)
+		labels[i] = s.Label
+		row := map[string]any{"id": it.ID, "label": s.Label, "class": t.classNames[s.Label]}
+		if recs[i].Error != "" {
+			row["error"] = recs[i].Error
+			preds[i] = nil // a failed image counts as wrong
+		} else {
+			var p pred
+			if err := json.Unmarshal(recs[i].Pred, &p); err != nil {
+				return nil, fmt.Errorf("item %s: bad prediction: %v", it.ID, err)
+			}
+			preds[i] = p.Top5
+			row["top5"] = p.Top5
+			row["correct"] = len(p.Top5) > 0 && p.Top5[0] == s.Label
+		}
+		m.PerSample = append(m.PerSample, row)
+	}
+	acc := metrics.TopKAccuracy(preds, labels, len(t.classNames))
+	m.Set("top1", 100*acc.Top1, true)
+	m.Set("top5", 100*acc.Top5, true)
+	m.Set("mean_per_class_recall", 100*acc.MeanPerClassRecall, true)
+	return m, nil
+}

@@ -1,0 +1,57 @@
+package bench
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/gomlx/compute"
+)
+
+// ModelSpec names a model to build: its kind (siglip, dualtoken, llava, ...),
+// checkpoint path and kind-specific options.
+type ModelSpec struct {
+	Name      string            `json:"name" yaml:"name"`
+	Kind      string            `json:"kind" yaml:"kind"`
+	Path      string            `json:"path" yaml:"path"`
+	Tokenizer string            `json:"tokenizer,omitempty" yaml:"tokenizer,omitempty"`
+	Extra     map[string]string `json:"extra,omitempty" yaml:"extra,omitempty"`
+}
+
+// ModelFactory builds a model of one kind on a backend.
+type ModelFactory func(spec ModelSpec, b compute.Backend) (Model, error)
+
+var (
+	modelMu    sync.Mutex
+	modelKinds = map[string]ModelFactory{}
+)
+
+// RegisterModel adds a model kind.
+func RegisterModel(kind string, f ModelFactory) {
+	modelMu.Lock()
+	defer modelMu.Unlock()
+	modelKinds[kind] = f
+}
+
+// NewModel builds spec on b.
+func NewModel(spec ModelSpec, b compute.Backend) (Model, error) {
+	modelMu.Lock()
+	f, ok := modelKinds[spec.Kind]
+	modelMu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("model %q: unknown kind %q (known: %v)", spec.Name, spec.Kind, ModelKinds())
+	}
+	return f(spec, b)
+}
+
+// ModelKinds lists the registered model kinds.
+func ModelKinds() []string {
+	modelMu.Lock()
+	defer modelMu.Unlock()
+	out := make([]string, 0, len(modelKinds))
+	for k := range modelKinds {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

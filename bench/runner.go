@@ -1,0 +1,281 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+)
+
+// RunConfig controls one (model, task) run.
+type RunConfig struct {
+	OutDir    string // results go to OutDir/<task>/<model>/
+	BatchSize int
+	Limit     int // first N items only (0 = all)
+	Seed      int64
+	Progress  io.Writer // progress bar destination (nil = none)
+	GitCommit string
+	Backend   string // stamped into results (the model may not know it)
+	DType     string
+}
+
+// CacheKey fingerprints everything that determines a prediction: model
+// identity, task name/version and protocol.
+func CacheKey(task Task, info ModelInfo) string {
+	b, _ := json.Marshal(map[string]any{
+		"model": info, "task": task.Name(), "version": task.Version(), "protocol": task.Protocol(),
+	})
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])[:16]
+}
+
+// RunDir is where a run's files live.
+func RunDir(cfg RunConfig, task Task, info ModelInfo) string {
+	name := info.Name
+	if name == "" {
+		name = "model"
+	}
+	return filepath.Join(cfg.OutDir, task.Name(), filepath.Base(name))
+}
+
+// PredictionsPath is the JSONL cache for (task, model, protocol).
+func PredictionsPath(cfg RunConfig, task Task, info ModelInfo) string {
+	return filepath.Join(RunDir(cfg, task, info), "predictions-"+CacheKey(task, info)+".jsonl")
+}
+
+// LoadRecords reads a predictions JSONL file (missing file = none). A torn
+// last line (a run killed mid-write) is ignored; any other bad line is an
+// error naming file and line.
+func LoadRecords(path string) (map[string]Record, error) {
+	out := map[string]Record{}
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<30)
+	line := 0
+	var pendingErr error
+	for sc.Scan() {
+		line++
+		if pendingErr != nil {
+			return nil, pendingErr
+		}
+		var r Record
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil || r.ID == "" {
+			pendingErr = fmt.Errorf("%s:%d: not a prediction record", path, line)
+			continue
+		}
+		out[r.ID] = r
+	}
+	return out, sc.Err()
+}
+
+// dropTornTail truncates a predictions file after its last newline: a run
+// killed mid-write leaves a partial record that later appends would corrupt.
+func dropTornTail(path string) error {
+	b, err := os.ReadFile(path)
+	if os.IsNotExist(err) || len(b) == 0 || b[len(b)-1] == '\n' {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return os.Truncate(path, int64(bytes.LastIndexByte(b, '\n')+1))
+}
+
+// Run executes task on m, resuming from cached predictions, and writes
+// predictions, per-sample logs and results.json. It returns the result.
+func Run(ctx context.Context, task Task, m Model, cfg RunConfig) (*Result, error) {
+	started := time.Now()
+	info := m.Info()
+	if cfg.Backend != "" {
+		info.Backend = cfg.Backend
+	}
+	if cfg.DType != "" {
+		info.DType = cfg.DType
+	}
+	if info.DType == "" {
+		info.DType = "float32"
+	}
+	items, err := task.Items()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Limit > 0 && cfg.Limit < len(items) {
+		items = items[:cfg.Limit]
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 8
+	}
+	dir := RunDir(cfg, task, info)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	predPath := PredictionsPath(cfg, task, info)
+	if err := dropTornTail(predPath); err != nil {
+		return nil, err
+	}
+	cached, err := LoadRecords(predPath)
+	if err != nil {
+		return nil, err
+	}
+	var todo []Item
+	for _, it := range items {
+		if _, ok := cached[it.ID]; !ok {
+			todo = append(todo, it)
+		}
+	}
+	computed := len(todo)
+	if len(todo) > 0 {
+		if err := predictInto(ctx, task, m, todo, cfg, predPath, cached); err != nil {
+			return nil, err
+		}
+	}
+	wall := time.Since(started).Seconds()
+	res, err := scoreAndWrite(task, items, cached, dir)
+	if err != nil {
+		return nil, err
+	}
+	res.Model = info
+	res.Run = RunInfo{
+		Backend: info.Backend, DType: info.DType, BatchSize: cfg.BatchSize, Seed: cfg.Seed,
+		GitCommit: cfg.GitCommit, Started: started.UTC().Format(time.RFC3339), WallSeconds: wall,
+		Computed: computed, Cached: len(items) - computed,
+	}
+	if computed > 0 && wall > 0 {
+		res.Run.ItemsPerSecond = float64(computed) / wall
+	}
+	res.Predictions = filepath.Base(predPath)
+	return res, res.Write(filepath.Join(dir, "results.json"))
+}
+
+func predictInto(ctx context.Context, task Task, m Model, todo []Item, cfg RunConfig, predPath string, cached map[string]Record) error {
+	f, err := os.OpenFile(predPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var bar *progressbar.ProgressBar
+	if cfg.Progress != nil {
+		bar = progressbar.NewOptions(len(todo),
+			progressbar.OptionSetWriter(cfg.Progress),
+			progressbar.OptionSetDescription(task.Name()),
+			progressbar.OptionShowCount(),
+			progressbar.OptionShowIts(),
+			progressbar.OptionSetItsString("items"),
+			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionThrottle(200*time.Millisecond),
+			progressbar.OptionOnCompletion(func() { fmt.Fprintln(cfg.Progress) }),
+		)
+	}
+	for start := 0; start < len(todo); start += cfg.BatchSize {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		batch := todo[start:min(start+cfg.BatchSize, len(todo))]
+		recs, err := task.Predict(ctx, m, batch)
+		if err != nil {
+			return fmt.Errorf("%s: predicting items %s..%s: %w", task.Name(), batch[0].ID, batch[len(batch)-1].ID, err)
+		}
+		if len(recs) != len(batch) {
+			return fmt.Errorf("%s: Predict returned %d records for %d items", task.Name(), len(recs), len(batch))
+		}
+		var buf []byte
+		for i, r := range recs {
+			r.ID = batch[i].ID
+			line, err := json.Marshal(r)
+			if err != nil {
+				return err
+			}
+			buf = append(append(buf, line...), '\n')
+			cached[r.ID] = r
+		}
+		if _, err := f.Write(buf); err != nil {
+			return err
+		}
+		if bar != nil {
+			bar.Add(len(batch))
+		}
+	}
+	return f.Sync()
+}
+
+func scoreAndWrite(task Task, items []Item, cached map[string]Record, dir string) (*Result, error) {
+	recs := make([]Record, len(items))
+	failed := 0
+	for i, it := range items {
+		recs[i] = cached[it.ID]
+		if recs[i].Error != "" {
+			failed++
+		}
+	}
+	met, err := task.Score(items, recs)
+	if err != nil {
+		return nil, fmt.Errorf("%s: scoring: %w", task.Name(), err)
+	}
+	if len(met.PerSample) > 0 {
+		if err := writeJSONL(filepath.Join(dir, "samples.jsonl"), met.PerSample); err != nil {
+			return nil, err
+		}
+	}
+	return &Result{
+		Schema: ResultsSchema, Task: task.Name(), TaskVersion: task.Version(), Protocol: task.Protocol(),
+		Metrics: met.Values, HigherIsBetter: met.HigherIsBetter,
+		NSamples: NSamples{Total: len(items), Scored: len(items) - failed, Failed: failed},
+	}, nil
+}
+
+// Rescore recomputes metrics from a saved predictions file, without a model.
+func Rescore(task Task, predPath string, limit int) (*Result, error) {
+	items, err := task.Items()
+	if err != nil {
+		return nil, err
+	}
+	if limit > 0 && limit < len(items) {
+		items = items[:limit]
+	}
+	cached, err := LoadRecords(predPath)
+	if err != nil {
+		return nil, err
+	}
+	for _, it := range items {
+		if _, ok := cached[it.ID]; !ok {
+			return nil, fmt.Errorf("%s: no prediction for item %q: run the model first (evalrun run)", predPath, it.ID)
+		}
+	}
+	return scoreAndWrite(task, items, cached, filepath.Dir(predPath))
+}
+
+func writeJSONL(path string, rows []map[string]any) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	enc := json.NewEncoder(w)
+	for _, r := range rows {
+		if err := enc.Encode(r); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/dualtoken/evalharness/backend"
+	"github.com/dualtoken/evalharness/bench"
+)
+
+func init() {
+	register("run", "Run benchmark tasks on models (resumable; writes predictions and results.json).", &runCmd{})
+}
+
+// RunFile is the YAML of `evalrun run --config`.
+type RunFile struct {
+	Out       string            `yaml:"out"`
+	BatchSize int               `yaml:"batch_size"`
+	Limit     int               `yaml:"limit"`
+	Seed      int64             `yaml:"seed"`
+	Models    []bench.ModelSpec `yaml:"models"`
+	Tasks     []struct {
+		Name  string            `yaml:"name"`
+		Data  string            `yaml:"data"`
+		Extra map[string]string `yaml:"extra"`
+	} `yaml:"tasks"`
+}
+
+type runCmd struct {
+	Config    string            `help:"YAML file listing models and tasks (see --help)." placeholder:"FILE" xor:"src"`
+	Task      string            `help:"One task name (with --model-kind/--model and --data)." xor:"src"`
+	Data      string            `help:"Data root for --task." placeholder:"DIR"`
+	Opt       map[string]string `help:"Task option key=value (repeatable), e.g. --opt split=random."`
+	ModelKind string            `help:"Model kind for --task (${kinds})." placeholder:"KIND"`
+	Model     string            `help:"Model checkpoint for --task." placeholder:"DIR"`
+	Tokenizer string            `help:"Tokenizer for --task's model." placeholder:"PATH"`
+	Out       string            `default:"results" help:"Output root: OUT/<task>/<model>/{predictions-*.jsonl,results.json,samples.jsonl}."`
+	Batch     int               `default:"8" help:"Batch size."`
+	Limit     int               `help:"Only the first N items of each task."`
+	Quiet     bool              `help:"No progress bars."`
+}
+
+func (c *runCmd) Help() string {
+	return `Runs every (model, task) pair. Predictions are cached per item in JSONL keyed by
+model identity + task version + protocol, so an interrupted run resumes where it
+stopped and 'evalrun score' can re-score without the model.
+
+Config file example (run.yaml):
+  out: results
+  batch_size: 16
+  models:
+    - {name: dualtoken-so400m, kind: dualtoken, path: ckpt/dualtoken-so400m}
+  tasks:
+    - {name: imagenet-zeroshot, data: /data/imagenet}
+    - {name: recon, data: /data/imagenet, extra: {mode: clean}}
+
+Tasks: ` + strings.Join(bench.Names(), ", ") + `
+Model kinds: ` + strings.Join(bench.ModelKinds(), ", ")
+}
+
+func (c *runCmd) Run(g *Globals) error {
+	var rf RunFile
+	switch {
+	case c.Config != "":
+		b, err := os.ReadFile(c.Config)
+		if err != nil {
+			return usageErr("%v", err)
+		}
+		if err := yaml.Unmarshal(b, &rf); err != nil {
+			return usageErr("%s: %v", c.Config, err)
+		}
+		if len(rf.Models) == 0 || len(rf.Tasks) == 0 {
+			return usageErr("%s: needs at least one entry under \"models\" and one under \"tasks\"", c.Config)
+		}
+	case c.Task != "":
+		if c.ModelKind == "" || c.Model == "" {
+			return usageErr("--task needs --model-kind and --model")
+		}
+		rf.Models = []bench.ModelSpec{{Name: modelName(c.Model), Kind: c.ModelKind, Path: c.Model, Tokenizer: c.Tokenizer}}
+		rf.Tasks = append(rf.Tasks, struct {
+			Name  string            `yaml:"name"`
+			Data  string            `yaml:"data"`
+			Extra map[string]string `yaml:"extra"`
+		}{c.Task, c.Data, c.Opt})
+	default:
+		return usageErr("give --config FILE or --task NAME (see evalrun run --help)")
+	}
+	if rf.Out == "" {
+		rf.Out = c.Out
+	}
+	if rf.BatchSize == 0 {
+		rf.BatchSize = c.Batch
+	}
+	if c.Limit > 0 {
+		rf.Limit = c.Limit
+	}
+	b, err := backend.New(g.Backend)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	var progress *os.File
+	if !c.Quiet {
+		progress = os.Stderr
+	}
+	for _, ms := range rf.Models {
+		m, err := bench.NewModel(ms, b)
+		if err != nil {
+			return usageErr("%v", err)
+		}
+		for _, ts := range rf.Tasks {
+			task, err := bench.New(ts.Name, bench.Options{Data: ts.Data, Extra: ts.Extra})
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			if !bench.CanRun(task, m) {
+				fmt.Fprintf(os.Stderr, "skip %s on %s: the model is not a %s\n", ts.Name, ms.Name, task.Needs())
+				continue
+			}
+			cfg := bench.RunConfig{OutDir: rf.Out, BatchSize: rf.BatchSize, Limit: rf.Limit, Seed: rf.Seed, GitCommit: gitCommit(), Backend: backend.Resolve(g.Backend)}
+			if progress != nil {
+				cfg.Progress = progress
+			}
+			res, err := bench.Run(ctx, task, m, cfg)
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			printResult(res)
+		}
+	}
+	return nil
+}
+
+func modelName(path string) string {
+	path = strings.TrimRight(path, "/")
+	if i := strings.LastIndex(path, "/"); i >= 0 {
+		return path[i+1:]
+	}
+	return path
+}
+
+func gitCommit() string {
+	out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func printResult(r *bench.Result) {
+	fmt.Printf("%s / %s (n=%d, failed=%d):", r.Task, r.Model.Name, r.NSamples.Total, r.NSamples.Failed)
+	for _, k := range sortedKeys(r.Metrics) {
+		fmt.Printf(" %s=%.4g", k, r.Metrics[k])
+	}
+	fmt.Println()
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j] < out[j-1]; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}

@@ -1,0 +1,151 @@
+package reports
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/dualtoken/evalharness/bench"
+)
+
+// CheckRow compares one metric of one task between a baseline and a candidate.
+type CheckRow struct {
+	Task           string  `json:"task"`
+	Metric         string  `json:"metric"`
+	Baseline       float64 `json:"baseline"`
+	Candidate      float64 `json:"candidate"`
+	Delta          float64 `json:"delta"`
+	HigherIsBetter bool    `json:"higher_is_better"`
+	Tolerance      float64 `json:"tolerance"`
+	Regressed      bool    `json:"regressed"`
+	Note           string  `json:"note,omitempty"`
+}
+
+// CheckReport is the whole comparison; MissingTasks are baseline tasks the
+// candidate lacks (a usage error: nothing to compare).
+type CheckReport struct {
+	Schema       int        `json:"schema"`
+	Rows         []CheckRow `json:"rows"`
+	Regressions  int        `json:"regressions"`
+	MissingTasks []string   `json:"missing_tasks,omitempty"`
+	ExtraTasks   []string   `json:"extra_tasks,omitempty"`
+}
+
+// Tolerances maps "task/metric", "task/*", "*/metric" or "metric" to an
+// absolute tolerance; the most specific key wins, default 0.
+type Tolerances map[string]float64
+
+// ParseTolerances reads "task/metric=abs" specs.
+func ParseTolerances(specs []string) (Tolerances, error) {
+	t := Tolerances{}
+	for _, s := range specs {
+		k, v, ok := strings.Cut(s, "=")
+		f, err := strconv.ParseFloat(v, 64)
+		if !ok || k == "" || err != nil || f < 0 || math.IsNaN(f) {
+			return nil, fmt.Errorf("--tolerance %q: expected task/metric=ABS with ABS a non-negative number", s)
+		}
+		t[k] = f
+	}
+	return t, nil
+}
+
+func (t Tolerances) For(task, metric string) float64 {
+	for _, k := range []string{task + "/" + metric, task + "/*", "*/" + metric, metric} {
+		if v, ok := t[k]; ok {
+			return v
+		}
+	}
+	return 0
+}
+
+// byTask indexes results by task; two results of one task are ambiguous.
+func byTask(rs []*bench.Result, side string) (map[string]*bench.Result, error) {
+	out := map[string]*bench.Result{}
+	for _, r := range rs {
+		if prev, dup := out[r.Task]; dup {
+			return nil, fmt.Errorf("%s has two results for task %q (models %q and %q): point it at one model's results", side, r.Task, prev.Model.Name, r.Model.Name)
+		}
+		out[r.Task] = r
+	}
+	return out, nil
+}
+
+// Check compares every baseline metric with the candidate in the direction
+// higher_is_better gives. A candidate metric that is missing or NaN regresses.
+func Check(baseline, candidate []*bench.Result, tol Tolerances) (*CheckReport, error) {
+	base, err := byTask(baseline, "baseline")
+	if err != nil {
+		return nil, err
+	}
+	cand, err := byTask(candidate, "candidate")
+	if err != nil {
+		return nil, err
+	}
+	rep := &CheckReport{Schema: 1}
+	tasks := make([]string, 0, len(base))
+	for t := range base {
+		tasks = append(tasks, t)
+	}
+	sort.Strings(tasks)
+	for _, task := range tasks {
+		b := base[task]
+		c, ok := cand[task]
+		if !ok {
+			rep.MissingTasks = append(rep.MissingTasks, task)
+			continue
+		}
+		metrics := make([]string, 0, len(b.Metrics))
+		for m := range b.Metrics {
+			metrics = append(metrics, m)
+		}
+		sort.Strings(metrics)
+		for _, m := range metrics {
+			hib := b.HigherIsBetter[m]
+			row := CheckRow{Task: task, Metric: m, Baseline: b.Metrics[m], HigherIsBetter: hib, Tolerance: tol.For(task, m)}
+			cv, ok := c.Metrics[m]
+			switch {
+			case !ok:
+				row.Candidate, row.Delta, row.Regressed, row.Note = math.NaN(), math.NaN(), true, "missing in candidate"
+			default:
+				row.Candidate = cv
+				row.Delta = cv - row.Baseline
+				row.Regressed = regressed(row.Baseline, cv, hib, row.Tolerance)
+				if b.TaskVersion != c.TaskVersion || fmt.Sprint(b.Protocol) != fmt.Sprint(c.Protocol) {
+					row.Note = "protocol or task version differs"
+				}
+			}
+			if row.Regressed {
+				rep.Regressions++
+			}
+			rep.Rows = append(rep.Rows, row)
+		}
+	}
+	for t := range cand {
+		if _, ok := base[t]; !ok {
+			rep.ExtraTasks = append(rep.ExtraTasks, t)
+		}
+	}
+	sort.Strings(rep.ExtraTasks)
+	return rep, nil
+}
+
+func regressed(base, cand float64, higherIsBetter bool, tol float64) bool {
+	if math.IsNaN(cand) {
+		return !math.IsNaN(base)
+	}
+	if math.IsInf(base, 0) || math.IsInf(cand, 0) {
+		if base == cand {
+			return false
+		}
+		if higherIsBetter {
+			return cand < base
+		}
+		return cand > base
+	}
+	if higherIsBetter {
+		return cand < base-tol
+	}
+	return cand > base+tol
+}

@@ -1,0 +1,273 @@
+package reports
+
+import (
+	"fmt"
+	"image/color"
+	"math"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/dualtoken/evalharness/bench"
+)
+
+var (
+	paperColor = color.RGBA{110, 110, 110, 255}
+	oursColor  = color.RGBA{215, 50, 40, 255}
+)
+
+// Plot is one figure written as PNG and SVG.
+type Plot struct {
+	Name  string // file stem
+	Title string
+	Files []string
+}
+
+func save(p *plot.Plot, dir, stem string, w, h vg.Length) ([]string, error) {
+	var files []string
+	for _, ext := range []string{".png", ".svg"} {
+		f := filepath.Join(dir, stem+ext)
+		if err := p.Save(w, h, f); err != nil {
+			return nil, fmt.Errorf("saving %s: %w", f, err)
+		}
+		files = append(files, f)
+	}
+	return files, nil
+}
+
+// Figure1 plots zero-shot accuracy against rFID: the paper's tokenizers
+// (Table 1 rows reporting both) and every model of ours with both numbers.
+func Figure1(dir string, results []*bench.Result) (*Plot, error) {
+	spec := Tables()[0]
+	p := plot.New()
+	p.Title.Text = "Zero-shot top-1 vs rFID (Figure 1)"
+	p.X.Label.Text = "rFID (lower is better)"
+	p.Y.Label.Text = "ImageNet zero-shot top-1 (%)"
+	var paperXY plotter.XYs
+	var paperLabels []string
+	for _, r := range spec.Paper {
+		zs, ok1 := r.Values["ZS"]
+		fid, ok2 := r.Values["rFID"]
+		if ok1 && ok2 {
+			paperXY = append(paperXY, plotter.XY{X: fid, Y: zs})
+			paperLabels = append(paperLabels, r.Model)
+		}
+	}
+	ours := Build(spec, results, nil)
+	var oursXY plotter.XYs
+	var oursLabels []string
+	for _, r := range ours.Rows {
+		if r.Source != "ours" {
+			continue
+		}
+		zs, fid := r.Cells["ZS"], r.Cells["rFID"]
+		if zs.Set && fid.Set && !math.IsInf(fid.Value, 0) && !math.IsNaN(fid.Value) {
+			oursXY = append(oursXY, plotter.XY{X: fid.Value, Y: zs.Value})
+			oursLabels = append(oursLabels, r.Model)
+		}
+	}
+	if err := scatterWithLabels(p, "paper", paperXY, paperLabels, paperColor, draw.CircleGlyph{}); err != nil {
+		return nil, err
+	}
+	if len(oursXY) > 0 {
+		if err := scatterWithLabels(p, "ours", oursXY, oursLabels, oursColor, draw.PyramidGlyph{}); err != nil {
+			return nil, err
+		}
+	}
+	p.Legend.Top = true
+	files, err := save(p, dir, "figure1_zs_vs_rfid", 8*vg.Inch, 5*vg.Inch)
+	if err != nil {
+		return nil, err
+	}
+	return &Plot{Name: "figure1_zs_vs_rfid", Title: p.Title.Text, Files: files}, nil
+}
+
+func scatterWithLabels(p *plot.Plot, name string, xy plotter.XYs, labels []string, c color.Color, g draw.GlyphDrawer) error {
+	if len(xy) == 0 {
+		return nil
+	}
+	s, err := plotter.NewScatter(xy)
+	if err != nil {
+		return err
+	}
+	s.GlyphStyle.Color = c
+	s.GlyphStyle.Shape = g
+	s.GlyphStyle.Radius = vg.Points(4)
+	l, err := plotter.NewLabels(plotter.XYLabels{XYs: xy, Labels: labels})
+	if err != nil {
+		return err
+	}
+	for i := range l.TextStyle {
+		l.TextStyle[i].Color = c
+		l.TextStyle[i].Font.Size = vg.Points(7)
+		l.TextStyle[i].XAlign = draw.XLeft
+	}
+	l.Offset = vg.Point{X: vg.Points(5), Y: vg.Points(-3)}
+	p.Add(s, l)
+	p.Legend.Add(name, s)
+	return nil
+}
+
+// Bars draws, for one table column, the paper's values and ours as bars.
+func Bars(dir string, t Table, col Column) (*Plot, error) {
+	var vals plotter.Values
+	var names []string
+	var colors []color.Color
+	for _, r := range t.Rows {
+		c := r.Cells[col.Label]
+		if r.Source == "delta" || !c.Set || math.IsNaN(c.Value) || math.IsInf(c.Value, 0) {
+			continue
+		}
+		vals = append(vals, c.Value)
+		names = append(names, r.Model)
+		if r.Source == "ours" {
+			colors = append(colors, oursColor)
+		} else {
+			colors = append(colors, paperColor)
+		}
+	}
+	if len(vals) == 0 {
+		return nil, nil
+	}
+	p := plot.New()
+	dirWord := "higher is better"
+	if !col.HigherIsBetter {
+		dirWord = "lower is better"
+	}
+	p.Title.Text = fmt.Sprintf("%s — %s (%s)", t.ID, col.Label, dirWord)
+	p.Y.Label.Text = col.Label
+	w := vg.Points(14)
+	for i, v := range vals {
+		one := make(plotter.Values, len(vals))
+		for j := range one {
+			one[j] = 0
+		}
+		one[i] = v
+		b, err := plotter.NewBarChart(one, w)
+		if err != nil {
+			return nil, err
+		}
+		b.Color = colors[i]
+		b.LineStyle.Width = 0
+		p.Add(b)
+	}
+	p.NominalX(names...)
+	p.X.Tick.Label.Rotation = math.Pi / 4
+	p.X.Tick.Label.XAlign = draw.XRight
+	p.X.Tick.Label.Font.Size = vg.Points(7)
+	stem := fmt.Sprintf("%s_%s", t.ID, sanitize(col.Label))
+	files, err := save(p, dir, stem, vg.Length(math.Max(5, 0.45*float64(len(vals))))*vg.Inch, 4.5*vg.Inch)
+	if err != nil {
+		return nil, err
+	}
+	return &Plot{Name: stem, Title: p.Title.Text, Files: files}, nil
+}
+
+var nonWord = regexp.MustCompile(`[^A-Za-z0-9]+`)
+
+func sanitize(s string) string { return nonWord.ReplaceAllString(s, "_") }
+
+var lastNumber = regexp.MustCompile(`(\d+)\D*$`)
+
+// checkpointOrder sorts model names by their last number (step-000200 <
+// step-001000), falling back to the name.
+func checkpointOrder(names []string) {
+	num := func(s string) (int, bool) {
+		m := lastNumber.FindStringSubmatch(s)
+		if m == nil {
+			return 0, false
+		}
+		n, err := strconv.Atoi(m[1])
+		return n, err == nil
+	}
+	sort.SliceStable(names, func(i, j int) bool {
+		a, oka := num(names[i])
+		b, okb := num(names[j])
+		if oka && okb && a != b {
+			return a < b
+		}
+		return names[i] < names[j]
+	})
+}
+
+// OverCheckpoints draws task/metric across models (checkpoints) ordered by
+// the number in their names; one figure per task, one line per metric.
+func OverCheckpoints(dir string, results []*bench.Result) ([]*Plot, error) {
+	byTask := map[string][]*bench.Result{}
+	for _, r := range results {
+		byTask[r.Task] = append(byTask[r.Task], r)
+	}
+	tasks := make([]string, 0, len(byTask))
+	for t := range byTask {
+		tasks = append(tasks, t)
+	}
+	sort.Strings(tasks)
+	var out []*Plot
+	for _, task := range tasks {
+		rs := byTask[task]
+		if len(rs) < 2 {
+			continue
+		}
+		names := make([]string, len(rs))
+		byName := map[string]*bench.Result{}
+		for i, r := range rs {
+			names[i] = r.Model.Name
+			byName[r.Model.Name] = r
+		}
+		checkpointOrder(names)
+		metrics := map[string]bool{}
+		for _, r := range rs {
+			for m := range r.Metrics {
+				metrics[m] = true
+			}
+		}
+		ms := make([]string, 0, len(metrics))
+		for m := range metrics {
+			ms = append(ms, m)
+		}
+		sort.Strings(ms)
+		p := plot.New()
+		p.Title.Text = task + " across checkpoints"
+		p.X.Label.Text = "checkpoint"
+		for k, m := range ms {
+			var xy plotter.XYs
+			for i, n := range names {
+				if v, ok := byName[n].Metrics[m]; ok && !math.IsNaN(v) && !math.IsInf(v, 0) {
+					xy = append(xy, plotter.XY{X: float64(i), Y: v})
+				}
+			}
+			if len(xy) == 0 {
+				continue
+			}
+			l, pts, err := plotter.NewLinePoints(xy)
+			if err != nil {
+				return nil, err
+			}
+			c := plotutilColor(k)
+			l.Color, pts.Color = c, c
+			p.Add(l, pts)
+			p.Legend.Add(m, l)
+		}
+		p.NominalX(names...)
+		p.X.Tick.Label.Rotation = math.Pi / 6
+		p.X.Tick.Label.XAlign = draw.XRight
+		stem := "checkpoints_" + sanitize(task)
+		files, err := save(p, dir, stem, 7*vg.Inch, 4.5*vg.Inch)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, &Plot{Name: stem, Title: p.Title.Text, Files: files})
+	}
+	return out, nil
+}
+
+func plotutilColor(i int) color.Color {
+	palette := []color.RGBA{{215, 50, 40, 255}, {40, 100, 200, 255}, {40, 160, 70, 255}, {230, 150, 20, 255}, {140, 60, 170, 255}, {20, 170, 170, 255}, {120, 80, 40, 255}}
+	return palette[i%len(palette)]
+}
