@@ -81,6 +81,7 @@ func Figure1(dir string, results []*bench.Result) (*Plot, error) {
 		}
 	}
 	p.Legend.Top = true
+	p.X.Max += 0.15 * (p.X.Max - p.X.Min) // room for the labels of the rightmost points
 	files, err := save(p, dir, "figure1_zs_vs_rfid", 8*vg.Inch, 5*vg.Inch)
 	if err != nil {
 		return nil, err

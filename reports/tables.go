@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/olekukonko/tablewriter"
@@ -116,14 +117,21 @@ func Build(spec TableSpec, results []*bench.Result, matches map[string]string) T
 	return t
 }
 
-// HasOurs reports whether any of our results landed in the table.
+// HasOurs reports whether our results fill at least half of the table's
+// columns (a single shared column, such as ZS in Table 2, is not enough).
 func (t Table) HasOurs() bool {
+	filled := map[string]bool{}
 	for _, r := range t.Rows {
-		if r.Source == "ours" {
-			return true
+		if r.Source != "ours" {
+			continue
+		}
+		for l, c := range r.Cells {
+			if c.Set {
+				filled[l] = true
+			}
 		}
 	}
-	return false
+	return len(filled) > 0 && 2*len(filled) >= len(t.Labels)
 }
 
 func protocolString(r *bench.Result) string {
@@ -143,13 +151,15 @@ func protocolString(r *bench.Result) string {
 	return strings.Join(parts, ", ")
 }
 
-func fmtCell(c Cell, delta bool) string {
+func fmtCell(c Cell, source string) string {
 	if !c.Set || math.IsNaN(c.Value) {
 		return "-"
 	}
 	v := c.Value
 	var s string
 	switch a := math.Abs(v); {
+	case source == "paper":
+		s = strconv.FormatFloat(v, 'f', -1, 64) // as printed in the paper
 	case math.IsInf(v, 0):
 		s = fmt.Sprint(v)
 	case a >= 100:
@@ -159,7 +169,7 @@ func fmtCell(c Cell, delta bool) string {
 	default:
 		s = fmt.Sprintf("%.3f", v)
 	}
-	if delta && v >= 0 {
+	if source == "delta" && v >= 0 {
 		s = "+" + s
 	}
 	return s
@@ -170,7 +180,7 @@ func (t Table) records() [][]string {
 	for _, r := range t.Rows {
 		rec := []string{r.Model, r.Source}
 		for _, l := range t.Labels {
-			rec = append(rec, fmtCell(r.Cells[l], r.Source == "delta"))
+			rec = append(rec, fmtCell(r.Cells[l], r.Source))
 		}
 		out = append(out, rec)
 	}
@@ -193,7 +203,11 @@ func (t Table) Render(w io.Writer, format string) error {
 	default:
 		return fmt.Errorf("unknown format %q (text, markdown, csv, json, html)", format)
 	}
-	opts := []tablewriter.Option{tablewriter.WithHeaderAutoFormat(tw.Off), tablewriter.WithRowAlignment(tw.AlignRight)}
+	align := []tw.Align{tw.AlignLeft, tw.AlignLeft}
+	for range t.Labels {
+		align = append(align, tw.AlignRight)
+	}
+	opts := []tablewriter.Option{tablewriter.WithHeaderAutoFormat(tw.Off), tablewriter.WithRowAlignmentConfig(tw.CellAlignment{PerColumn: align})}
 	switch format {
 	case "markdown":
 		fmt.Fprintf(w, "### %s\n\n", t.Title)
