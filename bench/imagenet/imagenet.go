@@ -44,9 +44,9 @@ type Task struct {
 	templates  string
 	classNames []string
 	items      []bench.Item
-	loadErr    error
-	// class embeddings, computed once per model
-	classEmb [][]float32
+	// the classifier [classes, dim], computed once per model
+	classEmb []float32
+	dim      int
 	embFor   string
 }
 
@@ -203,24 +203,33 @@ func readLines(path string) ([]string, error) {
 	return out, sc.Err()
 }
 
-// ClassEmbeddings builds the zero-shot classifier (one row per class).
-func ClassEmbeddings(ctx context.Context, e bench.Embedder, classNames, templates []string) ([][]float32, error) {
-	out := make([][]float32, len(classNames))
-	for c, name := range classNames {
+// ClassEmbeddings builds the zero-shot classifier [classes, d] from every
+// class's prompts (metrics.ClassEmbeddings: normalise, average, renormalise).
+func ClassEmbeddings(ctx context.Context, e bench.Embedder, classNames, templates []string) ([]float32, int, error) {
+	var flat []float32
+	d := 0
+	for _, name := range classNames {
 		prompts := make([]string, len(templates))
 		for i, tpl := range templates {
 			prompts[i] = strings.ReplaceAll(tpl, "{}", name)
 		}
 		embs, err := e.EmbedTexts(ctx, prompts)
 		if err != nil {
-			return nil, fmt.Errorf("embedding prompts of class %q: %w", name, err)
+			return nil, 0, fmt.Errorf("embedding prompts of class %q: %w", name, err)
 		}
-		out[c] = metrics.ClassEmbedding(embs)
+		for _, v := range embs {
+			d = len(v)
+			flat = append(flat, v...)
+		}
 	}
-	return out, nil
+	ce, err := metrics.ClassEmbeddings(flat, len(classNames), len(templates), d)
+	return ce, d, err
 }
 
+// pred is one image's outcome: the rank of the true class (0 = top-1) and
+// the top-5 classes, ties to the lowest index.
 type pred struct {
+	Rank int   `json:"rank"`
 	Top5 []int `json:"top5"`
 }
 
@@ -228,11 +237,11 @@ func (t *Task) Predict(ctx context.Context, m bench.Model, items []bench.Item) (
 	e := m.(bench.Embedder)
 	if key := bench.ModelKey(m); t.classEmb == nil || t.embFor != key {
 		tpls, _ := t.templateList()
-		ce, err := ClassEmbeddings(ctx, e, t.classNames, tpls)
+		ce, d, err := ClassEmbeddings(ctx, e, t.classNames, tpls)
 		if err != nil {
 			return nil, err
 		}
-		t.classEmb, t.embFor = ce, key
+		t.classEmb, t.dim, t.embFor = ce, d, key
 	}
 	recs := make([]bench.Record, len(items))
 	imgs, errs := bench.LoadImages(items, func(it bench.Item) string { return it.Payload.(sample).Path })
@@ -252,39 +261,57 @@ func (t *Task) Predict(ctx context.Context, m bench.Model, items []bench.Item) (
 	if err != nil {
 		return nil, err
 	}
+	k := len(t.classNames)
 	for j, i := range okIdx {
-		top := metrics.TopK(metrics.Logits(embs[j], t.classEmb), 5)
-		b, _ := json.Marshal(pred{Top5: top})
+		row, err := metrics.Similarity(embs[j], 1, t.classEmb, k, t.dim, 100)
+		if err != nil {
+			return nil, err
+		}
+		top := metrics.SortedClassesByScore(row)
+		b, _ := json.Marshal(pred{Rank: metrics.RankOf(row, items[i].Payload.(sample).Label), Top5: top[:min(5, k)]})
 		recs[i].Pred = b
 	}
 	return recs, nil
 }
 
 func (t *Task) Score(items []bench.Item, recs []bench.Record) (*bench.Metrics, error) {
-	labels := make([]int, len(items))
-	preds := make([][]int, len(items))
 	m := &bench.Metrics{}
+	var top1, top5 float64
+	hits := make([]int, len(t.classNames))
+	seen := make([]int, len(t.classNames))
 	for i, it := range items {
 		s := it.Payload.(sample)
-		labels[i] = s.Label
+		seen[s.Label]++
 		row := map[string]any{"id": it.ID, "label": s.Label, "class": t.classNames[s.Label]}
-		if recs[i].Error != "" {
+		if recs[i].Error != "" { // a failed image counts as wrong
 			row["error"] = recs[i].Error
-			preds[i] = nil // a failed image counts as wrong
-		} else {
-			var p pred
-			if err := json.Unmarshal(recs[i].Pred, &p); err != nil {
-				return nil, fmt.Errorf("item %s: bad prediction: %v", it.ID, err)
-			}
-			preds[i] = p.Top5
-			row["top5"] = p.Top5
-			row["correct"] = len(p.Top5) > 0 && p.Top5[0] == s.Label
+			m.PerSample = append(m.PerSample, row)
+			continue
 		}
+		var p pred
+		if err := json.Unmarshal(recs[i].Pred, &p); err != nil {
+			return nil, fmt.Errorf("item %s: bad prediction: %v", it.ID, err)
+		}
+		if p.Rank == 0 {
+			top1++
+			hits[s.Label]++
+		}
+		if p.Rank < 5 {
+			top5++
+		}
+		row["rank"], row["top5"], row["correct"] = p.Rank, p.Top5, p.Rank == 0
 		m.PerSample = append(m.PerSample, row)
 	}
-	acc := metrics.TopKAccuracy(preds, labels, len(t.classNames))
-	m.Set("top1", 100*acc.Top1, true)
-	m.Set("top5", 100*acc.Top5, true)
-	m.Set("mean_per_class_recall", 100*acc.MeanPerClassRecall, true)
+	n := float64(len(items))
+	recall, classes := 0.0, 0
+	for c := range seen {
+		if seen[c] > 0 {
+			recall += float64(hits[c]) / float64(seen[c])
+			classes++
+		}
+	}
+	m.Set("top1", 100*top1/n, true)
+	m.Set("top5", 100*top5/n, true)
+	m.Set("mean_per_class_recall", 100*recall/float64(classes), true)
 	return m, nil
 }

@@ -1,0 +1,248 @@
+// Package flickr8k is the Flickr8K image–text retrieval suite
+// (benchmarks.md §8): recall@1/5/10 text→image and image→text over the
+// test split, five captions per image, S = T·Iᵀ on normalised embeddings,
+// ties broken by the lowest index.
+//
+// Layout under the data root: Flickr8k.token.txt (`<img>.jpg#k\t<caption>`),
+// the split lists Flickr_8k.{train,dev,test}Images.txt, optionally
+// flickr8k_test_karpathy.txt (CLIP_benchmark's list, entries split on ".jpg,"),
+// and the images in Flicker8k_Dataset/ (the official folder name, misspelt)
+// or Flickr8k_Dataset/ or Images/.
+package flickr8k
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/dualtoken/evalharness/bench"
+	"github.com/dualtoken/evalharness/imageio"
+	"github.com/dualtoken/evalharness/metrics"
+)
+
+// Name is the registry name.
+const Name = "flickr8k"
+
+func init() {
+	bench.Register(Name, "Flickr8K retrieval R@1/5/10 both directions (opts: split=test|karpathy)", New)
+}
+
+// Task is one configured retrieval run. Items are images; each image's
+// record holds its embedding and its captions' embeddings, and Score ranks
+// across the whole split.
+type Task struct {
+	data, split string
+	items       []bench.Item
+}
+
+type entry struct {
+	Image    string
+	Path     string
+	Captions []string
+}
+
+// New configures the task.
+func New(opts bench.Options) (bench.Task, error) {
+	t := &Task{data: opts.Data, split: opts.Get("split", "test")}
+	if t.data == "" {
+		return nil, fmt.Errorf("%s: --data (the Flickr8K root) is required", Name)
+	}
+	tokens := filepath.Join(t.data, "Flickr8k.token.txt")
+	caps, err := readTokens(tokens)
+	if err != nil {
+		return nil, err
+	}
+	var list []string
+	switch t.split {
+	case "test", "dev", "train":
+		list, err = readList(filepath.Join(t.data, fmt.Sprintf("Flickr_8k.%sImages.txt", t.split)), false)
+	case "karpathy":
+		list, err = readList(filepath.Join(t.data, "flickr8k_test_karpathy.txt"), true)
+	default:
+		return nil, fmt.Errorf("%s: unknown split %q (test, dev, train, karpathy)", Name, t.split)
+	}
+	if err != nil {
+		return nil, err
+	}
+	imgDir := ""
+	for _, d := range []string{"Flicker8k_Dataset", "Flickr8k_Dataset", "Images"} {
+		if st, err := os.Stat(filepath.Join(t.data, d)); err == nil && st.IsDir() {
+			imgDir = filepath.Join(t.data, d)
+			break
+		}
+	}
+	if imgDir == "" {
+		return nil, fmt.Errorf("%s: no image folder (Flicker8k_Dataset/, Flickr8k_Dataset/ or Images/) in %s", Name, t.data)
+	}
+	for _, img := range list {
+		c, ok := caps[img]
+		if !ok {
+			return nil, fmt.Errorf("%s: split lists %s, which has no captions in %s", Name, img, tokens)
+		}
+		t.items = append(t.items, bench.Item{ID: img, Payload: entry{img, filepath.Join(imgDir, img), c}})
+	}
+	return t, nil
+}
+
+// readTokens parses Flickr8k.token.txt into captions per image, ordered by k.
+func readTokens(path string) (map[string][]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", Name, err)
+	}
+	defer f.Close()
+	type kc struct {
+		k int
+		c string
+	}
+	byImg := map[string][]kc{}
+	sc := bufio.NewScanner(f)
+	line := 0
+	for sc.Scan() {
+		line++
+		l := strings.TrimRight(sc.Text(), "\r")
+		if l == "" {
+			continue
+		}
+		key, caption, ok := strings.Cut(l, "\t")
+		img, kstr, ok2 := strings.Cut(key, "#")
+		k, err := strconv.Atoi(kstr)
+		if !ok || !ok2 || err != nil || img == "" {
+			return nil, fmt.Errorf("%s:%d: expected \"<image>.jpg#<k>\\t<caption>\", found %q", path, line, l)
+		}
+		byImg[img] = append(byImg[img], kc{k, strings.TrimSpace(caption)})
+	}
+	out := map[string][]string{}
+	for img, list := range byImg {
+		sort.Slice(list, func(i, j int) bool { return list[i].k < list[j].k })
+		for _, x := range list {
+			out[img] = append(out[img], x.c)
+		}
+	}
+	return out, sc.Err()
+}
+
+func readList(path string, karpathy bool) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", Name, err)
+	}
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" {
+			continue
+		}
+		if karpathy {
+			// CLIP_benchmark: "<name>.jpg,<caption>" lines; keep the image.
+			name, _, _ := strings.Cut(l, ".jpg,")
+			l = strings.TrimSuffix(name, ".jpg") + ".jpg"
+		}
+		out = append(out, l)
+	}
+	// Karpathy lists repeat an image once per caption.
+	seen := map[string]bool{}
+	uniq := out[:0]
+	for _, x := range out {
+		if !seen[x] {
+			seen[x] = true
+			uniq = append(uniq, x)
+		}
+	}
+	return uniq, nil
+}
+
+func (t *Task) Name() string  { return Name }
+func (t *Task) Version() int  { return 1 }
+func (t *Task) Needs() string { return bench.NeedsEmbedder }
+func (t *Task) Protocol() map[string]any {
+	return map[string]any{"data": t.data, "split": t.split, "similarity": "cosine", "ties": "lowest index"}
+}
+func (t *Task) Items() ([]bench.Item, error) { return t.items, nil }
+
+type pred struct {
+	Image    []float32   `json:"image"`
+	Captions [][]float32 `json:"captions"`
+}
+
+func (t *Task) Predict(ctx context.Context, m bench.Model, items []bench.Item) ([]bench.Record, error) {
+	e := m.(bench.Embedder)
+	recs := make([]bench.Record, len(items))
+	imgs, errs := bench.LoadImages(items, func(it bench.Item) string { return it.Payload.(entry).Path })
+	var ok []*imageio.Image
+	var okIdx []int
+	var texts []string
+	for i, it := range items {
+		if errs[i] != nil {
+			recs[i].Error = errs[i].Error()
+			continue
+		}
+		ok, okIdx = append(ok, imgs[i]), append(okIdx, i)
+		texts = append(texts, it.Payload.(entry).Captions...)
+	}
+	if len(ok) == 0 {
+		return recs, nil
+	}
+	iemb, err := e.EmbedImages(ctx, ok)
+	if err != nil {
+		return nil, err
+	}
+	temb, err := e.EmbedTexts(ctx, texts)
+	if err != nil {
+		return nil, err
+	}
+	next := 0
+	for j, i := range okIdx {
+		n := len(items[i].Payload.(entry).Captions)
+		b, _ := json.Marshal(pred{Image: iemb[j], Captions: temb[next : next+n]})
+		next += n
+		recs[i].Pred = b
+	}
+	return recs, nil
+}
+
+func (t *Task) Score(items []bench.Item, recs []bench.Record) (*bench.Metrics, error) {
+	var imgEmb, txtEmb []float32
+	var txtImg []int // caption -> image index
+	nImg, d := 0, 0
+	failed := 0
+	for i, it := range items {
+		if recs[i].Error != "" {
+			failed++
+			continue
+		}
+		var p pred
+		if err := json.Unmarshal(recs[i].Pred, &p); err != nil {
+			return nil, fmt.Errorf("item %s: bad prediction: %v", it.ID, err)
+		}
+		for _, c := range p.Captions {
+			txtEmb = append(txtEmb, c...)
+			txtImg = append(txtImg, nImg)
+		}
+		imgEmb = append(imgEmb, p.Image...)
+		d = len(p.Image)
+		nImg++
+	}
+	if failed > 0 {
+		// Retrieval ranks over the whole gallery: a missing image changes every
+		// rank, so the metric would be over a different benchmark.
+		return nil, fmt.Errorf("%d of %d images failed to load; retrieval needs the whole split (see samples/predictions for which)", failed, len(items))
+	}
+	ks := []int{1, 5, 10}
+	r, err := metrics.Retrieval(txtEmb, len(txtImg), imgEmb, nImg, d, txtImg, ks...)
+	if err != nil {
+		return nil, err
+	}
+	m := &bench.Metrics{}
+	for i, k := range ks {
+		m.Set(fmt.Sprintf("t2i_r%d", k), 100*r.TextToImage[i], true)
+		m.Set(fmt.Sprintf("i2t_r%d", k), 100*r.ImageToText[i], true)
+	}
+	return m, nil
+}
