@@ -135,3 +135,24 @@ func Help(name string) string {
 	defer regMu.Unlock()
 	return registry[name].help
 }
+
+// DemoWriter writes a small copy of a task's official data layout, made from
+// the procedural world, under dir and returns the task options that read it.
+type DemoWriter func(dir string, seed uint64, n int) (Options, error)
+
+var demos = map[string]DemoWriter{}
+
+// RegisterDemo makes w the demo-data writer of task name.
+func RegisterDemo(name string, w DemoWriter) {
+	regMu.Lock()
+	defer regMu.Unlock()
+	demos[name] = w
+}
+
+// Demo returns the demo-data writer of task name, if any.
+func Demo(name string) (DemoWriter, bool) {
+	regMu.Lock()
+	defer regMu.Unlock()
+	w, ok := demos[name]
+	return w, ok
+}

@@ -6,9 +6,18 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/dualtoken/evalharness/bench"
 	"github.com/dualtoken/evalharness/imageio"
 	"github.com/dualtoken/evalharness/world"
 )
+
+func init() {
+	// Flickr-style images come from another part of the world than the
+	// ImageNet-style ones (index offset), as the real sets are disjoint.
+	bench.RegisterDemo(Name, func(dir string, seed uint64, n int) (bench.Options, error) {
+		return bench.Options{Data: dir}, WriteDemo(dir, seed, 1_000_000, n, 64)
+	})
+}
 
 // WriteDemo writes world scenes [first, first+n) in the Flickr8K layout:
 // five captions each, all listed as the test split (and a Karpathy list).

@@ -7,9 +7,19 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/dualtoken/evalharness/bench"
 	"github.com/dualtoken/evalharness/imageio"
 	"github.com/dualtoken/evalharness/world"
 )
+
+func init() {
+	bench.RegisterDemo(Name, func(dir string, seed uint64, n int) (bench.Options, error) {
+		return bench.Options{Data: dir}, WriteDemo(dir, seed, n, DemoImageSize)
+	})
+}
+
+// DemoImageSize is the side of generated demo images.
+const DemoImageSize = 64
 
 // WriteDemo writes n world scenes in ImageNet's flat val layout under dir:
 // val/ILSVRC2012_val_NNNNNNNN.JPEG (JPEG q95), the ground-truth file of

@@ -1,0 +1,131 @@
+// Package models adapts the repo's models to the harness's capabilities
+// (bench.Embedder, bench.Reconstructor, bench.Answerer) and registers them as
+// model kinds for `evalrun run`.
+package models
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/gomlx/compute"
+
+	"github.com/dualtoken/evalharness/bench"
+	"github.com/dualtoken/evalharness/imageio"
+	"github.com/dualtoken/evalharness/model/siglip"
+	"github.com/dualtoken/evalharness/tokenizer"
+)
+
+func init() {
+	bench.RegisterModel("siglip", func(spec bench.ModelSpec, b compute.Backend) (bench.Model, error) {
+		return NewSiglip(spec, b)
+	})
+}
+
+// Siglip is a SigLIP checkpoint as an Embedder.
+type Siglip struct {
+	enc  *siglip.Encoder
+	tok  *tokenizer.Siglip
+	size int
+	crop bool
+	info bench.ModelInfo
+}
+
+// NewSiglip loads spec.Path (HF SigLIP directory). The tokenizer is
+// spec.Tokenizer or spiece.model beside the weights; options (spec.Extra):
+// max_length (default the text tower's max_position_embeddings; SigLIP
+// So/14-384 evaluations use 64), preprocess=resize|crop (resize: the SigLIP
+// processor, no crop; crop: shorter side then centre crop, as DualToken's eval).
+func NewSiglip(spec bench.ModelSpec, b compute.Backend) (*Siglip, error) {
+	m, err := siglip.Load(spec.Path)
+	if err != nil {
+		return nil, err
+	}
+	if m.Config.Text == nil {
+		return nil, fmt.Errorf("%s: vision-only SigLIP has no text tower: it cannot embed texts", spec.Path)
+	}
+	tokPath := spec.Tokenizer
+	if tokPath == "" {
+		tokPath = filepath.Join(spec.Path, "spiece.model")
+	}
+	sp, err := tokenizer.LoadSentencePiece(tokPath)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: tokenizer: %w", spec.Path, err)
+	}
+	maxLen := m.Config.Text.MaxPositions
+	if v := spec.Extra["max_length"]; v != "" {
+		if maxLen, err = strconv.Atoi(v); err != nil || maxLen < 1 || maxLen > m.Config.Text.MaxPositions {
+			return nil, fmt.Errorf("model %s: max_length %q must be 1..%d", spec.Path, v, m.Config.Text.MaxPositions)
+		}
+	}
+	if sp.VocabSize() > m.Config.Text.VocabSize {
+		return nil, fmt.Errorf("model %s: tokenizer %s has %d pieces but the text tower only %d embeddings", spec.Path, tokPath, sp.VocabSize(), m.Config.Text.VocabSize)
+	}
+	enc, err := siglip.NewEncoder(b, m, 32)
+	if err != nil {
+		return nil, err
+	}
+	info, err := Identity(spec)
+	if err != nil {
+		return nil, err
+	}
+	s := &Siglip{enc: enc, tok: tokenizer.NewSiglip(sp, maxLen), size: m.Config.Vision.ImageSize, info: info}
+	switch p := spec.Extra["preprocess"]; p {
+	case "", "resize":
+	case "crop":
+		s.crop = true
+	default:
+		return nil, fmt.Errorf("model %s: preprocess %q (resize or crop)", spec.Path, p)
+	}
+	return s, nil
+}
+
+// Identity hashes config.json and the weights for results and cache keys.
+func Identity(spec bench.ModelSpec) (bench.ModelInfo, error) {
+	info := bench.ModelInfo{Name: spec.Name}
+	if info.Name == "" {
+		info.Name = filepath.Base(filepath.Clean(spec.Path))
+	}
+	var err error
+	if info.ConfigSHA256, err = bench.FileSHA256(filepath.Join(spec.Path, "config.json")); err != nil {
+		return info, err
+	}
+	for _, w := range []string{"model.safetensors", "model.safetensors.index.json"} {
+		p := filepath.Join(spec.Path, w)
+		if _, statErr := os.Stat(p); statErr == nil {
+			info.WeightsSHA256, err = bench.FileSHA256(p)
+			return info, err
+		}
+	}
+	return info, nil
+}
+
+func (s *Siglip) Info() bench.ModelInfo { return s.info }
+
+// Pixels preprocesses one image as the model expects: [3,S,S] in [-1,1].
+func (s *Siglip) Pixels(img *imageio.Image) []float32 {
+	if s.crop {
+		img = imageio.ShortSideCenterCrop(img, s.size)
+	}
+	return imageio.SiglipPixels(img, s.size)
+}
+
+func (s *Siglip) EmbedImages(_ context.Context, imgs []*imageio.Image) ([][]float32, error) {
+	per := 3 * s.size * s.size
+	px := make([]float32, len(imgs)*per)
+	bench.ParallelFor(len(imgs), func(i int) { copy(px[i*per:], s.Pixels(imgs[i])) })
+	return s.enc.EmbedImages(px)
+}
+
+func (s *Siglip) EmbedTexts(_ context.Context, texts []string) ([][]float32, error) {
+	ids := make([][]int, len(texts))
+	for i, t := range texts {
+		var err error
+		if ids[i], err = s.tok.Encode(t); err != nil {
+			return nil, fmt.Errorf("tokenizing %q: %w", t, err)
+		}
+	}
+	return s.enc.EmbedTexts(ids)
+}

@@ -1,0 +1,9 @@
+// Package suites imports every benchmark suite and model adapter so that a
+// blank import registers them all.
+package suites
+
+import (
+	_ "github.com/dualtoken/evalharness/bench/flickr8k"
+	_ "github.com/dualtoken/evalharness/bench/imagenet"
+	_ "github.com/dualtoken/evalharness/bench/models"
+)
