@@ -1,7 +1,11 @@
 package bench
 
 import (
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
+	"fmt"
+	"math"
 	"runtime"
 	"sync"
 
@@ -51,4 +55,48 @@ func ParallelFor(n int, f func(i int)) {
 func ModelKey(m Model) string {
 	b, _ := json.Marshal(m.Info())
 	return string(b)
+}
+
+// PackFloat32 encodes values compactly (base64 little-endian float32) for
+// prediction records holding features.
+func PackFloat32(v []float32) string {
+	b := make([]byte, 4*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// UnpackFloat32 decodes PackFloat32's output.
+func UnpackFloat32(s string) ([]float32, error) {
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil || len(b)%4 != 0 {
+		return nil, fmt.Errorf("packed float32 data is corrupt")
+	}
+	v := make([]float32, len(b)/4)
+	for i := range v {
+		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return v, nil
+}
+
+// PackInt32 and UnpackInt32 do the same for code indices.
+func PackInt32(v []int32) string {
+	b := make([]byte, 4*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], uint32(x))
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+func UnpackInt32(s string) ([]int32, error) {
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil || len(b)%4 != 0 {
+		return nil, fmt.Errorf("packed int32 data is corrupt")
+	}
+	v := make([]int32, len(b)/4)
+	for i := range v {
+		v[i] = int32(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return v, nil
 }

@@ -6,4 +6,5 @@ import (
 	_ "github.com/dualtoken/evalharness/bench/flickr8k"
 	_ "github.com/dualtoken/evalharness/bench/imagenet"
 	_ "github.com/dualtoken/evalharness/bench/models"
+	_ "github.com/dualtoken/evalharness/bench/recon"
 )

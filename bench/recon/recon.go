@@ -1,0 +1,356 @@
+// Package recon is the reconstruction suite (benchmarks.md §9–§10, Table 1):
+// every image is resized on its shorter side and centre-cropped to the
+// tokenizer's input size (bicubic, as the authors' eval), encoded and decoded;
+// per image PSNR (RGB, range 255 on the uint8 reconstruction) and SSIM in both
+// conventions; over the set rFID from Inception pool3 features of the ground
+// truth and the reconstructions (clean-fid "clean" or pytorch-fid mode, the
+// images optionally round-tripped through JPEG q95 first as the authors did)
+// and pixel-codebook usage statistics.
+//
+// Data: any folder of images, searched recursively (the ImageNet val folder in
+// either layout works as is). Options: inception=PATH (pytorch-fid's
+// pt_inception-2015-12-05-6726825d.pth; without it rFID is not computed and
+// the protocol says so), fid_mode=clean|pytorch-fid, jpeg=q95|none,
+// save=DIR (write reconstructions as PNG, same relative paths).
+package recon
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"image/jpeg"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/dualtoken/evalharness/backend"
+	"github.com/dualtoken/evalharness/bench"
+	"github.com/dualtoken/evalharness/imageio"
+	"github.com/dualtoken/evalharness/metrics"
+	"github.com/dualtoken/evalharness/model/inception"
+)
+
+// Name is the registry name.
+const Name = "recon"
+
+func init() {
+	bench.Register(Name, "Reconstruction: PSNR, SSIM (Wang and torchmetrics), rFID, codebook usage (opts: inception=PATH, fid_mode=clean|pytorch-fid, jpeg=q95|none, save=DIR)", New)
+}
+
+// Task is one configured reconstruction run.
+type Task struct {
+	data, inceptionPath, jpeg, save string
+	mode                            inception.Mode
+	items                           []bench.Item
+
+	once   sync.Once
+	net    *inception.Net
+	netErr error
+}
+
+// New configures the task.
+func New(opts bench.Options) (bench.Task, error) {
+	t := &Task{data: opts.Data, inceptionPath: opts.Get("inception", ""), jpeg: opts.Get("jpeg", "q95"), save: opts.Get("save", "")}
+	if t.data == "" {
+		return nil, fmt.Errorf("%s: --data (a folder of images, e.g. ImageNet val) is required", Name)
+	}
+	var err error
+	if t.mode, err = inception.ParseMode(opts.Get("fid_mode", "clean")); err != nil {
+		return nil, fmt.Errorf("%s: %v", Name, err)
+	}
+	if t.jpeg != "q95" && t.jpeg != "none" {
+		return nil, fmt.Errorf("%s: jpeg=%q: use q95 or none", Name, t.jpeg)
+	}
+	if t.inceptionPath != "" {
+		if _, err := os.Stat(t.inceptionPath); err != nil {
+			return nil, fmt.Errorf("%s: inception weights: %v (pytorch-fid's pt_inception-2015-12-05-6726825d.pth, from the pytorch-fid GitHub releases)", Name, err)
+		}
+	}
+	var paths []string
+	err = filepath.WalkDir(t.data, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && isImage(d.Name()) {
+			paths = append(paths, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", Name, err)
+	}
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("%s: no images (.jpeg/.jpg/.png/.webp) under %s", Name, t.data)
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		rel, _ := filepath.Rel(t.data, p)
+		t.items = append(t.items, bench.Item{ID: filepath.ToSlash(rel), Payload: p})
+	}
+	return t, nil
+}
+
+func isImage(name string) bool {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".jpeg", ".jpg", ".png", ".webp":
+		return true
+	}
+	return false
+}
+
+func (t *Task) Name() string  { return Name }
+func (t *Task) Version() int  { return 1 }
+func (t *Task) Needs() string { return bench.NeedsReconstructor }
+func (t *Task) Protocol() map[string]any {
+	p := map[string]any{
+		"data": t.data, "preprocess": "shorter side + centre crop, bicubic",
+		"psnr": "RGB, uint8 reconstructions, range 255, mean over images",
+		"ssim": "ssim = Wang/skimage/pytorch_msssim; ssim_torchmetrics also reported",
+		"jpeg": t.jpeg,
+	}
+	if t.inceptionPath != "" {
+		p["fid_mode"] = t.mode.String()
+		p["inception"] = filepath.Base(t.inceptionPath)
+	} else {
+		p["fid_mode"] = "not computed (no inception weights given)"
+	}
+	return p
+}
+func (t *Task) Items() ([]bench.Item, error) { return t.items, nil }
+
+type pred struct {
+	PSNR             float64 `json:"psnr"`
+	SSIMWang         float64 `json:"ssim_wang"`
+	SSIMTorchmetrics float64 `json:"ssim_torchmetrics"`
+	Codes            string  `json:"codes,omitempty"` // packed int32 [positions*depth]
+	Depth            int     `json:"depth,omitempty"`
+	K                int     `json:"k,omitempty"`        // codebook size
+	FeatRef          string  `json:"feat_ref,omitempty"` // packed float32 pool3
+	FeatRec          string  `json:"feat_rec,omitempty"`
+}
+
+func (t *Task) inception(m bench.Model) (*inception.Net, error) {
+	t.once.Do(func() {
+		if t.inceptionPath == "" {
+			return
+		}
+		b, err := backend.New(m.Info().Backend)
+		if err != nil {
+			t.netErr = err
+			return
+		}
+		t.net, t.netErr = inception.Open(b, t.inceptionPath)
+	})
+	return t.net, t.netErr
+}
+
+// jpegRoundTrip encodes img as JPEG q95 and decodes it again (the authors
+// write ground truth and reconstructions with cv2 at quality 95 before FID).
+func jpegRoundTrip(img *imageio.Image) (*imageio.Image, error) {
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img.ToNRGBA(), &jpeg.Options{Quality: 95}); err != nil {
+		return nil, err
+	}
+	return imageio.DecodeBytes(buf.Bytes(), "roundtrip.jpg")
+}
+
+func (t *Task) Predict(ctx context.Context, m bench.Model, items []bench.Item) ([]bench.Record, error) {
+	r := m.(bench.Reconstructor)
+	size := r.InputSize()
+	recs := make([]bench.Record, len(items))
+	imgs, errs := bench.LoadImages(items, func(it bench.Item) string { return it.Payload.(string) })
+	var gts []*imageio.Image
+	var idx []int
+	for i := range items {
+		if errs[i] != nil {
+			recs[i].Error = errs[i].Error()
+			continue
+		}
+		gts, idx = append(gts, imageio.ShortSideCenterCrop(imgs[i], size)), append(idx, i)
+	}
+	if len(gts) == 0 {
+		return recs, nil
+	}
+	out, err := r.Reconstruct(ctx, gts)
+	if err != nil {
+		return nil, err
+	}
+	preds := make([]pred, len(gts))
+	var perr error
+	var mu sync.Mutex
+	bench.ParallelFor(len(gts), func(j int) {
+		gt, rec := gts[j], out[j].Image
+		p := &preds[j]
+		var e1, e2, e3 error
+		p.PSNR, e1 = metrics.PSNRUint8(gt.Pix, rec.Pix, size, size, 3)
+		p.SSIMWang, e2 = metrics.SSIMUint8(gt.Pix, rec.Pix, size, size, 3, metrics.SSIMWang)
+		p.SSIMTorchmetrics, e3 = metrics.SSIMUint8(gt.Pix, rec.Pix, size, size, 3, metrics.SSIMTorchmetrics)
+		if out[j].Codes != nil {
+			p.Codes, p.Depth, p.K = bench.PackInt32(out[j].Codes), out[j].Depth, r.CodebookSize()
+		}
+		if t.save != "" {
+			dst := filepath.Join(t.save, strings.TrimSuffix(items[idx[j]].ID, filepath.Ext(items[idx[j]].ID))+".png")
+			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err == nil {
+				e1 = firstErr(e1, imageio.SavePNG(dst, rec))
+			}
+		}
+		if err := firstErr(e1, e2, e3); err != nil {
+			mu.Lock()
+			perr = err
+			mu.Unlock()
+		}
+	})
+	if perr != nil {
+		return nil, perr
+	}
+	net, err := t.inception(m)
+	if err != nil {
+		return nil, fmt.Errorf("inception: %w", err)
+	}
+	if net != nil {
+		ref, rec := gts, make([]*imageio.Image, len(out))
+		for j := range out {
+			rec[j] = out[j].Image
+		}
+		if t.jpeg == "q95" {
+			ref = make([]*imageio.Image, len(gts))
+			for j := range gts {
+				if ref[j], err = jpegRoundTrip(gts[j]); err != nil {
+					return nil, err
+				}
+				if rec[j], err = jpegRoundTrip(rec[j]); err != nil {
+					return nil, err
+				}
+			}
+		}
+		fr, err := net.BatchPool3(ref, t.mode)
+		if err != nil {
+			return nil, err
+		}
+		fc, err := net.BatchPool3(rec, t.mode)
+		if err != nil {
+			return nil, err
+		}
+		d := len(fr) / len(gts)
+		for j := range gts {
+			preds[j].FeatRef = bench.PackFloat32(toF32(fr[j*d : (j+1)*d]))
+			preds[j].FeatRec = bench.PackFloat32(toF32(fc[j*d : (j+1)*d]))
+		}
+	}
+	for j, i := range idx {
+		b, _ := json.Marshal(preds[j])
+		recs[i].Pred = b
+	}
+	return recs, nil
+}
+
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+func toF32(v []float64) []float32 {
+	out := make([]float32, len(v))
+	for i, x := range v {
+		out[i] = float32(x)
+	}
+	return out
+}
+
+func (t *Task) Score(items []bench.Item, recs []bench.Record) (*bench.Metrics, error) {
+	m := &bench.Metrics{}
+	var psnr, ssimW, ssimT float64
+	var ref, rec [][]float64
+	var codes []int64
+	n, depth, k, failed := 0, 0, 0, 0
+	for i, it := range items {
+		if recs[i].Error != "" {
+			failed++
+			m.PerSample = append(m.PerSample, map[string]any{"id": it.ID, "error": recs[i].Error})
+			continue
+		}
+		var p pred
+		if err := json.Unmarshal(recs[i].Pred, &p); err != nil {
+			return nil, fmt.Errorf("item %s: bad prediction: %v", it.ID, err)
+		}
+		n++
+		psnr += p.PSNR
+		ssimW += p.SSIMWang
+		ssimT += p.SSIMTorchmetrics
+		m.PerSample = append(m.PerSample, map[string]any{"id": it.ID, "psnr": p.PSNR, "ssim_wang": p.SSIMWang, "ssim_torchmetrics": p.SSIMTorchmetrics})
+		if p.FeatRef != "" {
+			a, err1 := bench.UnpackFloat32(p.FeatRef)
+			b, err2 := bench.UnpackFloat32(p.FeatRec)
+			if err := firstErr(err1, err2); err != nil {
+				return nil, fmt.Errorf("item %s: %v", it.ID, err)
+			}
+			ref, rec = append(ref, toF64(a)), append(rec, toF64(b))
+		}
+		if p.Codes != "" {
+			c, err := bench.UnpackInt32(p.Codes)
+			if err != nil {
+				return nil, fmt.Errorf("item %s: %v", it.ID, err)
+			}
+			depth, k = p.Depth, p.K
+			for _, x := range c {
+				codes = append(codes, int64(x))
+			}
+		}
+	}
+	if failed > 0 {
+		// Averages over fewer images would silently be another benchmark.
+		return nil, fmt.Errorf("%d of %d images could not be read (see samples.jsonl); fix or remove them and run again", failed, len(items))
+	}
+	m.Set("psnr", psnr/float64(n), true)
+	m.Set("ssim", ssimW/float64(n), true)
+	m.Set("ssim_torchmetrics", ssimT/float64(n), true)
+	if len(ref) > 0 {
+		if len(ref) < 2 {
+			return nil, fmt.Errorf("rFID needs at least 2 images, have %d", len(ref))
+		}
+		mu1, s1, err := metrics.MeanCovRows(ref)
+		if err != nil {
+			return nil, err
+		}
+		mu2, s2, err := metrics.MeanCovRows(rec)
+		if err != nil {
+			return nil, err
+		}
+		fid, err := metrics.FrechetDistance(mu1, s1, mu2, s2)
+		if err != nil {
+			return nil, err
+		}
+		name := "rfid_clean"
+		if t.mode == inception.PytorchFID {
+			name = "rfid_pytorch"
+		}
+		m.Set(name, fid, false)
+	}
+	if depth > 0 && k > 0 && len(codes) > 0 {
+		rep, err := metrics.CodebookStatistics(codes, len(codes)/depth, depth, k)
+		if err != nil {
+			return nil, err
+		}
+		m.Set("codebook_usage", 100*rep.Pooled.Usage, true)
+		m.Set("codebook_perplexity", rep.Pooled.Perplexity, true)
+		m.Set("codebook_entropy_bits", rep.Pooled.EntropyBits, true)
+		m.Set("codebook_kl_uniform", rep.Pooled.KLUniform, false)
+	}
+	return m, nil
+}
+
+func toF64(v []float32) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = float64(x)
+	}
+	return out
+}

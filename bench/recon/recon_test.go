@@ -1,0 +1,120 @@
+package recon
+
+import (
+	"context"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dualtoken/evalharness/bench"
+	"github.com/dualtoken/evalharness/imageio"
+	"github.com/dualtoken/evalharness/model/inception"
+	"github.com/dualtoken/evalharness/model/weights"
+)
+
+// plusOne "reconstructs" by adding one grey level to every channel: MSE = 1
+// exactly (world images never reach 255), so PSNR = 10·log10(255²).
+type plusOne struct{ k int }
+
+func (p plusOne) Info() bench.ModelInfo { return bench.ModelInfo{Name: "plus-one"} }
+func (p plusOne) InputSize() int         { return 32 }
+func (p plusOne) CodebookSize() int      { return p.k }
+func (p plusOne) Reconstruct(_ context.Context, imgs []*imageio.Image) ([]bench.Reconstruction, error) {
+	out := make([]bench.Reconstruction, len(imgs))
+	for i, im := range imgs {
+		r := im.Clone()
+		for j := range r.Pix {
+			r.Pix[j]++
+		}
+		// 4 positions × depth 2; codes 0..3 only: usage 4/k.
+		out[i] = bench.Reconstruction{Image: r, Codes: []int32{0, 1, 2, 3, 0, 1, 2, 3}, Depth: 2}
+	}
+	return out, nil
+}
+
+func TestPSNRSSIMAndCodebookOnKnownReconstruction(t *testing.T) {
+	dir := t.TempDir()
+	if err := WriteDemo(dir, 1, 5, 40); err != nil {
+		t.Fatal(err)
+	}
+	task, err := New(bench.Options{Data: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := bench.Run(context.Background(), task, plusOne{k: 16}, bench.RunConfig{OutDir: t.TempDir(), BatchSize: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 10 * math.Log10(255*255)
+	if math.Abs(res.Metrics["psnr"]-want) > 1e-9 {
+		t.Errorf("psnr %v, want %v", res.Metrics["psnr"], want)
+	}
+	// A constant shift changes only the means: SSIM's luminance term stays ~1.
+	if s := res.Metrics["ssim"]; s < 0.99 || s > 1 {
+		t.Errorf("ssim %v", s)
+	}
+	if u := res.Metrics["codebook_usage"]; u != 100*4.0/16 {
+		t.Errorf("usage %v", u)
+	}
+	if _, ok := res.Metrics["rfid_clean"]; ok {
+		t.Errorf("rFID without inception weights")
+	}
+	if !strings.Contains(res.Protocol["fid_mode"].(string), "not computed") {
+		t.Errorf("protocol does not say rFID was skipped: %v", res.Protocol)
+	}
+}
+
+func TestRFIDWithFormulaInception(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs Inception on 12 images")
+	}
+	dir := t.TempDir()
+	if err := WriteDemo(dir, 2, 6, 40); err != nil {
+		t.Fatal(err)
+	}
+	// Formula weights stand in for pytorch-fid's (same names and shapes).
+	set := inception.FormulaWeights(inception.StateDictSpecs())
+	var ts []*weights.Tensor
+	for _, n := range set.Names() {
+		x, _ := set.Get(n)
+		ts = append(ts, x)
+	}
+	wpath := filepath.Join(t.TempDir(), "inception.safetensors")
+	if err := weights.WriteSafetensors(wpath, ts, nil); err != nil {
+		t.Fatal(err)
+	}
+	task, err := New(bench.Options{Data: dir, Extra: map[string]string{"inception": wpath, "jpeg": "none"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := bench.Run(context.Background(), task, plusOne{k: 4}, bench.RunConfig{OutDir: t.TempDir(), BatchSize: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fid, ok := res.Metrics["rfid_clean"]
+	if !ok || math.IsNaN(fid) || fid < 0 {
+		t.Fatalf("rfid %v %v", fid, ok)
+	}
+	if res.HigherIsBetter["rfid_clean"] {
+		t.Errorf("rFID must be lower-is-better")
+	}
+}
+
+func TestBadInputs(t *testing.T) {
+	empty := t.TempDir()
+	if _, err := New(bench.Options{Data: empty}); err == nil || !strings.Contains(err.Error(), "no images") {
+		t.Errorf("empty dir: %v", err)
+	}
+	dir := t.TempDir()
+	WriteDemo(dir, 1, 2, 16)
+	if _, err := New(bench.Options{Data: dir, Extra: map[string]string{"inception": "/nope/pt_inception.pth"}}); err == nil || !strings.Contains(err.Error(), "pt_inception-2015-12-05") {
+		t.Errorf("missing weights: %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, "zz.png"), []byte("broken"), 0o644)
+	task, _ := New(bench.Options{Data: dir})
+	if _, err := bench.Run(context.Background(), task, plusOne{k: 4}, bench.RunConfig{OutDir: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "1 of 3 images") {
+		t.Errorf("unreadable image: %v", err)
+	}
+}
