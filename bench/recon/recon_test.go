@@ -19,8 +19,8 @@ import (
 type plusOne struct{ k int }
 
 func (p plusOne) Info() bench.ModelInfo { return bench.ModelInfo{Name: "plus-one"} }
-func (p plusOne) InputSize() int         { return 32 }
-func (p plusOne) CodebookSize() int      { return p.k }
+func (p plusOne) InputSize() int        { return 32 }
+func (p plusOne) CodebookSize() int     { return p.k }
 func (p plusOne) Reconstruct(_ context.Context, imgs []*imageio.Image) ([]bench.Reconstruction, error) {
 	out := make([]bench.Reconstruction, len(imgs))
 	for i, im := range imgs {

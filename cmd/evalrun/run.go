@@ -37,7 +37,7 @@ type runCmd struct {
 	Task      string            `help:"One task name (with --model-kind/--model and --data)." xor:"src"`
 	Data      string            `help:"Data root for --task." placeholder:"DIR"`
 	Opt       map[string]string `help:"Task option key=value (repeatable), e.g. --opt split=random."`
-	ModelKind string            `help:"Model kind for --task (${kinds})." placeholder:"KIND"`
+	ModelKind string            `help:"Model kind for --task (siglip, dualtoken, llava; see --help)." placeholder:"KIND"`
 	Model     string            `help:"Model checkpoint for --task." placeholder:"DIR"`
 	Tokenizer string            `help:"Tokenizer for --task's model." placeholder:"PATH"`
 	Out       string            `default:"results" help:"Output root: OUT/<task>/<model>/{predictions-*.jsonl,results.json,samples.jsonl}."`

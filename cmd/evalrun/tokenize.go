@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+
+	"github.com/dualtoken/evalharness/tokenizer"
+)
+
+func init() {
+	register("tokenize", "Print token ids of texts with a SentencePiece .model or an HF tokenizer.json (raw, or SiglipTokenizer-padded).", &tokenizeCmd{})
+}
+
+type tokenizeCmd struct {
+	Tokenizer string   `required:"" help:"SentencePiece .model file, HF tokenizer.json, or a directory holding tokenizer.json / tokenizer.model / spiece.model." placeholder:"PATH"`
+	MaxLength int      `name:"max-length" help:"SentencePiece models only: print SiglipTokenizer ids instead of raw ones (lower-cased, punctuation removed, </s> appended, truncated and padded with </s> to N)." placeholder:"N"`
+	Text      []string `arg:"" help:"Texts to tokenize; one JSON array of ids per text is printed, one line each, in order."`
+}
+
+func (c *tokenizeCmd) Help() string {
+	return `Prints one JSON array of token ids per input text, one line each, in order.
+By default the ids are raw: no bos/eos or padding added (special tokens written in
+the text, e.g. <|im_start|>, become their single ids with a tokenizer.json).
+With a SentencePiece model, --max-length N gives transformers' SiglipTokenizer ids
+(padding="max_length", truncation=True, max_length=N), as SigLIP's text tower takes them.
+Put -- before the texts when one starts with a dash.
+
+Examples:
+  evalrun tokenize --tokenizer ../shared/fixtures/spm/spiece.model "a photo of a cat"
+  evalrun tokenize --tokenizer ../shared/fixtures/spm/spiece.model --max-length 16 "A photo of a cat." "two dogs"
+  evalrun tokenize --tokenizer ../shared/fixtures/bpe/tokenizer.json "<|im_start|>user" "hello world"`
+}
+
+func (c *tokenizeCmd) Run(g *Globals) error {
+	if c.MaxLength < 0 {
+		return usageErr("tokenize: --max-length %d: want a positive length", c.MaxLength)
+	}
+	path := c.Tokenizer
+	if st, err := os.Stat(path); err == nil && st.IsDir() && c.MaxLength > 0 {
+		// SiglipTokenizer needs the SentencePiece model even beside a tokenizer.json.
+		if p := tokenizer.SentencePieceIn(path); p != "" {
+			path = p
+		}
+	}
+	tok, err := tokenizer.Load(path)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	encode := tok.Encode
+	if c.MaxLength > 0 {
+		sp, ok := tok.(*tokenizer.SentencePiece)
+		if !ok {
+			return usageErr("tokenize: --max-length (SiglipTokenizer padding) needs a SentencePiece .model; %s is an HF tokenizer.json", c.Tokenizer)
+		}
+		encode = tokenizer.NewSiglip(sp, c.MaxLength).Encode
+	}
+	w := bufio.NewWriter(os.Stdout)
+	defer w.Flush()
+	for _, text := range c.Text {
+		ids, err := encode(text)
+		if err != nil {
+			return usageErr("tokenize %q: %v", text, err)
+		}
+		if ids == nil {
+			ids = []int{}
+		}
+		line, err := json.Marshal(ids)
+		if err != nil {
+			return err
+		}
+		w.Write(line)
+		w.WriteByte('\n')
+	}
+	return w.Flush()
+}

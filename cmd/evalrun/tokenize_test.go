@@ -1,0 +1,108 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/dualtoken/evalharness/internal/fixtures"
+)
+
+// tokenizeCapture runs evalrun with args and returns its exit code and stdout.
+func tokenizeCapture(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := os.Stdout
+	os.Stdout = w
+	done := make(chan string)
+	go func() {
+		b, _ := io.ReadAll(r)
+		done <- string(b)
+	}()
+	code := run(args)
+	os.Stdout = old
+	w.Close()
+	return code, <-done
+}
+
+type tokenizeGolden struct {
+	MaxLength int `json:"max_length"`
+	Cases     []struct {
+		Text string `json:"text"`
+		IDs  []int  `json:"ids"`
+	} `json:"cases"`
+}
+
+// checkTokenizeCLI runs `evalrun tokenize` on every text of a golden file and
+// checks one JSON line per text, in order, equal to the golden ids.
+func checkTokenizeCLI(t *testing.T, golden string, args ...string) {
+	t.Helper()
+	data, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g tokenizeGolden
+	if err := json.Unmarshal(data, &g); err != nil {
+		t.Fatal(err)
+	}
+	if g.MaxLength > 0 {
+		args = append(args, "--max-length", strconv.Itoa(g.MaxLength))
+	}
+	args = append(args, "--")
+	for _, c := range g.Cases {
+		args = append(args, c.Text)
+	}
+	code, out := tokenizeCapture(t, args...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) != len(g.Cases) {
+		t.Fatalf("%d lines for %d texts:\n%s", len(lines), len(g.Cases), out)
+	}
+	for i, c := range g.Cases {
+		var ids []int
+		if err := json.Unmarshal([]byte(lines[i]), &ids); err != nil || ids == nil {
+			t.Errorf("line %d %q is not a JSON array of ids: %v", i, lines[i], err)
+			continue
+		}
+		want, _ := json.Marshal(c.IDs)
+		got, _ := json.Marshal(ids)
+		if string(got) != string(want) {
+			t.Errorf("%q: got %s want %s", c.Text, got, want)
+		}
+	}
+}
+
+func TestTokenizeCLI(t *testing.T) {
+	spm := fixtures.Dir(t, "spm")
+	bpe := fixtures.Dir(t, "bpe")
+	t.Run("raw sentencepiece", func(t *testing.T) {
+		checkTokenizeCLI(t, filepath.Join(spm, "golden.json"), "tokenize", "--tokenizer", filepath.Join(spm, "spiece.model"))
+	})
+	t.Run("siglip", func(t *testing.T) {
+		checkTokenizeCLI(t, filepath.Join(spm, "golden_siglip_tokenizer.json"), "tokenize", "--tokenizer", filepath.Join(spm, "spiece.model"))
+	})
+	t.Run("tokenizer.json", func(t *testing.T) {
+		checkTokenizeCLI(t, filepath.Join(bpe, "golden.json"), "tokenize", "--tokenizer", bpe)
+	})
+	t.Run("bad input", func(t *testing.T) {
+		for _, args := range [][]string{
+			{"tokenize", "--tokenizer", filepath.Join(bpe, "tokenizer.json"), "--max-length", "8", "x"},
+			{"tokenize", "--tokenizer", filepath.Join(spm, "spiece.model"), "--max-length=-1", "x"},
+			{"tokenize", "--tokenizer", filepath.Join(t.TempDir(), "missing.model"), "x"},
+			{"tokenize", "--tokenizer", filepath.Join(spm, "spiece.vocab"), "x"},
+		} {
+			if code, out := tokenizeCapture(t, args...); code != 2 {
+				t.Errorf("%v: exit %d (want 2), stdout %q", args, code, out)
+			}
+		}
+	})
+}

@@ -1,0 +1,420 @@
+package tokenizer
+
+// The parts of an HF tokenizers pipeline that byte-level BPE files use:
+// added-token splitting, normalizers, pre-tokenizers (Split, ByteLevel) and
+// the decoder type.
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/dlclark/regexp2"
+	"golang.org/x/text/unicode/norm"
+)
+
+// ---- added tokens ----
+
+type addedMatcher struct {
+	tokens []addedToken
+	trie   *byteTrie
+}
+
+func newAddedMatcher(tokens []addedToken) *addedMatcher {
+	m := &addedMatcher{tokens: tokens}
+	if len(tokens) > 0 {
+		m.trie = newByteTrie()
+		for i, t := range tokens {
+			m.trie.insert(t.Content, i)
+		}
+		m.trie.finish()
+	}
+	return m
+}
+
+type segment struct {
+	text string
+	id   int // -1: ordinary text
+}
+
+// split ports AddedVocabulary::find_matches: leftmost-longest matches, then
+// single_word filtering and lstrip/rstrip widening of each match over the
+// surrounding whitespace.
+func (m *addedMatcher) split(s string) []segment {
+	if m.trie == nil || s == "" {
+		if s == "" {
+			return nil
+		}
+		return []segment{{s, -1}}
+	}
+	type match struct{ start, end, tok int }
+	var matches []match
+	for i := 0; i < len(s); {
+		if l, v := m.trie.longestMatch(s[i:]); l > 0 {
+			matches = append(matches, match{i, i + l, v})
+			i += l
+			continue
+		}
+		i++
+	}
+	var out []segment
+	offset := 0
+	for _, mt := range matches {
+		tok := m.tokens[mt.tok]
+		start, stop := mt.start, mt.end
+		if tok.SingleWord {
+			startSpace := start == 0 || !endsWithWord(s[:start])
+			stopSpace := stop == len(s) || !startsWithWord(s[stop:])
+			if !startSpace || !stopSpace {
+				continue
+			}
+		}
+		if tok.LStrip {
+			start = max(len(strings.TrimRightFunc(s[:start], unicode.IsSpace)), offset)
+		}
+		if tok.RStrip {
+			stop += len(s[stop:]) - len(strings.TrimLeftFunc(s[stop:], unicode.IsSpace))
+		}
+		if offset < start {
+			out = append(out, segment{s[offset:start], -1})
+		}
+		out = append(out, segment{s[start:stop], tok.ID})
+		offset = stop
+	}
+	if offset < len(s) {
+		out = append(out, segment{s[offset:], -1})
+	}
+	return out
+}
+
+func isWordChar(r rune) bool { return unicode.IsLetter(r) || unicode.IsNumber(r) || r == '_' }
+
+func endsWithWord(s string) bool {
+	r, _ := utf8.DecodeLastRuneInString(s)
+	return s != "" && isWordChar(r)
+}
+
+func startsWithWord(s string) bool {
+	r, _ := utf8.DecodeRuneInString(s)
+	return s != "" && isWordChar(r)
+}
+
+// ---- normalizers ----
+
+func parseNormalizer(raw json.RawMessage) (func(string) string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	var n struct {
+		Type        string            `json:"type"`
+		Normalizers []json.RawMessage `json:"normalizers"`
+	}
+	if err := json.Unmarshal(raw, &n); err != nil {
+		return nil, err
+	}
+	switch n.Type {
+	case "NFC":
+		return norm.NFC.String, nil
+	case "NFD":
+		return norm.NFD.String, nil
+	case "NFKC":
+		return norm.NFKC.String, nil
+	case "NFKD":
+		return norm.NFKD.String, nil
+	case "Lowercase":
+		return rustLower, nil
+	case "Sequence":
+		var fs []func(string) string
+		for i, sub := range n.Normalizers {
+			f, err := parseNormalizer(sub)
+			if err != nil {
+				return nil, fmt.Errorf("normalizers[%d]: %w", i, err)
+			}
+			if f != nil {
+				fs = append(fs, f)
+			}
+		}
+		return func(s string) string {
+			for _, f := range fs {
+				s = f(s)
+			}
+			return s
+		}, nil
+	}
+	return nil, fmt.Errorf("type %q is not supported (NFC, NFD, NFKC, NFKD, Lowercase, Sequence)", n.Type)
+}
+
+// rustLower is Rust's str::to_lowercase for the cases that differ from Go's
+// simple mapping: U+0130 → "i̇" and final sigma.
+func rustLower(s string) string {
+	rs := []rune(s)
+	var b strings.Builder
+	b.Grow(len(s))
+	for i, r := range rs {
+		switch {
+		case r == '\u0130':
+			b.WriteString("i\u0307")
+		case r == 'Σ' && i > 0 && unicode.IsLetter(rs[i-1]) && (i+1 == len(rs) || !unicode.IsLetter(rs[i+1])):
+			b.WriteRune('ς')
+		default:
+			b.WriteRune(unicode.ToLower(r))
+		}
+	}
+	return b.String()
+}
+
+// ---- pre-tokenizers ----
+
+type preTokenizer interface {
+	apply(pieces []string) []string
+}
+
+func parsePreTokenizer(raw json.RawMessage) ([]preTokenizer, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	var p struct {
+		Type           string            `json:"type"`
+		Pretokenizers  []json.RawMessage `json:"pretokenizers"`
+		AddPrefixSpace bool              `json:"add_prefix_space"`
+		UseRegex       *bool             `json:"use_regex"`
+		Pattern        struct {
+			Regex  *string `json:"Regex"`
+			String *string `json:"String"`
+		} `json:"pattern"`
+		Behavior string `json:"behavior"`
+		Invert   bool   `json:"invert"`
+	}
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return nil, err
+	}
+	switch p.Type {
+	case "Sequence":
+		var out []preTokenizer
+		for i, sub := range p.Pretokenizers {
+			ps, err := parsePreTokenizer(sub)
+			if err != nil {
+				return nil, fmt.Errorf("pretokenizers[%d]: %w", i, err)
+			}
+			out = append(out, ps...)
+		}
+		return out, nil
+	case "ByteLevel":
+		useRegex := p.UseRegex == nil || *p.UseRegex
+		b := &byteLevelPre{addPrefixSpace: p.AddPrefixSpace}
+		if useRegex {
+			b.split = &splitPre{re: gpt2Regex, behavior: "Isolated"}
+		}
+		return []preTokenizer{b}, nil
+	case "Split":
+		s := &splitPre{behavior: p.Behavior, invert: p.Invert}
+		switch {
+		case p.Pattern.Regex != nil:
+			re, err := regexp2.Compile(*p.Pattern.Regex, regexp2.None)
+			if err != nil {
+				return nil, fmt.Errorf("Split pattern %q: %w", *p.Pattern.Regex, err)
+			}
+			s.re = re
+		case p.Pattern.String != nil:
+			if *p.Pattern.String == "" {
+				return nil, fmt.Errorf("Split pattern is an empty string")
+			}
+			s.literal = *p.Pattern.String
+		default:
+			return nil, fmt.Errorf("Split has no pattern (want {\"Regex\": ...} or {\"String\": ...})")
+		}
+		switch s.behavior {
+		case "Removed", "Isolated", "MergedWithPrevious", "MergedWithNext", "Contiguous":
+		default:
+			return nil, fmt.Errorf("Split behavior %q is unknown", s.behavior)
+		}
+		return []preTokenizer{s}, nil
+	}
+	return nil, fmt.Errorf("type %q is not supported (Sequence, Split, ByteLevel)", p.Type)
+}
+
+// gpt2Pattern is the ByteLevel pre-tokenizer's own regex (use_regex: true).
+const gpt2Pattern = `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
+
+var gpt2Regex = regexp2.MustCompile(gpt2Pattern, regexp2.None)
+
+// byteLevelPre is the ByteLevel pre-tokenizer: optional prefix space, optional
+// GPT-2 regex split, then every byte mapped to its printable character.
+type byteLevelPre struct {
+	addPrefixSpace bool
+	split          *splitPre
+}
+
+func (b *byteLevelPre) apply(pieces []string) []string {
+	if b.addPrefixSpace {
+		for i, p := range pieces {
+			if !strings.HasPrefix(p, " ") {
+				pieces[i] = " " + p
+			}
+		}
+	}
+	if b.split != nil {
+		pieces = b.split.apply(pieces)
+	}
+	for i, p := range pieces {
+		pieces[i] = ByteLevelEncode(p)
+	}
+	return pieces
+}
+
+// splitPre is the Split pre-tokenizer (regex or literal pattern).
+type splitPre struct {
+	re       *regexp2.Regexp
+	literal  string
+	behavior string
+	invert   bool
+}
+
+func (s *splitPre) apply(pieces []string) []string {
+	var out []string
+	for _, p := range pieces {
+		out = append(out, s.splitOne(p)...)
+	}
+	return out
+}
+
+type span struct {
+	start, end int // rune offsets
+	match      bool
+}
+
+// findSpans covers p with alternating non-match / match spans (rune offsets).
+func (s *splitPre) findSpans(rs []rune) []span {
+	var spans []span
+	prev := 0
+	emit := func(start, end int) {
+		if start == end {
+			return
+		}
+		if prev != start {
+			spans = append(spans, span{prev, start, false})
+		}
+		spans = append(spans, span{start, end, true})
+		prev = end
+	}
+	if s.re != nil {
+		m, err := s.re.FindRunesMatch(rs)
+		for err == nil && m != nil {
+			emit(m.Index, m.Index+m.Length)
+			m, err = s.re.FindNextMatch(m)
+		}
+	} else {
+		lit := []rune(s.literal)
+		for i := 0; i+len(lit) <= len(rs); {
+			if equalRunes(rs[i:i+len(lit)], lit) {
+				emit(i, i+len(lit))
+				i += len(lit)
+				continue
+			}
+			i++
+		}
+	}
+	if prev != len(rs) {
+		spans = append(spans, span{prev, len(rs), false})
+	}
+	if s.invert {
+		for i := range spans {
+			spans[i].match = !spans[i].match
+		}
+	}
+	return spans
+}
+
+func equalRunes(a, b []rune) bool {
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// splitOne applies SplitDelimiterBehavior as tokenizers' NormalizedString::split.
+func (s *splitPre) splitOne(p string) []string {
+	if p == "" {
+		return nil
+	}
+	rs := []rune(p)
+	spans := s.findSpans(rs)
+	type piece struct {
+		start, end int
+		remove     bool
+	}
+	var ps []piece
+	switch s.behavior {
+	case "Isolated":
+		for _, sp := range spans {
+			ps = append(ps, piece{sp.start, sp.end, false})
+		}
+	case "Removed":
+		for _, sp := range spans {
+			ps = append(ps, piece{sp.start, sp.end, sp.match})
+		}
+	case "MergedWithPrevious":
+		prevMatch := false
+		for _, sp := range spans {
+			if sp.match && !prevMatch && len(ps) > 0 {
+				ps[len(ps)-1].end = sp.end
+			} else {
+				ps = append(ps, piece{sp.start, sp.end, false})
+			}
+			prevMatch = sp.match
+		}
+	case "MergedWithNext":
+		prevMatch := false
+		for i := len(spans) - 1; i >= 0; i-- {
+			sp := spans[i]
+			if sp.match && !prevMatch && len(ps) > 0 {
+				ps[len(ps)-1].start = sp.start
+			} else {
+				ps = append(ps, piece{sp.start, sp.end, false})
+			}
+			prevMatch = sp.match
+		}
+		for i, j := 0, len(ps)-1; i < j; i, j = i+1, j-1 {
+			ps[i], ps[j] = ps[j], ps[i]
+		}
+	case "Contiguous":
+		prevMatch := false
+		for i, sp := range spans {
+			if i > 0 && sp.match == prevMatch {
+				ps[len(ps)-1].end = sp.end
+			} else {
+				ps = append(ps, piece{sp.start, sp.end, false})
+			}
+			prevMatch = sp.match
+		}
+	}
+	out := make([]string, 0, len(ps))
+	for _, x := range ps {
+		if !x.remove && x.end > x.start {
+			out = append(out, string(rs[x.start:x.end]))
+		}
+	}
+	return out
+}
+
+// ---- decoders ----
+
+func parseDecoder(raw json.RawMessage) (string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", nil
+	}
+	var d struct {
+		Type string `json:"type"`
+	}
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return "", err
+	}
+	if d.Type != "ByteLevel" {
+		return "", fmt.Errorf("type %q is not supported (ByteLevel)", d.Type)
+	}
+	return d.Type, nil
+}

@@ -1,0 +1,210 @@
+package tokenizer
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Siglip reproduces transformers' SiglipTokenizer called as
+// `tok(text, padding="max_length", truncation=True, max_length=N)`:
+//
+//  1. "▁" + text (any "▁" in text becomes a space), lower-cased one character
+//     at a time (Python str.lower) except where a special token stands;
+//  2. split around the special tokens "</s>" and "<unk>" (they swallow the
+//     whitespace on both sides);
+//  3. each other chunk: ASCII punctuation removed, whitespace runs collapsed
+//     to one space, stripped, then encoded by the SentencePiece model with
+//     add_dummy_prefix switched off, as "<unk>"+chunk with the pieces of
+//     "<unk>" dropped afterwards (the tokenizer's trick to keep a leading ▁);
+//  4. a leading lone "▁" before a special token is dropped;
+//  5. truncated to N−1 ids, "</s>" appended unless already last, padded with
+//     "</s>" (SiglipTokenizer's pad token) to N.
+type Siglip struct {
+	sp       *SentencePiece
+	maxLen   int
+	specials []string // all_special_tokens, in transformers' order
+	special  *byteTrie
+	eosID    int
+	unkLen   int
+}
+
+const (
+	siglipEOS = "</s>"
+	siglipUNK = "<unk>"
+)
+
+// NewSiglip wraps a SentencePiece model (SigLIP's spiece.model) as
+// SiglipTokenizer. maxLen > 0 truncates and pads to that length; maxLen <= 0
+// only appends eos.
+func NewSiglip(sp *SentencePiece, maxLen int) *Siglip {
+	s := &Siglip{sp: sp, maxLen: maxLen, specials: []string{siglipEOS, siglipUNK}, special: newByteTrie()}
+	for i, t := range s.specials {
+		s.special.insert(t, i)
+	}
+	s.special.finish()
+	s.eosID = sp.PieceToID(siglipEOS)
+	s.unkLen = len(sp.encodePieces(siglipUNK, false))
+	return s
+}
+
+// MaxLength is the padded length (0: no truncation or padding).
+func (s *Siglip) MaxLength() int { return max(s.maxLen, 0) }
+
+// EOSID is the id of "</s>", also used for padding.
+func (s *Siglip) EOSID() int { return s.eosID }
+
+// Model is the underlying SentencePiece model.
+func (s *Siglip) Model() *SentencePiece { return s.sp }
+
+// Decode decodes ids with the underlying model (padding and eos vanish).
+func (s *Siglip) Decode(ids []int) string { return s.sp.Decode(ids) }
+
+// Encode returns SiglipTokenizer's input_ids for text.
+func (s *Siglip) Encode(text string) ([]int, error) {
+	text = spaceSymbol + strings.ReplaceAll(text, spaceSymbol, " ")
+	text = s.lowerOutsideSpecials(text)
+
+	// Split on special tokens (leftmost-longest), then apply their lstrip and
+	// rstrip: the chunk before loses trailing, the chunk after leading space.
+	type chunk struct {
+		text    string
+		special bool
+	}
+	var chunks []chunk
+	start := 0
+	for i := 0; i < len(text); {
+		if l := s.special.longestPrefix(text[i:]); l > 0 {
+			chunks = append(chunks, chunk{text[start:i], false}, chunk{text[i : i+l], true})
+			i += l
+			start = i
+			continue
+		}
+		i++
+	}
+	chunks = append(chunks, chunk{text[start:], false})
+	for i, c := range chunks {
+		if !c.special {
+			continue
+		}
+		if i > 0 {
+			chunks[i-1].text = strings.TrimRightFunc(chunks[i-1].text, pyIsSpace)
+		}
+		if i+1 < len(chunks) {
+			chunks[i+1].text = strings.TrimLeftFunc(chunks[i+1].text, pyIsSpace)
+		}
+	}
+
+	var tokens []string
+	for _, c := range chunks {
+		if c.text == "" {
+			continue
+		}
+		if c.special {
+			tokens = append(tokens, c.text)
+			continue
+		}
+		ps := s.sp.encodePieces(siglipUNK+canonicalizeText(c.text), false)
+		if len(ps) >= s.unkLen {
+			ps = ps[s.unkLen:]
+		}
+		for _, p := range ps {
+			tokens = append(tokens, p.Text)
+		}
+	}
+	if len(tokens) > 1 && tokens[0] == spaceSymbol && s.isSpecial(tokens[1]) {
+		tokens = tokens[1:]
+	}
+
+	ids := make([]int, 0, max(len(tokens)+1, s.maxLen))
+	for _, t := range tokens {
+		ids = append(ids, s.sp.PieceToID(t))
+	}
+	if s.maxLen > 0 && len(ids)+1 > s.maxLen {
+		ids = ids[:max(s.maxLen-1, 0)]
+	}
+	if len(ids) == 0 || ids[len(ids)-1] != s.eosID {
+		ids = append(ids, s.eosID)
+	}
+	for len(ids) < s.maxLen {
+		ids = append(ids, s.eosID)
+	}
+	return ids, nil
+}
+
+func (s *Siglip) isSpecial(t string) bool {
+	for _, x := range s.specials {
+		if t == x {
+			return true
+		}
+	}
+	return false
+}
+
+// lowerOutsideSpecials is transformers' do_lower_case step:
+// re.sub("(special|...)|(.+?)", special or char.lower()) — one character at a
+// time, so Python's context rules (final sigma) never apply; "." does not
+// match "\n", which lower() leaves alone anyway.
+func (s *Siglip) lowerOutsideSpecials(text string) string {
+	var b strings.Builder
+	b.Grow(len(text))
+	for i := 0; i < len(text); {
+		matched := false
+		for _, t := range s.specials { // first alternative wins, as in the regex
+			if strings.HasPrefix(text[i:], t) {
+				b.WriteString(t)
+				i += len(t)
+				matched = true
+				break
+			}
+		}
+		if matched {
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(text[i:])
+		b.WriteString(pyLower(r))
+		i += size
+	}
+	return b.String()
+}
+
+// pyLower is Python's str.lower for one character: the simple lowercase
+// mapping, except U+0130 whose full mapping is "i̇".
+func pyLower(r rune) string {
+	if r == '\u0130' {
+		return "i\u0307"
+	}
+	return string(unicode.ToLower(r))
+}
+
+// pyIsSpace is Python's str.isspace / re's \s for one character: Unicode
+// White_Space plus the information separators U+001C..U+001F.
+func pyIsSpace(r rune) bool {
+	return unicode.IsSpace(r) || (r >= 0x1c && r <= 0x1f)
+}
+
+// asciiPunctuation is Python's string.punctuation.
+const asciiPunctuation = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
+
+// canonicalizeText is SiglipTokenizer.canonicalize_text (from big_vision):
+// remove ASCII punctuation, collapse whitespace runs to one space, strip.
+func canonicalizeText(text string) string {
+	var b strings.Builder
+	b.Grow(len(text))
+	inSpace := false
+	for _, r := range text {
+		if r < 0x80 && strings.ContainsRune(asciiPunctuation, r) {
+			continue
+		}
+		if pyIsSpace(r) {
+			if !inSpace {
+				b.WriteByte(' ')
+			}
+			inSpace = true
+			continue
+		}
+		inSpace = false
+		b.WriteRune(r)
+	}
+	return strings.TrimFunc(b.String(), pyIsSpace)
+}

@@ -1,0 +1,104 @@
+// Package tokenizer holds the text tokenizers the harness needs, exact
+// against their references: SentencePiece models (unigram, as SigLIP's
+// spiece.model, and BPE with byte fallback, as LLaMA-2's and Gemma's
+// tokenizer.model), SiglipTokenizer's canonicalisation/padding on top, and
+// HF byte-level BPE tokenizer.json files (Qwen2), plus the chat templates
+// that wrap prompts for Qwen2.5 and LLaVA-1.5.
+package tokenizer
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Tokenizer is what models and benchmarks code against.
+type Tokenizer interface {
+	// Encode returns raw ids: no bos/eos or other post-processing added.
+	Encode(text string) ([]int, error)
+	// Decode turns ids back into text, special/control tokens skipped.
+	Decode(ids []int) string
+	// VocabSize is one more than the largest id the tokenizer can produce.
+	VocabSize() int
+	// TokenID looks up a token string (special tokens included).
+	TokenID(token string) (int, bool)
+	// EOS lists the end-of-sequence ids the tokenizer knows.
+	EOS() []int
+}
+
+var (
+	_ Tokenizer = (*SentencePiece)(nil)
+	_ Tokenizer = (*ByteLevelBPE)(nil)
+)
+
+// Load opens a tokenizer by path: a SentencePiece `.model` file, an HF
+// `tokenizer.json` (or any `.json` in that format), or a directory holding
+// tokenizer.json, tokenizer.model or spiece.model. In a directory a
+// byte-level tokenizer.json is preferred; when it is not one (LLaMA-2's
+// tokenizer.json is SentencePiece-style) the SentencePiece model beside it
+// is used.
+func Load(path string) (Tokenizer, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("tokenizer: %w", err)
+	}
+	if st.IsDir() {
+		spPath := SentencePieceIn(path)
+		if js := filepath.Join(path, "tokenizer.json"); fileExists(js) {
+			tok, err := LoadByteLevelBPE(js)
+			if err == nil {
+				return tok, nil
+			}
+			if spPath == "" {
+				return nil, err
+			}
+		}
+		if spPath != "" {
+			return asTokenizer(LoadSentencePiece(spPath))
+		}
+		return nil, fmt.Errorf("tokenizer: %s: directory has no tokenizer.json, tokenizer.model or spiece.model", path)
+	}
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".model":
+		return asTokenizer(LoadSentencePiece(path))
+	case ".json":
+		return asTokenizer(LoadByteLevelBPE(path))
+	}
+	return nil, fmt.Errorf("tokenizer: %s: unknown tokenizer file (want a SentencePiece .model or an HF tokenizer.json)", path)
+}
+
+// asTokenizer keeps a failed load from becoming a non-nil interface that
+// holds a nil pointer.
+func asTokenizer[T Tokenizer](t T, err error) (Tokenizer, error) {
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// SentencePieceIn returns the SentencePiece model file in dir
+// (tokenizer.model, else spiece.model), or "" if there is none.
+func SentencePieceIn(dir string) string {
+	for _, name := range []string{"tokenizer.model", "spiece.model"} {
+		if p := filepath.Join(dir, name); fileExists(p) {
+			return p
+		}
+	}
+	return ""
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
+
+// SpecialID returns the id of a special token, or an error naming the token
+// when the tokenizer does not have it.
+func SpecialID(t Tokenizer, token string) (int, error) {
+	id, ok := t.TokenID(token)
+	if !ok {
+		return 0, fmt.Errorf("tokenizer: unknown special token %q (vocabulary of %d ids)", token, t.VocabSize())
+	}
+	return id, nil
+}
