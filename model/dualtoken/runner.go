@@ -1,0 +1,183 @@
+package dualtoken
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/gomlx/compute"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/dualtoken/evalharness/model/weights"
+)
+
+// PartsInputs are the golden inputs of fixtures/dualtoken_parts: tower
+// states [B, L, C] standing for the shortcut, pixel and semantic taps.
+var PartsInputs = []string{"h4", "h6", "h26"}
+
+// LoadParts reads dir's config.json and checkpoint into a new store, checking
+// that every checkpoint tensor is used (the tower's are ignored).
+func LoadParts(dir string) (*Config, *model.Store, error) {
+	cfg, err := LoadConfig(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	set, err := weights.Open(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer set.Close()
+	l := weights.NewLoader(set)
+	store := model.NewStore()
+	if _, err := LoadWeights(l, store.RootScope(), cfg); err != nil {
+		return nil, nil, err
+	}
+	if err := l.CheckConsumed(); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", filepath.Join(dir, "model.safetensors"), err)
+	}
+	return cfg, store, nil
+}
+
+// RunParts is a verify.Runner for fixtures/dualtoken_parts: from the golden
+// tower states it computes, by golden name, the projections, both eval-mode
+// quantisers (quantised latents, codes, commitment losses, per-depth code
+// embeddings), the pixel decoder's stages, the 2025 conv blocks, and one
+// train-mode step of each quantiser from the loaded state (fed with the
+// golden pre-quantisation latents, as the reference was) giving the codebook
+// state after the EMA update ("train.{pix,sem}.{weight,cluster_size_ema,embed_ema}").
+func RunParts(b compute.Backend, dir string, golden weights.Set) (map[string]*weights.Tensor, []string, error) {
+	cfg, store, err := LoadParts(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	var in []*tensors.Tensor
+	for _, n := range PartsInputs {
+		t, err := golden.Get(n)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := t.ExpectShape(-1, cfg.Grid()*cfg.Grid(), cfg.HiddenSize); err != nil {
+			return nil, nil, err
+		}
+		v, err := t.ToGoMLX(false)
+		if err != nil {
+			return nil, nil, err
+		}
+		in = append(in, v)
+	}
+	var names []string
+	evalFn := func(scope *model.Scope, xs []*Node) []*Node {
+		p := NewParts(scope, xs[0].Graph())
+		h4, h6, h26 := xs[0], xs[1], xs[2]
+		var outs []*Node
+		emit := func(name string, n *Node) { names = append(names, name); outs = append(outs, n) }
+		names = names[:0]
+		emit("prequant_pix", Prequant(p, cfg, cfg.Pix, "prequant_pix", h6))
+		if cfg.HasShortcut() {
+			emit("prequant_shortcut", Prequant(p, cfg, cfg.Pix, "prequant_shortcut", h4))
+		}
+		zp := PixelLatent(p, cfg, h6, h4)
+		qp := QuantizePixels(p, cfg, zp, false)
+		emit("zq_pix", qp.ZQ)
+		emit("codes_pix", qp.Codes)
+		emit("commit_pix", Reshape(qp.Commit, 1))
+		emit("code_emb_pix", CodeEmbeddings(p.At("quantizer_pix"), cfg.Pix, qp.Codes))
+		dec := DecodePixels(p, cfg, qp.ZQ)
+		emit("postquant_pix", dec.Postquant)
+		emit("latent_resized", dec.LatentResized)
+		emit("post_quant_conv", dec.PostQuantConv)
+		emit("images", dec.Images)
+		emit("prequant_sem", Prequant(p, cfg, cfg.Sem, "prequant_sem", h26))
+		qs := QuantizeSemantic(p, cfg, SemanticLatent(p, cfg, h26), false)
+		emit("zq_sem", qs.ZQ)
+		emit("codes_sem", qs.Codes)
+		emit("commit_sem", Reshape(qs.Commit, 1))
+		emit("code_emb_sem", CodeEmbeddings(p.At("quantizer_sem"), cfg.Sem, qs.Codes))
+		emit("postquant_sem", SemanticPostquant(p, cfg, qs.ZQ))
+		var down *Node
+		for _, blk := range cfg.ConvBlocks {
+			switch blk.Name {
+			case "proj_down_2025": // of h6 as a map
+				down = ConvBlockForward(p, blk.Name, tokensToMap(h6))
+				emit(blk.Name, down)
+			}
+		}
+		for _, blk := range cfg.ConvBlocks {
+			if blk.Name == "proj_up_2025" && down != nil { // of proj_down_2025's output
+				emit(blk.Name, ConvBlockForward(p, blk.Name, down))
+			}
+		}
+		return outs
+	}
+	exec, err := model.NewExec(b, store, evalFn)
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := exec.Exec(in[0], in[1], in[2])
+	if err != nil {
+		return nil, nil, err
+	}
+	outs := map[string]*weights.Tensor{}
+	for i, n := range names {
+		t, err := weights.FromGoMLX(n, res[i])
+		if err != nil {
+			return nil, nil, err
+		}
+		outs[n] = t
+	}
+
+	// One train-mode step per quantiser from the loaded state.
+	var trainIn []*tensors.Tensor
+	for _, n := range []string{"prequant_pix", "prequant_shortcut", "prequant_sem"} {
+		if !golden.Has(n) {
+			continue
+		}
+		t, _ := golden.Get(n)
+		v, err := t.ToGoMLX(false)
+		if err != nil {
+			return nil, nil, err
+		}
+		trainIn = append(trainIn, v)
+	}
+	if len(trainIn) == 3 || (len(trainIn) == 2 && !cfg.HasShortcut()) {
+		trainFn := func(scope *model.Scope, xs []*Node) []*Node {
+			g := xs[0].Graph()
+			scope.SetTraining(g, true)
+			p := NewParts(scope, g)
+			zp, zs := xs[0], xs[len(xs)-1]
+			if cfg.HasShortcut() {
+				zp = Add(zp, MulScalar(xs[1], cfg.WeightShortcut))
+			}
+			qp := QuantizePixels(p, cfg, tokensToGrid(zp), true)
+			qs := QuantizeSemantic(p, cfg, tokensToGrid(zs), true)
+			return []*Node{qp.Commit, qs.Commit}
+		}
+		exec, err := model.NewExec(b, store, trainFn)
+		if err != nil {
+			return nil, nil, err
+		}
+		args := make([]any, len(trainIn))
+		for i := range trainIn {
+			args[i] = trainIn[i]
+		}
+		if _, err := exec.Exec(args...); err != nil {
+			return nil, nil, err
+		}
+		scope := store.RootScope()
+		for _, br := range []struct{ short, module string }{{"pix", "quantizer_pix"}, {"sem", "quantizer_sem"}} {
+			for _, f := range []string{"weight", "cluster_size_ema", "embed_ema"} {
+				v := Variable(scope, br.module+".codebooks.0."+f)
+				val, err := v.Value()
+				if err != nil {
+					return nil, nil, err
+				}
+				name := fmt.Sprintf("train.%s.%s", br.short, f)
+				if outs[name], err = weights.FromGoMLX(name, val); err != nil {
+					return nil, nil, err
+				}
+			}
+		}
+	}
+	return outs, PartsInputs, nil
+}
