@@ -1,0 +1,430 @@
+// Package llm is the decoder-only language model of the harness: Qwen2 /
+// Qwen2.5 and LLaMA (LLaMA-2, Vicuna) as transformers computes them, with a
+// fixed-size KV cache for generation.
+//
+// The block, top to bottom (shapes: B batch, S new positions, T attended
+// positions, H hidden, nH/nKV query/key-value heads, hd head dim, I MLP):
+//
+//	x [B,S,H] = embed_tokens(ids), or precomputed input embeddings
+//	per layer:  h = RMSNorm(x); q,k,v = Linear(h) (biases for Qwen2)
+//	            q,k = RoPE(q,k, positions)            // rotate_half convention
+//	            k,v -> written into the cache at the current slot (when cached)
+//	            x = x + o_proj(softmax(q·kᵀ/√hd + mask)·v)   // GQA: nH/nKV queries share a kv head
+//	            x = x + down(silu(gate(RMSNorm(x))) * up(RMSNorm(x)))
+//	out = RMSNorm(x); logits = out · lm_headᵀ (lm_head = embed_tokens when tied)
+//
+// GoMLX pieces used as they are: norm.RMSNorm (x/√(mean x²+eps)·g),
+// pos.RoPEWithCosSin (non-interleaved halves = HF's rotate_half; pos.RoPE
+// itself only takes positions shared by the whole batch), attention.Core (GQA,
+// boolean mask), layers.Embedding and
+// layers.DenseWithLayout (PyTorch [out,in] weights). zoo/transformer does not
+// fit (its "standard" block is post-norm; Gemma's adds norms LLaMA lacks), nor
+// does its kvcache (one write per prompt token, one position for the whole
+// batch): the cache here is DynamicUpdateSlice at a slot given as a tensor,
+// with per-row key masks and positions so left-padded batches are exact.
+//
+// Graph builders for models that embed this decoder (the unified model):
+// LoadVariables, ForwardGraph, StepGraph. Runtime API: Load/New, Forward,
+// NewState + State.Append (prefill and incremental decoding, hooks for
+// precomputed input embeddings and hidden states at chosen positions),
+// Generate/GenerateFrom.
+package llm
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/layers"
+	"github.com/gomlx/gomlx/ml/layers/activation"
+	"github.com/gomlx/gomlx/ml/layers/attention"
+	"github.com/gomlx/gomlx/ml/layers/attention/pos"
+	"github.com/gomlx/gomlx/ml/layers/norm"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/nn"
+
+	"github.com/dualtoken/evalharness/model/weights"
+)
+
+// Model is a loaded decoder: its config, its weights as variables of Store
+// (at the root scope) and the graphs compiled so far.
+type Model struct {
+	Config  *Config
+	Gen     *GenerationConfig // generation_config.json, nil when absent
+	Store   *model.Store
+	Backend compute.Backend
+
+	mu     sync.Mutex
+	execs  map[string]*model.Exec
+	builds atomic.Int64
+}
+
+// Root is the scope holding the decoder's variables.
+func (m *Model) Root() *model.Scope { return m.Store.RootScope() }
+
+// Load reads an HF model directory: config.json, the checkpoint
+// (model.safetensors, a sharded index, or a .pth/.bin) and, if present,
+// generation_config.json. Every checkpoint tensor must be consumed or
+// deliberately ignored.
+func Load(b compute.Backend, dir string) (*Model, error) {
+	cfg, err := LoadConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	set, err := weights.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer set.Close()
+	m, err := New(b, cfg, set)
+	if err != nil {
+		return nil, err
+	}
+	if m.Gen, err = LoadGenerationConfig(dir); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// New builds a model for cfg from the tensors of set (HF names, no prefix),
+// checking that the set holds nothing the model does not use.
+func New(b compute.Backend, cfg *Config, set weights.Set) (*Model, error) {
+	m := &Model{Config: cfg, Store: model.NewStore(), Backend: b, execs: map[string]*model.Exec{}}
+	l := weights.NewLoader(set)
+	if err := LoadVariables(m.Root(), cfg, l, ""); err != nil {
+		return nil, err
+	}
+	if err := l.CheckConsumed(); err != nil {
+		return nil, fmt.Errorf("%s: %w", cfg.Path, err)
+	}
+	return m, nil
+}
+
+// param maps one HF checkpoint tensor onto a GoMLX variable. In hf and scope,
+// "%d" stands for the layer index.
+type param struct {
+	hf    string                // checkpoint name
+	scope string                // variable scope below the model root
+	name  string                // variable name (what the GoMLX layer creates)
+	shape func(c *Config) []int // expected shape
+	when  func(c *Config) bool  // nil: always present
+}
+
+// globalParams and layerParams are the whole name table: LoadVariables takes
+// exactly these, and the coverage test checks that a checkpoint holds nothing else.
+var globalParams = []param{
+	{"model.embed_tokens.weight", "embed_tokens", "embeddings", func(c *Config) []int { return []int{c.VocabSize, c.HiddenSize} }, nil},
+	{"model.norm.weight", "norm/rms_norm", "scale", func(c *Config) []int { return []int{c.HiddenSize} }, nil},
+	{"lm_head.weight", "lm_head/dense", "weights", func(c *Config) []int { return []int{c.VocabSize, c.HiddenSize} }, func(c *Config) bool { return !c.TieEmbeddings }},
+}
+
+var layerParams = []param{
+	{"model.layers.%d.input_layernorm.weight", "layers/%d/input_layernorm/rms_norm", "scale", hidden, nil},
+	{"model.layers.%d.self_attn.q_proj.weight", "layers/%d/self_attn/q_proj/dense", "weights", func(c *Config) []int { return []int{c.NumHeads * c.HeadDim, c.HiddenSize} }, nil},
+	{"model.layers.%d.self_attn.q_proj.bias", "layers/%d/self_attn/q_proj/dense", "biases", func(c *Config) []int { return []int{c.NumHeads * c.HeadDim} }, qkvBias},
+	{"model.layers.%d.self_attn.k_proj.weight", "layers/%d/self_attn/k_proj/dense", "weights", kvProj, nil},
+	{"model.layers.%d.self_attn.k_proj.bias", "layers/%d/self_attn/k_proj/dense", "biases", kvWidth, qkvBias},
+	{"model.layers.%d.self_attn.v_proj.weight", "layers/%d/self_attn/v_proj/dense", "weights", kvProj, nil},
+	{"model.layers.%d.self_attn.v_proj.bias", "layers/%d/self_attn/v_proj/dense", "biases", kvWidth, qkvBias},
+	{"model.layers.%d.self_attn.o_proj.weight", "layers/%d/self_attn/o_proj/dense", "weights", func(c *Config) []int { return []int{c.HiddenSize, c.NumHeads * c.HeadDim} }, nil},
+	{"model.layers.%d.self_attn.o_proj.bias", "layers/%d/self_attn/o_proj/dense", "biases", hidden, func(c *Config) bool { return c.OutBias }},
+	{"model.layers.%d.post_attention_layernorm.weight", "layers/%d/post_attention_layernorm/rms_norm", "scale", hidden, nil},
+	{"model.layers.%d.mlp.gate_proj.weight", "layers/%d/mlp/gate_proj/dense", "weights", mlpIn, nil},
+	{"model.layers.%d.mlp.gate_proj.bias", "layers/%d/mlp/gate_proj/dense", "biases", mlpWidth, mlpBias},
+	{"model.layers.%d.mlp.up_proj.weight", "layers/%d/mlp/up_proj/dense", "weights", mlpIn, nil},
+	{"model.layers.%d.mlp.up_proj.bias", "layers/%d/mlp/up_proj/dense", "biases", mlpWidth, mlpBias},
+	{"model.layers.%d.mlp.down_proj.weight", "layers/%d/mlp/down_proj/dense", "weights", func(c *Config) []int { return []int{c.HiddenSize, c.Intermediate} }, nil},
+	{"model.layers.%d.mlp.down_proj.bias", "layers/%d/mlp/down_proj/dense", "biases", hidden, mlpBias},
+}
+
+// ignoredParams are checkpoint entries that carry no weights we need:
+// precomputed RoPE frequencies in older LLaMA checkpoints.
+var ignoredParams = []string{"model.layers.*.self_attn.rotary_emb.inv_freq"}
+
+func hidden(c *Config) []int   { return []int{c.HiddenSize} }
+func kvProj(c *Config) []int   { return []int{c.NumKVHeads * c.HeadDim, c.HiddenSize} }
+func kvWidth(c *Config) []int  { return []int{c.NumKVHeads * c.HeadDim} }
+func mlpIn(c *Config) []int    { return []int{c.Intermediate, c.HiddenSize} }
+func mlpWidth(c *Config) []int { return []int{c.Intermediate} }
+func qkvBias(c *Config) bool   { return c.QKVBias }
+func mlpBias(c *Config) bool   { return c.MLPBias }
+
+// eachParam calls fn for every checkpoint tensor cfg's model has, with the
+// layer index substituted.
+func eachParam(cfg *Config, fn func(hf, scope, name string, shape []int) error) error {
+	for _, p := range globalParams {
+		if p.when == nil || p.when(cfg) {
+			if err := fn(p.hf, p.scope, p.name, p.shape(cfg)); err != nil {
+				return err
+			}
+		}
+	}
+	for i := range cfg.NumLayers {
+		for _, p := range layerParams {
+			if p.when == nil || p.when(cfg) {
+				if err := fn(fmt.Sprintf(p.hf, i), fmt.Sprintf(p.scope, i), p.name, p.shape(cfg)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// LoadVariables reads every weight of cfg's model from l (names under prefix,
+// e.g. "" or "language_model.") into variables below scope. A tied model's
+// checkpoint may still carry lm_head.weight: it is ignored. The caller runs
+// l.CheckConsumed once all parts sharing the checkpoint are loaded.
+//
+// Linear weights keep PyTorch's [out,in] layout: the Go backend's
+// matrix-vector product (decoding) is several times faster that way than with
+// [in,out] (measured on the 100M benchmark model).
+func LoadVariables(scope *model.Scope, cfg *Config, l *weights.Loader, prefix string) error {
+	for _, p := range ignoredParams {
+		l.Ignore(prefix + p)
+	}
+	if cfg.TieEmbeddings {
+		l.Ignore(prefix + "lm_head.weight")
+	} else if !l.Has(prefix + "lm_head.weight") {
+		return fmt.Errorf("%s: tie_word_embeddings is false but the checkpoint has no %q (set tie_word_embeddings to true if the head shares embed_tokens)", cfg.Path, prefix+"lm_head.weight")
+	}
+	store := scope.Store()
+	return eachParam(cfg, func(hf, sub, name string, shape []int) error {
+		return l.Variable(store.Scope(model.JoinPath(scope.Scope(), sub)), name, prefix+hf, shape...)
+	})
+}
+
+// Attention inputs shared by all layers of one graph.
+type attnInputs struct {
+	cos, sin *Node // [B,S,hd/2] RoPE rotation of each position
+	mask     *Node // [B,1,S,T] bool: query i may attend key slot t
+	empty    *Node // [B,1,S,1] bool: rows with no key at all (padding before any token); their output is zero
+	start    *Node // int32 scalar: cache slot of the first new position; nil without a cache
+	// chunkOnly: the cache was empty, so attend within the chunk only (exact
+	// for a prefill, and it avoids the cost of all L slots); the cache is still written.
+	chunkOnly bool
+}
+
+// buildMask derives the attention mask from per-slot key validity [B,T]
+// (false = padding or unused slot) for queries at slots start..start+S-1:
+// causal, padding-aware. A query with no valid key (left padding) gets its own
+// slot so the softmax stays finite, and empty marks it so its output can be
+// zeroed, as torch's SDPA does for fully masked rows.
+func buildMask(valid *Node, start *Node, S int) (mask, empty *Node) {
+	g := valid.Graph()
+	B, T := valid.Shape().Dimensions[0], valid.Shape().Dimensions[1]
+	qSlot := Iota(g, shapes.Make(dtypes.Int32, S, 1), 0)
+	if start != nil {
+		qSlot = Add(qSlot, start)
+	}
+	kSlot := Iota(g, shapes.Make(dtypes.Int32, 1, T), 1)
+	causal := LessOrEqual(kSlot, qSlot) // [S,T]
+	m := LogicalAnd(Reshape(causal, 1, S, T), Reshape(valid, B, 1, T))
+	emptyRow := LogicalNot(ReduceLogicalOr(m, -1))                 // [B,S]
+	self := Reshape(Equal(kSlot, qSlot), 1, S, T)                  // [1,S,T]
+	m = LogicalOr(m, LogicalAnd(self, Reshape(emptyRow, B, S, 1))) // [B,S,T]
+	return Reshape(m, B, 1, S, T), Reshape(emptyRow, B, 1, S, 1)
+}
+
+// ropeCosSin returns cos and sin of the rotation angles [B,S,hd/2] for
+// positions [B,S] (per row, so left-padded rows get their own positions).
+// Frequencies are theta^(-2i/hd) rounded to float32 and angles are float32
+// products, as transformers computes them. (pos.RoPE itself accepts only
+// positions shared by the batch; its rotation, pos.RoPEWithCosSin, is used.)
+func (m *Model) ropeCosSin(positions *Node) (cos, sin *Node) {
+	hd := m.Config.HeadDim
+	inv := make([]float32, hd/2)
+	for i := range inv {
+		inv[i] = float32(1 / math.Pow(m.Config.RopeTheta, float64(float32(2*i)/float32(hd))))
+	}
+	B, S := positions.Shape().Dimensions[0], positions.Shape().Dimensions[1]
+	p := Reshape(ConvertDType(positions, dtypes.Float32), B, S, 1)
+	angles := Mul(p, Const(positions.Graph(), [][][]float32{{inv}}))
+	return Cos(angles), Sin(angles)
+}
+
+// embed returns the input embeddings [B,S,H]: embed_tokens(ids) [B,S], with
+// the rows of embeds [B,S,H] substituted where useEmbeds [B,S] is true (the
+// unified model's visual positions). embeds and useEmbeds may be nil.
+func (m *Model) embed(scope *model.Scope, ids, embeds, useEmbeds *Node) *Node {
+	c := m.Config
+	// Explicit index axis: Embedding would take a [B,1] input as [B] indices.
+	x := layers.Embedding(scope.In("embed_tokens"), InsertAxes(ids, -1), dtypes.Float32, c.VocabSize, c.HiddenSize)
+	if embeds != nil {
+		x = Where(useEmbeds, embeds, x)
+	}
+	return x
+}
+
+// layer runs decoder layer i on x [B,S,H]. With a cache (cacheK, cacheV
+// [B,nKV,L,hd]) the new keys/values are written at slot a.start and attention
+// runs over all L slots; it returns the updated cache tensors.
+func (m *Model) layer(scope *model.Scope, x *Node, a *attnInputs, cacheK, cacheV *Node) (out, newK, newV *Node) {
+	c := m.Config
+	B, S := x.Shape().Dimensions[0], x.Shape().Dimensions[1]
+
+	// Self-attention.
+	h := norm.RMSNorm(scope.In("input_layernorm"), x).WithEpsilon(c.RMSNormEps).Done()
+	attn := scope.In("self_attn")
+	q := linear(attn.In("q_proj"), h, c.QKVBias, c.NumHeads*c.HeadDim)
+	k := linear(attn.In("k_proj"), h, c.QKVBias, c.NumKVHeads*c.HeadDim)
+	v := linear(attn.In("v_proj"), h, c.QKVBias, c.NumKVHeads*c.HeadDim)
+	q = Reshape(q, B, S, c.NumHeads, c.HeadDim)
+	k = Reshape(k, B, S, c.NumKVHeads, c.HeadDim)
+	v = Reshape(v, B, S, c.NumKVHeads, c.HeadDim)
+	rope := pos.NewRoPEWithCosSin(a.cos, a.sin)
+	q, k = rope.Encode(q, 1), rope.Encode(k, 1)
+	q = TransposeAllAxes(q, 0, 2, 1, 3) // [B,nH,S,hd]
+	k = TransposeAllAxes(k, 0, 2, 1, 3) // [B,nKV,S,hd]
+	v = TransposeAllAxes(v, 0, 2, 1, 3)
+	if cacheK != nil {
+		zero := Const(x.Graph(), int32(0))
+		newK = DynamicUpdateSlice(cacheK, k, []*Node{zero, zero, a.start, zero}) // [B,nKV,L,hd]
+		newV = DynamicUpdateSlice(cacheV, v, []*Node{zero, zero, a.start, zero})
+		if !a.chunkOnly {
+			k, v = newK, newV
+		}
+	}
+	// The Go backend's fused attention is ~4x slower here than the decomposed
+	// einsum/softmax path (100M benchmark prefill: 117 vs 495 tokens/s).
+	o, _ := attention.Core(q, k, v, attention.LayoutBHSD, attention.CoreOptions{AttentionMask: a.mask, DisableFusion: isGoBackend(x)})
+	o = Where(a.empty, ZerosLike(o), o) // [B,nH,S,hd]
+	o = Reshape(TransposeAllAxes(o, 0, 2, 1, 3), B, S, c.NumHeads*c.HeadDim)
+	x = Add(x, linear(attn.In("o_proj"), o, c.OutBias, c.HiddenSize))
+
+	// SwiGLU MLP.
+	h = norm.RMSNorm(scope.In("post_attention_layernorm"), x).WithEpsilon(c.RMSNormEps).Done()
+	mlp := scope.In("mlp")
+	gate := linear(mlp.In("gate_proj"), h, c.MLPBias, c.Intermediate)
+	up := linear(mlp.In("up_proj"), h, c.MLPBias, c.Intermediate)
+	ff := Mul(activation.Swish(gate), up)
+	x = Add(x, linear(mlp.In("down_proj"), ff, c.MLPBias, c.HiddenSize))
+	return x, newK, newV
+}
+
+// linear is an HF Linear layer: weights [out,in] (see LoadVariables), x [...,in].
+//
+// The Go backend's small matrix product vectorises 4-row tiles and runs the
+// rows left over in scalar code, so a decoding step (one row per sequence)
+// takes the slow path; padding the rows to 4 is faster overall.
+func linear(s *model.Scope, x *Node, bias bool, width int) *Node {
+	return withMinRows(x, func(x *Node) *Node {
+		return layers.DenseWithLayout(s, x, compute.DenseLayoutOutputsInput, bias, width)
+	})
+}
+
+// withMinRows applies f to x [...,K] flattened to at least 4 rows on the Go
+// backend (see linear) and restores the leading axes of the result.
+func withMinRows(x *Node, f func(x *Node) *Node) *Node {
+	dims := x.Shape().Dimensions
+	lead, K := dims[:len(dims)-1], dims[len(dims)-1]
+	rows := 1
+	for _, d := range lead {
+		rows *= d
+	}
+	const minRows = 4
+	if rows >= minRows || !isGoBackend(x) {
+		return f(x)
+	}
+	pad := Zeros(x.Graph(), shapes.Make(x.DType(), minRows-rows, K))
+	y := f(Concatenate([]*Node{Reshape(x, rows, K), pad}, 0))
+	y = Slice(y, AxisRange(0, rows))
+	return Reshape(y, append(slices.Clone(lead), y.Shape().Dimensions[1])...)
+}
+
+// isGoBackend reports whether x's graph runs on GoMLX's pure-Go backend,
+// whose kernels some choices here work around.
+func isGoBackend(x *Node) bool { return x.Graph().Backend().String() == "go" }
+
+// decoder runs all layers on x [B,S,H]. It returns the final hidden state
+// (after the last RMSNorm) and, as transformers' output_hidden_states, the
+// N+1 states: the input embeddings, the output of layers 1..N-1, and the
+// final normed state. caches ([K0,V0,K1,V1,...]) may be nil; when given the
+// updated caches are returned in the same order.
+func (m *Model) decoder(scope *model.Scope, x *Node, a *attnInputs, caches []*Node) (final *Node, states, newCaches []*Node) {
+	states = append(states, x)
+	ls := scope.In("layers")
+	for i := range m.Config.NumLayers {
+		var ck, cv *Node
+		if caches != nil {
+			ck, cv = caches[2*i], caches[2*i+1]
+		}
+		var nk, nv *Node
+		x, nk, nv = m.layer(ls.In("%d", i), x, a, ck, cv)
+		if caches != nil {
+			newCaches = append(newCaches, nk, nv)
+		}
+		states = append(states, x)
+	}
+	final = norm.RMSNorm(scope.In("norm"), x).WithEpsilon(m.Config.RMSNormEps).Done()
+	states[len(states)-1] = final
+	return final, states, newCaches
+}
+
+// logits projects hidden states [...,H] onto the vocabulary [...,V].
+func (m *Model) logits(scope *model.Scope, h *Node) *Node {
+	c := m.Config
+	if c.TieEmbeddings {
+		table := scope.At("embed_tokens").GetVariable("embeddings") // [V,H] = [out,in]
+		return withMinRows(h, func(h *Node) *Node {
+			return nn.Dense(h, table.NodeValue(h.Graph()), nil, compute.DenseLayoutOutputsInput)
+		})
+	}
+	return linear(scope.In("lm_head"), h, false, c.VocabSize)
+}
+
+// gatherPositions picks x[b, idx[b,p]] → [B,P,H] from x [B,S,H] and idx [B,P] int32.
+func gatherPositions(x, idx *Node) *Node {
+	g := x.Graph()
+	B, P := idx.Shape().Dimensions[0], idx.Shape().Dimensions[1]
+	rows := Iota(g, shapes.Make(dtypes.Int32, B, P, 1), 0)
+	return Gather(x, Concatenate([]*Node{rows, Reshape(idx, B, P, 1)}, -1))
+}
+
+// ForwardGraph is the uncached forward pass as a graph, for models that embed
+// this decoder in a larger graph (the unified model). scope holds the
+// decoder's variables (see LoadVariables). ids, positions, valid: [B,S]
+// (int32, int32, bool: false = padding); embeds [B,S,H] and useEmbeds [B,S]
+// may be nil. It returns logits [B,S,V] and the N+1 hidden states [B,S,H].
+func (m *Model) ForwardGraph(scope *model.Scope, ids, positions, valid, embeds, useEmbeds *Node) (logits *Node, states []*Node) {
+	S := ids.Shape().Dimensions[1]
+	mask, empty := buildMask(valid, nil, S)
+	x := m.embed(scope, ids, embeds, useEmbeds)
+	cos, sin := m.ropeCosSin(positions)
+	final, states, _ := m.decoder(scope, x, &attnInputs{cos: cos, sin: sin, mask: mask, empty: empty}, nil)
+	return m.logits(scope, final), states
+}
+
+// StepGraph is one cached step as a graph: S new positions written at cache
+// slot start (int32 scalar). valid [B,L] marks the slots that may be attended
+// (already including the new ones), outIdx [B,P] picks the chunk positions
+// whose logits [B,P,V] and final hidden states [B,P,H] are returned. caches are
+// [K0,V0,...] each [B,nKV,L,hd], or nil to start from an empty cache of L
+// slots (start must then be 0).
+func (m *Model) StepGraph(scope *model.Scope, ids, positions, start, valid, outIdx, embeds, useEmbeds *Node, caches []*Node) (logits, hidden *Node, newCaches []*Node) {
+	c := m.Config
+	B, S := ids.Shape().Dimensions[0], ids.Shape().Dimensions[1]
+	L := valid.Shape().Dimensions[1]
+	a := &attnInputs{start: start}
+	if caches == nil {
+		zeros := Zeros(ids.Graph(), shapes.Make(dtypes.Float32, B, c.NumKVHeads, L, c.HeadDim))
+		for range c.NumLayers {
+			caches = append(caches, zeros, zeros)
+		}
+		a.chunkOnly = true
+		a.mask, a.empty = buildMask(Slice(valid, AxisRange(), AxisRange(0, S)), nil, S)
+	} else {
+		a.mask, a.empty = buildMask(valid, start, S)
+	}
+	x := m.embed(scope, ids, embeds, useEmbeds)
+	a.cos, a.sin = m.ropeCosSin(positions)
+	final, _, newCaches := m.decoder(scope, x, a, caches)
+	hidden = gatherPositions(final, outIdx)
+	return m.logits(scope, hidden), hidden, newCaches
+}

@@ -1,0 +1,109 @@
+package llm
+
+import (
+	"fmt"
+
+	"github.com/gomlx/compute"
+
+	"github.com/dualtoken/evalharness/model/verify"
+	"github.com/dualtoken/evalharness/model/weights"
+)
+
+func init() {
+	verify.Register(runVerify, ModelTypeQwen2, ModelTypeLlama)
+}
+
+// runVerify computes, from the golden input_ids (and attention_mask when
+// present): logits and hidden_states.{0..N} of one uncached forward pass (as
+// transformers' forward: positions 0..S-1 on every row), and generated_ids =
+// input_ids[0] followed by greedy tokens through the KV-cache path, eos
+// suppressed, as many as the golden row holds beyond the prompt.
+func runVerify(b compute.Backend, dir string, golden weights.Set) (map[string]*weights.Tensor, []string, error) {
+	m, err := Load(b, dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", verify.ErrBadInput, err)
+	}
+	inputs := []string{"input_ids"}
+	idsT, err := golden.Get("input_ids")
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: golden file has no input_ids: %v", verify.ErrBadInput, err)
+	}
+	if len(idsT.Shape) != 2 {
+		return nil, nil, fmt.Errorf("%w: golden input_ids has shape %v, expected [batch, seq]", verify.ErrBadInput, idsT.Shape)
+	}
+	B, S := idsT.Shape[0], idsT.Shape[1]
+	ids64, err := idsT.Int64()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: golden input_ids: %v", verify.ErrBadInput, err)
+	}
+	in := Input{IDs: make([][]int, B), Positions: make([][]int, B)}
+	for r := range B {
+		in.IDs[r] = make([]int, S)
+		in.Positions[r] = make([]int, S)
+		for i := range S {
+			in.IDs[r][i] = int(ids64[r*S+i])
+			in.Positions[r][i] = i
+		}
+	}
+	if golden.Has("attention_mask") {
+		inputs = append(inputs, "attention_mask")
+		mt, _ := golden.Get("attention_mask")
+		if err := mt.ExpectShape(B, S); err != nil {
+			return nil, nil, fmt.Errorf("%w: %v", verify.ErrBadInput, err)
+		}
+		mask, err := mt.Int64()
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: golden attention_mask: %v", verify.ErrBadInput, err)
+		}
+		in.Mask = make([][]bool, B)
+		for r := range B {
+			in.Mask[r] = make([]bool, S)
+			for i := range S {
+				in.Mask[r][i] = mask[r*S+i] != 0
+			}
+		}
+	}
+
+	fwd, err := m.Forward(in)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", verify.ErrBadInput, err)
+	}
+	outs := map[string]*weights.Tensor{}
+	if outs["logits"], err = weights.FromGoMLX("logits", fwd.Logits); err != nil {
+		return nil, nil, err
+	}
+	for i, h := range fwd.Hidden {
+		name := fmt.Sprintf("hidden_states.%d", i)
+		if outs[name], err = weights.FromGoMLX(name, h); err != nil {
+			return nil, nil, err
+		}
+	}
+
+	if gen, err := golden.Get("generated_ids"); err == nil {
+		if len(gen.Shape) != 2 || gen.Shape[0] != 1 || gen.Shape[1] <= S {
+			return nil, nil, fmt.Errorf("%w: golden generated_ids has shape %v, expected [1, >%d] (prompt input_ids[0] and new tokens)", verify.ErrBadInput, gen.Shape, S)
+		}
+		n := gen.Shape[1] - S
+		row := Input{IDs: in.IDs[:1]}
+		if in.Mask != nil {
+			row.Mask = in.Mask[:1]
+		}
+		opts := GenerateOptions{MaxNewTokens: n, MinNewTokens: n}
+		if m.Gen != nil && m.Gen.RepetitionPenalty > 0 {
+			opts.RepetitionPenalty = m.Gen.RepetitionPenalty // generate() applies it even when greedy
+		}
+		res, err := m.GenerateFrom(row, opts)
+		if err != nil {
+			return nil, nil, err
+		}
+		all := make([]int64, 0, S+n)
+		for _, id := range in.IDs[0] {
+			all = append(all, int64(id))
+		}
+		for _, id := range res[0].Tokens {
+			all = append(all, int64(id))
+		}
+		outs["generated_ids"] = weights.FromInt64("generated_ids", []int{1, len(all)}, all)
+	}
+	return outs, inputs, nil
+}
