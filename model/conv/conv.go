@@ -49,18 +49,12 @@ func Conv2D(x, kernel *Node, strideH, strideW int, pad Padding) *Node {
 		x = padHW(x, ScalarZero(x.Graph(), x.DType()), pad)
 	}
 	hp, wp := h+pad[0][0]+pad[0][1], w+pad[1][0]+pad[1][1]
-	// window returns the [B,Ho,Wo,C] input positions under kernel tap (dy, dx).
-	window := func(t *Node, dy, dx int) *Node {
-		if strideH == 1 && strideW == 1 {
-			return crop(t, []int{0, dy, dx, 0}, []int{b, ho, wo, t.Shape().Dimensions[3]})
-		}
-		return Slice(t, AxisRange(), AxisRange(dy, dy+(ho-1)*strideH+1).Stride(strideH),
-			AxisRange(dx, dx+(wo-1)*strideW+1).Stride(strideW))
-	}
+	// window returns the [B,Ho,Wo,Cin] input positions under kernel tap (dy, dx).
+	window := newWindower(x, ho, wo, strideH, strideW).at
 	switch {
 	case kh == 1 && kw == 1:
 		if strideH > 1 || strideW > 1 || hp != ho || wp != wo {
-			x = window(x, 0, 0)
+			x = window(0, 0)
 		}
 		y := MatMul(Reshape(x, b*ho*wo, cin), Reshape(kernel, cin, cout))
 		return Reshape(y, b, ho, wo, cout)
@@ -71,7 +65,7 @@ func Conv2D(x, kernel *Node, strideH, strideW int, pad Padding) *Node {
 		parts := make([]*Node, 0, kh*kw)
 		for dy := range kh {
 			for dx := range kw {
-				parts = append(parts, window(x, dy, dx))
+				parts = append(parts, window(dy, dx))
 			}
 		}
 		cols := Reshape(Concatenate(parts, 3), b*ho*wo, kh*kw*cin)
@@ -98,7 +92,7 @@ func Conv2D(x, kernel *Node, strideH, strideW int, pad Padding) *Node {
 		var acc *Node
 		for dy := range kh {
 			for dx := range kw {
-				s := Reshape(window(x, dy, dx), b*ho*wo, cin)
+				s := Reshape(window(dy, dx), b*ho*wo, cin)
 				kt := Reshape(Slice(kernel, AxisElem(dy), AxisElem(dx)), cin, cout)
 				acc = addOrSet(acc, MatMul(s, kt))
 			}
@@ -204,27 +198,48 @@ func separable(x *Node, k, stride int, pad Padding, op func(a, b *Node) *Node) *
 	d := x.Shape().Dimensions
 	h, w := d[1]-pad[0][0]-pad[0][1], d[2]-pad[1][0]-pad[1][1]
 	ho, wo := outSize(h, k, stride, pad[0]), outSize(w, k, stride, pad[1])
+	rowsAt := newWindower(x, ho, d[2], stride, 1).at
 	var rows *Node
 	for dy := range k {
-		var r *Node
-		if stride == 1 {
-			r = crop(x, []int{0, dy, 0, 0}, []int{d[0], ho, d[2], d[3]})
-		} else {
-			r = Slice(x, AxisRange(), AxisRange(dy, dy+(ho-1)*stride+1).Stride(stride))
-		}
-		rows = combine(rows, r, op)
+		rows = combine(rows, rowsAt(dy, 0), op)
 	}
+	colsAt := newWindower(rows, ho, wo, 1, stride).at
 	var out *Node
 	for dx := range k {
-		var c *Node
-		if stride == 1 {
-			c = crop(rows, []int{0, 0, dx, 0}, []int{d[0], ho, wo, d[3]})
-		} else {
-			c = Slice(rows, AxisRange(), AxisRange(), AxisRange(dx, dx+(wo-1)*stride+1).Stride(stride))
-		}
-		out = combine(out, c, op)
+		out = combine(out, colsAt(0, dx), op)
 	}
 	return out
+}
+
+// windower cuts the [B,Ho,Wo,C] views x[:, dy+sh·i, dx+sw·j, :] (i < Ho,
+// j < Wo) of an already padded x [B,H,W,C]. With a stride, x is viewed as
+// [B,H/sh,sh,W/sw,sw,C] so that every view is one Gather of contiguous
+// channel runs rather than an element-by-element strided Slice.
+type windower struct {
+	x, r         *Node
+	b, ho, wo, c int
+	sh, sw       int
+}
+
+func newWindower(x *Node, ho, wo, sh, sw int) *windower {
+	d := x.Shape().Dimensions
+	w := &windower{x: x, b: d[0], ho: ho, wo: wo, c: d[3], sh: sh, sw: sw}
+	if sh > 1 || sw > 1 {
+		hq, wq := (d[1]+sh-1)/sh, (d[2]+sw-1)/sw
+		if hq*sh != d[1] || wq*sw != d[2] { // never read by a window; any fill
+			x = padHW(x, ScalarZero(x.Graph(), x.DType()), Padding{{0, hq*sh - d[1]}, {0, wq*sw - d[2]}})
+		}
+		w.r = Reshape(x, d[0], hq, sh, wq, sw, d[3])
+	}
+	return w
+}
+
+func (w *windower) at(dy, dx int) *Node {
+	if w.r == nil {
+		return crop(w.x, []int{0, dy, dx, 0}, []int{w.b, w.ho, w.wo, w.c})
+	}
+	v := crop(w.r, []int{0, dy / w.sh, dy % w.sh, dx / w.sw, dx % w.sw, 0}, []int{w.b, w.ho, 1, w.wo, 1, w.c})
+	return Reshape(v, w.b, w.ho, w.wo, w.c)
 }
 
 func combine(acc, v *Node, op func(a, b *Node) *Node) *Node {

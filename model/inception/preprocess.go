@@ -1,0 +1,136 @@
+package inception
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/dualtoken/evalharness/imageio"
+	"github.com/gomlx/gomlx/core/tensors"
+)
+
+// Mode is an FID input pipeline. Both feed this network (pytorch-fid's
+// weights); they differ in the resize and the normalisation.
+type Mode int
+
+const (
+	// Clean is clean-fid's "clean" mode (what DualToken reports): each channel
+	// resized as a float32 PIL "F" image with antialiased bicubic to 299,
+	// clipped to [0,255] without rounding, then (x−128)/128. clean-fid itself
+	// runs NVIDIA's TorchScript port of the TensorFlow Inception graph; here
+	// pytorch-fid's port of the same weights runs instead, so values can differ
+	// slightly from clean-fid's own numbers.
+	Clean Mode = iota
+	// PytorchFID is pytorch-fid 0.3.0: x/255, torch bilinear resize to 299
+	// (align_corners=False, no antialiasing), then 2x−1.
+	PytorchFID
+)
+
+// String is the mode's CLI name.
+func (m Mode) String() string {
+	if m == PytorchFID {
+		return "pytorch-fid"
+	}
+	return "clean"
+}
+
+// ParseMode accepts "clean" and "pytorch-fid".
+func ParseMode(s string) (Mode, error) {
+	switch strings.ToLower(s) {
+	case "clean", "clean-fid", "cleanfid":
+		return Clean, nil
+	case "pytorch-fid", "pytorch_fid", "pytorchfid":
+		return PytorchFID, nil
+	}
+	return Clean, fmt.Errorf("unknown FID mode %q: use clean or pytorch-fid", s)
+}
+
+// Resize returns img resized to size×size as CHW float32 in the mode's range
+// before normalisation: [0,1] for PytorchFID, [0,255] for Clean. These are
+// the fixtures' resized_299 and cleanfid_resized_299.
+func Resize(img *imageio.Image, mode Mode, size int) []float32 {
+	h, w := img.H, img.W
+	planes := make([]float32, 3*h*w)
+	for i := range h * w {
+		for c := range 3 {
+			v := float32(img.Pix[3*i+c])
+			if mode == PytorchFID {
+				v /= 255 // torchvision ToTensor: float32 division
+			}
+			planes[c*h*w+i] = v
+		}
+	}
+	if mode == PytorchFID {
+		return imageio.TorchBilinear(planes, 3, h, w, size, size)
+	}
+	out := make([]float32, 0, 3*size*size)
+	for c := range 3 {
+		r := imageio.ResizeFloatPlane(planes[c*h*w:(c+1)*h*w], h, w, size, size, imageio.Bicubic)
+		for i, v := range r {
+			r[i] = min(max(v, 0), 255)
+		}
+		out = append(out, r...)
+	}
+	return out
+}
+
+// Normalize maps Resize's output to the network's [-1,1] input in place.
+func Normalize(x []float32, mode Mode) {
+	for i, v := range x {
+		if mode == PytorchFID {
+			x[i] = 2*v - 1
+		} else {
+			x[i] = (v - 128) / 128
+		}
+	}
+}
+
+// Preprocess is Resize to 299 followed by Normalize: one network input [3,299,299].
+func Preprocess(img *imageio.Image, mode Mode) []float32 {
+	x := Resize(img, mode, InputSize)
+	Normalize(x, mode)
+	return x
+}
+
+// BatchPool3 preprocesses imgs and returns their pool3 features as float64
+// rows (flat [len(imgs), 2048]), the precision FID statistics use.
+func (n *Net) BatchPool3(imgs []*imageio.Image, mode Mode) ([]float64, error) {
+	if len(imgs) == 0 {
+		return nil, nil
+	}
+	per := 3 * InputSize * InputSize
+	x := make([]float32, len(imgs)*per)
+	parallel(len(imgs), func(i int) { copy(x[i*per:(i+1)*per], Preprocess(imgs[i], mode)) })
+	out, err := n.Pool3(tensors.FromFlatDataAndDimensions(x, len(imgs), 3, InputSize, InputSize))
+	if err != nil {
+		return nil, err
+	}
+	f := tensors.MustCopyFlatData[float32](out)
+	out.FinalizeAll()
+	rows := make([]float64, len(f))
+	for i, v := range f {
+		rows[i] = float64(v)
+	}
+	return rows, nil
+}
+
+// parallel runs fn(0..n-1) on up to 4 goroutines (resizing is per image).
+func parallel(n int, fn func(i int)) {
+	workers := min(n, 4)
+	next := make(chan int, n)
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	done := make(chan struct{})
+	for range workers {
+		go func() {
+			for i := range next {
+				fn(i)
+			}
+			done <- struct{}{}
+		}()
+	}
+	for range workers {
+		<-done
+	}
+}
