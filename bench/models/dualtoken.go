@@ -1,0 +1,220 @@
+package models
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/core/tensors"
+
+	"github.com/dualtoken/evalharness/bench"
+	"github.com/dualtoken/evalharness/imageio"
+	"github.com/dualtoken/evalharness/metrics"
+	"github.com/dualtoken/evalharness/model/dualtoken"
+	"github.com/dualtoken/evalharness/model/siglip"
+	"github.com/dualtoken/evalharness/tokenizer"
+)
+
+func init() {
+	bench.RegisterModel("dualtoken", func(spec bench.ModelSpec, b compute.Backend) (bench.Model, error) {
+		return NewDualToken(spec, b)
+	})
+}
+
+// DualToken is a DualToken tokenizer as a bench.Reconstructor (pixel branch:
+// encode, quantise, decode) and a bench.Embedder on the quantised semantic
+// path (the MAP head's output after the semantic codes replaced the
+// layer_sem state; for a model without the semantic branch, the tower's own
+// output). Texts go through the tower's text model.
+type DualToken struct {
+	Model *dualtoken.Model
+	tok   *tokenizer.Siglip
+	text  *siglip.Encoder
+	size  int
+	crop  bool
+	batch int
+	info  bench.ModelInfo
+	mu    sync.Mutex
+}
+
+// NewDualToken loads spec.Path (a tokenizer directory, see dualtoken.Load).
+// Options as the siglip kind: tokenizer (spec.Tokenizer, else spiece.model
+// beside the weights; needed only to embed texts), max_length,
+// preprocess=resize|crop; and batch (images per graph call, default 16).
+func NewDualToken(spec bench.ModelSpec, b compute.Backend) (*DualToken, error) {
+	m, err := dualtoken.Load(b, spec.Path)
+	if err != nil {
+		return nil, err
+	}
+	info, err := Identity(spec)
+	if err != nil {
+		return nil, err
+	}
+	d := &DualToken{Model: m, size: m.Config.Tower.Vision.ImageSize, batch: 16, info: info}
+	switch p := spec.Extra["preprocess"]; p {
+	case "", "resize":
+	case "crop":
+		d.crop = true
+	default:
+		return nil, fmt.Errorf("model %s: preprocess %q (resize or crop)", spec.Path, p)
+	}
+	if v := spec.Extra["batch"]; v != "" {
+		if d.batch, err = strconv.Atoi(v); err != nil || d.batch < 1 {
+			return nil, fmt.Errorf("model %s: batch %q must be a positive integer", spec.Path, v)
+		}
+	}
+	if tc := m.Config.Tower.Text; tc != nil {
+		tokPath := spec.Tokenizer
+		if tokPath == "" {
+			tokPath = filepath.Join(spec.Path, "spiece.model")
+		}
+		if _, statErr := os.Stat(tokPath); statErr == nil || spec.Tokenizer != "" {
+			sp, err := tokenizer.LoadSentencePiece(tokPath)
+			if err != nil {
+				return nil, fmt.Errorf("model %s: tokenizer: %w", spec.Path, err)
+			}
+			maxLen := tc.MaxPositions
+			if v := spec.Extra["max_length"]; v != "" {
+				if maxLen, err = strconv.Atoi(v); err != nil || maxLen < 1 || maxLen > tc.MaxPositions {
+					return nil, fmt.Errorf("model %s: max_length %q must be 1..%d", spec.Path, v, tc.MaxPositions)
+				}
+			}
+			if sp.VocabSize() > tc.VocabSize {
+				return nil, fmt.Errorf("model %s: tokenizer %s has %d pieces but the text tower only %d embeddings", spec.Path, tokPath, sp.VocabSize(), tc.VocabSize)
+			}
+			d.tok = tokenizer.NewSiglip(sp, maxLen)
+			if d.text, err = siglip.NewEncoder(b, m.Siglip(), 32); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return d, nil
+}
+
+func (d *DualToken) Info() bench.ModelInfo { return d.info }
+
+// InputSize is the tower's image size.
+func (d *DualToken) InputSize() int { return d.size }
+
+// CodebookSize is the pixel codebook's size K.
+func (d *DualToken) CodebookSize() int {
+	_, v := d.Model.Config.PixelQuantizer()
+	return v.NEmbed
+}
+
+// pixels preprocesses images into [n,3,S,S] in [-1,1].
+func (d *DualToken) pixels(imgs []*imageio.Image) []float32 {
+	per := 3 * d.size * d.size
+	px := make([]float32, len(imgs)*per)
+	bench.ParallelFor(len(imgs), func(i int) {
+		img := imgs[i]
+		if d.crop {
+			img = imageio.ShortSideCenterCrop(img, d.size)
+		}
+		copy(px[i*per:], imageio.SiglipPixels(img, d.size))
+	})
+	return px
+}
+
+// batches runs f on chunks of at most d.batch images, each padded (zero
+// images) up to a power of two or d.batch, so only a few shapes compile;
+// images are independent through the tokenizer in eval mode.
+func (d *DualToken) batches(px []float32, n int, f func(x *tensors.Tensor, count, from int) error) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	per := 3 * d.size * d.size
+	for from := 0; from < n; from += d.batch {
+		count := min(d.batch, n-from)
+		padded := 1
+		for padded < count {
+			padded *= 2
+		}
+		padded = min(padded, d.batch)
+		buf := make([]float32, padded*per)
+		copy(buf, px[from*per:(from+count)*per])
+		if err := f(tensors.FromFlatDataAndDimensions(buf, padded, 3, d.size, d.size), count, from); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Reconstruct encodes and decodes images already at InputSize (the recon
+// suite crops them); outputs are uint8 as the authors' eval writes them.
+func (d *DualToken) Reconstruct(_ context.Context, imgs []*imageio.Image) ([]bench.Reconstruction, error) {
+	for i, img := range imgs {
+		if img.H != d.size || img.W != d.size {
+			return nil, fmt.Errorf("dualtoken: image %d is %dx%d, the tokenizer takes %dx%d", i, img.H, img.W, d.size, d.size)
+		}
+	}
+	out := make([]bench.Reconstruction, len(imgs))
+	_, v := d.Model.Config.PixelQuantizer()
+	depth := v.Depth()
+	err := d.batches(d.pixels(imgs), len(imgs), func(x *tensors.Tensor, count, from int) error {
+		rec, codes, err := d.Model.Reconstruct(x)
+		if err != nil {
+			return err
+		}
+		defer rec.FinalizeAll()
+		defer codes.FinalizeAll()
+		dims := rec.Shape().Dimensions
+		h, w := dims[2], dims[3]
+		vals := tensors.MustCopyFlatData[float32](rec)
+		cs := tensors.MustCopyFlatData[int64](codes)
+		perImg, perCodes := 3*h*w, len(cs)/dims[0]
+		for i := range count {
+			c := make([]int32, perCodes)
+			for j := range c {
+				c[j] = int32(cs[i*perCodes+j])
+			}
+			out[from+i] = bench.Reconstruction{Image: imageio.FromFloatCHW(vals[i*perImg:(i+1)*perImg], h, w), Codes: c, Depth: depth}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// EmbedImages returns L2-normalised pooled embeddings of the quantised path.
+func (d *DualToken) EmbedImages(_ context.Context, imgs []*imageio.Image) ([][]float32, error) {
+	out := make([][]float32, len(imgs))
+	err := d.batches(d.pixels(imgs), len(imgs), func(x *tensors.Tensor, count, from int) error {
+		enc, err := d.Model.Encode(x)
+		if err != nil {
+			return err
+		}
+		defer enc.PixelCodes.FinalizeAll()
+		defer enc.Pooled.FinalizeAll()
+		if enc.SemanticCodes != nil {
+			defer enc.SemanticCodes.FinalizeAll()
+		}
+		dim := enc.Pooled.Shape().Dimensions[1]
+		vals := tensors.MustCopyFlatData[float32](enc.Pooled)[:count*dim]
+		if err := metrics.L2Normalize(vals, count, dim); err != nil {
+			return err
+		}
+		for i := range count {
+			out[from+i] = vals[i*dim : (i+1)*dim]
+		}
+		return nil
+	})
+	return out, err
+}
+
+// EmbedTexts embeds texts with the tower's text model (SiglipTokenizer).
+func (d *DualToken) EmbedTexts(_ context.Context, texts []string) ([][]float32, error) {
+	if d.tok == nil {
+		return nil, fmt.Errorf("dualtoken: %s has no text tower or no spiece.model: it cannot embed texts", d.Model.Dir)
+	}
+	ids := make([][]int, len(texts))
+	for i, t := range texts {
+		var err error
+		if ids[i], err = d.tok.Encode(t); err != nil {
+			return nil, fmt.Errorf("tokenizing %q: %w", t, err)
+		}
+	}
+	return d.text.EmbedTexts(ids)
+}
