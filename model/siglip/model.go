@@ -1,0 +1,104 @@
+package siglip
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/dualtoken/evalharness/model/weights"
+)
+
+// Model is a loaded SigLIP: its config and a Store holding the variables at
+// the root scope (vision_model/..., text_model/..., logit_scale, logit_bias).
+type Model struct {
+	Config *Config
+	Store  *model.Store
+}
+
+// Root is the scope the graph functions start from.
+func (m *Model) Root() *model.Scope { return m.Store.RootScope() }
+
+// Load reads an HF model directory: config.json and its checkpoint
+// (model.safetensors, a sharded index or a .pth), with or without DualToken's
+// "siglip_model." prefix. Every checkpoint tensor must be consumed or
+// deliberately ignored.
+func Load(dir string) (*Model, error) {
+	cfg, err := LoadConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	set, err := weights.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer set.Close()
+	return LoadFrom(cfg, set)
+}
+
+// LoadFrom builds a model for cfg from the tensors of set (prefix detected).
+func LoadFrom(cfg *Config, set weights.Set) (*Model, error) {
+	m := &Model{Config: cfg, Store: model.NewStore()}
+	l := weights.NewLoader(set)
+	prefix := DetectPrefix(set)
+	if err := LoadVariables(m.Root(), cfg, l, prefix); err != nil {
+		return nil, err
+	}
+	if err := l.CheckConsumed(); err != nil {
+		return nil, fmt.Errorf("siglip: %s: %w", source(l), err)
+	}
+	return m, nil
+}
+
+// NewRandom builds a model with deterministic random weights (see
+// RandomVariables) for benchmarks.
+func NewRandom(cfg *Config, seed uint64) (*Model, error) {
+	m := &Model{Config: cfg, Store: model.NewStore()}
+	if err := RandomVariables(m.Root(), cfg, seed); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// BaseConfig returns a vision-only config of the given sizes with SigLIP's
+// defaults elsewhere (gelu-tanh, LayerNorm eps 1e-6, MAP head, 3 channels).
+func BaseConfig(width, layers, heads, mlp, patch, image int) *Config {
+	return &Config{
+		Path:      "(built-in config)",
+		ModelType: ModelTypeVisionOnly,
+		Vision: VisionConfig{
+			HiddenSize: width, IntermediateSize: mlp, NumLayers: layers, NumHeads: heads,
+			NumChannels: 3, ImageSize: image, PatchSize: patch,
+			LayerNormEps: 1e-6, HiddenAct: "gelu_pytorch_tanh", UseHead: true,
+		},
+	}
+}
+
+// ViTB16 is the ViT-B/16-224 vision tower size (width 768, 12 layers, 12
+// heads, MLP 3072, patch 16, 224 px): siglip-base-patch16-224's.
+func ViTB16() *Config { return BaseConfig(768, 12, 12, 3072, 16, 224) }
+
+// LogitScaleBias returns exp(logit_scale) and logit_bias; ok is false for a
+// vision-only model.
+func (m *Model) LogitScaleBias() (scale, bias float64, ok bool) {
+	if m.Config.Text == nil {
+		return 0, 0, false
+	}
+	get := func(name string) float64 {
+		v := m.Root().GetVariable(name)
+		if v == nil {
+			return math.NaN()
+		}
+		t, err := v.Value()
+		if err != nil {
+			return math.NaN()
+		}
+		vals, err := tensors.CopyFlatData[float32](t)
+		if err != nil || len(vals) == 0 {
+			return math.NaN()
+		}
+		return float64(vals[0])
+	}
+	return math.Exp(get("logit_scale")), get("logit_bias"), true
+}

@@ -1,0 +1,344 @@
+// Package siglip is the SigLIP image-text model (HF SiglipModel /
+// SiglipVisionModel) as GoMLX graph functions: the vision tower (patch
+// embedding, learned positions, pre-LN encoder blocks, post-LN, MAP
+// attention-pooling head), the text tower (token + position embeddings,
+// blocks, final LN, last-token pooling, head) and the sigmoid-loss logits
+// exp(logit_scale)·cos + logit_bias.
+//
+// The towers are exposed a block at a time (VisionEmbeddings, VisionLayer,
+// VisionPostLayerNorm, VisionHead, VisionFrom) so that callers can tap any
+// layer's hidden state or replace one — DualToken reads layers 4, 6 and 26
+// and runs the last layer, post-LN and head on quantised layer-26 features.
+//
+// Variables live in a model.Store under scopes that mirror the HF module path
+// ("vision_model/encoder/layers/3/self_attn/q_proj" holds "weight" and
+// "bias"); see names.go for the table and the loader.
+package siglip
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gomlx/compute"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/layers/activation"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/nn"
+)
+
+// VisionScope is the scope of the vision tower under a SigLIP root scope.
+func VisionScope(root *model.Scope) *model.Scope { return root.At("vision_model") }
+
+// TextScope is the scope of the text tower under a SigLIP root scope.
+func TextScope(root *model.Scope) *model.Scope { return root.At("text_model") }
+
+// ---------------------------------------------------------------------------
+// Vision tower (SiglipVisionTransformer)
+//
+//	pixels [B,C,H,W] -VisionEmbeddings-> hidden_states[0] [B,N,D]
+//	  -VisionLayer(0..L-1)->   hidden_states[1..L] [B,N,D]
+//	  -VisionPostLayerNorm->   last_hidden_state   [B,N,D]
+//	  -VisionHead->            pooler_output       [B,D]
+// ---------------------------------------------------------------------------
+
+// VisionEmbeddings maps pixels [B,C,H,W] (already normalised) to patch
+// embeddings plus learned positions [B,N,D], N = (H/p)·(W/p) = NumPatches.
+// s is the vision tower scope.
+func VisionEmbeddings(s *model.Scope, c *VisionConfig, pixels *Node) *Node {
+	g := pixels.Graph()
+	dims := pixels.Shape().Dimensions
+	if len(dims) != 4 || dims[1] != c.NumChannels {
+		panic(fmt.Errorf("siglip: pixel_values must be [batch, %d, H, W], got %s", c.NumChannels, pixels.Shape()))
+	}
+	b, ch, h, w, p, d := dims[0], dims[1], dims[2], dims[3], c.PatchSize, c.HiddenSize
+	gh, gw := h/p, w/p
+	if gh*gw != c.NumPatches() {
+		panic(fmt.Errorf("siglip: a %dx%d image gives %dx%d patches of %d px; the position embeddings have %d (image_size %d)",
+			h, w, gh, gw, p, c.NumPatches(), c.ImageSize))
+	}
+	if h != gh*p || w != gw*p { // the conv has no padding: drop the remainder
+		pixels = Slice(pixels, AxisRange(), AxisRange(), AxisRange(0, gh*p), AxisRange(0, gw*p))
+	}
+	// A conv with stride = kernel = p is a matmul over non-overlapping patches:
+	// [B,C,gh,p,gw,p] -> [B,gh,gw,C,p,p] -> [B,N,C·p·p], and the HF weight
+	// [D,C,p,p] flattens to [D,C·p·p] in the same (C,p,p) order.
+	x := Reshape(pixels, b, ch, gh, p, gw, p)
+	x = TransposeAllAxes(x, 0, 2, 4, 1, 3, 5)
+	x = Reshape(x, b, gh*gw, ch*p*p)
+	emb := s.At("embeddings")
+	pe := emb.At("patch_embedding")
+	kernel := Reshape(param(pe, g, "weight"), d, ch*p*p)
+	x = nn.Dense(x, kernel, param(pe, g, "bias"), compute.DenseLayoutOutputsInput)
+	pos := param(emb.At("position_embedding"), g, "weight") // [N,D]
+	return Add(x, InsertAxes(pos, 0))
+}
+
+// VisionLayer applies encoder block i (0-based) to x [B,N,D]; its output is
+// hidden_states[i+1].
+func VisionLayer(s *model.Scope, c *VisionConfig, i int, x *Node) *Node {
+	return encoderLayer(s.At("encoder").At("layers").At("%d", i), c.NumHeads, c.LayerNormEps, c.HiddenAct, x)
+}
+
+// VisionPostLayerNorm is the LayerNorm after the last block: [B,N,D] -> [B,N,D].
+func VisionPostLayerNorm(s *model.Scope, c *VisionConfig, x *Node) *Node {
+	return layerNorm(s.At("post_layernorm"), c.LayerNormEps, x)
+}
+
+// VisionHead is the MAP (multihead attention pooling) head: a learned probe
+// attends over the post-LN tokens x [B,N,D], then LayerNorm + MLP with a
+// residual; returns the pooled embedding [B,D].
+func VisionHead(s *model.Scope, c *VisionConfig, x *Node) *Node {
+	g := x.Graph()
+	hs := s.At("head")
+	b, d := x.Shape().Dimensions[0], c.HiddenSize
+	probe := BroadcastToDims(param(hs, g, "probe"), b, 1, d) // [B,1,D]
+
+	// nn.MultiheadAttention: in_proj_weight [3D,D] stacks Wq, Wk, Wv.
+	at := hs.At("attention")
+	wIn, bIn := param(at, g, "in_proj_weight"), param(at, g, "in_proj_bias")
+	proj := func(k int, in *Node) *Node {
+		w := Slice(wIn, AxisRange(k*d, (k+1)*d), AxisRange())
+		bias := Slice(bIn, AxisRange(k*d, (k+1)*d))
+		return nn.Dense(in, w, bias, compute.DenseLayoutOutputsInput)
+	}
+	q, k, v := proj(0, probe), proj(1, x), proj(2, x)
+	h := attend(q, k, v, c.NumHeads) // [B,1,D]
+	h = linear(at.At("out_proj"), h)
+
+	// residual = attention output; h = residual + mlp(layernorm(h)).
+	h = Add(h, mlp(hs.At("mlp"), c.HiddenAct, layerNorm(hs.At("layernorm"), c.LayerNormEps, h)))
+	return Reshape(h, b, d)
+}
+
+// VisionOutputs holds a vision tower's results.
+type VisionOutputs struct {
+	Hidden []*Node // Hidden[0] = embeddings, Hidden[i] = after layer i (before post-LN)
+	Last   *Node   // last_hidden_state, after post-LN [B,N,D]
+	Pooled *Node   // MAP head output [B,D]; nil when the config has no head
+}
+
+// Vision runs the whole vision tower on pixels [B,C,H,W].
+func Vision(s *model.Scope, c *VisionConfig, pixels *Node) VisionOutputs {
+	x := VisionEmbeddings(s, c, pixels)
+	out := VisionOutputs{Hidden: []*Node{x}}
+	for i := range c.NumLayers {
+		x = VisionLayer(s, c, i, x)
+		out.Hidden = append(out.Hidden, x)
+	}
+	out.Last, out.Pooled = VisionFrom(s, c, x, c.NumLayers)
+	return out
+}
+
+// VisionFrom continues the tower from hidden_states[from] (the output of the
+// first `from` layers, 1-indexed as DualToken counts them): it runs layers
+// from..L-1, the post-LN and the head. It returns last_hidden_state and the
+// pooled embedding (nil without a head).
+func VisionFrom(s *model.Scope, c *VisionConfig, x *Node, from int) (last, pooled *Node) {
+	if from < 0 || from > c.NumLayers {
+		panic(fmt.Errorf("siglip: VisionFrom(%d): the tower has layers 0..%d", from, c.NumLayers))
+	}
+	for i := from; i < c.NumLayers; i++ {
+		x = VisionLayer(s, c, i, x)
+	}
+	last = VisionPostLayerNorm(s, c, x)
+	if c.UseHead {
+		pooled = VisionHead(s, c, last)
+	}
+	return last, pooled
+}
+
+// ---------------------------------------------------------------------------
+// Text tower (SiglipTextTransformer)
+//
+//	input_ids [B,L] -TextEmbeddings-> hidden_states[0] [B,L,D]
+//	  -TextLayer(0..K-1)->   hidden_states[1..K]
+//	  -TextFinalLayerNorm->  last_hidden_state [B,L,D]
+//	  -TextHead->            pooler_output [B,P] (last token -> Linear)
+//
+// SigLIP's text encoder is bidirectional and uses no attention mask: inputs are
+// padded to a fixed length and the last position is pooled.
+// ---------------------------------------------------------------------------
+
+// TextEmbeddings maps ids [B,L] (any integer type, L <= MaxPositions) to token
+// plus position embeddings [B,L,D].
+func TextEmbeddings(s *model.Scope, c *TextConfig, ids *Node) *Node {
+	g := ids.Graph()
+	if ids.Rank() != 2 || ids.Shape().Dimensions[1] > c.MaxPositions {
+		panic(fmt.Errorf("siglip: input_ids must be [batch, L] with L <= max_position_embeddings %d, got %s", c.MaxPositions, ids.Shape()))
+	}
+	l := ids.Shape().Dimensions[1]
+	emb := s.At("embeddings")
+	tok := Gather(param(emb.At("token_embedding"), g, "weight"), InsertAxes(ids, -1)) // [B,L,D]
+	pos := Slice(param(emb.At("position_embedding"), g, "weight"), AxisRange(0, l))   // [L,D]
+	return Add(tok, InsertAxes(pos, 0))
+}
+
+// TextLayer applies text encoder block i (0-based).
+func TextLayer(s *model.Scope, c *TextConfig, i int, x *Node) *Node {
+	return encoderLayer(s.At("encoder").At("layers").At("%d", i), c.NumHeads, c.LayerNormEps, c.HiddenAct, x)
+}
+
+// TextFinalLayerNorm is the LayerNorm after the last block.
+func TextFinalLayerNorm(s *model.Scope, c *TextConfig, x *Node) *Node {
+	return layerNorm(s.At("final_layer_norm"), c.LayerNormEps, x)
+}
+
+// TextHead pools the last position of x [B,L,D] and projects it: [B,P].
+func TextHead(s *model.Scope, c *TextConfig, x *Node) *Node {
+	dims := x.Shape().Dimensions
+	last := Reshape(Slice(x, AxisRange(), AxisElem(dims[1]-1), AxisRange()), dims[0], dims[2])
+	return linear(s.At("head"), last)
+}
+
+// TextOutputs holds a text tower's results.
+type TextOutputs struct {
+	Hidden []*Node // Hidden[0] = embeddings, Hidden[i] = after layer i
+	Last   *Node   // after the final LayerNorm [B,L,D]
+	Pooled *Node   // head(last token) [B,P]
+}
+
+// Text runs the whole text tower on ids [B,L].
+func Text(s *model.Scope, c *TextConfig, ids *Node) TextOutputs {
+	x := TextEmbeddings(s, c, ids)
+	out := TextOutputs{Hidden: []*Node{x}}
+	for i := range c.NumLayers {
+		x = TextLayer(s, c, i, x)
+		out.Hidden = append(out.Hidden, x)
+	}
+	out.Last = TextFinalLayerNorm(s, c, x)
+	out.Pooled = TextHead(s, c, out.Last)
+	return out
+}
+
+// ---------------------------------------------------------------------------
+// Joint head (SiglipModel.forward)
+// ---------------------------------------------------------------------------
+
+// Normalize L2-normalises embeddings [B,D] along the last axis.
+func Normalize(x *Node) *Node { return L2Normalize(x, -1) }
+
+// Logits returns logits_per_image [Bi,Bt] = exp(logit_scale)·(img·txtᵀ) +
+// logit_bias for normalised embeddings img [Bi,D] and txt [Bt,D]; root is the
+// SigLIP root scope (holding logit_scale and logit_bias, each [1]).
+func Logits(root *model.Scope, img, txt *Node) *Node {
+	g := img.Graph()
+	cos := Einsum("id,td->it", img, txt)
+	scale := Exp(Reshape(param(root, g, "logit_scale")))
+	bias := Reshape(param(root, g, "logit_bias"))
+	return Add(Mul(cos, scale), bias)
+}
+
+// ---------------------------------------------------------------------------
+// Shared blocks
+// ---------------------------------------------------------------------------
+
+// encoderLayer is SiglipEncoderLayer, pre-LN:
+// x += attn(LN1(x)); x += mlp(LN2(x)). x: [B,S,D] -> [B,S,D].
+func encoderLayer(s *model.Scope, heads int, eps float64, act string, x *Node) *Node {
+	h := layerNorm(s.At("layer_norm1"), eps, x)
+	x = Add(x, selfAttention(s.At("self_attn"), heads, h))
+	h = layerNorm(s.At("layer_norm2"), eps, x)
+	return Add(x, mlp(s.At("mlp"), act, h))
+}
+
+// selfAttention is SiglipAttention: q/k/v/out projections with biases,
+// softmax(q·kᵀ/√dh)·v per head, no mask. x: [B,S,D] -> [B,S,D].
+func selfAttention(s *model.Scope, heads int, x *Node) *Node {
+	q := linear(s.At("q_proj"), x)
+	k := linear(s.At("k_proj"), x)
+	v := linear(s.At("v_proj"), x)
+	return linear(s.At("out_proj"), attend(q, k, v, heads))
+}
+
+// attend splits q [B,Sq,D], k and v [B,Sk,D] into heads, applies scaled
+// dot-product attention and merges the heads back: [B,Sq,D].
+func attend(q, k, v *Node, heads int) *Node {
+	split := func(x *Node) *Node {
+		dims := x.Shape().Dimensions
+		return Reshape(x, dims[0], dims[1], heads, dims[2]/heads) // [B,S,H,dh]
+	}
+	return Reshape(sdpa(split(q), split(k), split(v)), q.Shape().Dimensions...)
+}
+
+// FusedAttention makes sdpa use the backend's fused attention kernel when it
+// has one. Off by default: on the Go backend (compute v0.1.14, AVX-512) the
+// fused kernel ran the ViT-B/16 tower 6x slower than the plain graph below
+// (BenchmarkVisionTower with SIGLIP_FUSED_ATTN=1); GPU backends may prefer it.
+var FusedAttention = false
+
+// sdpa is softmax(q·kᵀ/√dh)·v for q [B,Sq,H,dh], k and v [B,Sk,H,dh],
+// without a mask.
+func sdpa(q, k, v *Node) *Node {
+	decomposed := func() *Node {
+		dh := q.Shape().Dimensions[3]
+		scores := MulScalar(Einsum("bqhd,bkhd->bhqk", q, k), 1/math.Sqrt(float64(dh))) // [B,H,Sq,Sk]
+		return Einsum("bhqk,bkhd->bqhd", Softmax(scores, -1), v)
+	}
+	if !FusedAttention {
+		return decomposed()
+	}
+	out, _ := InternalFusedOpCaller(func() *Node {
+		o, _ := BackendFusedScaledDotProductAttention(q, k, v, compute.AttentionAxesLayoutBSHD,
+			&compute.ScaledDotProductAttentionConfig{})
+		return o
+	}, decomposed, true)
+	return out
+}
+
+// mlp is SiglipMLP: fc2(act(fc1(x))).
+func mlp(s *model.Scope, act string, x *Node) *Node {
+	a, _ := activationFor(act) // validated when the config was parsed
+	h := linear(s.At("fc1"), x, a.fused)
+	if a.custom != nil {
+		h = a.custom(h)
+	}
+	return linear(s.At("fc2"), h)
+}
+
+// linear is torch.nn.Linear with the HF weight layout [out,in] and a bias.
+func linear(s *model.Scope, x *Node, act ...activation.Type) *Node {
+	g := x.Graph()
+	return nn.Dense(x, param(s, g, "weight"), param(s, g, "bias"), compute.DenseLayoutOutputsInput, act...)
+}
+
+// layerNorm is torch.nn.LayerNorm over the last axis with weight and bias.
+func layerNorm(s *model.Scope, eps float64, x *Node) *Node {
+	g := x.Graph()
+	return nn.LayerNorm(x, []int{-1}, eps, param(s, g, "weight"), param(s, g, "bias"), nil)
+}
+
+// param returns the graph value of variable name in scope s; a missing
+// variable is a programming error (the loader checks every tensor).
+func param(s *model.Scope, g *Graph, name string) *Node {
+	v := s.GetVariable(name)
+	if v == nil {
+		panic(fmt.Errorf("siglip: variable %s/%s was not loaded", s.Scope(), name))
+	}
+	return v.NodeValue(g)
+}
+
+// act is an MLP activation: a fused one the Dense kernel applies, or a custom
+// graph function after a plain Dense.
+type act struct {
+	fused  activation.Type
+	custom func(*Node) *Node
+}
+
+// activationFor maps HF's hidden_act names.
+func activationFor(name string) (act, error) {
+	switch name {
+	case "gelu_pytorch_tanh", "gelu_new", "gelu_fast", "gelu_tanh":
+		return act{fused: activation.TypeGeluApprox}, nil // all are 0.5x(1+tanh(√(2/π)(x+0.044715x³)))
+	case "gelu":
+		return act{fused: activation.TypeGelu}, nil
+	case "relu":
+		return act{fused: activation.TypeRelu}, nil
+	case "silu", "swish":
+		return act{fused: activation.TypeSilu}, nil
+	case "quick_gelu":
+		return act{fused: activation.TypeNone, custom: func(x *Node) *Node {
+			return Mul(x, Sigmoid(MulScalar(x, 1.702)))
+		}}, nil
+	}
+	return act{}, fmt.Errorf("unsupported activation %q (supported: gelu_pytorch_tanh, gelu_new, gelu_fast, gelu, quick_gelu, relu, silu)", name)
+}
