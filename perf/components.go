@@ -1,0 +1,420 @@
+package perf
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:revive // graph DSL
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/dualtoken/evalharness/model/dualtoken"
+	"github.com/dualtoken/evalharness/model/inception"
+	"github.com/dualtoken/evalharness/model/llm"
+	"github.com/dualtoken/evalharness/model/siglip"
+)
+
+// Options size a workload.
+type Options struct {
+	Component, Preset string
+	Batch             int
+	DType             dtypes.DType // float32 only today (the models have no other path yet)
+	Layers            int          // transformer layers instead of the preset's (siglip, llm); 0 = preset
+	PromptLen         int          // llm: prompt tokens per row (default 128)
+	SeqLen            int          // siglip-text: tokens per text (default: the preset's max positions)
+	Seed              uint64
+	Warmup, Iters     int // llm-decode sizes its cache to fit them
+}
+
+// ErrOptions marks errors in Options: bad input, not a failed run.
+var ErrOptions = errors.New("bad benchmark options")
+
+type optionsError struct{ msg string }
+
+func (e *optionsError) Error() string { return e.msg }
+func (e *optionsError) Unwrap() error { return ErrOptions }
+
+func badOptions(format string, args ...any) error {
+	return &optionsError{fmt.Sprintf(format, args...)}
+}
+
+// ErrDType is returned for a dtype the models do not implement (it is an ErrOptions).
+type ErrDType struct{ Name string }
+
+// Unwrap makes ErrDType an ErrOptions.
+func (e *ErrDType) Unwrap() error { return ErrOptions }
+
+func (e *ErrDType) Error() string {
+	return fmt.Sprintf("--dtype %s: only float32 is implemented; bf16/f16 weights and activations are issue 7's work, not done yet (refusing to run float32 under another name)", e.Name)
+}
+
+// ParseDType maps a --dtype value to a dtype the models support.
+func ParseDType(name string) (dtypes.DType, error) {
+	switch strings.ToLower(name) {
+	case "float32", "f32", "fp32":
+		return dtypes.Float32, nil
+	case "bfloat16", "bf16", "float16", "f16", "fp16", "half":
+		return dtypes.InvalidDType, &ErrDType{name}
+	}
+	return dtypes.InvalidDType, fmt.Errorf("--dtype %q: not a supported dtype (only float32 is implemented; bfloat16 is planned)", name)
+}
+
+// Build prepares the workload o names on backend b with deterministic random weights.
+func Build(b compute.Backend, o Options) (*Workload, error) {
+	if err := CheckComponent(o.Component, o.Preset); err != nil {
+		return nil, badOptions("%v", err)
+	}
+	if o.Batch < 1 {
+		return nil, badOptions("--batch must be at least 1, got %d", o.Batch)
+	}
+	if o.DType != dtypes.Float32 {
+		return nil, &ErrDType{DTypeName(o.DType)}
+	}
+	if o.Layers < 0 {
+		return nil, badOptions("--layers must be positive, got %d", o.Layers)
+	}
+	switch o.Component {
+	case "siglip-vision":
+		return buildSiglipVision(b, o)
+	case "siglip-text":
+		return buildSiglipText(b, o)
+	case "dualtoken-encode", "dualtoken-decode":
+		return buildDualToken(b, o)
+	case "llm-prefill", "llm-decode":
+		return buildLLM(b, o)
+	case "inception":
+		return buildInception(b, o)
+	}
+	return nil, badOptions("unknown component %q", o.Component)
+}
+
+// uniform is a host tensor of values uniform in [-1,1) (pixels in the range
+// the models expect), placed on the device once so steps time no upload.
+func uniform(b compute.Backend, seed uint64, dims ...int) (*tensors.Tensor, error) {
+	n := 1
+	for _, d := range dims {
+		n *= d
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x5eed))
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(2*rng.Float64() - 1)
+	}
+	t := tensors.FromFlatDataAndDimensions(v, dims...)
+	return t, t.MaterializeOnDevice(b, false, 0)
+}
+
+// integers is a device tensor of values uniform in [0,hi).
+func integers[T int32 | int64](b compute.Backend, seed uint64, hi int, dims ...int) (*tensors.Tensor, error) {
+	n := 1
+	for _, d := range dims {
+		n *= d
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x1d5))
+	v := make([]T, n)
+	for i := range v {
+		v[i] = T(rng.IntN(hi))
+	}
+	t := tensors.FromFlatDataAndDimensions(v, dims...)
+	return t, t.MaterializeOnDevice(b, false, 0)
+}
+
+// fetch brings outputs to the host (so the step has finished) and frees them.
+func fetch(outs ...*tensors.Tensor) error {
+	var first error
+	for _, o := range outs {
+		if o == nil {
+			continue
+		}
+		if err := o.ToLocal(); err != nil && first == nil {
+			first = err
+		}
+		o.FinalizeAll()
+	}
+	return first
+}
+
+func storeParams(s *model.Store) int64 {
+	var n int64
+	for v := range s.IterVariables() {
+		n += int64(v.Shape().Size())
+	}
+	return n
+}
+
+// execWorkload fills Compile/Step/Close for a one-input exec.
+func execWorkload(w *Workload, exec *model.Exec, input *tensors.Tensor) *Workload {
+	w.Compile = func() error {
+		_, err := exec.Compile(input.Shape())
+		return err
+	}
+	w.Step = func() error {
+		out, err := exec.Exec(input)
+		if err != nil {
+			return err
+		}
+		return fetch(out...)
+	}
+	w.Close = func() { exec.Finalize(); input.FinalizeAll() }
+	return w
+}
+
+func buildSiglipVision(b compute.Backend, o Options) (*Workload, error) {
+	cfg, err := SiglipVisionConfig(o.Preset)
+	if err != nil {
+		return nil, err
+	}
+	if o.Layers > 0 {
+		cfg.Vision.NumLayers = o.Layers
+	}
+	v := &cfg.Vision
+	start := time.Now()
+	m, err := siglip.NewRandom(cfg, o.Seed)
+	if err != nil {
+		return nil, err
+	}
+	exec, err := model.NewExec(b, m.Store, func(root *model.Scope, px *Node) *Node {
+		return siglip.Vision(siglip.VisionScope(root), v, px).Pooled
+	})
+	if err != nil {
+		return nil, err
+	}
+	px, err := uniform(b, o.Seed+1, o.Batch, v.NumChannels, v.ImageSize, v.ImageSize)
+	if err != nil {
+		return nil, err
+	}
+	w := &Workload{
+		Component: o.Component, Preset: o.Preset, Batch: o.Batch, Unit: "img/s",
+		ItemsPerCall: float64(o.Batch), FLOPsPerCall: float64(o.Batch) * SiglipVision(v),
+		Params: storeParams(m.Store), SetupSeconds: time.Since(start).Seconds(),
+		Config: map[string]any{"width": v.HiddenSize, "layers": v.NumLayers, "heads": v.NumHeads, "mlp": v.IntermediateSize,
+			"patch": v.PatchSize, "image": v.ImageSize, "tokens": v.NumPatches()},
+		Notes: []string{"pixels [B,3,S,S] to the MAP-head pooled embedding (siglip.Vision), input already on the device, output copied to the host"},
+	}
+	return execWorkload(w, exec, px), nil
+}
+
+func buildSiglipText(b compute.Backend, o Options) (*Workload, error) {
+	cfg, err := SiglipTextConfig(o.Preset)
+	if err != nil {
+		return nil, err
+	}
+	t := cfg.Text
+	if o.Layers > 0 {
+		t.NumLayers = o.Layers
+	}
+	seq := o.SeqLen
+	if seq == 0 {
+		seq = t.MaxPositions
+	}
+	if seq < 1 || seq > t.MaxPositions {
+		return nil, badOptions("--seq-len %d: the %s text tower takes 1..%d tokens", seq, o.Preset, t.MaxPositions)
+	}
+	start := time.Now()
+	m, err := siglip.NewRandom(cfg, o.Seed)
+	if err != nil {
+		return nil, err
+	}
+	exec, err := model.NewExec(b, m.Store, func(root *model.Scope, ids *Node) *Node {
+		return siglip.Text(siglip.TextScope(root), t, ids).Pooled
+	})
+	if err != nil {
+		return nil, err
+	}
+	ids, err := integers[int32](b, o.Seed+1, t.VocabSize, o.Batch, seq)
+	if err != nil {
+		return nil, err
+	}
+	w := &Workload{
+		Component: o.Component, Preset: o.Preset, Batch: o.Batch, Unit: "texts/s",
+		ItemsPerCall: float64(o.Batch), FLOPsPerCall: float64(o.Batch) * SiglipText(t, seq),
+		Params: storeParams(m.Store), SetupSeconds: time.Since(start).Seconds(),
+		Config: map[string]any{"width": t.HiddenSize, "layers": t.NumLayers, "heads": t.NumHeads, "mlp": t.IntermediateSize,
+			"vocab": t.VocabSize, "seq_len": seq},
+		Notes: []string{"ids [B,L] to the pooled text embedding (siglip.Text); params include a placeholder vision tower of a few weights"},
+	}
+	return execWorkload(w, exec, ids), nil
+}
+
+func buildInception(b compute.Backend, o Options) (*Workload, error) {
+	start := time.Now()
+	store := model.NewStore()
+	if err := inception.LoadVariables(store.RootScope(), inception.FormulaWeights(inception.StateDictSpecs())); err != nil {
+		return nil, err
+	}
+	exec, err := model.NewExec(b, store, func(scope *model.Scope, x *Node) *Node {
+		pool3, _ := inception.Forward(scope, x)
+		return pool3
+	})
+	if err != nil {
+		return nil, err
+	}
+	x, err := uniform(b, o.Seed+1, o.Batch, 3, inception.InputSize, inception.InputSize)
+	if err != nil {
+		return nil, err
+	}
+	w := &Workload{
+		Component: o.Component, Preset: o.Preset, Batch: o.Batch, Unit: "img/s",
+		ItemsPerCall: float64(o.Batch), FLOPsPerCall: float64(o.Batch) * Inception(inception.InputSize),
+		Params: storeParams(store), SetupSeconds: time.Since(start).Seconds(),
+		Config: map[string]any{"image": inception.InputSize, "output": "pool3"},
+		Notes:  []string{"pytorch-fid InceptionV3 to pool3 with the fixtures' formula weights (BatchNorm folded at load), NCHW input on the device"},
+	}
+	return execWorkload(w, exec, x), nil
+}
+
+func buildDualToken(b compute.Backend, o Options) (*Workload, error) {
+	if o.Layers > 0 {
+		return nil, badOptions("--layers does not apply to %s: the taps fix the tower depth", o.Component)
+	}
+	fc, err := DualTokenConfig(o.Preset)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	tower, err := siglip.NewRandom(fc.Tower, o.Seed)
+	if err != nil {
+		return nil, err
+	}
+	m := dualtoken.NewModel(b, fc)
+	if err := m.Init(tower, o.Seed+1); err != nil {
+		return nil, err
+	}
+	v := &fc.Tower.Vision
+	_, q := fc.PixelQuantizer()
+	w := &Workload{
+		Component: o.Component, Preset: o.Preset, Batch: o.Batch, Unit: "img/s", ItemsPerCall: float64(o.Batch),
+		Params: storeParams(m.Store),
+		Config: map[string]any{"tower_width": v.HiddenSize, "tower_layers": v.NumLayers, "image": v.ImageSize, "patch": v.PatchSize,
+			"grid": fc.Grid(), "depth": q.Depth(), "codes": q.NEmbed, "output": fc.Decoder.Resolution,
+			"layer_recon": fc.LayerRecon, "layer_sem": fc.LayerSem},
+	}
+	if o.Component == "dualtoken-encode" {
+		px, err := uniform(b, o.Seed+2, o.Batch, v.NumChannels, v.ImageSize, v.ImageSize)
+		if err != nil {
+			return nil, err
+		}
+		w.FLOPsPerCall = float64(o.Batch) * DualTokenEncode(fc)
+		w.Notes = []string{"dualtoken.Model.Encode: tower, both quantisers (eval), semantic postquant, rest of the tower and MAP head; pixel and semantic codes and pooled embedding copied to the host"}
+		w.Step = func() error {
+			enc, err := m.Encode(px)
+			if err != nil {
+				return err
+			}
+			return fetch(enc.PixelCodes, enc.SemanticCodes, enc.Pooled)
+		}
+		w.Close = func() { m.Reset(); px.FinalizeAll() }
+	} else {
+		codes, err := integers[int64](b, o.Seed+2, q.NEmbed, o.Batch, q.CodeShape[0], q.CodeShape[1], q.Depth())
+		if err != nil {
+			return nil, err
+		}
+		w.FLOPsPerCall = float64(o.Batch) * DualTokenDecode(fc)
+		w.Notes = []string{"dualtoken.Model.DecodePixels: code lookup, postquant_pix, resize, post_quant_conv, VQGAN decoder; images copied to the host"}
+		w.Step = func() error {
+			img, err := m.DecodePixels(codes)
+			if err != nil {
+				return err
+			}
+			return fetch(img)
+		}
+		w.Close = func() { m.Reset(); codes.FinalizeAll() }
+	}
+	w.SetupSeconds = time.Since(start).Seconds()
+	return w, nil
+}
+
+func buildLLM(b compute.Backend, o Options) (*Workload, error) {
+	cfg, err := LLMConfig(o.Preset)
+	if err != nil {
+		return nil, err
+	}
+	if o.Layers > 0 {
+		cfg.NumLayers = o.Layers
+	}
+	P := o.PromptLen
+	if P == 0 {
+		P = 128
+	}
+	if P < 1 {
+		return nil, badOptions("--prompt-len must be at least 1, got %d", P)
+	}
+	start := time.Now()
+	m, err := llm.New(b, cfg, llm.RandomWeights(cfg, o.Seed))
+	if err != nil {
+		return nil, err
+	}
+	rng := rand.New(rand.NewPCG(o.Seed+1, 7))
+	prompt := llm.Input{IDs: make([][]int, o.Batch)}
+	step := llm.Input{IDs: make([][]int, o.Batch)}
+	for r := range o.Batch {
+		prompt.IDs[r] = make([]int, P)
+		for i := range P {
+			prompt.IDs[r][i] = rng.IntN(cfg.VocabSize)
+		}
+		step.IDs[r] = []int{rng.IntN(cfg.VocabSize)}
+	}
+	w := &Workload{
+		Component: o.Component, Preset: o.Preset, Batch: o.Batch, Unit: "tokens/s", Params: int64(cfg.NumParameters()),
+		Config: map[string]any{"width": cfg.HiddenSize, "layers": cfg.NumLayers, "heads": cfg.NumHeads, "kv_heads": cfg.NumKVHeads,
+			"head_dim": cfg.HeadDim, "mlp": cfg.Intermediate, "vocab": cfg.VocabSize, "prompt_len": P},
+	}
+	if o.Component == "llm-prefill" {
+		w.ItemsPerCall = float64(o.Batch * P)
+		w.FLOPsPerCall = float64(o.Batch) * LLMPrefill(cfg, P)
+		w.Notes = []string{"State.Append of B prompts into an empty cache (llm.NewState), last-position logits copied to the host; tokens/s counts prompt tokens"}
+		w.Step = func() error {
+			st, err := m.NewState(o.Batch, P)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			_, err = st.Append(prompt, nil)
+			return err
+		}
+		w.Close = func() {}
+		w.SetupSeconds = time.Since(start).Seconds()
+		return w, nil
+	}
+	// Decode: the prompt goes in untimed (it compiles the prefill graph);
+	// then every Step appends one token per row.
+	steps := 1 + o.Warmup + o.Iters
+	st, err := m.NewState(o.Batch, P+steps)
+	if err != nil {
+		return nil, err
+	}
+	w.SetupSeconds = time.Since(start).Seconds()
+	t0 := time.Now()
+	if _, err := st.Append(prompt, nil); err != nil {
+		return nil, err
+	}
+	prefill := time.Since(t0).Seconds()
+	// Timed steps k = 1+warmup .. warmup+iters (0 = the first call) see
+	// P+k+1 positions; FLOPs use their mean.
+	meanContext := float64(P+1+o.Warmup) + float64(o.Iters+1)/2
+	w.ItemsPerCall = float64(o.Batch)
+	w.FLOPsPerCall = float64(o.Batch) * (LLMDecodeToken(cfg, 0) + llmAttendPairs(cfg, 1)*meanContext)
+	w.Config["cache_slots"] = st.Capacity()
+	w.Config["prefill_first_call_s"] = prefill
+	w.Notes = []string{
+		fmt.Sprintf("State.Append of one token per row after a %d-token prompt (prefill incl. its compile: %.2f s, untimed); logits [B,V] copied to the host each step", P, prefill),
+		fmt.Sprintf("attention FLOPs at the mean context of the timed steps (%.1f positions); the kernel attends over all %d cache slots with a mask", meanContext, st.Capacity()),
+	}
+	w.Step = func() error {
+		if st.Used()+1 > st.Capacity() {
+			return fmt.Errorf("llm-decode: the %d-slot cache is full (more steps than warmup+iters)", st.Capacity())
+		}
+		_, err := st.Append(step, nil)
+		return err
+	}
+	w.Close = func() { st.Close() }
+	return w, nil
+}
+
+// DTypeName is a dtype as the --dtype flag spells it ("float32", "bfloat16").
+func DTypeName(dt dtypes.DType) string { return strings.ToLower(dt.String()) }

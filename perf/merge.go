@@ -1,0 +1,369 @@
+package perf
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// CardReport is reports/perf/<date>-<card>.json: issue 7's schema (card,
+// date, device, matmul_bf16_tflops, components: NAME → ours, reference,
+// unit, ratio, compile_cold_s, compile_warm_s) with a few additive fields
+// that say what each number is.
+type CardReport struct {
+	Card             string            `json:"card"`
+	Date             string            `json:"date"`
+	Device           string            `json:"device"`
+	MatmulBF16TFLOPs *float64          `json:"matmul_bf16_tflops"`
+	Components       map[string]*Entry `json:"components"`
+	Notes            []string          `json:"notes,omitempty"`
+	Steps            []Step            `json:"steps,omitempty"`
+	Runs             []RunSummary      `json:"runs,omitempty"`
+}
+
+// Entry is one component of a CardReport. Reference and Ratio are set only
+// where a PyTorch reference ran; CompileWarm stays null until compiled
+// executables are cached across processes.
+type Entry struct {
+	Ours          *float64 `json:"ours"`
+	Reference     *float64 `json:"reference,omitempty"`
+	Unit          string   `json:"unit"`
+	Ratio         *float64 `json:"ratio,omitempty"`
+	CompileCold   *float64 `json:"compile_cold_s"`
+	CompileWarm   *float64 `json:"compile_warm_s"`
+	OursDType     string   `json:"ours_dtype,omitempty"`
+	ReferenceName string   `json:"reference_name,omitempty"`
+	ShareOfPeak   *float64 `json:"share_of_peak,omitempty"`
+	DevicePeakMiB *float64 `json:"device_peak_mib,omitempty"`
+	Source        string   `json:"source,omitempty"`
+	Note          string   `json:"note,omitempty"`
+}
+
+// Step is one step of the GPU script (steps.tsv: name, exit code, seconds).
+type Step struct {
+	Name    string  `json:"name"`
+	RC      int     `json:"rc"`
+	Seconds float64 `json:"seconds"`
+	Status  string  `json:"status"` // ok, failed, timed out, skipped
+}
+
+// RunSummary is one of our runs as merged.
+type RunSummary struct {
+	File           string   `json:"file"`
+	Component      string   `json:"component"`
+	Preset         string   `json:"preset"`
+	Batch          int      `json:"batch"`
+	DType          string   `json:"dtype"`
+	Layers         any      `json:"layers,omitempty"`
+	Throughput     float64  `json:"throughput"`
+	Unit           string   `json:"unit"`
+	AchievedTFLOPs float64  `json:"achieved_tflops"`
+	ShareOfPeak    float64  `json:"share_of_peak"`
+	CompileSeconds float64  `json:"compile_s"`
+	DevicePeakMiB  *float64 `json:"device_peak_mib,omitempty"`
+}
+
+// TorchLLM is one line of scripts/gpu/torch_llm_bench.py's JSON output.
+type TorchLLM struct {
+	Batch            int     `json:"batch"`
+	PromptLen        int     `json:"prompt_len"`
+	NewTokens        int     `json:"new_tokens"`
+	DType            string  `json:"dtype"`
+	DecodeTokensPerS float64 `json:"decode_tokens_per_s"`
+	Layers           int     `json:"layers"`
+	Error            string  `json:"error,omitempty"`
+}
+
+// Inputs are the raw files of one GPU script run.
+type Inputs struct {
+	Runs   map[string]*Result         // file name → our result
+	Siglip map[int]map[string]float64 // torch_siglip_bench.py: batch → variant → img/s
+	LLM    map[int]TorchLLM           // batch → HF generate
+	GPUMiB map[string]float64         // step name → peak nvidia-smi memory.used
+	Steps  []Step
+	Skips  []string // files that could not be read
+}
+
+var torchSiglipLine = regexp.MustCompile(`^torch (\S+) (\S+) B=(\d+): ([0-9.]+) ms/batch, ([0-9.]+) img/s`)
+
+// ParseTorchSiglip reads the lines of shared/tools/device/torch_siglip_bench.py
+// ("torch sdpa torch.compile B=32: 53.7 ms/batch, 596.0 img/s (warmup …)").
+func ParseTorchSiglip(text string) map[int]map[string]float64 {
+	out := map[int]map[string]float64{}
+	for _, line := range strings.Split(text, "\n") {
+		m := torchSiglipLine.FindStringSubmatch(strings.TrimSpace(line))
+		if m == nil {
+			continue
+		}
+		b, _ := strconv.Atoi(m[3])
+		v, err := strconv.ParseFloat(m[5], 64)
+		if err != nil {
+			continue
+		}
+		if out[b] == nil {
+			out[b] = map[string]float64{}
+		}
+		out[b][m[2]] = v
+	}
+	return out
+}
+
+// ReadInputs reads a raw directory of the GPU script: *.json our results,
+// torch_siglip.out, torch_llm.jsonl, <step>.gpumem (one MiB value a line)
+// and steps.tsv. Unreadable files are listed in Skips, not fatal: a partial
+// run still merges.
+func ReadInputs(dir string) (*Inputs, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	in := &Inputs{Runs: map[string]*Result{}, Siglip: map[int]map[string]float64{}, LLM: map[int]TorchLLM{}, GPUMiB: map[string]float64{}}
+	for _, e := range entries {
+		name := e.Name()
+		path := filepath.Join(dir, name)
+		if e.IsDir() {
+			continue
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case strings.HasSuffix(name, ".json"):
+			r, err := ReadResult(data)
+			if err != nil {
+				in.Skips = append(in.Skips, fmt.Sprintf("%s: %v", name, firstLine(err.Error())))
+				continue
+			}
+			in.Runs[name] = r
+		case strings.HasPrefix(name, "torch_siglip") && strings.HasSuffix(name, ".out"):
+			for b, vs := range ParseTorchSiglip(string(data)) {
+				if in.Siglip[b] == nil {
+					in.Siglip[b] = map[string]float64{}
+				}
+				for k, v := range vs {
+					in.Siglip[b][k] = v
+				}
+			}
+		case strings.HasPrefix(name, "torch_llm") && strings.HasSuffix(name, ".jsonl"):
+			sc := bufio.NewScanner(strings.NewReader(string(data)))
+			for sc.Scan() {
+				line := strings.TrimSpace(sc.Text())
+				if !strings.HasPrefix(line, "{") {
+					continue
+				}
+				var t TorchLLM
+				if err := json.Unmarshal([]byte(line), &t); err != nil || t.Error != "" || t.DecodeTokensPerS <= 0 {
+					in.Skips = append(in.Skips, fmt.Sprintf("%s: line %q", name, truncate(line, 120)))
+					continue
+				}
+				in.LLM[t.Batch] = t
+			}
+		case strings.HasSuffix(name, ".gpumem"):
+			peak := math.NaN()
+			for _, f := range strings.Fields(string(data)) {
+				if v, err := strconv.ParseFloat(strings.TrimSuffix(f, ","), 64); err == nil && !(v <= peak) {
+					peak = v
+				}
+			}
+			if !math.IsNaN(peak) {
+				in.GPUMiB[strings.TrimSuffix(name, ".gpumem")] = peak
+			}
+		case name == "steps.tsv":
+			for _, line := range strings.Split(string(data), "\n") {
+				f := strings.Split(strings.TrimSpace(line), "\t")
+				if len(f) < 3 {
+					continue
+				}
+				rc, err1 := strconv.Atoi(f[1])
+				s, err2 := strconv.ParseFloat(f[2], 64)
+				if err1 != nil || err2 != nil {
+					continue
+				}
+				in.Steps = append(in.Steps, Step{Name: f[0], RC: rc, Seconds: s, Status: stepStatus(rc)})
+			}
+		}
+	}
+	return in, nil
+}
+
+// stepStatus reads the script's exit codes: 124/137 timeout, 200 skipped.
+func stepStatus(rc int) string {
+	switch rc {
+	case 0:
+		return "ok"
+	case 124, 137:
+		return "timed out"
+	case 200:
+		return "skipped (time budget)"
+	}
+	return "failed"
+}
+
+func firstLine(s string) string { s, _, _ = strings.Cut(s, "\n"); return s }
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+func ptr(v float64) *float64 { return &v }
+
+// find returns our run of component/preset/batch (the first by file name).
+func (in *Inputs) find(component, preset string, batch int) (string, *Result) {
+	names := make([]string, 0, len(in.Runs))
+	for n := range in.Runs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		r := in.Runs[n]
+		if r.Component == component && r.Preset == preset && (batch == 0 || r.Batch == batch) {
+			return n, r
+		}
+	}
+	return "", nil
+}
+
+// stem is a run file's step name (what its .gpumem is called).
+func stem(file string) string { return strings.TrimSuffix(file, ".json") }
+
+// Merge builds the card report from the raw inputs. The names follow issue
+// 7: siglip_vision_bf16_b32 (so400m-384, batch 32; reference torch.compile,
+// else eager), dualtoken_encode and dualtoken_decode (so400m-384),
+// tokenizer_compile (their compile seconds summed), recon_eval_end_to_end
+// (an upper bound from encode, decode and Inception rates), llm_decode_b1 and
+// llm_decode_b16 (qwen2.5-3b; reference HF generate).
+func Merge(in *Inputs, card, date, device string) *CardReport {
+	rep := &CardReport{Card: card, Date: date, Device: device, Components: map[string]*Entry{}, Steps: in.Steps}
+	entry := func(file string, r *Result) *Entry {
+		e := &Entry{Ours: ptr(r.Throughput), Unit: r.Unit, CompileCold: ptr(r.CompileSeconds), OursDType: r.DType,
+			ShareOfPeak: ptr(r.ShareOfPeak), Source: file}
+		if v, ok := in.GPUMiB[stem(file)]; ok {
+			e.DevicePeakMiB = ptr(v)
+		}
+		if l, ok := r.Config["layers"]; ok {
+			e.Source += fmt.Sprintf(" (%v layers)", l)
+		}
+		return e
+	}
+	withRef := func(e *Entry, ref float64, name string) {
+		e.Reference, e.ReferenceName = ptr(ref), name
+		e.Ratio = ptr(*e.Ours / ref)
+	}
+
+	if f, r := in.find("siglip-vision", "so400m-384", 32); r != nil {
+		e := entry(f, r)
+		if refs := in.Siglip[32]; refs != nil {
+			if v, ok := refs["torch.compile"]; ok {
+				withRef(e, v, "HF SiglipVisionModel bf16 SDPA, torch.compile (torch_siglip_bench.py)")
+			} else if v, ok := refs["eager-module"]; ok {
+				withRef(e, v, "HF SiglipVisionModel bf16 SDPA, eager (torch.compile did not run)")
+			}
+		}
+		rep.Components["siglip_vision_bf16_b32"] = e
+	}
+	var enc, dec, inc *Result
+	if f, r := in.find("dualtoken-encode", "so400m-384", 0); r != nil {
+		enc = r
+		rep.Components["dualtoken_encode"] = entry(f, r)
+	}
+	if f, r := in.find("dualtoken-decode", "so400m-384", 0); r != nil {
+		dec = r
+		rep.Components["dualtoken_decode"] = entry(f, r)
+	}
+	if _, r := in.find("inception", "fid-299", 0); r != nil {
+		inc = r
+	}
+	if enc != nil && dec != nil {
+		s := enc.CompileSeconds + dec.CompileSeconds
+		rep.Components["tokenizer_compile"] = &Entry{Ours: ptr(s), Unit: "s", CompileCold: ptr(s), OursDType: enc.DType,
+			Note: "cold compile of Encode (tower, quantisers, head) plus DecodePixels (decoder), each in a fresh process; no executable cache yet, so no warm figure"}
+	}
+	if enc != nil && dec != nil && inc != nil {
+		rate := 1 / (1/enc.Throughput + 1/dec.Throughput + 1/inc.Throughput)
+		rep.Components["recon_eval_end_to_end"] = &Entry{Ours: ptr(rate), Unit: "img/s", OursDType: enc.DType,
+			Note: "upper bound, not a measured end-to-end run: 1/(1/encode + 1/decode + 1/inception) from the separate runs; leaves out PSNR/SSIM, image I/O and resizing"}
+	}
+	for _, b := range []int{1, 16} {
+		f, r := in.find("llm-decode", "qwen2.5-3b", b)
+		if r == nil {
+			continue
+		}
+		e := entry(f, r)
+		if t, ok := in.LLM[b]; ok {
+			if l, ok := r.Config["layers"].(float64); !ok || t.Layers == 0 || int(l) == t.Layers {
+				withRef(e, t.DecodeTokensPerS, fmt.Sprintf("HF generate, %s, greedy, %d-token prompt (decode rate: (t(N)−t(1)) over N−1 tokens)", t.DType, t.PromptLen))
+			} else {
+				e.Note = fmt.Sprintf("reference skipped: it ran %d layers, ours %v", t.Layers, r.Config["layers"])
+			}
+		}
+		rep.Components[fmt.Sprintf("llm_decode_b%d", b)] = e
+	}
+
+	var bf16 []float64
+	names := make([]string, 0, len(in.Runs))
+	for n := range in.Runs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		r := in.Runs[n]
+		if r.Peak != nil && r.Peak.DType == "bfloat16" {
+			bf16 = append(bf16, r.Peak.TFLOPs)
+		}
+		s := RunSummary{File: n, Component: r.Component, Preset: r.Preset, Batch: r.Batch, DType: r.DType, Layers: r.Config["layers"],
+			Throughput: r.Throughput, Unit: r.Unit, AchievedTFLOPs: r.AchievedTFLOPs, ShareOfPeak: r.ShareOfPeak, CompileSeconds: r.CompileSeconds}
+		if v, ok := in.GPUMiB[stem(n)]; ok {
+			s.DevicePeakMiB = ptr(v)
+		}
+		rep.Runs = append(rep.Runs, s)
+	}
+	if len(bf16) > 0 {
+		slices.Sort(bf16)
+		rep.MatmulBF16TFLOPs = ptr(median(bf16))
+		rep.Notes = append(rep.Notes, fmt.Sprintf("matmul_bf16_tflops: median over %d runs of the fastest of 10 calls of 8 chained 8192³ bf16 matmuls", len(bf16)))
+	}
+	for _, e := range rep.Components {
+		if e.OursDType != "" && e.OursDType != "bfloat16" {
+			rep.Notes = append(rep.Notes, "ours ran float32 (bf16 is not implemented yet; on the XLA CUDA backend float32 matmuls use TF32), the PyTorch references bf16: ratios compare those")
+			break
+		}
+	}
+	for _, s := range in.Skips {
+		rep.Notes = append(rep.Notes, "unreadable input: "+s)
+	}
+	return rep
+}
+
+// Names lists the report's components in issue 7's order.
+func (r *CardReport) Names() []string {
+	order := []string{"siglip_vision_bf16_b32", "dualtoken_encode", "dualtoken_decode", "recon_eval_end_to_end",
+		"tokenizer_compile", "llm_decode_b1", "llm_decode_b16"}
+	var out []string
+	for _, n := range order {
+		if _, ok := r.Components[n]; ok {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// WriteJSON writes the report, indented, to path.
+func (r *CardReport) WriteJSON(path string) error {
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(data, '\n'), 0o644)
+}

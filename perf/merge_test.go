@@ -1,0 +1,186 @@
+package perf
+
+import (
+	"encoding/json"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// fakeRaw writes the raw folder of a GPU run with made-up numbers.
+func fakeRaw(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	put := func(name, text string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	result := func(file, component, preset string, batch int, thr, compile, peak float64, layers int) {
+		r := &Result{Schema: Schema, Tool: "evalrun bench", Component: component, Preset: preset, Batch: batch,
+			DType: "float32", Unit: "img/s", Throughput: thr, AchievedTFLOPs: 100, ShareOfPeak: 100 / peak,
+			Timing: Timing{CompileSeconds: compile}, Config: map[string]any{"layers": layers},
+			Peak: &Peak{DType: "bfloat16", N: 8192, TFLOPs: peak}}
+		if strings.HasPrefix(component, "llm") {
+			r.Unit = "tokens/s"
+		}
+		data, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		put(file, string(data))
+	}
+	result("siglip.json", "siglip-vision", "so400m-384", 32, 600, 90, 700, 27)
+	result("llm_b1.json", "llm-decode", "qwen2.5-3b", 1, 50, 30, 710, 36)
+	result("llm_b16.json", "llm-decode", "qwen2.5-3b", 16, 640, 31, 720, 8) // the reference ran 36 layers
+	result("encode.json", "dualtoken-encode", "so400m-384", 16, 400, 100, 705, 27)
+	result("decode.json", "dualtoken-decode", "so400m-384", 16, 200, 40, 705, 0)
+	result("inception.json", "inception", "fid-299", 64, 2000, 10, 705, 0)
+	put("broken.json", `{"schema": 1, "tool": "something else"}`)
+	put("torch_siglip.out", "load sdpa fine\n"+
+		"torch sdpa eager-module B=32: 70.0 ms/batch, 457.0 img/s (warmup 3.1s)\n"+
+		"torch sdpa torch.compile B=32: 53.7 ms/batch, 500.0 img/s (warmup 40.2s)\n")
+	put("torch_llm.jsonl", `{"batch": 1, "prompt_len": 128, "new_tokens": 64, "dtype": "bfloat16", "layers": 36, "decode_tokens_per_s": 40.0}`+"\n"+
+		`{"batch": 16, "prompt_len": 128, "new_tokens": 64, "dtype": "bfloat16", "layers": 36, "decode_tokens_per_s": 500.0}`+"\n"+
+		`{"batch": 64, "error": "OutOfMemoryError: CUDA out of memory"}`+"\n")
+	put("siglip.gpumem", "1200\n35000\n20000\n")
+	put("steps.tsv", "siglip\t0\t120.5\ntorch_siglip\t0\t80.0\nllm_b1\t124\t200.0\ninception\t200\t0\n")
+	return dir
+}
+
+func TestMergeFakeRun(t *testing.T) {
+	in, err := ReadInputs(fakeRaw(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := Merge(in, "h100", "2026-12-01", "NVIDIA H100 80GB HBM3")
+	want := []string{"siglip_vision_bf16_b32", "dualtoken_encode", "dualtoken_decode", "recon_eval_end_to_end",
+		"tokenizer_compile", "llm_decode_b1", "llm_decode_b16"}
+	if got := rep.Names(); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("components %v, want %v", got, want)
+	}
+	near := func(name string, got *float64, want float64) {
+		t.Helper()
+		if got == nil || math.Abs(*got-want) > 1e-9*math.Abs(want) {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+	sv := rep.Components["siglip_vision_bf16_b32"]
+	near("siglip reference (torch.compile)", sv.Reference, 500)
+	near("siglip ratio", sv.Ratio, 600.0/500)
+	near("siglip compile", sv.CompileCold, 90)
+	near("siglip device MiB", sv.DevicePeakMiB, 35000)
+	if sv.CompileWarm != nil {
+		t.Errorf("compile_warm_s %v, want null (no cache)", *sv.CompileWarm)
+	}
+	near("llm b1 ratio", rep.Components["llm_decode_b1"].Ratio, 50.0/40)
+	if e := rep.Components["llm_decode_b16"]; e.Ratio != nil || !strings.Contains(e.Note, "36 layers") {
+		t.Errorf("llm b16 with 8 layers against a 36-layer reference: ratio %v, note %q", e.Ratio, e.Note)
+	}
+	for _, n := range []string{"dualtoken_encode", "dualtoken_decode", "tokenizer_compile", "recon_eval_end_to_end"} {
+		if e := rep.Components[n]; e.Reference != nil || e.Ratio != nil {
+			t.Errorf("%s has a reference without a PyTorch run", n)
+		}
+	}
+	near("tokenizer_compile", rep.Components["tokenizer_compile"].Ours, 140)
+	near("recon_eval_end_to_end", rep.Components["recon_eval_end_to_end"].Ours, 1/(1/400.0+1/200.0+1/2000.0))
+	near("matmul_bf16_tflops (median of 6)", rep.MatmulBF16TFLOPs, 705)
+	if len(rep.Steps) != 4 || rep.Steps[2].Status != "timed out" || rep.Steps[3].Status != "skipped (time budget)" {
+		t.Errorf("steps %+v", rep.Steps)
+	}
+	notes := strings.Join(rep.Notes, "\n")
+	for _, s := range []string{"broken.json", "OutOfMemoryError", "float32"} {
+		if !strings.Contains(notes, s) {
+			t.Errorf("notes do not mention %q:\n%s", s, notes)
+		}
+	}
+
+	// The file carries issue 7's keys; reference and ratio only where one ran.
+	path := filepath.Join(t.TempDir(), "2026-12-01-h100.json")
+	if err := rep.WriteJSON(path); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	var raw map[string]any
+	if err := json.Unmarshal(data, &raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"card", "date", "device", "matmul_bf16_tflops", "components"} {
+		if _, ok := raw[k]; !ok {
+			t.Errorf("report lacks %q", k)
+		}
+	}
+	comps := raw["components"].(map[string]any)
+	for name, v := range comps {
+		e := v.(map[string]any)
+		for _, k := range []string{"ours", "unit", "compile_cold_s", "compile_warm_s"} {
+			if _, ok := e[k]; !ok {
+				t.Errorf("%s lacks %q", name, k)
+			}
+		}
+		_, hasRef := e["reference"]
+		_, hasRatio := e["ratio"]
+		if hasRef != hasRatio {
+			t.Errorf("%s: reference %v but ratio %v", name, hasRef, hasRatio)
+		}
+	}
+
+	png1 := filepath.Join(t.TempDir(), "ratios.png")
+	if err := PlotRatios(rep, png1); err != nil {
+		t.Fatal(err)
+	}
+	checkPNG(t, png1)
+}
+
+// A run where nothing but one of ours finished still merges and plots.
+func TestMergePartialRun(t *testing.T) {
+	dir := fakeRaw(t)
+	for _, f := range []string{"torch_siglip.out", "torch_llm.jsonl", "llm_b1.json", "llm_b16.json", "encode.json"} {
+		os.Remove(filepath.Join(dir, f))
+	}
+	in, err := ReadInputs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := Merge(in, "h200", "2026-12-02", "")
+	if got := strings.Join(rep.Names(), ","); got != "siglip_vision_bf16_b32,dualtoken_decode" {
+		t.Errorf("components %s", got)
+	}
+	if rep.Components["siglip_vision_bf16_b32"].Ratio != nil {
+		t.Error("ratio without a reference")
+	}
+	path := filepath.Join(t.TempDir(), "p.png")
+	if err := PlotRatios(rep, path); err != nil {
+		t.Fatal(err)
+	}
+	checkPNG(t, path)
+	if err := PlotRatios(&CardReport{Card: "h100", Date: "2026-12-03", Components: map[string]*Entry{}}, path); err != nil {
+		t.Fatalf("empty report: %v", err)
+	}
+}
+
+func checkPNG(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if b := img.Bounds(); b.Dx() < 300 || b.Dy() < 200 {
+		t.Errorf("%s is %v", path, b)
+	}
+}
+
+func TestParseTorchSiglip(t *testing.T) {
+	got := ParseTorchSiglip("torch sdpa eager-module B=32: 70.0 ms/batch, 457.0 img/s (warmup 3.1s)\nbench fail sdpa torch.compile boom\n")
+	if len(got) != 1 || got[32]["eager-module"] != 457 || len(got[32]) != 1 {
+		t.Errorf("%v", got)
+	}
+}

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Issue 7's prepared GPU benchmark: our components on the XLA CUDA backend and
+# the PyTorch references, in one run on one card, merged into
+# $OUT/reports/perf/<date>-<card>.json and .png (commit both under reports/perf/).
+#
+# Usage (repository root on the GPU machine, bin/evalrun built on the CPU
+# machine with `GOTOOLCHAIN=go1.27.3 GOEXPERIMENT=simd go build -o bin/evalrun ./cmd/evalrun`):
+#   scripts/gpu/bench.sh [PATH/TO/torch_siglip_bench.py]
+# Environment (all optional):
+#   OUT         output folder (default ./out); raw step outputs go to $OUT/raw
+#   BUDGET_S    wall-clock budget of the whole script, merge included (default 290)
+#   STEPS       comma-separated steps to run (default: all, in this order):
+#               siglip,torch_siglip,llm_b1,llm_b16,torch_llm,encode,decode,inception
+#   LLM_LAYERS  decoder layers of the Qwen2.5-3B-shaped LLM, ours and HF's (default 36)
+#   PYTHON      Python with torch + transformers (default /opt/torch/.venv/bin/python)
+#   EVALRUN     the binary (default bin/evalrun)
+# Each step has its own timeout and is skipped (rc 200) when the budget left
+# is too small; a failed or timed-out step keeps what it wrote and the rest go on.
+set -euo pipefail
+
+START=$(date +%s)
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$ROOT"
+OUT=${OUT:-$ROOT/out}
+RAW=$OUT/raw
+BUDGET_S=${BUDGET_S:-290}
+STEPS=${STEPS:-siglip,torch_siglip,llm_b1,llm_b16,torch_llm,encode,decode,inception}
+LLM_LAYERS=${LLM_LAYERS:-36}
+PYTHON=${PYTHON:-/opt/torch/.venv/bin/python}
+EVALRUN=${EVALRUN:-$ROOT/bin/evalrun}
+SIGLIP_PY=${1:-}
+if [[ -z $SIGLIP_PY ]]; then
+  for p in "$ROOT/shared/tools/device/torch_siglip_bench.py" "$ROOT/../shared/tools/device/torch_siglip_bench.py"; do
+    if [[ -f $p ]]; then SIGLIP_PY=$p; break; fi
+  done
+fi
+export GOMLX_BACKEND=${GOMLX_BACKEND:-xla:/opt/torch/.venv/lib/python3.12/site-packages/jax_plugins/xla_cuda13/xla_cuda_plugin.so}
+export GOMLX_NO_AUTO_INSTALL=1
+MERGE_RESERVE_S=15
+
+mkdir -p "$RAW"
+: >"$RAW/steps.tsv"
+log() { echo "[bench.sh $(($(date +%s) - START))s] $*" >&2; }
+
+if [[ ! -x $EVALRUN ]]; then
+  log "no executable $EVALRUN: build it on the CPU machine first (see the header)"
+  exit 2
+fi
+
+# The card: nvidia-smi's name, h100/h200 for the file name.
+DEVICE=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n1 || true)
+DEVICE=${DEVICE:-unknown GPU}
+case "$DEVICE" in
+  *H200*) CARD=h200 ;;
+  *H100*) CARD=h100 ;;
+  *) CARD=$(echo "$DEVICE" | tr 'A-Z' 'a-z' | tr -cd 'a-z0-9' | cut -c1-16); CARD=${CARD:-gpu} ;;
+esac
+DATE=$(date -u +%F)
+nvidia-smi >"$RAW/nvidia-smi.txt" 2>&1 || true
+log "device: $DEVICE ($CARD), budget ${BUDGET_S}s, steps: $STEPS, LLM layers: $LLM_LAYERS"
+
+want() { [[ ",$STEPS," == *",$1,"* ]]; }
+
+# step NAME CAP_S MIN_S OUTFILE -- CMD...: runs CMD with stdout to $RAW/OUTFILE and
+# stderr to $RAW/NAME.err, under min(CAP_S, budget left), sampling GPU memory to
+# $RAW/NAME.gpumem; appends "NAME rc seconds" to steps.tsv. Never fails the script.
+step() {
+  local name=$1 cap=$2 min=$3 outfile=$4
+  shift 5
+  local now left limit rc=0 t0 ms sampler=
+  now=$(date +%s)
+  left=$((START + BUDGET_S - MERGE_RESERVE_S - now))
+  limit=$((cap < left ? cap : left))
+  if ((limit < min)); then
+    log "skip $name: ${left}s left, needs ${min}s"
+    printf '%s\t200\t0\n' "$name" >>"$RAW/steps.tsv"
+    return 0
+  fi
+  log "run $name (limit ${limit}s): $*"
+  if command -v nvidia-smi >/dev/null; then
+    nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 200 >"$RAW/$name.gpumem" 2>/dev/null &
+    sampler=$!
+  fi
+  t0=$(date +%s%N)
+  timeout --kill-after=10 "$limit" "$@" >"$RAW/$outfile" 2>"$RAW/$name.err" || rc=$?
+  if [[ -n $sampler ]]; then
+    kill "$sampler" 2>/dev/null || true
+    wait "$sampler" 2>/dev/null || true
+  fi
+  ms=$((($(date +%s%N) - t0) / 1000000))
+  printf '%s\t%d\t%d.%03d\n' "$name" "$rc" $((ms / 1000)) $((ms % 1000)) >>"$RAW/steps.tsv"
+  log "done $name: rc $rc"
+  tail -n 3 "$RAW/$name.err" >&2 || true
+  return 0
+}
+
+BENCH=("$EVALRUN" bench --json --warmup 2)
+
+if want siglip; then
+  step siglip 170 40 siglip.json -- "${BENCH[@]}" --component siglip-vision --preset so400m-384 --batch 32 --iters 10
+fi
+if want torch_siglip; then
+  if [[ -n $SIGLIP_PY && -f $SIGLIP_PY ]]; then
+    step torch_siglip 150 60 torch_siglip.out -- "$PYTHON" "$SIGLIP_PY" 32
+  else
+    log "skip torch_siglip: torch_siglip_bench.py not found (pass its path as the first argument)"
+    printf 'torch_siglip\t200\t0\n' >>"$RAW/steps.tsv"
+  fi
+fi
+if want llm_b1; then
+  step llm_b1 200 60 llm_b1.json -- "${BENCH[@]}" --component llm-decode --preset qwen2.5-3b --batch 1 --iters 32 --layers "$LLM_LAYERS"
+fi
+if want llm_b16; then
+  step llm_b16 200 60 llm_b16.json -- "${BENCH[@]}" --component llm-decode --preset qwen2.5-3b --batch 16 --iters 32 --layers "$LLM_LAYERS"
+fi
+if want torch_llm; then
+  step torch_llm 120 45 torch_llm.jsonl -- "$PYTHON" "$ROOT/scripts/gpu/torch_llm_bench.py" --batches 1,16 --layers "$LLM_LAYERS"
+fi
+if want encode; then
+  step encode 170 40 encode.json -- "${BENCH[@]}" --component dualtoken-encode --preset so400m-384 --batch 16 --iters 10
+fi
+if want decode; then
+  step decode 120 30 decode.json -- "${BENCH[@]}" --component dualtoken-decode --preset so400m-384 --batch 16 --iters 10
+fi
+if want inception; then
+  step inception 90 25 inception.json -- "${BENCH[@]}" --component inception --preset fid-299 --batch 64 --iters 10
+fi
+
+# Merge: whatever ran. Failing here leaves the raw folder, which comes back.
+mkdir -p "$OUT/reports/perf"
+rc=0
+timeout 60 "$EVALRUN" bench-merge --raw "$RAW" --card "$CARD" --date "$DATE" --device "$DEVICE" \
+  --out-dir "$OUT/reports/perf" || rc=$?
+log "merge rc $rc; total $(($(date +%s) - START))s"
+cat "$RAW/steps.tsv" >&2
+exit "$rc"
