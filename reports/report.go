@@ -91,7 +91,7 @@ func (r *Report) writeFile(path, format string) error {
 
 // allResults is one row per (task, model) with every metric.
 func allResults(results []*bench.Result) Table {
-	t := Table{ID: "all", Title: "All measured results", Labels: []string{"value"}}
+	t := Table{ID: "all", Title: "All measured results", Labels: []string{"value"}, KeyHeaders: []string{"model", "task/metric"}}
 	sorted := append([]*bench.Result(nil), results...)
 	sort.SliceStable(sorted, func(i, j int) bool {
 		if sorted[i].Task != sorted[j].Task {

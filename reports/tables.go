@@ -38,6 +38,8 @@ type Table struct {
 	Labels  []string `json:"columns"`
 	Rows    []Row    `json:"rows"`
 	Notes   []string `json:"notes"`
+	// KeyHeaders names the two leading columns (default "model", "source").
+	KeyHeaders []string `json:"-"`
 }
 
 // Build fills spec with our results. matches maps our model name to the
@@ -176,7 +178,11 @@ func fmtCell(c Cell, source string) string {
 }
 
 func (t Table) records() [][]string {
-	out := [][]string{append([]string{"model", "source"}, t.Labels...)}
+	keys := t.KeyHeaders
+	if len(keys) != 2 {
+		keys = []string{"model", "source"}
+	}
+	out := [][]string{append(append([]string(nil), keys...), t.Labels...)}
 	for _, r := range t.Rows {
 		rec := []string{r.Model, r.Source}
 		for _, l := range t.Labels {

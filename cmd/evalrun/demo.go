@@ -111,7 +111,7 @@ func (c *demoCmd) Run(g *Globals) error {
 			summary = append(summary, outcome{name, m.name, fmt.Sprintf("ran: %d items, %d failed", res.NSamples.Total, res.NSamples.Failed)})
 		}
 		if !ran {
-			summary = append(summary, outcome{name, "-", "skipped: no shipped model is a " + task.Needs()})
+			summary = append(summary, outcome{name, "-", "skipped: no shipped model can run it (needs: " + task.Needs() + ")"})
 		}
 	}
 	results, _, err := bench.FindResults(filepath.Join(c.Out, "results"))

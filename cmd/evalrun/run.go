@@ -121,7 +121,7 @@ func (c *runCmd) Run(g *Globals) error {
 				return usageErr("%v", err)
 			}
 			if !bench.CanRun(task, m) {
-				fmt.Fprintf(os.Stderr, "skip %s on %s: the model is not a %s\n", ts.Name, ms.Name, task.Needs())
+				fmt.Fprintf(os.Stderr, "skip %s on %s: the task needs a model of capability %q\n", ts.Name, ms.Name, task.Needs())
 				continue
 			}
 			cfg := bench.RunConfig{OutDir: rf.Out, BatchSize: rf.BatchSize, Limit: rf.Limit, Seed: rf.Seed, GitCommit: gitCommit(), Backend: backend.Resolve(g.Backend)}
