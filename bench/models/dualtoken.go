@@ -218,3 +218,8 @@ func (d *DualToken) EmbedTexts(_ context.Context, texts []string) ([][]float32, 
 	}
 	return d.text.EmbedTexts(ids)
 }
+
+var (
+	_ bench.Embedder      = (*DualToken)(nil)
+	_ bench.Reconstructor = (*DualToken)(nil)
+)

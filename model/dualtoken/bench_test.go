@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
+	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 )
 
@@ -65,4 +66,47 @@ func BenchmarkTinyDecode(b *testing.B) {
 // preset, batch 8; no optimizer update, no tower).
 func BenchmarkTinyPartsTrainStep(b *testing.B) {
 	benchExec(b, trainStep(PresetTiny()))
+}
+
+// benchModel runs f on a batch of 8 random images with the tiny preset on a
+// random tower (64 wide, 6 layers, 32 px, 8x8 tokens), reporting images/s.
+func benchModel(b *testing.B, f func(m *Model, px *tensors.Tensor) error) {
+	m := tinyModel(b, nil)
+	px := randomPixels(benchBatch, 32, 1)
+	if err := f(m, px); err != nil { // compile
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if err := f(m, px); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(benchBatch*b.N)/b.Elapsed().Seconds(), "images/s")
+}
+
+// BenchmarkTinyEncode: the whole tokenizer's Encode (tower, both branches,
+// pixel and semantic codes, pooled output on the quantised path).
+func BenchmarkTinyEncode(b *testing.B) {
+	benchModel(b, func(m *Model, px *tensors.Tensor) error {
+		enc, err := m.Encode(px)
+		if err == nil {
+			enc.PixelCodes.FinalizeAll()
+			enc.SemanticCodes.FinalizeAll()
+			enc.Pooled.FinalizeAll()
+		}
+		return err
+	})
+}
+
+// BenchmarkTinyReconstruct: tower to layer_recon, pixel quantiser, decoder.
+func BenchmarkTinyReconstruct(b *testing.B) {
+	benchModel(b, func(m *Model, px *tensors.Tensor) error {
+		img, codes, err := m.Reconstruct(px)
+		if err == nil {
+			img.FinalizeAll()
+			codes.FinalizeAll()
+		}
+		return err
+	})
 }

@@ -57,3 +57,22 @@ func parityParts(t *testing.T, dir string) {
 		t.Errorf("compared %d of %d golden outputs", rep.Compared, len(golden.Names())-len(inputs))
 	}
 }
+
+// TestParityRunFullDelegatesToParts: the whole-tokenizer verify runner
+// handles a golden of tower states (the parts fixture) through RunParts.
+func TestParityRunFullDelegatesToParts(t *testing.T) {
+	dir := fixtures.Dir(t, "dualtoken_parts")
+	golden, err := weights.Open(filepath.Join(dir, "golden.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer golden.Close()
+	outs, inputs, err := RunFull(testBackend(t), dir, golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := verify.Compare(outs, inputs, golden, 1e-4, 1e-4)
+	if !rep.OK || rep.Compared != len(golden.Names())-len(inputs) {
+		t.Fatalf("parts through RunFull: ok=%v, compared %d of %d golden outputs", rep.OK, rep.Compared, len(golden.Names())-len(inputs))
+	}
+}

@@ -1,0 +1,133 @@
+package models
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/gomlx/compute"
+
+	"github.com/dualtoken/evalharness/bench"
+	"github.com/dualtoken/evalharness/model/llava"
+)
+
+func init() {
+	bench.RegisterModel("llava", func(spec bench.ModelSpec, b compute.Backend) (bench.Model, error) {
+		return NewLlava(spec, b)
+	})
+}
+
+// Llava is a LLaVA-style composition (model/llava) as an Answerer.
+type Llava struct {
+	Model *llava.Model
+	info  bench.ModelInfo
+}
+
+// NewLlava loads spec.Path (a LLaVA folder: config.json with model_type
+// "llava" naming the vision tower, projector and language model). Options:
+// spec.Tokenizer replaces the config's tokenizer; spec.Extra["max_batch"]
+// bounds the questions decoded together (default 8).
+func NewLlava(spec bench.ModelSpec, b compute.Backend) (*Llava, error) {
+	cfg, err := llava.LoadConfig(spec.Path)
+	if err != nil {
+		return nil, err
+	}
+	if spec.Tokenizer != "" {
+		cfg.Tokenizer = spec.Tokenizer
+	}
+	maxBatch := 8
+	if v := spec.Extra["max_batch"]; v != "" {
+		if maxBatch, err = strconv.Atoi(v); err != nil || maxBatch < 1 {
+			return nil, fmt.Errorf("model %s: max_batch %q must be a positive integer", spec.Path, v)
+		}
+	}
+	info, err := LlavaIdentity(spec, cfg)
+	if err != nil {
+		return nil, err
+	}
+	m, err := llava.LoadFrom(b, cfg)
+	if err != nil {
+		return nil, err
+	}
+	m.MaxBatch = maxBatch
+	return &Llava{Model: m, info: info}, nil
+}
+
+// LlavaIdentity hashes what decides a LLaVA's answers: ConfigSHA256 covers
+// the LLaVA config.json, the tower's and the language model's config.json
+// and the tokenizer file; WeightsSHA256 covers the tower, projector and
+// language-model checkpoints (a sharded checkpoint by its index file).
+func LlavaIdentity(spec bench.ModelSpec, cfg *llava.Config) (bench.ModelInfo, error) {
+	info := bench.ModelInfo{Name: spec.Name}
+	if info.Name == "" {
+		info.Name = filepath.Base(filepath.Dir(cfg.Path))
+	}
+	var err error
+	if info.ConfigSHA256, err = llavaHashFiles(cfg.Path, filepath.Join(cfg.VisionTower, "config.json"), filepath.Join(cfg.LanguageModel, "config.json"),
+		llavaPick(cfg.Tokenizer, "tokenizer.json", "tokenizer.model", "spiece.model")); err != nil {
+		return info, err
+	}
+	ckpt := func(p string) string {
+		return llavaPick(p, "model.safetensors", "model.safetensors.index.json")
+	}
+	info.WeightsSHA256, err = llavaHashFiles(ckpt(cfg.VisionTower), ckpt(cfg.Projector), ckpt(cfg.LanguageModel))
+	return info, err
+}
+
+// llavaPick returns path itself when it is a file, else the first of names that
+// exists in the directory path (or path when none does: hashing then reports it).
+func llavaPick(path string, names ...string) string {
+	if st, err := os.Stat(path); err == nil && !st.IsDir() {
+		return path
+	}
+	for _, n := range names {
+		if p := filepath.Join(path, n); llavaFileExists(p) {
+			return p
+		}
+	}
+	return path
+}
+
+func llavaFileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
+
+// llavaHashFiles is sha256 over the per-file sha256 digests, in order.
+func llavaHashFiles(paths ...string) (string, error) {
+	h := sha256.New()
+	for _, p := range paths {
+		d, err := bench.FileSHA256(p)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "%s\n", d)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func (l *Llava) Info() bench.ModelInfo { return l.info }
+
+func llavaQuery(q bench.Question) llava.Query {
+	return llava.Query{Images: q.Images, Prompt: q.Prompt, MaxNewTokens: q.MaxNewTokens}
+}
+
+// Answer decodes greedily (LLaVA-1.5's protocol) with the model's chat
+// template; MaxNewTokens 0 means 128.
+func (l *Llava) Answer(ctx context.Context, qs []bench.Question) ([]string, error) {
+	lq := make([]llava.Query, len(qs))
+	for i, q := range qs {
+		lq[i] = llavaQuery(q)
+	}
+	return l.Model.Answer(ctx, lq)
+}
+
+// MeanNLL is the mean token cross-entropy of each candidate after the
+// templated prompt (SEED-Bench's likelihood mode).
+func (l *Llava) MeanNLL(ctx context.Context, q bench.Question, candidates []string) ([]float64, error) {
+	return l.Model.MeanNLL(ctx, llavaQuery(q), candidates)
+}

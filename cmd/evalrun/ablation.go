@@ -1,0 +1,368 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/dualtoken/evalharness/assets"
+	"github.com/dualtoken/evalharness/backend"
+	"github.com/dualtoken/evalharness/bench"
+	"github.com/dualtoken/evalharness/bench/imagenet"
+	"github.com/dualtoken/evalharness/bench/recon"
+	_ "github.com/dualtoken/evalharness/bench/suites" // registers the suites and model kinds
+	"github.com/dualtoken/evalharness/model/siglip"
+	"github.com/dualtoken/evalharness/reports"
+	"github.com/dualtoken/evalharness/train"
+)
+
+func init() {
+	register("ablation", "The paper's Table 3 at toy scale: four DualToken trainings from the tiny SigLIP (resumable), zero-shot, PSNR, SSIM, codebook usage, table and plots.", &ablationCmd{})
+}
+
+type ablationCmd struct {
+	Out        string `default:"ablation-out" help:"Study folder: train/<row> (resumable state), models/<row> (exported tokenizers), data/, results/, table3.{txt,md,csv,json}, plots/." placeholder:"DIR"`
+	Tower      string `help:"Initial state: an HF SigLIP directory with spiece.model (default: the shipped tiny-siglip)." placeholder:"DIR"`
+	Steps      int    `default:"-1" help:"Optimisation steps of rows a–d (default: the recipe's)."`
+	QSteps     int    `name:"q-steps" default:"-1" help:"Steps of the quantised-initial-state row (default: the recipe's)."`
+	Batch      int    `default:"-1" help:"Images per micro-batch (default: the recipe's)."`
+	Accum      int    `default:"-1" help:"Micro-batches per optimizer step (gradient accumulation; default 1)."`
+	Rows       string `default:"q,a,b,c,d" help:"Rows to train and evaluate (q = quantised initial state)."`
+	EvalImages int    `default:"240" help:"Held-out world scenes for zero-shot and for reconstruction."`
+	Inception  string `help:"pytorch-fid Inception weights (pt_inception-2015-12-05-6726825d.pth) for rFID; without them rFID is not computed." placeholder:"FILE"`
+	LPIPSVGG   string `name:"lpips-vgg" help:"torchvision's vgg16-397923af.pth: with --lpips-lin, rows a–d add 1·LPIPS to the objective (without them no perceptual loss)." placeholder:"FILE"`
+	LPIPSLin   string `name:"lpips-lin" help:"The lpips package's weights/v0.1/vgg.pth (with --lpips-vgg)." placeholder:"FILE"`
+	Quiet      bool   `help:"No per-step progress lines."`
+}
+
+func (c *ablationCmd) Help() string {
+	return `Reproduces the shape of the paper's Table 3 on the procedural world. Starting from
+the tiny SigLIP (the "initial state"), it trains, each from that state and resumably:
+  q  the quantised initial state: semantic projections + codebook only, tower frozen
+  a  recon(26)+sem(26): one codebook at the semantic tap, both losses
+  b  recon(26): pixel branch at the semantic tap, reconstruction losses only
+  c  recon(6): pixel branch at the low tap, reconstruction losses only
+  d  recon(6)+sem(26): DualToken
+(layer 6 and 26 of 27 map to layer 1 and 3 of the tiny tower's 4), then runs the
+harness's ImageNet-style zero-shot suite on world classes (held-out seed 2026) for the
+initial tower and every row, and the reconstruction suite (PSNR, SSIM, codebook usage)
+for rows a–d, and prints and saves the table (ours beside the paper's) with plots.
+Interrupt at any time: the same command resumes (finished rows are reused). Change a
+recipe flag only with a fresh --out.
+
+Example:
+  evalrun ablation --out ablation-out`
+}
+
+// rowName is the model name of a study row in results and tables.
+var rowName = map[string]string{
+	"init": "tiny initial (continuous)", "q": "tiny initial (quantised)", "a": "tiny (a) recon(L3)+sem(L3)",
+	"b": "tiny (b) recon(L3)", "c": "tiny (c) recon(L1)", "d": "tiny (d) recon(L1)+sem(L3)",
+}
+
+// rowPaper is the paper row each study row reproduces.
+var rowPaper = map[string]string{
+	"init": "initial (continuous)", "q": "initial (quantised)", "a": "(a) recon(26)+sem(26)",
+	"b": "(b) recon(26)", "c": "(c) recon(6)", "d": "(d) recon(6)+sem(26)",
+}
+
+func (c *ablationCmd) Run(g *Globals) error {
+	start := time.Now()
+	b, err := backend.New(g.Backend)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	o := train.DefaultStudyOptions()
+	o.Out = c.Out
+	for _, f := range []struct {
+		dst  *int
+		v    int
+		name string
+	}{{&o.Steps, c.Steps, "steps"}, {&o.QSteps, c.QSteps, "q-steps"}, {&o.MicroBatch, c.Batch, "batch"}, {&o.Accum, c.Accum, "accum"}} {
+		if f.v == -1 {
+			continue
+		}
+		if f.v < 1 {
+			return usageErr("--%s %d: expected a positive number", f.name, f.v)
+		}
+		*f.dst = f.v
+	}
+	if (c.LPIPSVGG == "") != (c.LPIPSLin == "") {
+		return usageErr("--lpips-vgg and --lpips-lin go together (LPIPS needs both weight files)")
+	}
+	if c.LPIPSVGG != "" {
+		o.LPIPSVGG, o.LPIPSLin, o.Weights.LPIPS = c.LPIPSVGG, c.LPIPSLin, 1
+	}
+	if c.EvalImages < 1 {
+		return usageErr("--eval-images %d: expected a positive number", c.EvalImages)
+	}
+	var rows []train.Mode
+	for _, id := range strings.Split(c.Rows, ",") {
+		m, err := train.ModeByID(strings.TrimSpace(id))
+		if err != nil {
+			return usageErr("--rows: %v", err)
+		}
+		rows = append(rows, m)
+	}
+
+	// The initial state.
+	o.TowerDir = c.Tower
+	if o.TowerDir == "" {
+		if !assets.Has("tiny-siglip") {
+			return usageErr("no shipped tiny-siglip: train it with `evalrun train-tiny siglip --out DIR` and pass --tower DIR")
+		}
+		if o.TowerDir, err = assets.Extract("tiny-siglip", c.Out); err != nil {
+			return err
+		}
+	}
+	tower, err := siglip.Load(o.TowerDir)
+	if err != nil {
+		return usageErr("--tower: %v", err)
+	}
+	if err := c.checkRecipe(o); err != nil {
+		return err
+	}
+
+	// Trainings.
+	trainWall := 0.0
+	records := map[string]*train.RowRecord{}
+	for _, m := range rows {
+		t0 := time.Now()
+		task, cfg, err := o.RowTask(tower.Config, m)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("row %s %s: %d steps of %d×%d images (GAN from step %d)\n", m.ID, m.Label, cfg.Steps, task.MicroBatch, task.Accum, map[bool]int{true: task.GANStart, false: -1}[task.GANOn(cfg.Steps-1)])
+		last := time.Now()
+		rec, err := train.TrainRow(ctx, b, o, tower, m, func(r train.Result) {
+			if c.Quiet || (r.Step%25 != 0 && r.Step != cfg.Steps) {
+				return
+			}
+			rate := 25 / time.Since(last).Seconds()
+			last = time.Now()
+			fmt.Printf("  %s step %4d/%d  loss %.4f  mse %.4f  sem %.4f/%.4f  commit %.4f/%.4f  gen %.3f  disc %.3f  lr %.2g  %.2f steps/s\n",
+				m.ID, r.Step, cfg.Steps, r.Loss, r.Metrics["mse"], r.Metrics["sem_layer"], r.Metrics["sem_pooled"],
+				r.Metrics["commit_pix"], r.Metrics["commit_sem"], r.Metrics["gen"], r.Metrics["disc"], r.LR, rate)
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return failErr("interrupted during row %s; its state is saved: run the same command to resume", m.ID)
+			}
+			return fmt.Errorf("row %s: %w", m.ID, err)
+		}
+		records[m.ID] = rec
+		trainWall += rec.WallSeconds
+		fmt.Printf("row %s done: %s (%.0fs this run)\n", m.ID, o.RowDir(m.ID), time.Since(t0).Seconds())
+	}
+
+	// Evaluation through the harness's suites.
+	evalStart := time.Now()
+	zsOpts, err := c.demoData("imagenet-zeroshot", imagenet.WriteDemo, 64)
+	if err != nil {
+		return err
+	}
+	zsTask, err := bench.New(imagenet.Name, zsOpts)
+	if err != nil {
+		return err
+	}
+	rcOpts := bench.Options{Data: filepath.Join(c.Out, "data", "recon"), Extra: map[string]string{"jpeg": "none", "inception": c.Inception}}
+	if err := writeOnce(rcOpts.Data, func() error { return recon.WriteDemo(rcOpts.Data, 2026, c.EvalImages, 64) }); err != nil {
+		return err
+	}
+	rcTask, err := bench.New(recon.Name, rcOpts)
+	if err != nil {
+		return err
+	}
+	runCfg := bench.RunConfig{OutDir: filepath.Join(c.Out, "results"), BatchSize: 32, Seed: 2026, GitCommit: gitCommit(), Backend: backend.Resolve(g.Backend)}
+	var results []*bench.Result
+	run := func(task bench.Task, id string, spec bench.ModelSpec) error {
+		spec.Name = rowName[id]
+		m, err := bench.NewModel(spec, b)
+		if err != nil {
+			return fmt.Errorf("row %s: %w", id, err)
+		}
+		res, err := bench.Run(ctx, task, m, runCfg)
+		if err != nil {
+			return fmt.Errorf("%s on row %s: %w", task.Name(), id, err)
+		}
+		printResult(res)
+		results = append(results, res)
+		return nil
+	}
+	if err := run(zsTask, "init", bench.ModelSpec{Kind: "siglip", Path: o.TowerDir}); err != nil {
+		return err
+	}
+	for _, m := range rows {
+		spec := bench.ModelSpec{Kind: "dualtoken", Path: o.RowDir(m.ID)}
+		if err := run(zsTask, m.ID, spec); err != nil {
+			return err
+		}
+		if m.Decode {
+			if err := run(rcTask, m.ID, spec); err != nil {
+				return err
+			}
+		}
+	}
+	evalWall := time.Since(evalStart).Seconds()
+
+	// The table.
+	spec := table3Spec()
+	matches := map[string]string{}
+	for id, n := range rowName {
+		matches[n] = rowPaper[id]
+	}
+	towerWall := towerTrainingSeconds(o.TowerDir)
+	t := reports.Build(spec, results, matches)
+	t.Notes = append(t.Notes, c.notes(o, records, trainWall, evalWall, towerWall, time.Since(start).Seconds())...)
+	if err := t.Render(os.Stdout, "text"); err != nil {
+		return err
+	}
+	for _, f := range []string{"txt", "md", "csv", "json"} {
+		format := map[string]string{"txt": "text", "md": "markdown", "csv": "csv", "json": "json"}[f]
+		fh, err := os.Create(filepath.Join(c.Out, "table3."+f))
+		if err != nil {
+			return err
+		}
+		err = t.Render(fh, format)
+		if cerr := fh.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	var plots []string
+	if err := os.MkdirAll(filepath.Join(c.Out, "plots"), 0o755); err != nil {
+		return err
+	}
+	for _, col := range t.Columns {
+		p, err := reports.Bars(filepath.Join(c.Out, "plots"), t, col)
+		if err != nil {
+			return err
+		}
+		if p != nil {
+			plots = append(plots, p.Files...)
+		}
+	}
+	fmt.Printf("Saved %s and plots %s\n", filepath.Join(c.Out, "table3.{txt,md,csv,json}"), strings.Join(plots, ", "))
+	return nil
+}
+
+// table3Spec is the paper's Table 3 with our codebook-usage column added
+// (the paper logs usage but does not print it in Table 3).
+func table3Spec() reports.TableSpec {
+	for _, s := range reports.Tables() {
+		if s.ID == "table3" {
+			s.Columns = append(append([]reports.Column(nil), s.Columns...),
+				reports.Column{Label: "Usage %", Task: recon.Name, Metric: "codebook_usage", HigherIsBetter: true})
+			s.Title = "Table 3 (tiny study on the procedural world vs the paper's So/14-384): where reconstruction and semantic losses apply"
+			return s
+		}
+	}
+	panic("reports has no table3")
+}
+
+func (c *ablationCmd) notes(o train.StudyOptions, recs map[string]*train.RowRecord, trainWall, evalWall, towerWall, total float64) []string {
+	lp := "LPIPS was NOT used in training: the official VGG16 and LPIPS head weights cannot be downloaded here (pass --lpips-vgg/--lpips-lin), and stand-in weights would not be LPIPS. The objective is 5·MSE + 5·commit (+ the semantic terms) + the adaptive-weighted PatchGAN term; without LPIPS in the adaptive weight's numerator it sits at its 0.3 floor."
+	if o.LPIPSVGG != "" {
+		lp = "LPIPS (VGG16, " + filepath.Base(o.LPIPSVGG) + " + " + filepath.Base(o.LPIPSLin) + ") weighted 1 in rows a–d, as the paper."
+	}
+	n := []string{
+		"Scale: ours is a 4-layer, 64-wide SigLIP on 32 px world scenes (4×4 tokens); the paper's layer 6 and 26 of 27 are layer 1 and 3 here. " +
+			fmt.Sprintf("Codebooks %d codes × depth %d per branch, code dim 8; rows a–d trained %d steps of %d×%d images from the same initial state (row q: %d steps).",
+				o.Codes, o.Depth, o.Steps, o.MicroBatch, o.Accum, o.QSteps),
+		lp,
+		"ZS: the world's 24 shape×colour classes, 80 OpenAI templates, held-out seed 2026 (the harness's ImageNet-style suite); for the semantic rows on the quantised path, for (b) and (c), which have no semantic branch, on the continuous tower after their reconstruction-only training (the paper reports none).",
+		"PSNR/SSIM: the reconstruction suite on held-out 64 px scenes cropped to 32 px, uint8; Usage: share of the pixel codebook hit, pooled over depths.",
+	}
+	if c.Inception == "" {
+		n = append(n, "rFID: not computed (pytorch-fid's Inception weights are not available offline; pass --inception FILE).")
+	}
+	wall := fmt.Sprintf("Wall time: tokenizer trainings %.0f s this run, evaluation %.0f s, whole command %.0f s", trainWall, evalWall, total)
+	if towerWall > 0 {
+		wall += fmt.Sprintf("; the initial tiny SigLIP's training %.0f s (its training.json), so the study from scratch ≈ %.1f min", towerWall, (towerWall+total)/60)
+	}
+	n = append(n, wall+" (this machine; resumed rows count only their remaining steps).")
+	for _, id := range []string{"q", "a", "b", "c", "d"} {
+		if r, ok := recs[id]; ok {
+			n = append(n, fmt.Sprintf("Row %s final training metrics (mean of the last 20 steps): %s", id, fmtMetrics(r.Final)))
+		}
+	}
+	return n
+}
+
+func fmtMetrics(m map[string]float64) string {
+	var parts []string
+	for _, k := range []string{"loss", "mse", "sem_layer", "sem_pooled", "commit_pix", "commit_sem", "gen", "disc", "gen_weight"} {
+		if v, ok := m[k]; ok && v != 0 && !math.IsNaN(v) {
+			parts = append(parts, fmt.Sprintf("%s %.4g", k, v))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// checkRecipe refuses to mix a finished row's export with another recipe.
+func (c *ablationCmd) checkRecipe(o train.StudyOptions) error {
+	path := filepath.Join(c.Out, "recipe.json")
+	cur, _ := json.Marshal(map[string]any{"steps": o.Steps, "q_steps": o.QSteps, "batch": o.MicroBatch, "accum": o.Accum,
+		"codes": o.Codes, "depth": o.Depth, "lr": o.LR, "seed": o.Seed, "tower": towerIdentity(o.TowerDir), "lpips": o.LPIPSVGG != ""})
+	if old, err := os.ReadFile(path); err == nil {
+		if string(old) != string(cur) {
+			return usageErr("%s was made with another recipe (%s; now %s): use a fresh --out", c.Out, old, cur)
+		}
+		return nil
+	}
+	if err := os.MkdirAll(c.Out, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, cur, 0o644)
+}
+
+func towerIdentity(dir string) string {
+	h, err := bench.FileSHA256(filepath.Join(dir, "model.safetensors"))
+	if err != nil {
+		return dir
+	}
+	return h[:16]
+}
+
+// towerTrainingSeconds reads the tiny SigLIP's training.json wall time (0 if absent).
+func towerTrainingSeconds(dir string) float64 {
+	b, err := os.ReadFile(filepath.Join(dir, "training.json"))
+	if err != nil {
+		return 0
+	}
+	var r struct {
+		Wall float64 `json:"wall_seconds"`
+	}
+	if json.Unmarshal(b, &r) != nil {
+		return 0
+	}
+	return r.Wall
+}
+
+// demoData writes a suite's world data once (held-out seed 2026) and returns its options.
+func (c *ablationCmd) demoData(name string, write func(dir string, seed uint64, n, size int) error, size int) (bench.Options, error) {
+	dir := filepath.Join(c.Out, "data", name)
+	return bench.Options{Data: dir}, writeOnce(dir, func() error { return write(dir, 2026, c.EvalImages, size) })
+}
+
+// writeOnce runs write unless dir holds a completion marker from an earlier run.
+func writeOnce(dir string, write func() error) error {
+	marker := filepath.Join(dir, ".complete")
+	if _, err := os.Stat(marker); err == nil {
+		return nil
+	}
+	if err := write(); err != nil {
+		return err
+	}
+	return os.WriteFile(marker, nil, 0o644)
+}
