@@ -114,9 +114,11 @@ func (c *demoCmd) Run(g *Globals) error {
 			summary = append(summary, outcome{name, "-", "skipped: no shipped model can run it (needs: " + task.Needs() + ")"})
 		}
 	}
-	results, _, err := bench.FindResults(filepath.Join(c.Out, "results"))
-	if err != nil {
-		return err
+	var results []*bench.Result
+	if resDir := filepath.Join(c.Out, "results"); dirExists(resDir) {
+		if results, _, err = bench.FindResults(resDir); err != nil {
+			return err
+		}
 	}
 	if len(results) > 0 {
 		if _, err := reports.Make(results, reports.Options{OutDir: filepath.Join(c.Out, "report")}); err != nil {
@@ -134,4 +136,9 @@ func (c *demoCmd) Run(g *Globals) error {
 		fmt.Println("No shipped models found: " + strings.Join(assets.Models(), ", "))
 	}
 	return nil
+}
+
+func dirExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
 }
