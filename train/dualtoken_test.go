@@ -282,17 +282,21 @@ func TestDualTokenOverfitsAHandfulOfImages(t *testing.T) {
 	}
 }
 
-// benchTrainStep times optimizer steps of the study's row d (StudyConfig on
-// a random tiny tower, 128 codes, depth 4, 8 images per step), with or
+// benchTrainStep times optimizer steps of the study's row d with the
+// default recipe (codebook, depth, batch) on a random tower of the shipped
+// tiny SigLIP's shape (48 px, patch 16, 64 wide, 4 layers), with or
 // without the discriminator.
 func benchTrainStep(b *testing.B, gan bool) {
-	tower := dtTower(b)
-	base, err := StudyConfig(tower.Config, 128, 4)
+	tower, err := siglip.NewRandom(siglip.BaseConfig(64, 4, 4, 256, 16, 48), 9)
+	if err != nil {
+		b.Fatal(err)
+	}
+	o := DefaultStudyOptions()
+	base, err := StudyConfig(tower.Config, o.Codes, o.Depth)
 	if err != nil {
 		b.Fatal(err)
 	}
 	mode, _ := ModeByID("d")
-	o := DefaultStudyOptions()
 	fc, w := mode.Apply(base, o.Weights)
 	task := &DualTokenTask{Config: fc, Mode: mode, Weights: w, MicroBatch: o.MicroBatch, Accum: 1, Seed: 5}
 	if gan {

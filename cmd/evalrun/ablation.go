@@ -27,18 +27,19 @@ func init() {
 }
 
 type ablationCmd struct {
-	Out        string `default:"ablation-out" help:"Study folder: train/<row> (resumable state), models/<row> (exported tokenizers), data/, results/, table3.{txt,md,csv,json}, plots/." placeholder:"DIR"`
-	Tower      string `help:"Initial state: an HF SigLIP directory with spiece.model (default: the shipped tiny-siglip)." placeholder:"DIR"`
-	Steps      int    `default:"-1" help:"Optimisation steps of rows a–d (default: the recipe's)."`
-	QSteps     int    `name:"q-steps" default:"-1" help:"Steps of the quantised-initial-state row (default: the recipe's)."`
-	Batch      int    `default:"-1" help:"Images per micro-batch (default: the recipe's)."`
-	Accum      int    `default:"-1" help:"Micro-batches per optimizer step (gradient accumulation; default 1)."`
-	Rows       string `default:"q,a,b,c,d" help:"Rows to train and evaluate (q = quantised initial state)."`
-	EvalImages int    `default:"240" help:"Held-out world scenes for zero-shot and for reconstruction."`
-	Inception  string `help:"pytorch-fid Inception weights (pt_inception-2015-12-05-6726825d.pth) for rFID; without them rFID is not computed." placeholder:"FILE"`
-	LPIPSVGG   string `name:"lpips-vgg" help:"torchvision's vgg16-397923af.pth: with --lpips-lin, rows a–d add 1·LPIPS to the objective (without them no perceptual loss)." placeholder:"FILE"`
-	LPIPSLin   string `name:"lpips-lin" help:"The lpips package's weights/v0.1/vgg.pth (with --lpips-vgg)." placeholder:"FILE"`
-	Quiet      bool   `help:"No per-step progress lines."`
+	Out        string  `default:"ablation-out" help:"Study folder: train/<row> (resumable state), models/<row> (exported tokenizers), data/, results/, table3.{txt,md,csv,json}, plots/." placeholder:"DIR"`
+	Tower      string  `help:"Initial state: an HF SigLIP directory with spiece.model (default: the shipped tiny-siglip)." placeholder:"DIR"`
+	Steps      int     `default:"-1" help:"Optimisation steps of rows a–d (default: the recipe's)."`
+	QSteps     int     `name:"q-steps" default:"-1" help:"Steps of the quantised-initial-state row (default: the recipe's)."`
+	Batch      int     `default:"-1" help:"Images per micro-batch (default: the recipe's)."`
+	Accum      int     `default:"-1" help:"Micro-batches per optimizer step (gradient accumulation; default 1)."`
+	GANFrom    float64 `name:"gan-from" default:"-1" help:"Fraction of the steps after which the discriminator trains (default: the recipe's 0.75; 1 = no GAN)."`
+	Rows       string  `default:"q,a,b,c,d" help:"Rows to train and evaluate (q = quantised initial state)."`
+	EvalImages int     `default:"240" help:"Held-out world scenes for zero-shot and for reconstruction."`
+	Inception  string  `help:"pytorch-fid Inception weights (pt_inception-2015-12-05-6726825d.pth) for rFID; without them rFID is not computed." placeholder:"FILE"`
+	LPIPSVGG   string  `name:"lpips-vgg" help:"torchvision's vgg16-397923af.pth: with --lpips-lin, rows a–d add 1·LPIPS to the objective (without them no perceptual loss)." placeholder:"FILE"`
+	LPIPSLin   string  `name:"lpips-lin" help:"The lpips package's weights/v0.1/vgg.pth (with --lpips-vgg)." placeholder:"FILE"`
+	Quiet      bool    `help:"No per-step progress lines."`
 }
 
 func (c *ablationCmd) Help() string {
@@ -49,7 +50,8 @@ the tiny SigLIP (the "initial state"), it trains, each from that state and resum
   b  recon(26): pixel branch at the semantic tap, reconstruction losses only
   c  recon(6): pixel branch at the low tap, reconstruction losses only
   d  recon(6)+sem(26): DualToken
-(layer 6 and 26 of 27 map to layer 1 and 3 of the tiny tower's 4), then runs the
+(layers 6 and 26 of 27 map to layer 1 and the second-to-last layer of the tiny
+tower), then runs the
 harness's ImageNet-style zero-shot suite on world classes (held-out seed 2026) for the
 initial tower and every row, and the reconstruction suite (PSNR, SSIM, codebook usage)
 for rows a–d, and prints and saves the table (ours beside the paper's) with plots.
@@ -60,10 +62,14 @@ Example:
   evalrun ablation --out ablation-out`
 }
 
-// rowName is the model name of a study row in results and tables.
-var rowName = map[string]string{
-	"init": "tiny initial (continuous)", "q": "tiny initial (quantised)", "a": "tiny (a) recon(L3)+sem(L3)",
-	"b": "tiny (b) recon(L3)", "c": "tiny (c) recon(L1)", "d": "tiny (d) recon(L1)+sem(L3)",
+// rowNames are the model names of the study rows in results and tables,
+// with the tiny tower's tap layers.
+func rowNames(recon, sem int) map[string]string {
+	return map[string]string{
+		"init": "tiny initial (continuous)", "q": "tiny initial (quantised)",
+		"a": fmt.Sprintf("tiny (a) recon(L%d)+sem(L%d)", sem, sem), "b": fmt.Sprintf("tiny (b) recon(L%d)", sem),
+		"c": fmt.Sprintf("tiny (c) recon(L%d)", recon), "d": fmt.Sprintf("tiny (d) recon(L%d)+sem(L%d)", recon, sem),
+	}
 }
 
 // rowPaper is the paper row each study row reproduces.
@@ -73,7 +79,6 @@ var rowPaper = map[string]string{
 }
 
 func (c *ablationCmd) Run(g *Globals) error {
-	start := time.Now()
 	b, err := backend.New(g.Backend)
 	if err != nil {
 		return usageErr("%v", err)
@@ -94,6 +99,12 @@ func (c *ablationCmd) Run(g *Globals) error {
 			return usageErr("--%s %d: expected a positive number", f.name, f.v)
 		}
 		*f.dst = f.v
+	}
+	if c.GANFrom != -1 {
+		if c.GANFrom < 0 || c.GANFrom > 1 {
+			return usageErr("--gan-from %g: expected a fraction in [0, 1]", c.GANFrom)
+		}
+		o.GANFrom = c.GANFrom
 	}
 	if (c.LPIPSVGG == "") != (c.LPIPSLin == "") {
 		return usageErr("--lpips-vgg and --lpips-lin go together (LPIPS needs both weight files)")
@@ -130,6 +141,11 @@ func (c *ablationCmd) Run(g *Globals) error {
 	if err := c.checkRecipe(o); err != nil {
 		return err
 	}
+	base, err := train.StudyConfig(tower.Config, o.Codes, o.Depth)
+	if err != nil {
+		return usageErr("--tower: %v", err)
+	}
+	rowName := rowNames(base.LayerRecon, base.LayerSem)
 
 	// Trainings.
 	trainWall := 0.0
@@ -221,7 +237,7 @@ func (c *ablationCmd) Run(g *Globals) error {
 	}
 	towerWall := towerTrainingSeconds(o.TowerDir)
 	t := reports.Build(spec, results, matches)
-	t.Notes = append(t.Notes, c.notes(o, records, trainWall, evalWall, towerWall, time.Since(start).Seconds())...)
+	t.Notes = append(t.Notes, c.notes(o, tower.Config, records, trainWall, evalWall, towerWall)...)
 	if err := t.Render(os.Stdout, "text"); err != nil {
 		return err
 	}
@@ -270,27 +286,31 @@ func table3Spec() reports.TableSpec {
 	panic("reports has no table3")
 }
 
-func (c *ablationCmd) notes(o train.StudyOptions, recs map[string]*train.RowRecord, trainWall, evalWall, towerWall, total float64) []string {
+func (c *ablationCmd) notes(o train.StudyOptions, tower *siglip.Config, recs map[string]*train.RowRecord, trainWall, evalWall, towerWall float64) []string {
+	v := tower.Vision
+	g := v.ImageSize / v.PatchSize
+	fc, _ := train.StudyConfig(tower, o.Codes, o.Depth)
 	lp := "LPIPS was NOT used in training: the official VGG16 and LPIPS head weights cannot be downloaded here (pass --lpips-vgg/--lpips-lin), and stand-in weights would not be LPIPS. The objective is 5·MSE + 5·commit (+ the semantic terms) + the adaptive-weighted PatchGAN term; without LPIPS in the adaptive weight's numerator it sits at its 0.3 floor."
 	if o.LPIPSVGG != "" {
 		lp = "LPIPS (VGG16, " + filepath.Base(o.LPIPSVGG) + " + " + filepath.Base(o.LPIPSLin) + ") weighted 1 in rows a–d, as the paper."
 	}
 	n := []string{
-		"Scale: ours is a 4-layer, 64-wide SigLIP on 32 px world scenes (4×4 tokens); the paper's layer 6 and 26 of 27 are layer 1 and 3 here. " +
+		fmt.Sprintf("Scale: ours is a %d-layer, %d-wide SigLIP on %d px world scenes (%d×%d tokens); the paper's layers 6 and 26 of 27 are layers %d and %d here. ",
+			v.NumLayers, v.HiddenSize, v.ImageSize, g, g, fc.LayerRecon, fc.LayerSem) +
 			fmt.Sprintf("Codebooks %d codes × depth %d per branch, code dim 8; rows a–d trained %d steps of %d×%d images from the same initial state (row q: %d steps).",
 				o.Codes, o.Depth, o.Steps, o.MicroBatch, o.Accum, o.QSteps),
 		lp,
 		"ZS: the world's 24 shape×colour classes, 80 OpenAI templates, held-out seed 2026 (the harness's ImageNet-style suite); for the semantic rows on the quantised path, for (b) and (c), which have no semantic branch, on the continuous tower after their reconstruction-only training (the paper reports none).",
-		"PSNR/SSIM: the reconstruction suite on held-out 64 px scenes cropped to 32 px, uint8; Usage: share of the pixel codebook hit, pooled over depths.",
+		fmt.Sprintf("PSNR/SSIM: the reconstruction suite on held-out 64 px scenes resized and cropped to %d px, uint8; Usage: share of the pixel codebook hit, pooled over depths.", v.ImageSize),
 	}
 	if c.Inception == "" {
 		n = append(n, "rFID: not computed (pytorch-fid's Inception weights are not available offline; pass --inception FILE).")
 	}
-	wall := fmt.Sprintf("Wall time: tokenizer trainings %.0f s this run, evaluation %.0f s, whole command %.0f s", trainWall, evalWall, total)
+	wall := fmt.Sprintf("Wall time on this machine: row trainings %.0f s (as each row's training.json records it: the invocation that finished the row), evaluation %.0f s this run", trainWall, evalWall)
 	if towerWall > 0 {
-		wall += fmt.Sprintf("; the initial tiny SigLIP's training %.0f s (its training.json), so the study from scratch ≈ %.1f min", towerWall, (towerWall+total)/60)
+		wall += fmt.Sprintf(", the initial tiny SigLIP's training %.0f s (its training.json): the study from scratch ≈ %.1f min", towerWall, (towerWall+trainWall+evalWall)/60)
 	}
-	n = append(n, wall+" (this machine; resumed rows count only their remaining steps).")
+	n = append(n, wall+".")
 	for _, id := range []string{"q", "a", "b", "c", "d"} {
 		if r, ok := recs[id]; ok {
 			n = append(n, fmt.Sprintf("Row %s final training metrics (mean of the last 20 steps): %s", id, fmtMetrics(r.Final)))
@@ -313,7 +333,7 @@ func fmtMetrics(m map[string]float64) string {
 func (c *ablationCmd) checkRecipe(o train.StudyOptions) error {
 	path := filepath.Join(c.Out, "recipe.json")
 	cur, _ := json.Marshal(map[string]any{"steps": o.Steps, "q_steps": o.QSteps, "batch": o.MicroBatch, "accum": o.Accum,
-		"codes": o.Codes, "depth": o.Depth, "lr": o.LR, "seed": o.Seed, "tower": towerIdentity(o.TowerDir), "lpips": o.LPIPSVGG != ""})
+		"codes": o.Codes, "depth": o.Depth, "lr": o.LR, "seed": o.Seed, "tower": towerIdentity(o.TowerDir), "lpips": o.LPIPSVGG != "", "gan_from": o.GANFrom})
 	if old, err := os.ReadFile(path); err == nil {
 		if string(old) != string(cur) {
 			return usageErr("%s was made with another recipe (%s; now %s): use a fresh --out", c.Out, old, cur)

@@ -25,9 +25,9 @@ import (
 
 // DiscConfig sizes the discriminator.
 type DiscConfig struct {
-	NDF     int // base channels (64 in the paper); multiples of 32 (GroupNorm 32)
-	NLayers int // strided blocks + 1 (3)
-	InCh    int // image channels (3)
+	NDF     int `json:"ndf"`      // base channels (64 in the paper); multiples of 32 (GroupNorm 32)
+	NLayers int `json:"n_layers"` // strided blocks + 1 (3)
+	InCh    int `json:"in_ch"`    // image channels (3)
 }
 
 // DefaultDiscConfig is the authors' (ndf 64, 3 layers).

@@ -21,14 +21,15 @@ import (
 
 // LossWeights are the objective's coefficients (see the file comment).
 type LossWeights struct {
-	SemLayer  float64 // (MSE − cos) of the post-quant semantic state vs the frozen layer_sem state (5)
-	SemPooled float64 // (MSE − cos) of the pooled output vs the frozen pooled output (1)
-	Commit    float64 // commitment losses of both quantisers (5)
-	PixelMSE  float64 // MSE(x̂, x) in [-1, 1] units (5)
-	LPIPS     float64 // LPIPS VGG16 (1); 0 runs without it
-	GAN       float64 // generator loss weight d_weight (0.75); 0 disables the discriminator
+	SemLayer  float64 `json:"sem_layer"`  // (MSE − cos) of the post-quant semantic state vs the frozen layer_sem state (5)
+	SemPooled float64 `json:"sem_pooled"` // (MSE − cos) of the pooled output vs the frozen pooled output (1)
+	Commit    float64 `json:"commit"`     // commitment losses of both quantisers (5)
+	PixelMSE  float64 `json:"pixel_mse"`  // MSE(x̂, x) in [-1, 1] units (5)
+	LPIPS     float64 `json:"lpips"`      // LPIPS VGG16 (1); 0 runs without it
+	GAN       float64 `json:"gan"`        // generator loss weight d_weight (0.75); 0 disables the discriminator
 	// AdaptiveMin/Max clamp the adaptive generator weight ([0.3, 10]).
-	AdaptiveMin, AdaptiveMax float64
+	AdaptiveMin float64 `json:"adaptive_min"`
+	AdaptiveMax float64 `json:"adaptive_max"`
 }
 
 // DefaultLossWeights are the authors' 2026 values.
