@@ -21,6 +21,9 @@ type RunConfig struct {
 	OutDir    string // results go to OutDir/<task>/<model>/
 	BatchSize int
 	Limit     int // first N items only (0 = all)
+	// Subset keeps only the items whose IDs it lists (nil = all), e.g. a
+	// fixed random sample for quick checks; applied before Limit.
+	Subset    []string
 	Seed      int64
 	Progress  io.Writer // progress bar destination (nil = none)
 	GitCommit string
@@ -84,6 +87,32 @@ func LoadRecords(path string) (map[string]Record, error) {
 	return out, sc.Err()
 }
 
+// selectItems applies a subset (item IDs, all of which must exist) and then
+// a limit, keeping the task's order.
+func selectItems(items []Item, subset []string, limit int) ([]Item, error) {
+	if subset != nil {
+		want := map[string]bool{}
+		for _, id := range subset {
+			want[id] = true
+		}
+		var kept []Item
+		for _, it := range items {
+			if want[it.ID] {
+				kept = append(kept, it)
+				delete(want, it.ID)
+			}
+		}
+		for id := range want {
+			return nil, fmt.Errorf("subset lists item %q, which the task does not have", id)
+		}
+		items = kept
+	}
+	if limit > 0 && limit < len(items) {
+		items = items[:limit]
+	}
+	return items, nil
+}
+
 // dropTornTail truncates a predictions file after its last newline: a run
 // killed mid-write leaves a partial record that later appends would corrupt.
 func dropTornTail(path string) error {
@@ -115,8 +144,8 @@ func Run(ctx context.Context, task Task, m Model, cfg RunConfig) (*Result, error
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Limit > 0 && cfg.Limit < len(items) {
-		items = items[:cfg.Limit]
+	if items, err = selectItems(items, cfg.Subset, cfg.Limit); err != nil {
+		return nil, fmt.Errorf("%s: %w", task.Name(), err)
 	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 8

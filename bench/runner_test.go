@@ -132,3 +132,18 @@ func TestCorruptPredictionLineIsAnError(t *testing.T) {
 		t.Errorf("want error naming line 2, got %v", err)
 	}
 }
+
+func TestSubsetAndLimit(t *testing.T) {
+	n := 0
+	res, err := Run(context.Background(), countTask{n: 20, predicted: &n}, fakeModel{}, RunConfig{OutDir: t.TempDir(), Subset: []string{"q003", "q006", "q007", "q010"}, Limit: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// q003, q006 correct (multiples of 3), q007 fails: 2 of 3.
+	if n != 3 || res.NSamples.Total != 3 || res.NSamples.Failed != 1 || res.Metrics["accuracy"] != 100*2.0/3 {
+		t.Errorf("predicted %d, %+v %v", n, res.NSamples, res.Metrics)
+	}
+	if _, err := Run(context.Background(), countTask{n: 20, predicted: &n}, fakeModel{}, RunConfig{OutDir: t.TempDir(), Subset: []string{"nope"}}); err == nil || !strings.Contains(err.Error(), `"nope"`) {
+		t.Errorf("unknown subset id: %v", err)
+	}
+}

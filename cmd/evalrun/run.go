@@ -43,6 +43,7 @@ type runCmd struct {
 	Out       string            `default:"results" help:"Output root: OUT/<task>/<model>/{predictions-*.jsonl,results.json,samples.jsonl}."`
 	Batch     int               `default:"8" help:"Batch size."`
 	Limit     int               `help:"Only the first N items of each task."`
+	Subset    string            `help:"File of item IDs (one per line, as in predictions/samples files) to run instead of all items." placeholder:"FILE"`
 	Quiet     bool              `help:"No progress bars."`
 }
 
@@ -100,6 +101,18 @@ func (c *runCmd) Run(g *Globals) error {
 	if c.Limit > 0 {
 		rf.Limit = c.Limit
 	}
+	var subset []string
+	if c.Subset != "" {
+		raw, err := os.ReadFile(c.Subset)
+		if err != nil {
+			return usageErr("--subset: %v", err)
+		}
+		for _, l := range strings.Split(string(raw), "\n") {
+			if l = strings.TrimSpace(l); l != "" {
+				subset = append(subset, l)
+			}
+		}
+	}
 	b, err := backend.New(g.Backend)
 	if err != nil {
 		return usageErr("%v", err)
@@ -124,7 +137,7 @@ func (c *runCmd) Run(g *Globals) error {
 				fmt.Fprintf(os.Stderr, "skip %s on %s: the task needs a model of capability %q\n", ts.Name, ms.Name, task.Needs())
 				continue
 			}
-			cfg := bench.RunConfig{OutDir: rf.Out, BatchSize: rf.BatchSize, Limit: rf.Limit, Seed: rf.Seed, GitCommit: gitCommit(), Backend: backend.Resolve(g.Backend)}
+			cfg := bench.RunConfig{OutDir: rf.Out, BatchSize: rf.BatchSize, Limit: rf.Limit, Seed: rf.Seed, GitCommit: gitCommit(), Backend: backend.Resolve(g.Backend), Subset: subset}
 			if progress != nil {
 				cfg.Progress = progress
 			}
