@@ -19,7 +19,11 @@ func LoadImages(items []Item, path func(Item) string) ([]*imageio.Image, []error
 	imgs := make([]*imageio.Image, len(items))
 	errs := make([]error, len(items))
 	ParallelFor(len(items), func(i int) {
-		imgs[i], errs[i] = imageio.Load(path(items[i]))
+		p := path(items[i])
+		var ok bool
+		if imgs[i], errs[i], ok = takePrefetched(p); !ok {
+			imgs[i], errs[i] = imageio.Load(p)
+		}
 	})
 	return imgs, errs
 }

@@ -216,6 +216,15 @@ func predictInto(ctx context.Context, task Task, m Model, todo []Item, cfg RunCo
 			return err
 		}
 		batch := todo[start:min(start+cfg.BatchSize, len(todo))]
+		if ip, ok := task.(ImagePather); ok && start+cfg.BatchSize < len(todo) {
+			// Decode the next batch while the model runs on this one.
+			next := todo[start+cfg.BatchSize : min(start+2*cfg.BatchSize, len(todo))]
+			paths := make([]string, len(next))
+			for i, it := range next {
+				paths[i] = ip.ImagePath(it)
+			}
+			prefetchImages(paths)
+		}
 		recs, err := task.Predict(ctx, m, batch)
 		if err != nil {
 			return fmt.Errorf("%s: predicting items %s..%s: %w", task.Name(), batch[0].ID, batch[len(batch)-1].ID, err)

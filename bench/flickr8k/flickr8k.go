@@ -164,6 +164,10 @@ func (t *Task) Needs() string { return bench.NeedsEmbedder }
 func (t *Task) Protocol() map[string]any {
 	return map[string]any{"data": t.data, "split": t.split, "similarity": "cosine", "ties": "lowest index"}
 }
+
+// ImagePath lets the runner decode the next batch ahead (bench.ImagePather).
+func (t *Task) ImagePath(it bench.Item) string { return it.Payload.(entry).Path }
+
 func (t *Task) Items() ([]bench.Item, error) { return t.items, nil }
 
 type pred struct {

@@ -103,6 +103,10 @@ func (t *Task) Needs() string { return bench.NeedsEmbedder }
 func (t *Task) Protocol() map[string]any {
 	return map[string]any{"data": t.data, "templates": t.templates, "classes": len(t.classNames), "ties": "lowest index"}
 }
+
+// ImagePath lets the runner decode the next batch ahead (bench.ImagePather).
+func (t *Task) ImagePath(it bench.Item) string { return it.Payload.(sample).Path }
+
 func (t *Task) Items() ([]bench.Item, error) { return t.items, nil }
 
 // scan finds the classes and labelled images of either layout.

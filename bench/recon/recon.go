@@ -120,6 +120,10 @@ func (t *Task) Protocol() map[string]any {
 	}
 	return p
 }
+
+// ImagePath lets the runner decode the next batch ahead (bench.ImagePather).
+func (t *Task) ImagePath(it bench.Item) string { return it.Payload.(string) }
+
 func (t *Task) Items() ([]bench.Item, error) { return t.items, nil }
 
 type pred struct {
