@@ -1,0 +1,93 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/dualtoken/evalharness/assets"
+	"github.com/dualtoken/evalharness/bench"
+	_ "github.com/dualtoken/evalharness/bench/suites"
+)
+
+// The harness commands end to end on the shipped tiny SigLIP: run, score,
+// report, check (pass, injected regression, missing task), with exit codes.
+func TestRunScoreReportCheck(t *testing.T) {
+	dir := t.TempDir()
+	model, err := assets.Extract("tiny-siglip", filepath.Join(dir, "models"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writer, _ := bench.Demo("imagenet-zeroshot")
+	opts, err := writer(filepath.Join(dir, "data"), 7, 24)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "results")
+	if code := run([]string{"run", "--quiet", "--task", "imagenet-zeroshot", "--data", opts.Data, "--model-kind", "siglip", "--model", model, "--out", out}); code != 0 {
+		t.Fatalf("run exit %d", code)
+	}
+	resPath := filepath.Join(out, "imagenet-zeroshot", "tiny-siglip", "results.json")
+	first, err := bench.ReadResult(resPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := run([]string{"score", resPath}); code != 0 {
+		t.Fatalf("score exit %d", code)
+	}
+	again, _ := bench.ReadResult(resPath)
+	if again.Metrics["top1"] != first.Metrics["top1"] || again.NSamples != first.NSamples {
+		t.Errorf("rescore %v, run %v", again.Metrics, first.Metrics)
+	}
+	if code := run([]string{"report", out, "--format", "markdown", "--out", filepath.Join(dir, "report")}); code != 0 {
+		t.Fatalf("report exit %d", code)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "report", "index.html")); err != nil {
+		t.Error(err)
+	}
+	if code := run([]string{"check", "--baseline", out, "--candidate", out}); code != 0 {
+		t.Errorf("check against itself: exit %d", code)
+	}
+	// Injected regression: top-1 down by 5 points.
+	cand := filepath.Join(dir, "cand", "results.json")
+	worse := *first
+	worse.Metrics = map[string]float64{}
+	for k, v := range first.Metrics {
+		worse.Metrics[k] = v
+	}
+	worse.Metrics["top1"] -= 5
+	if err := worse.Write(cand); err != nil {
+		t.Fatal(err)
+	}
+	if code := run([]string{"check", "--baseline", out, "--candidate", filepath.Dir(cand)}); code != 1 {
+		t.Errorf("regression: exit %d, want 1", code)
+	}
+	if code := run([]string{"check", "--baseline", out, "--candidate", filepath.Dir(cand), "--tolerance", "imagenet-zeroshot/top1=5"}); code != 0 {
+		t.Errorf("within tolerance: exit %d, want 0", code)
+	}
+	// Missing task in the candidate: usage error.
+	other := worse
+	other.Task = "flickr8k"
+	os.Remove(cand)
+	other.Write(cand)
+	if code := run([]string{"check", "--baseline", out, "--candidate", filepath.Dir(cand)}); code != 2 {
+		t.Errorf("missing task: exit %d, want 2", code)
+	}
+	// Bad inputs are exit 2.
+	for _, args := range [][]string{
+		{"run", "--task", "nosuch", "--model-kind", "siglip", "--model", model, "--data", opts.Data, "--out", out},
+		{"run"},
+		{"score", filepath.Join(dir, "nope.json")},
+		{"report", filepath.Join(dir, "empty-nothing")},
+	} {
+		if code := run(args); code != 2 {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+	}
+	var j map[string]any
+	b, _ := os.ReadFile(resPath)
+	if json.Unmarshal(b, &j) != nil || j["schema"].(float64) != 1 {
+		t.Errorf("results.json schema: %s", b)
+	}
+}
