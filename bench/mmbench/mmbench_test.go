@@ -29,12 +29,7 @@ func demo(t *testing.T, withPasses bool) string {
 }
 
 func newTask(t *testing.T, dir string, extra map[string]string) *Task {
-	t.Helper()
-	task, err := New(bench.Options{Data: dir, Extra: extra})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return task.(*Task)
+	return qatest.NewTask[*Task](t, New, dir, extra)
 }
 
 // oracle answers each pass with its answer letter (or, textual, with the

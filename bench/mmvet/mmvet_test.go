@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/dualtoken/evalharness/bench"
-	"github.com/dualtoken/evalharness/bench/qa"
 	"github.com/dualtoken/evalharness/bench/qa/qatest"
 	"github.com/dualtoken/evalharness/metrics"
 	"github.com/dualtoken/evalharness/world"
@@ -30,12 +29,7 @@ func demo(t *testing.T, n int) string {
 }
 
 func newTask(t *testing.T, dir string, extra map[string]string) *Task {
-	t.Helper()
-	task, err := New(bench.Options{Data: dir, Extra: extra})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return task.(*Task)
+	return qatest.NewTask[*Task](t, New, dir, extra)
 }
 
 // rightAnswer is what the oracle says for a ground truth: its first
@@ -46,14 +40,7 @@ func rightAnswer(gt string) string {
 }
 
 func oracle(t *testing.T, task *Task) *qatest.Oracle {
-	items, _ := task.Items()
-	qs := make([]qa.Query, len(items))
-	answers := make([]string, len(items))
-	for i, it := range items {
-		qs[i] = task.query(it)
-		answers[i] = rightAnswer(it.Payload.(question).Answer)
-	}
-	return qatest.NewOracle(t, qs, answers)
+	return qatest.OracleFor(t, task, task.query, func(it bench.Item) string { return rightAnswer(it.Payload.(question).Answer) })
 }
 
 // judge is a loopback chat-completions server grading "1.0" exactly when

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/dualtoken/evalharness/bench"
-	"github.com/dualtoken/evalharness/bench/qa"
 	"github.com/dualtoken/evalharness/bench/qa/qatest"
 	"github.com/dualtoken/evalharness/world"
 )
@@ -25,23 +24,13 @@ func demo(t *testing.T, nImages int) string {
 }
 
 func newTask(t *testing.T, dir string, extra map[string]string) *Task {
-	t.Helper()
-	task, err := New(bench.Options{Data: dir, Extra: extra})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return task.(*Task)
+	return qatest.NewTask[*Task](t, New, dir, extra)
 }
 
 func oracle(t *testing.T, task *Task) *qatest.Oracle {
-	items, _ := task.Items()
-	qs := make([]qa.Query, len(items))
-	answers := make([]string, len(items))
-	for i, it := range items {
-		qs[i] = task.query(it)
-		answers[i] = map[string]string{"yes": "Yes", "no": "No"}[it.Payload.(question).Label]
-	}
-	return qatest.NewOracle(t, qs, answers)
+	return qatest.OracleFor(t, task, task.query, func(it bench.Item) string {
+		return map[string]string{"yes": "Yes", "no": "No"}[it.Payload.(question).Label]
+	})
 }
 
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }

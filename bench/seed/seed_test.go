@@ -26,12 +26,7 @@ func demo(t *testing.T) string {
 }
 
 func newTask(t *testing.T, dir string, extra map[string]string) *Task {
-	t.Helper()
-	task, err := New(bench.Options{Data: dir, Extra: extra})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return task.(*Task)
+	return qatest.NewTask[*Task](t, New, dir, extra)
 }
 
 // oracle answers the letter (generation) or gives the lowest loss to the

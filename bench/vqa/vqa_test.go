@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/dualtoken/evalharness/bench"
-	"github.com/dualtoken/evalharness/bench/qa"
 	"github.com/dualtoken/evalharness/bench/qa/qatest"
 	"github.com/dualtoken/evalharness/world"
 )
@@ -28,24 +27,12 @@ func demo(t *testing.T, nImages int) string {
 }
 
 func newTask(t *testing.T, dir string, extra map[string]string) *Task {
-	t.Helper()
-	task, err := New(bench.Options{Data: dir, Extra: extra})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return task.(*Task)
+	return qatest.NewTask[*Task](t, New, dir, extra)
 }
 
 // oracle answers each question with its multiple_choice_answer.
 func oracle(t *testing.T, task *Task) *qatest.Oracle {
-	items, _ := task.Items()
-	qs := make([]qa.Query, len(items))
-	answers := make([]string, len(items))
-	for i, it := range items {
-		qs[i] = task.query(it)
-		answers[i] = it.Payload.(question).MC
-	}
-	return qatest.NewOracle(t, qs, answers)
+	return qatest.OracleFor(t, task, task.query, func(it bench.Item) string { return it.Payload.(question).MC })
 }
 
 func TestDemoLayoutLoads(t *testing.T) {

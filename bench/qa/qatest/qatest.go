@@ -243,3 +243,30 @@ func CheckProtocolRoundTrip(t *testing.T, task bench.Task, factory bench.Factory
 		t.Errorf("protocol after the round trip %v, want %v", again.Protocol(), task.Protocol())
 	}
 }
+
+// NewTask builds a task with factory f on dir and returns it as its
+// concrete type T, failing the test on error.
+func NewTask[T bench.Task](t testing.TB, f bench.Factory, dir string, extra map[string]string) T {
+	t.Helper()
+	task, err := f(bench.Options{Data: dir, Extra: extra})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return task.(T)
+}
+
+// OracleFor is an Oracle answering every item of task with answer(item);
+// query gives the item's query as the suite builds it.
+func OracleFor(t testing.TB, task bench.Task, query func(bench.Item) qa.Query, answer func(bench.Item) string) *Oracle {
+	t.Helper()
+	items, err := task.Items()
+	if err != nil {
+		t.Fatal(err)
+	}
+	qs := make([]qa.Query, len(items))
+	answers := make([]string, len(items))
+	for i, it := range items {
+		qs[i], answers[i] = query(it), answer(it)
+	}
+	return NewOracle(t, qs, answers)
+}
