@@ -7,8 +7,6 @@ import (
 	"os"
 	"os/signal"
 
-	"github.com/schollz/progressbar/v3"
-
 	"github.com/dualtoken/evalharness/backend"
 	"github.com/dualtoken/evalharness/train"
 	"github.com/dualtoken/evalharness/train/tinysiglip"
@@ -90,33 +88,14 @@ func (c *trainTinyCmd) Run(g *Globals) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 
-	var bar *progressbar.ProgressBar
-	onStep := func(r train.Result) {
-		if c.Quiet {
-			return
-		}
-		if bar == nil {
-			bar = progressbar.NewOptions(o.Steps,
-				progressbar.OptionSetWriter(os.Stderr),
-				progressbar.OptionSetDescription("train-tiny siglip"),
-				progressbar.OptionShowCount(),
-				progressbar.OptionShowIts(),
-				progressbar.OptionSetItsString("steps"),
-				progressbar.OptionSetPredictTime(true),
-				progressbar.OptionThrottle(200_000_000),
-			)
-			_ = bar.Set(r.Step - 1)
-		}
-		bar.Describe(fmt.Sprintf("train-tiny siglip loss %.4f lr %.2e t %.1f b %.2f", r.Loss, r.LR, r.Metrics["t"], r.Metrics["b"]))
-		_ = bar.Set(r.Step)
-	}
+	bar := &stepBar{steps: o.Steps, quiet: c.Quiet}
+	onStep := bar.onStep(func(r train.Result) string {
+		return fmt.Sprintf("train-tiny siglip loss %.4f lr %.2e t %.1f b %.2f", r.Loss, r.LR, r.Metrics["t"], r.Metrics["b"])
+	})
 	fmt.Fprintf(os.Stderr, "training tiny SigLIP: %d steps × %d pairs, seed %d, backend %s; checkpoints in %s\n",
 		o.Steps, o.Batch, o.Seed, b.Name(), tinysiglip.CheckpointDir(o.Out))
 	rec, err := tinysiglip.Train(ctx, b, o, onStep)
-	if bar != nil {
-		_ = bar.Finish()
-		fmt.Fprintln(os.Stderr)
-	}
+	bar.finish()
 	if errors.Is(err, context.Canceled) {
 		return failErr("interrupted; the checkpoint in %s resumes with the same command", tinysiglip.CheckpointDir(o.Out))
 	}

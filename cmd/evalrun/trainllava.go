@@ -9,8 +9,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/schollz/progressbar/v3"
-
 	"github.com/dualtoken/evalharness/backend"
 	"github.com/dualtoken/evalharness/model/llava/tinyllava"
 	"github.com/dualtoken/evalharness/train"
@@ -68,27 +66,14 @@ func (c *trainTinyLlavaCmd) Run(g *Globals) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	var bar *progressbar.ProgressBar
-	onStep := func(r train.Result) {
-		if c.Quiet {
-			return
-		}
-		if bar == nil {
-			bar = progressbar.NewOptions(o.Steps, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionShowCount(),
-				progressbar.OptionShowIts(), progressbar.OptionSetItsString("steps"), progressbar.OptionSetPredictTime(true),
-				progressbar.OptionThrottle(200_000_000))
-			_ = bar.Set(r.Step - 1)
-		}
-		bar.Describe(fmt.Sprintf("train-tiny-llava loss %.4f answer-acc %.3f", r.Loss, r.Metrics["answer_acc"]))
-		_ = bar.Set(r.Step)
-	}
+	bar := &stepBar{steps: o.Steps, quiet: c.Quiet}
+	onStep := bar.onStep(func(r train.Result) string {
+		return fmt.Sprintf("train-tiny-llava loss %.4f answer-acc %.3f", r.Loss, r.Metrics["answer_acc"])
+	})
 	fmt.Fprintf(os.Stderr, "training tiny LLaVA: %d steps × %d questions, seed %d, backend %s; checkpoints in %s\n",
 		o.Steps, o.Batch, o.Seed, b.Name(), tinyllava.CheckpointDir(o.Out))
 	rec, err := tinyllava.Train(ctx, b, o, onStep)
-	if bar != nil {
-		_ = bar.Finish()
-		fmt.Fprintln(os.Stderr)
-	}
+	bar.finish()
 	if errors.Is(err, context.Canceled) {
 		return failErr("interrupted; the checkpoint in %s resumes with the same command", tinyllava.CheckpointDir(o.Out))
 	}
