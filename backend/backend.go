@@ -42,6 +42,7 @@ func New(spec string) (b compute.Backend, err error) {
 	name, cfg, _ := strings.Cut(spec, ":")
 	switch name {
 	case "go":
+		GuardHeapTail()
 	case "xla", "stablehlo", "shlo", "hlo":
 		plugin, _, _ := strings.Cut(cfg, ",")
 		if strings.Contains(plugin, "/") {

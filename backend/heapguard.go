@@ -1,0 +1,68 @@
+package backend
+
+import (
+	"bufio"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// The Go backend's SIMD kernels (GoMLX compute v0.1.14 built with go1.27.3's
+// simd/archsimd) read the tail of a float32 row with LoadFloat32x16Part,
+// which loads a full 64 bytes and masks afterwards. When a buffer ends on the
+// last page of the highest mapped heap arena, the over-read touches reserved,
+// unmapped address space and the process dies with SIGSEGV (seen as rare CI
+// crashes in simdV2V1MulFloat32). Until the library masks the load itself, we
+// map heap address space well above what the process will use: allocating a
+// large block once and dropping it leaves its arenas mapped (Go never unmaps
+// heap memory; freed pages are only madvised away), so later buffers sit
+// below mapped memory and the over-read is harmless. The block is never
+// touched, so it costs address space, not RAM.
+var heapGuardOnce sync.Once
+
+// heapGuardBytes is the ballast size: half the machine's memory, at most
+// 16 GiB (a single mapping larger than RAM may be refused by the kernel's
+// overcommit heuristic, and Go treats that as fatal).
+func heapGuardBytes() int {
+	const max = 16 << 30
+	total := memTotal()
+	if total <= 0 {
+		return 2 << 30
+	}
+	return min(total/2, max)
+}
+
+// GuardHeapTail maps the ballast described above; only the first call does
+// work. New calls it for the Go backend.
+func GuardHeapTail() {
+	heapGuardOnce.Do(func() {
+		b := make([]byte, heapGuardBytes())
+		runtime.KeepAlive(b)
+		b = nil
+		runtime.GC()
+	})
+}
+
+// memTotal reads MemTotal from /proc/meminfo in bytes (0 when unknown).
+func memTotal() int {
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), "MemTotal:")
+		if !ok {
+			continue
+		}
+		kb, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
+		if err != nil {
+			return 0
+		}
+		return kb << 10
+	}
+	return 0
+}
