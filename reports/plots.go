@@ -174,54 +174,57 @@ var nonWord = regexp.MustCompile(`[^A-Za-z0-9]+`)
 
 func sanitize(s string) string { return nonWord.ReplaceAllString(s, "_") }
 
-var lastNumber = regexp.MustCompile(`(\d+)\D*$`)
+var lastNumber = regexp.MustCompile(`(\d+)(\D*)$`)
 
-// checkpointOrder sorts model names by their last number (step-000200 <
-// step-001000), falling back to the name.
-func checkpointOrder(names []string) {
-	num := func(s string) (int, bool) {
-		m := lastNumber.FindStringSubmatch(s)
-		if m == nil {
-			return 0, false
-		}
-		n, err := strconv.Atoi(m[1])
-		return n, err == nil
+// checkpointOf splits a model name into its series (the name with its last
+// number replaced by "#") and that number: run-step-000200 → ("run-step-#", 200).
+// Names without a number are not checkpoints.
+func checkpointOf(name string) (series string, step int, ok bool) {
+	m := lastNumber.FindStringSubmatchIndex(name)
+	if m == nil {
+		return "", 0, false
 	}
-	sort.SliceStable(names, func(i, j int) bool {
-		a, oka := num(names[i])
-		b, okb := num(names[j])
-		if oka && okb && a != b {
-			return a < b
-		}
-		return names[i] < names[j]
-	})
+	n, err := strconv.Atoi(name[m[2]:m[3]])
+	if err != nil {
+		return "", 0, false
+	}
+	return name[:m[2]] + "#" + name[m[3]:], n, true
 }
 
-// OverCheckpoints draws task/metric across models (checkpoints) ordered by
-// the number in their names; one figure per task, one line per metric.
+// OverCheckpoints draws task/metric across the checkpoints of a training run:
+// models whose names differ only in their last number (run-step-000200,
+// run-step-001000) form a series, ordered by that number; one figure per task
+// and series of at least two checkpoints, one line per metric. Models that
+// are not checkpoints of a common run are left to the bar charts.
 func OverCheckpoints(dir string, results []*bench.Result) ([]*Plot, error) {
-	byTask := map[string][]*bench.Result{}
+	type key struct{ task, series string }
+	groups := map[key][]*bench.Result{}
 	for _, r := range results {
-		byTask[r.Task] = append(byTask[r.Task], r)
+		if s, _, ok := checkpointOf(r.Model.Name); ok {
+			k := key{r.Task, s}
+			groups[k] = append(groups[k], r)
+		}
 	}
-	tasks := make([]string, 0, len(byTask))
-	for t := range byTask {
-		tasks = append(tasks, t)
+	keys := make([]key, 0, len(groups))
+	for k, rs := range groups {
+		if len(rs) >= 2 {
+			keys = append(keys, k)
+		}
 	}
-	sort.Strings(tasks)
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].task != keys[j].task {
+			return keys[i].task < keys[j].task
+		}
+		return keys[i].series < keys[j].series
+	})
 	var out []*Plot
-	for _, task := range tasks {
-		rs := byTask[task]
-		if len(rs) < 2 {
-			continue
-		}
-		names := make([]string, len(rs))
-		byName := map[string]*bench.Result{}
-		for i, r := range rs {
-			names[i] = r.Model.Name
-			byName[r.Model.Name] = r
-		}
-		checkpointOrder(names)
+	for _, k := range keys {
+		rs := groups[k]
+		sort.SliceStable(rs, func(i, j int) bool {
+			_, a, _ := checkpointOf(rs[i].Model.Name)
+			_, b, _ := checkpointOf(rs[j].Model.Name)
+			return a < b
+		})
 		metrics := map[string]bool{}
 		for _, r := range rs {
 			for m := range r.Metrics {
@@ -234,13 +237,14 @@ func OverCheckpoints(dir string, results []*bench.Result) ([]*Plot, error) {
 		}
 		sort.Strings(ms)
 		p := plot.New()
-		p.Title.Text = task + " across checkpoints"
-		p.X.Label.Text = "checkpoint"
-		for k, m := range ms {
+		p.Title.Text = k.task + " across checkpoints of " + k.series
+		p.X.Label.Text = "step"
+		for c, m := range ms {
 			var xy plotter.XYs
-			for i, n := range names {
-				if v, ok := byName[n].Metrics[m]; ok && !math.IsNaN(v) && !math.IsInf(v, 0) {
-					xy = append(xy, plotter.XY{X: float64(i), Y: v})
+			for _, r := range rs {
+				_, step, _ := checkpointOf(r.Model.Name)
+				if v, ok := r.Metrics[m]; ok && !math.IsNaN(v) && !math.IsInf(v, 0) {
+					xy = append(xy, plotter.XY{X: float64(step), Y: v})
 				}
 			}
 			if len(xy) == 0 {
@@ -250,15 +254,12 @@ func OverCheckpoints(dir string, results []*bench.Result) ([]*Plot, error) {
 			if err != nil {
 				return nil, err
 			}
-			c := plotutilColor(k)
-			l.Color, pts.Color = c, c
+			col := plotutilColor(c)
+			l.Color, pts.Color = col, col
 			p.Add(l, pts)
 			p.Legend.Add(m, l)
 		}
-		p.NominalX(names...)
-		p.X.Tick.Label.Rotation = math.Pi / 6
-		p.X.Tick.Label.XAlign = draw.XRight
-		stem := "checkpoints_" + sanitize(task)
+		stem := "checkpoints_" + sanitize(k.task) + "_" + sanitize(k.series)
 		files, err := save(p, dir, stem, 7*vg.Inch, 4.5*vg.Inch)
 		if err != nil {
 			return nil, err
