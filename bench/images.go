@@ -18,14 +18,17 @@ import (
 func LoadImages(items []Item, path func(Item) string) ([]*imageio.Image, []error) {
 	imgs := make([]*imageio.Image, len(items))
 	errs := make([]error, len(items))
-	ParallelFor(len(items), func(i int) {
-		p := path(items[i])
-		var ok bool
-		if imgs[i], errs[i], ok = takePrefetched(p); !ok {
-			imgs[i], errs[i] = imageio.Load(p)
-		}
-	})
+	ParallelFor(len(items), func(i int) { imgs[i], errs[i] = LoadImage(path(items[i])) })
 	return imgs, errs
+}
+
+// LoadImage decodes the image at path, taking the runner's background
+// decode when the task announced it (ImagePather).
+func LoadImage(path string) (*imageio.Image, error) {
+	if img, err, ok := takePrefetched(path); ok {
+		return img, err
+	}
+	return imageio.Load(path)
 }
 
 // ParallelFor runs f(0..n-1) on up to GOMAXPROCS goroutines.

@@ -135,6 +135,11 @@ func (t *Task) Protocol() map[string]any {
 }
 
 // query is the question an item asks.
+var _ bench.ImagePather = (*Task)(nil)
+
+// ImagePath lets the runner decode the next batch ahead (bench.ImagePather).
+func (t *Task) ImagePath(it bench.Item) string { return it.Payload.(question).Path }
+
 func (t *Task) query(it bench.Item) qa.Query {
 	q := it.Payload.(question)
 	p := q.Text

@@ -82,9 +82,10 @@ type Query struct {
 	Prompt string
 }
 
-// FileImage loads the image at path.
+// FileImage loads the image at path (the runner's background decode of it
+// when the task is a bench.ImagePather).
 func FileImage(path string) func() (*imageio.Image, error) {
-	return func() (*imageio.Image, error) { return imageio.Load(path) }
+	return func() (*imageio.Image, error) { return bench.LoadImage(path) }
 }
 
 // Answerer returns m as an Answerer or a clear error.
