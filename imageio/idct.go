@@ -72,21 +72,7 @@ func idctIslow(coef []int16, q *[64]uint16, dst []uint8, stride int) {
 		tmp10, tmp13 := tmp0+tmp3, tmp0-tmp3
 		tmp11, tmp12 := tmp1+tmp2, tmp1-tmp2
 		// Odd part.
-		tmp0, tmp1, tmp2, tmp3 = deq(7), deq(5), deq(3), deq(1)
-		o1, o2, o3, o4 := tmp0+tmp3, tmp1+tmp2, tmp0+tmp2, tmp1+tmp3
-		z5 := (o3 + o4) * fix1_175875602
-		tmp0 *= fix0_298631336
-		tmp1 *= fix2_053119869
-		tmp2 *= fix3_072711026
-		tmp3 *= fix1_501321110
-		o1 *= -fix0_899976223
-		o2 *= -fix2_562915447
-		o3 = o3*(-fix1_961570560) + z5
-		o4 = o4*(-fix0_390180644) + z5
-		tmp0 += o1 + o3
-		tmp1 += o2 + o4
-		tmp2 += o2 + o3
-		tmp3 += o1 + o4
+		tmp0, tmp1, tmp2, tmp3 = oddPart(deq(7), deq(5), deq(3), deq(1))
 		const n = constBits - pass1Bits
 		ws[col] = int32(descale(tmp10+tmp3, n))
 		ws[56+col] = int32(descale(tmp10-tmp3, n))
@@ -115,21 +101,7 @@ func idctIslow(coef []int16, q *[64]uint16, dst []uint8, stride int) {
 		tmp1 := (int64(w[0]) - int64(w[4])) << constBits
 		tmp10, tmp13 := tmp0+tmp3, tmp0-tmp3
 		tmp11, tmp12 := tmp1+tmp2, tmp1-tmp2
-		tmp0, tmp1, tmp2, tmp3 = int64(w[7]), int64(w[5]), int64(w[3]), int64(w[1])
-		o1, o2, o3, o4 := tmp0+tmp3, tmp1+tmp2, tmp0+tmp2, tmp1+tmp3
-		z5 := (o3 + o4) * fix1_175875602
-		tmp0 *= fix0_298631336
-		tmp1 *= fix2_053119869
-		tmp2 *= fix3_072711026
-		tmp3 *= fix1_501321110
-		o1 *= -fix0_899976223
-		o2 *= -fix2_562915447
-		o3 = o3*(-fix1_961570560) + z5
-		o4 = o4*(-fix0_390180644) + z5
-		tmp0 += o1 + o3
-		tmp1 += o2 + o4
-		tmp2 += o2 + o3
-		tmp3 += o1 + o4
+		tmp0, tmp1, tmp2, tmp3 = oddPart(int64(w[7]), int64(w[5]), int64(w[3]), int64(w[1]))
 		const n = constBits + pass1Bits + 3
 		out[0] = idctLimit[descale(tmp10+tmp3, n)&1023]
 		out[7] = idctLimit[descale(tmp10-tmp3, n)&1023]
@@ -140,4 +112,18 @@ func idctIslow(coef []int16, q *[64]uint16, dst []uint8, stride int) {
 		out[3] = idctLimit[descale(tmp13+tmp0, n)&1023]
 		out[4] = idctLimit[descale(tmp13-tmp0, n)&1023]
 	}
+}
+
+// oddPart is the odd-part rotation shared by libjpeg's islow IDCT and FDCT
+// (jidctint.c / jfdctint.c): inputs in the order tmp0..tmp3 of the IDCT
+// (tmp4..tmp7 of the FDCT), outputs scaled by 2^constBits. Integer
+// arithmetic, so the order of the sums does not change the result.
+func oddPart(a, b, c, d int64) (int64, int64, int64, int64) {
+	z1, z2, z3, z4 := a+d, b+c, a+c, b+d
+	z5 := (z3 + z4) * fix1_175875602
+	z1 *= -fix0_899976223
+	z2 *= -fix2_562915447
+	z3 = z3*(-fix1_961570560) + z5
+	z4 = z4*(-fix0_390180644) + z5
+	return a*fix0_298631336 + z1 + z3, b*fix2_053119869 + z2 + z4, c*fix3_072711026 + z2 + z3, d*fix1_501321110 + z1 + z4
 }

@@ -210,23 +210,11 @@ func fdctBlock(out *[64]int32, p []uint8, stride, x0, y0 int) {
 		const n = constBits - pass1Bits
 		row[2] = int32(descale(z1+tmp13*fix0_765366865, n))
 		row[6] = int32(descale(z1+tmp12*(-fix1_847759065), n))
-		z1 = tmp4 + tmp7
-		z2 := tmp5 + tmp6
-		z3 := tmp4 + tmp6
-		z4 := tmp5 + tmp7
-		z5 := (z3 + z4) * fix1_175875602
-		tmp4 *= fix0_298631336
-		tmp5 *= fix2_053119869
-		tmp6 *= fix3_072711026
-		tmp7 *= fix1_501321110
-		z1 *= -fix0_899976223
-		z2 *= -fix2_562915447
-		z3 = z3*(-fix1_961570560) + z5
-		z4 = z4*(-fix0_390180644) + z5
-		row[7] = int32(descale(tmp4+z1+z3, n))
-		row[5] = int32(descale(tmp5+z2+z4, n))
-		row[3] = int32(descale(tmp6+z2+z3, n))
-		row[1] = int32(descale(tmp7+z1+z4, n))
+		o4, o5, o6, o7 := oddPart(tmp4, tmp5, tmp6, tmp7)
+		row[7] = int32(descale(o4, n))
+		row[5] = int32(descale(o5, n))
+		row[3] = int32(descale(o6, n))
+		row[1] = int32(descale(o7, n))
 	}
 	for c := 0; c < 8; c++ {
 		s0, s1, s2, s3 := int64(d[c]), int64(d[8+c]), int64(d[16+c]), int64(d[24+c])
@@ -243,23 +231,11 @@ func fdctBlock(out *[64]int32, p []uint8, stride, x0, y0 int) {
 		const n = constBits + pass1Bits
 		out[16+c] = int32(descale(z1+tmp13*fix0_765366865, n))
 		out[48+c] = int32(descale(z1+tmp12*(-fix1_847759065), n))
-		z1 = tmp4 + tmp7
-		z2 := tmp5 + tmp6
-		z3 := tmp4 + tmp6
-		z4 := tmp5 + tmp7
-		z5 := (z3 + z4) * fix1_175875602
-		tmp4 *= fix0_298631336
-		tmp5 *= fix2_053119869
-		tmp6 *= fix3_072711026
-		tmp7 *= fix1_501321110
-		z1 *= -fix0_899976223
-		z2 *= -fix2_562915447
-		z3 = z3*(-fix1_961570560) + z5
-		z4 = z4*(-fix0_390180644) + z5
-		out[56+c] = int32(descale(tmp4+z1+z3, n))
-		out[40+c] = int32(descale(tmp5+z2+z4, n))
-		out[24+c] = int32(descale(tmp6+z2+z3, n))
-		out[8+c] = int32(descale(tmp7+z1+z4, n))
+		o4, o5, o6, o7 := oddPart(tmp4, tmp5, tmp6, tmp7)
+		out[56+c] = int32(descale(o4, n))
+		out[40+c] = int32(descale(o5, n))
+		out[24+c] = int32(descale(o6, n))
+		out[8+c] = int32(descale(o7, n))
 	}
 }
 
