@@ -12,6 +12,7 @@ import (
 
 	"github.com/gomlx/compute"
 
+	"github.com/dualtoken/evalharness/imageio"
 	"github.com/dualtoken/evalharness/model/dualtoken"
 	"github.com/dualtoken/evalharness/model/siglip"
 )
@@ -142,17 +143,31 @@ type StudyOptions struct {
 	Steps      int    // steps of rows a–d
 	QSteps     int    // steps of row q (semantic projections and codebook only)
 	MicroBatch int
-	Accum      int
-	LR, MinLR  float64
-	Warmup     float64 // fraction of steps
-	WeightDec  float64
-	Beta1      float64
-	Beta2      float64
-	GANFrom    float64 // fraction of steps after which the discriminator trains
-	Disc       dualtoken.DiscConfig
-	Weights    dualtoken.LossWeights // before Mode.Apply
-	Seed       uint64                // world seed of the training scenes and init seed
-	CkptEvery  int
+	Accum      int // micro-batches per graph call (in-graph accumulation)
+	// AccumSteps is the loop's gradient accumulation: graph calls per
+	// optimizer step (0 or 1: one).
+	AccumSteps int
+	// Epochs divides the steps of rows a–d into that many "epochs" of the
+	// procedural data, which pace the discriminator (DualTokenTask.EpochSteps
+	// = Steps/Epochs); 0: no epochs.
+	Epochs int
+	// DiscRestartEpochs: see DualTokenTask (the authors' restart_gan).
+	DiscRestartEpochs int
+	// Augment crops the training images of rows a–d as the authors'
+	// RandomResizedCrop does, from scenes rendered at AugmentSize (0: the
+	// tower's size); row q (the initial state's quantisation) is not augmented.
+	Augment     bool
+	AugmentSize int
+	LR, MinLR   float64
+	Warmup      float64 // fraction of steps
+	WeightDec   float64
+	Beta1       float64
+	Beta2       float64
+	GANFrom     float64 // fraction of steps after which the discriminator trains
+	Disc        dualtoken.DiscConfig
+	Weights     dualtoken.LossWeights // before Mode.Apply
+	Seed        uint64                // world seed of the training scenes and init seed
+	CkptEvery   int
 	// LPIPSVGG and LPIPSLin are LPIPS's weight files (torchvision's VGG16 and
 	// the lpips package's vgg.pth); with both, rows a–d add Weights.LPIPS·LPIPS
 	// (set it, DefaultStudyOptions has 0). Without them there is no
@@ -169,6 +184,7 @@ func DefaultStudyOptions() StudyOptions {
 	w.LPIPS = 0 // no VGG16/LPIPS weights offline; see the study's notes
 	return StudyOptions{
 		Codes: 128, Depth: 8, Steps: 400, QSteps: 1000, MicroBatch: 8, Accum: 1,
+		Epochs: 8, DiscRestartEpochs: 20, Augment: true, AugmentSize: 64,
 		LR: 1e-3, MinLR: 1e-5, Warmup: 0.05, WeightDec: 1e-4, Beta1: 0.5, Beta2: 0.9,
 		GANFrom: 0.75, Disc: dualtoken.DiscConfig{NDF: 32, NLayers: 3, InCh: 3}, Weights: w,
 		Seed: 11, CkptEvery: 50,
@@ -181,7 +197,11 @@ type RowRecord struct {
 	Steps          int                `json:"steps"`
 	MicroBatch     int                `json:"micro_batch"`
 	Accum          int                `json:"accum"`
+	AccumSteps     int                `json:"accum_steps"` // graph calls per optimizer step
 	GANStart       int                `json:"gan_start_step"`
+	EpochSteps     int                `json:"epoch_steps"` // 0: no epochs
+	DiscRestart    int                `json:"disc_restart_epochs"`
+	Augment        map[string]any     `json:"augment,omitempty"` // RandomResizedCrop settings when on
 	Weights        any                `json:"loss_weights"`
 	Optimizer      map[string]any     `json:"optimizer"`
 	ResumedAt      int                `json:"resumed_at_step"`
@@ -206,13 +226,22 @@ func (o StudyOptions) RowTask(tower *siglip.Config, mode Mode) (*DualTokenTask, 
 		steps = o.QSteps
 	}
 	task := &DualTokenTask{Config: fc, Mode: mode, Weights: w, Disc: o.Disc, GANStart: int(o.GANFrom * float64(steps)),
-		MicroBatch: o.MicroBatch, Accum: o.Accum, Seed: o.Seed}
+		MicroBatch: o.MicroBatch, Accum: o.Accum, Seed: o.Seed, DiscRestartEpochs: o.DiscRestartEpochs}
+	if o.Epochs > 0 {
+		task.EpochSteps = max(1, steps/o.Epochs)
+	}
+	if mode.Decode && o.Augment {
+		task.Augment, task.AugmentSize = true, o.AugmentSize
+	}
 	if err := task.Validate(); err != nil {
 		return nil, Config{}, err
 	}
 	cfg := Config{Steps: steps, LearningRate: o.LR, MinLearningRate: o.MinLR, WarmupSteps: int(o.Warmup * float64(steps)),
 		WeightDecay: o.WeightDec, Beta1: o.Beta1, Beta2: o.Beta2, NoDecay: NoDecay,
-		Dir: filepath.Join(o.Out, "train", mode.ID), CheckpointEvery: o.CkptEvery}
+		AccumSteps: o.AccumSteps, Dir: filepath.Join(o.Out, "train", mode.ID), CheckpointEvery: o.CkptEvery}
+	if task.Disc.NDF > 0 && mode.Decode && w.GAN != 0 { // the authors' separate discriminator optimizer
+		cfg.Groups = []Group{task.DiscGroup(steps, o.LR, o.Beta1, o.Beta2)}
+	}
 	return task, cfg, nil
 }
 
@@ -246,11 +275,21 @@ func TrainRow(ctx context.Context, b compute.Backend, o StudyOptions, tower *sig
 	if _, err := tr.Resume(); err != nil {
 		return nil, err
 	}
-	rec := &RowRecord{Mode: mode, Steps: cfg.Steps, MicroBatch: task.MicroBatch, Accum: task.Accum, GANStart: task.GANStart,
-		Weights: task.Weights, ResumedAt: tr.Done(), Backend: b.Name(), Final: map[string]float64{},
+	rec := &RowRecord{Mode: mode, Steps: cfg.Steps, MicroBatch: task.MicroBatch, Accum: task.Accum, AccumSteps: max(cfg.AccumSteps, 1),
+		GANStart: task.GANStart, EpochSteps: task.EpochSteps, DiscRestart: task.DiscRestartEpochs, Weights: task.Weights, ResumedAt: tr.Done(), Backend: b.Name(), Final: map[string]float64{},
 		Optimizer: map[string]any{"name": "AdamW (decoupled decay; none on rank<=1 and the discriminator)", "lr": cfg.LearningRate,
 			"min_lr": cfg.MinLearningRate, "warmup_steps": cfg.WarmupSteps, "schedule": "linear warmup + cosine",
 			"weight_decay": cfg.WeightDecay, "beta1": cfg.Beta1, "beta2": cfg.Beta2}}
+	for _, gr := range cfg.Groups {
+		rec.Optimizer[gr.Name] = map[string]any{"name": "Adam (own state, restarted with the discriminator; no decay, no clipping)",
+			"lr": gr.LR, "min_lr": gr.MinLR, "warmup_updates": gr.WarmupSteps, "cosine_updates": gr.PeriodSteps,
+			"schedule": "linear warmup from 0 + cosine, over its own updates", "beta1": gr.Beta1, "beta2": gr.Beta2}
+	}
+	if task.Augment {
+		sc := task.augmentScale()
+		rec.Augment = map[string]any{"name": "RandomResizedCrop (torchvision get_params, PIL bicubic)", "scale": sc[:],
+			"ratio": imageio.DefaultCropRatio[:], "render_size": task.augmentRender(), "size": task.Config.Tower.Vision.ImageSize}
+	}
 	var last []Result
 	start := time.Now()
 	err = tr.Run(ctx, func(r Result) {

@@ -52,7 +52,7 @@ func (t *Trainer) Save() error {
 	st := State{Format: 1, Done: t.done, ConfigFingerprint: t.Config.fingerprint(), TaskFingerprint: t.task.Fingerprint()}
 	var ts []*weights.Tensor
 	for v := range t.Store.IterVariables() {
-		if !v.HasValue() {
+		if !v.HasValue() || isAccumulator(v.Path()) { // accumulators are zero between steps
 			continue
 		}
 		val, err := v.Value()

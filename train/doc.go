@@ -1,8 +1,9 @@
 // Package train is the repo's generic training loop for GoMLX models: one
 // compiled step (loss → gradients → optional global-norm clipping → GoMLX's
 // Adam with decoupled, masked weight decay → warmup + cosine learning rate
-// from GoMLX's cosineschedule), deterministic data by step number, exact
-// checkpoint/resume, and per-step results for progress bars and logs.
+// from GoMLX's cosineschedule), optional gradient accumulation across
+// calls, deterministic data by step number, exact checkpoint/resume, and
+// per-step results for progress bars and logs.
 //
 // # Using it
 //
@@ -28,7 +29,7 @@
 //
 //	tr, err := train.New(backend, store, task, train.Config{
 //		Steps: 1000, LearningRate: 1e-3, WarmupSteps: 50, WeightDecay: 1e-4,
-//		ClipGradNorm: 1, Dir: "out/checkpoint", CheckpointEvery: 100,
+//		ClipGradNorm: 1, AccumSteps: 1, Dir: "out/checkpoint", CheckpointEvery: 100,
 //	})
 //	resumed, err := tr.Resume()          // loads Dir's checkpoint if there is one
 //	err = tr.Run(ctx, func(r train.Result) { bar.Describe(fmt.Sprintf("loss %.3f", r.Loss)) })
@@ -41,6 +42,13 @@
 // same command continues where it stopped and ends bit-identical to one that
 // was never interrupted (on the same backend and machine).
 //
+// Two optional interfaces extend a Task: a [CallBatcher] chooses each
+// graph call's data under gradient accumulation (CallBatch(step, call,
+// calls)); a [StepHook] changes the store before each optimizer step
+// (BeforeStep(step, store): DualTokenTask re-creates its discriminator and
+// zeroes its optimizer state there). Both must be pure functions of the step
+// number and the store, or resume is no longer exact.
+//
 // # What the step does
 //
 // Trainable variables are those marked Trainable and used by the loss graph.
@@ -52,6 +60,47 @@
 // MinLearningRate at Steps. Gradients are clipped to global L2 norm
 // ClipGradNorm when it is positive; the norm before clipping is reported.
 //
+// Config.Groups gives sets of trainable variables optimizers of their own,
+// as a second torch optimizer and scheduler would ([Group]): Adam state and
+// update counter under /<Name>, a learning rate rising linearly from 0 over
+// WarmupSteps of the group's updates then a cosine to MinLR, no weight
+// decay, outside the clipping and the reported gradient norm (the loop's
+// GoMLX Adam steps the rest). Zeroing /<Name> restarts the group's
+// optimizer and schedule; DualTokenTask's discriminator trains so.
+//
+// # Gradient accumulation
+//
+// With Config.AccumSteps = n > 1 one optimizer step is n calls of the
+// compiled graph, each on its own batch (CallBatch(step, k, n), or
+// Batch(step·n + k) for a task without it), so memory is that of one call.
+// The first n−1 calls run the task's loss with its in-graph side effects
+// (codebook EMA updates run on every call, as torch's forwards do) and add
+// the unclipped gradients to non-trainable accumulators under /grad_accum
+// (one per trainable variable, same shape and dtype); the last call adds its
+// own, divides by n, then clips, applies Adam, decay and the schedule as
+// above and zeroes the accumulators. Loss and metrics are the means over
+// the calls, the gradient norm that of the averaged gradient; the schedule,
+// Adam's counter and the global step advance once per optimizer step. The
+// two graphs are told apart by a trailing scalar the trainer appends (int32
+// on an accumulating call, int64 on the applying one) and removes before
+// Task.Loss. For a loss that is a mean over examples with no side effects,
+// n calls of B examples step exactly as one call of the n·B examples
+// (TestAccumulationEqualsOneBigBatch).
+//
+// # DualToken tokenizer training
+//
+// [DualTokenTask] is one row of the paper's Table 3 ([Mode], [StudyOptions],
+// [TrainRow] for `evalrun ablation`). Besides the loop's AccumSteps it can
+// accumulate micro-batches inside one call (Accum). EpochSteps cuts the
+// procedural stream into epochs that pace the discriminator as the authors'
+// epoch loop does: created when the GAN starts, re-created (fresh weights,
+// zero optimizer state) every DiscRestartEpochs epochs after its first, its
+// loss weighted 1 in that first epoch and Weights.GAN (0.75) after
+// ([DualTokenTask.DiscRestart], [DualTokenTask.DiscFactor]), stepped by its
+// own Adam and scheduler ([DualTokenTask.DiscGroup]) in the study. Augment crops
+// every training image with imageio.RandomResizedCrop (scale 0.9–1,
+// bicubic, the authors' augmentation), seeded per image.
+//
 // # Checkpoints
 //
 // A checkpoint is one file, Dir/checkpoint.safetensors, written atomically
@@ -59,7 +108,10 @@
 // Adam moments and step counter, the schedule's counter, the learning rate,
 // the global step, the RNG state if the graph created one) under its store
 // path, and in the safetensors metadata the [State] (steps done, config and
-// task fingerprints, trainable flags, dtypes). It is not a model export:
+// task fingerprints, trainable flags, dtypes). Steps are atomic, so
+// checkpoints fall on optimizer-step boundaries, where the gradient
+// accumulators are zero: they are not saved. AccumSteps is part of the
+// config fingerprint (when > 1). It is not a model export:
 // tasks write their own inference format (see train/tinysiglip for an HF
 // SigLIP directory).
 package train

@@ -32,7 +32,11 @@ type ablationCmd struct {
 	Steps      int     `default:"-1" help:"Optimisation steps of rows a–d (default: the recipe's)."`
 	QSteps     int     `name:"q-steps" default:"-1" help:"Steps of the quantised-initial-state row (default: the recipe's)."`
 	Batch      int     `default:"-1" help:"Images per micro-batch (default: the recipe's)."`
-	Accum      int     `default:"-1" help:"Micro-batches per optimizer step (gradient accumulation; default 1)."`
+	Accum      int     `default:"-1" help:"Micro-batches per graph call, accumulated inside the compiled step (memory of the whole call; default 1)."`
+	AccumSteps int     `name:"accum-steps" default:"-1" help:"Graph calls per optimizer step, gradients summed in accumulators between calls (memory of one call; default 1)."`
+	Epochs     int     `default:"-1" help:"Epochs the steps of rows a–d are divided into; they pace the discriminator (default: the recipe's 8; 0 = no epochs)."`
+	DiscEvery  int     `name:"disc-restart-epochs" default:"-1" help:"Re-create the discriminator every N epochs after the GAN starts (default: the authors' 20; 0 = never)."`
+	Augment    bool    `default:"true" negatable:"" help:"RandomResizedCrop(scale 0.9–1, bicubic) of rows a–d's training scenes, rendered at 64 px (--no-augment: plain renders at the tower's size)."`
 	GANFrom    float64 `name:"gan-from" default:"-1" help:"Fraction of the steps after which the discriminator trains (default: the recipe's 0.75; 1 = no GAN)."`
 	Rows       string  `default:"q,a,b,c,d" help:"Rows to train and evaluate (q = quantised initial state)."`
 	EvalImages int     `default:"240" help:"Held-out world scenes for zero-shot and for reconstruction."`
@@ -91,7 +95,7 @@ func (c *ablationCmd) Run(g *Globals) error {
 		dst  *int
 		v    int
 		name string
-	}{{&o.Steps, c.Steps, "steps"}, {&o.QSteps, c.QSteps, "q-steps"}, {&o.MicroBatch, c.Batch, "batch"}, {&o.Accum, c.Accum, "accum"}} {
+	}{{&o.Steps, c.Steps, "steps"}, {&o.QSteps, c.QSteps, "q-steps"}, {&o.MicroBatch, c.Batch, "batch"}, {&o.Accum, c.Accum, "accum"}, {&o.AccumSteps, c.AccumSteps, "accum-steps"}} {
 		if f.v == -1 {
 			continue
 		}
@@ -100,6 +104,20 @@ func (c *ablationCmd) Run(g *Globals) error {
 		}
 		*f.dst = f.v
 	}
+	for _, f := range []struct {
+		dst  *int
+		v    int
+		name string
+	}{{&o.Epochs, c.Epochs, "epochs"}, {&o.DiscRestartEpochs, c.DiscEvery, "disc-restart-epochs"}} {
+		if f.v == -1 {
+			continue
+		}
+		if f.v < 0 {
+			return usageErr("--%s %d: expected 0 or a positive number", f.name, f.v)
+		}
+		*f.dst = f.v
+	}
+	o.Augment = c.Augment
 	if c.GANFrom != -1 {
 		if c.GANFrom < 0 || c.GANFrom > 1 {
 			return usageErr("--gan-from %g: expected a fraction in [0, 1]", c.GANFrom)
@@ -297,8 +315,8 @@ func (c *ablationCmd) notes(o train.StudyOptions, tower *siglip.Config, recs map
 	n := []string{
 		fmt.Sprintf("Scale: ours is a %d-layer, %d-wide SigLIP on %d px world scenes (%d×%d tokens); the paper's layers 6 and 26 of 27 are layers %d and %d here. ",
 			v.NumLayers, v.HiddenSize, v.ImageSize, g, g, fc.LayerRecon, fc.LayerSem) +
-			fmt.Sprintf("Codebooks %d codes × depth %d per branch, code dim 8; rows a–d trained %d steps of %d×%d images from the same initial state (row q: %d steps).",
-				o.Codes, o.Depth, o.Steps, o.MicroBatch, o.Accum, o.QSteps),
+			fmt.Sprintf("Codebooks %d codes × depth %d per branch, code dim 8; rows a–d trained %d steps of %d×%d×%d images from the same initial state (row q: %d steps).",
+				o.Codes, o.Depth, o.Steps, o.MicroBatch, o.Accum, max(o.AccumSteps, 1), o.QSteps),
 		lp,
 		"ZS: the world's 24 shape×colour classes, 80 OpenAI templates, held-out seed 2026 (the harness's ImageNet-style suite); for the semantic rows on the quantised path, for (b) and (c), which have no semantic branch, on the continuous tower after their reconstruction-only training (the paper reports none).",
 		fmt.Sprintf("PSNR/SSIM: the reconstruction suite on held-out 64 px scenes resized and cropped to %d px, uint8; Usage: share of the pixel codebook hit, pooled over depths.", v.ImageSize),
@@ -332,7 +350,8 @@ func fmtMetrics(m map[string]float64) string {
 // checkRecipe refuses to mix a finished row's export with another recipe.
 func (c *ablationCmd) checkRecipe(o train.StudyOptions) error {
 	path := filepath.Join(c.Out, "recipe.json")
-	cur, _ := json.Marshal(map[string]any{"steps": o.Steps, "q_steps": o.QSteps, "batch": o.MicroBatch, "accum": o.Accum,
+	cur, _ := json.Marshal(map[string]any{"steps": o.Steps, "q_steps": o.QSteps, "batch": o.MicroBatch, "accum": o.Accum, "accum_steps": o.AccumSteps,
+		"epochs": o.Epochs, "disc_restart_epochs": o.DiscRestartEpochs, "augment": o.Augment, "augment_size": o.AugmentSize,
 		"codes": o.Codes, "depth": o.Depth, "lr": o.LR, "seed": o.Seed, "tower": towerIdentity(o.TowerDir), "lpips": o.LPIPSVGG != "", "gan_from": o.GANFrom})
 	if old, err := os.ReadFile(path); err == nil {
 		if string(old) != string(cur) {

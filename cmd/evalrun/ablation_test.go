@@ -15,6 +15,9 @@ func TestAblationBadInput(t *testing.T) {
 		{"--lpips-vgg", "vgg16.pth"},
 		{"--gan-from", "1.5"},
 		{"--steps", "0"},
+		{"--accum-steps", "0"},
+		{"--epochs", "-2"},
+		{"--disc-restart-epochs", "-3"},
 		{"--eval-images", "0"},
 		{"--tower", filepath.Join(out, "missing")},
 	} {
