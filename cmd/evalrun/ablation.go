@@ -308,9 +308,21 @@ func (c *ablationCmd) notes(o train.StudyOptions, tower *siglip.Config, recs map
 	v := tower.Vision
 	g := v.ImageSize / v.PatchSize
 	fc, _ := train.StudyConfig(tower, o.Codes, o.Depth)
-	lp := "LPIPS was NOT used in training: the official VGG16 and LPIPS head weights cannot be downloaded here (pass --lpips-vgg/--lpips-lin), and stand-in weights would not be LPIPS. The objective is 5·MSE + 5·commit (+ the semantic terms) + the adaptive-weighted PatchGAN term; without LPIPS in the adaptive weight's numerator it sits at its 0.3 floor."
+	lp := "LPIPS was NOT used in training: the official VGG16 and LPIPS head weights cannot be downloaded here (pass --lpips-vgg/--lpips-lin), and stand-in weights would not be LPIPS."
 	if o.LPIPSVGG != "" {
 		lp = "LPIPS (VGG16, " + filepath.Base(o.LPIPSVGG) + " + " + filepath.Base(o.LPIPSLin) + ") weighted 1 in rows a–d, as the paper."
+	}
+	if o.GANFrom >= 1 {
+		lp += " GAN off (--gan-from 1): the objective is 5·MSE + 5·commit (+ LPIPS when given, + the semantic terms)."
+	} else {
+		lp += fmt.Sprintf(" PatchGAN from %.0f%% of the steps, generator term g_w·0.75·L_G with the adaptive weight clamped to [0.3, 10]", 100*o.GANFrom)
+		if o.LPIPSVGG == "" {
+			lp += " (without LPIPS in its numerator it sits at the 0.3 floor)"
+		}
+		lp += "; the discriminator has its own Adam and its loss is weighted 0.75 after the first GAN epoch."
+	}
+	if o.Augment {
+		lp += fmt.Sprintf(" Augmentation: RandomResizedCrop (scale 0.9–1.0, bicubic) from %d px renders.", o.AugmentSize)
 	}
 	n := []string{
 		fmt.Sprintf("Scale: ours is a %d-layer, %d-wide SigLIP on %d px world scenes (%d×%d tokens); the paper's layers 6 and 26 of 27 are layers %d and %d here. ",
