@@ -16,6 +16,7 @@ import (
 	"github.com/dualtoken/evalharness/model/dualtoken"
 	"github.com/dualtoken/evalharness/model/inception"
 	"github.com/dualtoken/evalharness/model/llm"
+	"github.com/dualtoken/evalharness/model/precision"
 	"github.com/dualtoken/evalharness/model/siglip"
 )
 
@@ -23,7 +24,7 @@ import (
 type Options struct {
 	Component, Preset string
 	Batch             int
-	DType             dtypes.DType // float32 only today (the models have no other path yet)
+	DType             dtypes.DType // compute dtype: float32 (also the zero value) or bfloat16; inception always runs float32
 	Layers            int          // transformer layers instead of the preset's (siglip, llm); 0 = preset
 	PromptLen         int          // llm: prompt tokens per row (default 128)
 	SeqLen            int          // siglip-text: tokens per text (default: the preset's max positions)
@@ -43,25 +44,25 @@ func badOptions(format string, args ...any) error {
 	return &optionsError{fmt.Sprintf(format, args...)}
 }
 
-// ErrDType is returned for a dtype the models do not implement (it is an ErrOptions).
-type ErrDType struct{ Name string }
-
-// Unwrap makes ErrDType an ErrOptions.
-func (e *ErrDType) Unwrap() error { return ErrOptions }
-
-func (e *ErrDType) Error() string {
-	return fmt.Sprintf("--dtype %s: only float32 is implemented; bf16/f16 weights and activations are issue 7's work, not done yet (refusing to run float32 under another name)", e.Name)
+// ParseDType maps a --dtype value to a compute dtype the models implement:
+// float32 or bfloat16 (precision.Parse); anything else is an ErrOptions.
+func ParseDType(name string) (dtypes.DType, error) {
+	dt, err := precision.Parse(name)
+	if err != nil {
+		return dtypes.InvalidDType, &optionsError{err.Error()}
+	}
+	return dt, nil
 }
 
-// ParseDType maps a --dtype value to a dtype the models support.
-func ParseDType(name string) (dtypes.DType, error) {
-	switch strings.ToLower(name) {
-	case "float32", "f32", "fp32":
-		return dtypes.Float32, nil
-	case "bfloat16", "bf16", "float16", "f16", "fp16", "half":
-		return dtypes.InvalidDType, &ErrDType{name}
+// lowPrecisionNote says what a bfloat16 workload keeps in float32.
+const lowPrecisionNote = "bfloat16: weight matrices stored in bfloat16 (Model.SetDType), matmuls and activations in bfloat16; norms, softmax, RoPE, quantisers and logits in float32"
+
+// precisionNotes are the notes a workload in dt adds.
+func precisionNotes(dt dtypes.DType) []string {
+	if dt == precision.F32 {
+		return nil
 	}
-	return dtypes.InvalidDType, fmt.Errorf("--dtype %q: not a supported dtype (only float32 is implemented; bfloat16 is planned)", name)
+	return []string{lowPrecisionNote}
 }
 
 // Build prepares the workload o names on backend b with deterministic random weights.
@@ -72,9 +73,10 @@ func Build(b compute.Backend, o Options) (*Workload, error) {
 	if o.Batch < 1 {
 		return nil, badOptions("--batch must be at least 1, got %d", o.Batch)
 	}
-	if o.DType != dtypes.Float32 {
-		return nil, &ErrDType{DTypeName(o.DType)}
+	if err := precision.Check(o.DType); err != nil {
+		return nil, badOptions("--dtype: %v", err)
 	}
+	o.DType = precision.Compute(o.DType)
 	if o.Layers < 0 {
 		return nil, badOptions("--layers must be positive, got %d", o.Layers)
 	}
@@ -178,6 +180,9 @@ func buildSiglipVision(b compute.Backend, o Options) (*Workload, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := m.SetDType(o.DType); err != nil { // a no-op in float32
+		return nil, err
+	}
 	exec, err := model.NewExec(b, m.Store, func(root *model.Scope, px *Node) *Node {
 		return siglip.Vision(siglip.VisionScope(root), v, px).Pooled
 	})
@@ -194,8 +199,11 @@ func buildSiglipVision(b compute.Backend, o Options) (*Workload, error) {
 		Params: storeParams(m.Store), SetupSeconds: time.Since(start).Seconds(),
 		Config: map[string]any{"width": v.HiddenSize, "layers": v.NumLayers, "heads": v.NumHeads, "mlp": v.IntermediateSize,
 			"patch": v.PatchSize, "image": v.ImageSize, "tokens": v.NumPatches()},
-		Notes: []string{"pixels [B,3,S,S] to the MAP-head pooled embedding (siglip.Vision), input already on the device, output copied to the host"},
+		Notes: append([]string{"pixels [B,3,S,S] to the MAP-head pooled embedding (siglip.Vision), input already on the device, output copied to the host"},
+			precisionNotes(o.DType)...),
+		DType: o.DType,
 	}
+	w.Config["weight_bytes"] = precision.Bytes(m.Store.IterVariables())
 	return execWorkload(w, exec, px), nil
 }
 
@@ -220,6 +228,9 @@ func buildSiglipText(b compute.Backend, o Options) (*Workload, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := m.SetDType(o.DType); err != nil { // a no-op in float32
+		return nil, err
+	}
 	exec, err := model.NewExec(b, m.Store, func(root *model.Scope, ids *Node) *Node {
 		return siglip.Text(siglip.TextScope(root), t, ids).Pooled
 	})
@@ -236,8 +247,11 @@ func buildSiglipText(b compute.Backend, o Options) (*Workload, error) {
 		Params: storeParams(m.Store), SetupSeconds: time.Since(start).Seconds(),
 		Config: map[string]any{"width": t.HiddenSize, "layers": t.NumLayers, "heads": t.NumHeads, "mlp": t.IntermediateSize,
 			"vocab": t.VocabSize, "seq_len": seq},
-		Notes: []string{"ids [B,L] to the pooled text embedding (siglip.Text); params include a placeholder vision tower of a few weights"},
+		Notes: append([]string{"ids [B,L] to the pooled text embedding (siglip.Text); params include a placeholder vision tower of a few weights"},
+			precisionNotes(o.DType)...),
+		DType: o.DType,
 	}
+	w.Config["weight_bytes"] = precision.Bytes(m.Store.IterVariables())
 	return execWorkload(w, exec, ids), nil
 }
 
@@ -264,6 +278,10 @@ func buildInception(b compute.Backend, o Options) (*Workload, error) {
 		Params: storeParams(store), SetupSeconds: time.Since(start).Seconds(),
 		Config: map[string]any{"image": inception.InputSize, "output": "pool3"},
 		Notes:  []string{"pytorch-fid InceptionV3 to pool3 with the fixtures' formula weights (BatchNorm folded at load), NCHW input on the device"},
+		DType:  precision.F32,
+	}
+	if o.DType != precision.F32 {
+		w.Notes = append(w.Notes, fmt.Sprintf("runs in float32 whatever --dtype (%s asked): FID's pool3 features are defined by the float32 network, and the reported dtype says float32", precision.Name(o.DType)))
 	}
 	return execWorkload(w, exec, x), nil
 }
@@ -285,6 +303,9 @@ func buildDualToken(b compute.Backend, o Options) (*Workload, error) {
 	if err := m.Init(tower, o.Seed+1); err != nil {
 		return nil, err
 	}
+	if err := m.SetDType(o.DType); err != nil { // a no-op in float32
+		return nil, err
+	}
 	v := &fc.Tower.Vision
 	_, q := fc.PixelQuantizer()
 	w := &Workload{
@@ -293,14 +314,16 @@ func buildDualToken(b compute.Backend, o Options) (*Workload, error) {
 		Config: map[string]any{"tower_width": v.HiddenSize, "tower_layers": v.NumLayers, "image": v.ImageSize, "patch": v.PatchSize,
 			"grid": fc.Grid(), "depth": q.Depth(), "codes": q.NEmbed, "output": fc.Decoder.Resolution,
 			"layer_recon": fc.LayerRecon, "layer_sem": fc.LayerSem},
+		Notes: precisionNotes(o.DType), DType: o.DType,
 	}
+	w.Config["weight_bytes"] = precision.Bytes(m.Store.IterVariables())
 	if o.Component == "dualtoken-encode" {
 		px, err := uniform(b, o.Seed+2, o.Batch, v.NumChannels, v.ImageSize, v.ImageSize)
 		if err != nil {
 			return nil, err
 		}
 		w.FLOPsPerCall = float64(o.Batch) * DualTokenEncode(fc)
-		w.Notes = []string{"dualtoken.Model.Encode: tower, both quantisers (eval), semantic postquant, rest of the tower and MAP head; pixel and semantic codes and pooled embedding copied to the host"}
+		w.Notes = append([]string{"dualtoken.Model.Encode: tower, both quantisers (eval), semantic postquant, rest of the tower and MAP head; pixel and semantic codes and pooled embedding copied to the host"}, w.Notes...)
 		w.Step = func() error {
 			enc, err := m.Encode(px)
 			if err != nil {
@@ -315,7 +338,7 @@ func buildDualToken(b compute.Backend, o Options) (*Workload, error) {
 			return nil, err
 		}
 		w.FLOPsPerCall = float64(o.Batch) * DualTokenDecode(fc)
-		w.Notes = []string{"dualtoken.Model.DecodePixels: code lookup, postquant_pix, resize, post_quant_conv, VQGAN decoder; images copied to the host"}
+		w.Notes = append([]string{"dualtoken.Model.DecodePixels: code lookup, postquant_pix, resize, post_quant_conv, VQGAN decoder; images copied to the host"}, w.Notes...)
 		w.Step = func() error {
 			img, err := m.DecodePixels(codes)
 			if err != nil {
@@ -349,6 +372,9 @@ func buildLLM(b compute.Backend, o Options) (*Workload, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := m.SetDType(o.DType); err != nil { // a no-op in float32
+		return nil, err
+	}
 	rng := rand.New(rand.NewPCG(o.Seed+1, 7))
 	prompt := llm.Input{IDs: make([][]int, o.Batch)}
 	step := llm.Input{IDs: make([][]int, o.Batch)}
@@ -362,12 +388,18 @@ func buildLLM(b compute.Backend, o Options) (*Workload, error) {
 	w := &Workload{
 		Component: o.Component, Preset: o.Preset, Batch: o.Batch, Unit: "tokens/s", Params: int64(cfg.NumParameters()),
 		Config: map[string]any{"width": cfg.HiddenSize, "layers": cfg.NumLayers, "heads": cfg.NumHeads, "kv_heads": cfg.NumKVHeads,
-			"head_dim": cfg.HeadDim, "mlp": cfg.Intermediate, "vocab": cfg.VocabSize, "prompt_len": P},
+			"head_dim": cfg.HeadDim, "mlp": cfg.Intermediate, "vocab": cfg.VocabSize, "prompt_len": P,
+			"weight_bytes": precision.Bytes(m.Store.IterVariables())},
+		DType: o.DType,
+	}
+	extra := precisionNotes(o.DType)
+	if extra != nil {
+		extra[0] += "; KV cache in bfloat16"
 	}
 	if o.Component == "llm-prefill" {
 		w.ItemsPerCall = float64(o.Batch * P)
 		w.FLOPsPerCall = float64(o.Batch) * LLMPrefill(cfg, P)
-		w.Notes = []string{"State.Append of B prompts into an empty cache (llm.NewState), last-position logits copied to the host; tokens/s counts prompt tokens"}
+		w.Notes = append([]string{"State.Append of B prompts into an empty cache (llm.NewState), last-position logits copied to the host; tokens/s counts prompt tokens"}, extra...)
 		w.Step = func() error {
 			st, err := m.NewState(o.Batch, P)
 			if err != nil {
@@ -405,6 +437,7 @@ func buildLLM(b compute.Backend, o Options) (*Workload, error) {
 		fmt.Sprintf("State.Append of one token per row after a %d-token prompt (prefill incl. its compile: %.2f s, untimed); logits [B,V] copied to the host each step", P, prefill),
 		fmt.Sprintf("attention FLOPs at the mean context of the timed steps (%.1f positions); the kernel attends over all %d cache slots with a mask", meanContext, st.Capacity()),
 	}
+	w.Notes = append(w.Notes, extra...)
 	w.Step = func() error {
 		if st.Used()+1 > st.Capacity() {
 			return fmt.Errorf("llm-decode: the %d-slot cache is full (more steps than warmup+iters)", st.Capacity())

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/gomlx/compute/dtypes"
 )
 
 // Workload is one prepared component at one size: Step runs one call to
@@ -16,10 +18,11 @@ import (
 type Workload struct {
 	Component, Preset string
 	Batch             int
-	Unit              string  // throughput unit: "img/s", "texts/s", "tokens/s"
-	ItemsPerCall      float64 // images, texts or tokens one Step produces
-	FLOPsPerCall      float64 // analytic count of one Step (flops.go)
-	Params            int64   // weights in the model (all of it, not only the part timed)
+	Unit              string       // throughput unit: "img/s", "texts/s", "tokens/s"
+	ItemsPerCall      float64      // images, texts or tokens one Step produces
+	FLOPsPerCall      float64      // analytic count of one Step (flops.go)
+	Params            int64        // weights in the model (all of it, not only the part timed)
+	DType             dtypes.DType // the compute dtype the component ran in
 	Config            map[string]any
 	Notes             []string
 	SetupSeconds      float64 // building the random weights

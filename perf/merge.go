@@ -336,7 +336,7 @@ func Merge(in *Inputs, card, date, device string) *CardReport {
 	}
 	for _, e := range rep.Components {
 		if e.OursDType != "" && e.OursDType != "bfloat16" {
-			rep.Notes = append(rep.Notes, "ours ran float32 (bf16 is not implemented yet; on the XLA CUDA backend float32 matmuls use TF32), the PyTorch references bf16: ratios compare those")
+			rep.Notes = append(rep.Notes, "some of ours ran float32 (run evalrun bench with --dtype bfloat16 to compare like with like; on the XLA CUDA backend float32 matmuls use TF32), the PyTorch references bf16: ratios compare those")
 			break
 		}
 	}

@@ -12,6 +12,8 @@ import (
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive // graph DSL
 	"github.com/gomlx/gomlx/core/tensors"
+
+	"github.com/dualtoken/evalharness/model/precision"
 )
 
 // Peak is the measured throughput of a large square matmul: the reference a
@@ -38,12 +40,14 @@ type PeakPlan struct {
 
 // DefaultPeakPlans returns the matmuls measured by default: on a GPU the
 // issue's definition, 8192³ in bf16 (8 chained per call so the per-call sync
-// is under 1% of it), and then 8192³ in the component's dtype; on a CPU one
-// float32 matmul of 1024³ (on the Go backend ~15 ms a call, ~0.5 s in all;
-// larger sizes reach no higher rate there).
+// is under 1% of it), and then, when the component runs in another dtype,
+// 8192³ in that dtype; on a CPU one matmul of 1024³ in the component's dtype
+// (on the Go backend ~15 ms a call in float32, ~30 ms in bfloat16, under
+// 0.5 s in all; larger sizes reach no higher rate there).
 func DefaultPeakPlans(gpu bool, dtype dtypes.DType) []PeakPlan {
+	dtype = precision.Compute(dtype)
 	if !gpu {
-		return []PeakPlan{{DType: dtypes.Float32, N: 1024, Chain: 1, Iters: 10}}
+		return []PeakPlan{{DType: dtype, N: 1024, Chain: 1, Iters: 10}}
 	}
 	plans := []PeakPlan{{DType: dtypes.BFloat16, N: 8192, Chain: 8, Iters: 10}}
 	if dtype != dtypes.BFloat16 {
@@ -53,7 +57,7 @@ func DefaultPeakPlans(gpu bool, dtype dtypes.DType) []PeakPlan {
 }
 
 // ParsePeakDType accepts the dtypes a bare matmul runs in: bfloat16,
-// float16 and float32 (unlike the models, which are float32 only).
+// float16 and float32 (the models run in float32 and bfloat16).
 func ParsePeakDType(s string) (dtypes.DType, error) {
 	switch strings.ToLower(s) {
 	case "bfloat16", "bf16":

@@ -59,18 +59,15 @@ func TestMeasureCountsCallsAndEstimatesCompile(t *testing.T) {
 }
 
 func TestParseDType(t *testing.T) {
-	if dt, err := ParseDType("float32"); err != nil || dt != dtypes.Float32 {
-		t.Errorf("float32: %v %v", dt, err)
-	}
-	for _, s := range []string{"bf16", "bfloat16", "float16"} {
-		_, err := ParseDType(s)
-		var de *ErrDType
-		if !errors.As(err, &de) || !strings.Contains(err.Error(), "not done yet") {
-			t.Errorf("%s: %v, want the not-implemented error", s, err)
+	for s, want := range map[string]dtypes.DType{"float32": dtypes.Float32, "f32": dtypes.Float32, "bf16": dtypes.BFloat16, "bfloat16": dtypes.BFloat16} {
+		if dt, err := ParseDType(s); err != nil || dt != want {
+			t.Errorf("%s: %v %v, want %s", s, dt, err, want)
 		}
 	}
-	if _, err := ParseDType("int8"); err == nil {
-		t.Error("int8 accepted")
+	for s, msg := range map[string]string{"float16": "float16 is not implemented", "int8": "not a supported dtype"} {
+		if _, err := ParseDType(s); !errors.Is(err, ErrOptions) || !strings.Contains(err.Error(), msg) {
+			t.Errorf("%s: %v, want an ErrOptions saying %q", s, err, msg)
+		}
 	}
 }
 
@@ -90,36 +87,83 @@ func TestCheckComponent(t *testing.T) {
 	}
 }
 
-// Every component builds at its smallest preset and runs on the Go backend.
+// Every component builds at its smallest preset and runs on the Go backend,
+// in float32 and in bfloat16; the FLOP count does not depend on the dtype,
+// and bfloat16 weights take about half the bytes. Inception runs once, asked
+// for bfloat16: it stays float32 and says so.
 func TestComponentsRunTiny(t *testing.T) {
 	b := goBackend(t)
 	for _, c := range Components {
 		preset := "tiny"
+		dts := []dtypes.DType{dtypes.Float32, dtypes.BFloat16}
 		if c == "inception" {
-			preset = "fid-299"
+			preset, dts = "fid-299", dts[1:]
 		}
-		t.Run(c, func(t *testing.T) {
-			r, err := Run(b, "go", Options{Component: c, Preset: preset, Batch: 1, DType: dtypes.Float32, Seed: 1, PromptLen: 8, Iters: 1}, nil)
-			if err != nil {
-				t.Fatal(err)
+		flops := map[dtypes.DType]float64{}
+		bytes := map[dtypes.DType]float64{}
+		for _, dt := range dts {
+			t.Run(c+"/"+DTypeName(dt), func(t *testing.T) {
+				r, err := Run(b, "go", Options{Component: c, Preset: preset, Batch: 1, DType: dt, Seed: 1, PromptLen: 8, Iters: 1}, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := DTypeName(dt)
+				if c == "inception" {
+					want = "float32"
+					if dt != dtypes.Float32 && !notesSay(r.Notes, "runs in float32") {
+						t.Errorf("inception with --dtype bfloat16: notes %q do not say it ran float32", r.Notes)
+					}
+				} else if dt == dtypes.BFloat16 && !notesSay(r.Notes, "bfloat16") {
+					t.Errorf("notes %q do not say what ran in bfloat16", r.Notes)
+				}
+				if r.DType != want {
+					t.Errorf("result dtype %q, want %q", r.DType, want)
+				}
+				flops[dt] = r.FLOPsPerCall
+				if wb, ok := r.Config["weight_bytes"].(int64); ok {
+					bytes[dt] = float64(wb)
+				}
+				checkResult(t, r)
+			})
+		}
+		if c != "inception" {
+			if flops[dtypes.Float32] != flops[dtypes.BFloat16] {
+				t.Errorf("%s: FLOPs per call %v in float32, %v in bfloat16", c, flops[dtypes.Float32], flops[dtypes.BFloat16])
 			}
-			if r.Throughput <= 0 || math.IsInf(r.Throughput, 0) || r.FLOPsPerCall <= 0 || r.Params <= 0 || r.Median <= 0 {
-				t.Errorf("throughput %v, FLOPs %v, params %v, median %v", r.Throughput, r.FLOPsPerCall, r.Params, r.Median)
+			if r := bytes[dtypes.BFloat16] / bytes[dtypes.Float32]; !(r > 0.45 && r < 0.6) {
+				t.Errorf("%s: bfloat16 weights take %.2f of the float32 bytes (%v), want about half", c, r, bytes)
 			}
-			if r.Peak != nil || r.ShareOfPeak != 0 {
-				t.Errorf("no peak plan, yet peak %+v", r.Peak)
-			}
-			if r.Memory.GoHeapPeakBytes <= 0 {
-				t.Errorf("no Go heap peak: %+v", r.Memory)
-			}
-		})
+		}
+	}
+}
+
+func notesSay(notes []string, s string) bool {
+	for _, n := range notes {
+		if strings.Contains(n, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkResult checks a run measured without a peak plan.
+func checkResult(t *testing.T, r *Result) {
+	t.Helper()
+	if r.Throughput <= 0 || math.IsInf(r.Throughput, 0) || r.FLOPsPerCall <= 0 || r.Params <= 0 || r.Median <= 0 {
+		t.Errorf("throughput %v, FLOPs %v, params %v, median %v", r.Throughput, r.FLOPsPerCall, r.Params, r.Median)
+	}
+	if r.Peak != nil || r.ShareOfPeak != 0 {
+		t.Errorf("no peak plan, yet peak %+v", r.Peak)
+	}
+	if r.Memory.GoHeapPeakBytes <= 0 {
+		t.Errorf("no Go heap peak: %+v", r.Memory)
 	}
 }
 
 func TestBuildRejects(t *testing.T) {
 	b := goBackend(t)
 	for _, o := range []Options{
-		{Component: "siglip-vision", Preset: "tiny", Batch: 1, DType: dtypes.BFloat16},
+		{Component: "siglip-vision", Preset: "tiny", Batch: 1, DType: dtypes.Float16},
 		{Component: "siglip-vision", Preset: "tiny", Batch: 0, DType: dtypes.Float32},
 		{Component: "siglip-text", Preset: "tiny", Batch: 1, DType: dtypes.Float32, SeqLen: 17},
 		{Component: "dualtoken-encode", Preset: "tiny", Batch: 1, DType: dtypes.Float32, Layers: 2},
@@ -157,7 +201,12 @@ func TestDefaultPeakPlans(t *testing.T) {
 	if len(gpu) != 2 || gpu[0].DType != dtypes.BFloat16 || gpu[0].N != 8192 || gpu[1].DType != dtypes.Float32 {
 		t.Errorf("GPU plans %+v: want bf16 8192³ first, then float32", gpu)
 	}
-	if cpu := DefaultPeakPlans(false, dtypes.Float32); len(cpu) != 1 || cpu[0].DType != dtypes.Float32 {
-		t.Errorf("CPU plans %+v", cpu)
+	if gpu := DefaultPeakPlans(true, dtypes.BFloat16); len(gpu) != 1 || gpu[0].DType != dtypes.BFloat16 || gpu[0].N != 8192 {
+		t.Errorf("GPU plans for a bfloat16 component %+v: want the bf16 8192³ reference only", gpu)
+	}
+	for _, dt := range []dtypes.DType{dtypes.Float32, dtypes.BFloat16} {
+		if cpu := DefaultPeakPlans(false, dt); len(cpu) != 1 || cpu[0].DType != dt || cpu[0].N > 1024 {
+			t.Errorf("CPU plans for %s %+v: want one small matmul in that dtype", dt, cpu)
+		}
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/gomlx/compute"
+
+	"github.com/dualtoken/evalharness/model/precision"
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/tw"
 )
@@ -82,7 +84,7 @@ func Run(b compute.Backend, spec string, o Options, plans []PeakPlan) (*Result, 
 	}
 	r := &Result{
 		Schema: Schema, Tool: "evalrun bench", Date: time.Now().UTC().Format(time.RFC3339),
-		Component: w.Component, Preset: w.Preset, Batch: w.Batch, DType: DTypeName(o.DType),
+		Component: w.Component, Preset: w.Preset, Batch: w.Batch, DType: precision.Name(w.DType),
 		Backend: spec, BackendName: b.Name(), Device: b.Description(),
 		Config: w.Config, Params: w.Params, Unit: w.Unit, ItemsPerCall: w.ItemsPerCall,
 		FLOPsPerItem: w.FLOPsPerCall / w.ItemsPerCall, FLOPsPerCall: w.FLOPsPerCall, SetupSeconds: w.SetupSeconds,

@@ -18,8 +18,7 @@ func TestBenchCLIBadInput(t *testing.T) {
 		{[]string{"--component", "vae", "--preset", "tiny"}, "unknown --component"},
 		{[]string{"--component", "siglip-vision"}, "--preset is required"},
 		{[]string{"--component", "siglip-vision", "--preset", "huge"}, "no preset"},
-		{[]string{"--component", "siglip-vision", "--preset", "tiny", "--dtype", "bf16"}, "bf16"},
-		{[]string{"--component", "siglip-vision", "--preset", "tiny", "--dtype", "bfloat16"}, "not done yet"},
+		{[]string{"--component", "siglip-vision", "--preset", "tiny", "--dtype", "fp16"}, "float16 is not implemented"},
 		{[]string{"--component", "siglip-vision", "--preset", "tiny", "--dtype", "int4"}, "not a supported dtype"},
 		{[]string{"--component", "siglip-vision", "--preset", "tiny", "--batch", "0"}, "--batch"},
 		{[]string{"--component", "siglip-vision", "--preset", "tiny", "--peak-dtype", "int8"}, "--peak-dtype"},
@@ -52,6 +51,37 @@ func TestBenchCLIJSON(t *testing.T) {
 	code, stdout, stderr = runCaptured(t, "bench", "--backend", "go", "--component", "siglip-vision", "--preset", "tiny", "--iters", "1", "--no-peak")
 	if code != 0 || !strings.Contains(stdout, "siglip-vision") || !strings.Contains(stdout, "img/s") {
 		t.Errorf("table run: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
+
+// TestBenchCLIBF16: --dtype bf16 runs the component in bfloat16 with the
+// reference matmul in bfloat16 too, and the same FLOP count as float32.
+func TestBenchCLIBF16(t *testing.T) {
+	results := map[string]*perf.Result{}
+	for _, dt := range []string{"float32", "bf16"} {
+		code, stdout, stderr := runCaptured(t, "bench", "--backend", "go", "--component", "dualtoken-encode", "--preset", "tiny",
+			"--batch", "2", "--iters", "1", "--warmup", "0", "--peak-n", "64", "--dtype", dt, "--json")
+		if code != 0 {
+			t.Fatalf("--dtype %s: exit %d: %s", dt, code, stderr)
+		}
+		r, err := perf.ReadResult([]byte(stdout))
+		if err != nil {
+			t.Fatal(err)
+		}
+		results[dt] = r
+	}
+	r := results["bf16"]
+	if r.DType != "bfloat16" || r.Peak == nil || r.Peak.DType != "bfloat16" || r.ShareOfPeak <= 0 {
+		t.Errorf("bf16 run: dtype %q, peak %+v, share %v", r.DType, r.Peak, r.ShareOfPeak)
+	}
+	if r.FLOPsPerCall != results["float32"].FLOPsPerCall {
+		t.Errorf("FLOPs per call: %v in bf16, %v in float32", r.FLOPsPerCall, results["float32"].FLOPsPerCall)
+	}
+	// JSON numbers: weight_bytes comes back as a float64.
+	wb16, _ := r.Config["weight_bytes"].(float64)
+	wb32, _ := results["float32"].Config["weight_bytes"].(float64)
+	if wb32 == 0 || wb16/wb32 > 0.6 {
+		t.Errorf("weight bytes %v in bf16, %v in float32: want about half", wb16, wb32)
 	}
 }
 

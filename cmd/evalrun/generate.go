@@ -10,6 +10,7 @@ import (
 
 	"github.com/dualtoken/evalharness/backend"
 	"github.com/dualtoken/evalharness/model/llm" // also registers the qwen2/llama verify runner
+	"github.com/dualtoken/evalharness/model/precision"
 	"github.com/dualtoken/evalharness/tokenizer"
 )
 
@@ -31,6 +32,7 @@ type generateCmd struct {
 	RepetitionPenalty *float64 `name:"repetition-penalty" placeholder:"R" help:"Penalty > 1 for tokens already present; 1 = off (default: generation_config.json, else 1)."`
 	Seed              uint64   `default:"0" help:"Sampling seed (the same seed gives the same text)."`
 	Stop              []string `help:"Stop when the text contains this string (repeatable)." placeholder:"TEXT"`
+	DType             string   `name:"dtype" default:"float32" help:"Compute dtype: float32, or bfloat16 (bf16: weight matrices and KV cache in it; RMSNorm, RoPE, attention softmax and logits in float32)."`
 }
 
 func (c *generateCmd) Help() string {
@@ -38,6 +40,10 @@ func (c *generateCmd) Help() string {
 and prints the new text as it is produced; a summary (tokens, finish reason,
 tokens/s) goes to stderr. Sampling defaults follow generation_config.json as
 transformers does; flags override them. LLaMA models get their bos id prepended.
+
+--dtype bfloat16 halves the memory of the weights and the KV cache; greedy
+tokens can then differ from float32 where the two best logits are within
+bfloat16's error of each other.
 
 Example:
   evalrun generate --model /models/Qwen2.5-3B-Instruct --tokenizer /models/Qwen2.5-3B-Instruct \
@@ -47,6 +53,10 @@ Example:
 func (c *generateCmd) Run(g *Globals) error {
 	if strings.TrimSpace(c.Prompt) == "" {
 		return usageErr("--prompt is empty")
+	}
+	dt, err := precision.Parse(c.DType)
+	if err != nil {
+		return usageErr("%v", err)
 	}
 	b, err := backend.New(g.Backend)
 	if err != nil {
@@ -59,6 +69,9 @@ func (c *generateCmd) Run(g *Globals) error {
 	m, err := llm.Load(b, c.Model)
 	if err != nil {
 		return usageErr("model %s: %v", c.Model, err)
+	}
+	if err := m.SetDType(dt); err != nil {
+		return failErr("model %s: %v", c.Model, err)
 	}
 	cfg := m.Config
 	if tok.VocabSize() > cfg.VocabSize {

@@ -1,11 +1,14 @@
 package dualtoken
 
 import (
+	"os"
 	"testing"
 
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/dualtoken/evalharness/model/precision"
 )
 
 const benchBatch = 8
@@ -70,8 +73,19 @@ func BenchmarkTinyPartsTrainStep(b *testing.B) {
 
 // benchModel runs f on a batch of 8 random images with the tiny preset on a
 // random tower (64 wide, 6 layers, 32 px, 8x8 tokens), reporting images/s.
+// DUALTOKEN_BENCH_DTYPE=bf16 stores and runs the model in bfloat16
+// (Model.SetDType).
 func benchModel(b *testing.B, f func(m *Model, px *tensors.Tensor) error) {
 	m := tinyModel(b, nil)
+	if s := os.Getenv("DUALTOKEN_BENCH_DTYPE"); s != "" {
+		dt, err := precision.Parse(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := m.SetDType(dt); err != nil {
+			b.Fatal(err)
+		}
+	}
 	px := randomPixels(benchBatch, 32, 1)
 	if err := f(m, px); err != nil { // compile
 		b.Fatal(err)

@@ -5,6 +5,8 @@ import (
 	"math"
 
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
+
+	"github.com/dualtoken/evalharness/model/precision"
 )
 
 // resnetBlock is the VQGAN ResnetBlock without time embedding, and equally
@@ -30,8 +32,8 @@ func attnBlock(p Parts, x *Node) *Node {
 	q := Reshape(conv2d(p.At("q"), h), b, hw, c)
 	k := Reshape(conv2d(p.At("k"), h), b, hw, c)
 	v := Reshape(conv2d(p.At("v"), h), b, hw, c)
-	w := MulScalar(DotGeneral(q, []int{2}, []int{0}, k, []int{2}, []int{0}), 1/math.Sqrt(float64(c))) // [B, HW(q), HW(k)]
-	w = Softmax(w, -1)
+	w := MulScalar(precision.DotF32(q, []int{2}, []int{0}, k, []int{2}, []int{0}), 1/math.Sqrt(float64(c))) // [B, HW(q), HW(k)] float32
+	w = precision.As(Softmax(w, -1), x.DType())
 	out := DotGeneral(w, []int{2}, []int{0}, v, []int{1}, []int{0}) // [B, HW(q), C]
 	return Add(x, conv2d(p.At("proj_out"), Reshape(out, d...)))
 }
@@ -41,9 +43,9 @@ func attnBlock(p Parts, x *Node) *Node {
 // followed by attention at the attn_resolutions), nearest x2 upsample (+3x3
 // conv) between levels, then GN -> SiLU -> conv_out (no tanh).
 // z [B, h, w, decoder_in_channels] -> [B, h*2^(L-1), w*2^(L-1), out_ch]
-// (channels-last).
+// (channels-last), in p's compute dtype.
 func Decoder(p Parts, d DecoderConfig, z *Node) *Node {
-	h := conv2d(p.At("conv_in"), z)
+	h := conv2d(p.At("conv_in"), precision.As(z, p.dt()))
 	h = resnetBlock(p.At("mid.block_1"), h)
 	h = attnBlock(p.At("mid.attn_1"), h)
 	h = resnetBlock(p.At("mid.block_2"), h)

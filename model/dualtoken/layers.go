@@ -3,18 +3,27 @@ package dualtoken
 import (
 	"math"
 
+	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive // graph building reads best unqualified
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/support/exceptions"
 
 	"github.com/dualtoken/evalharness/model/conv"
+	"github.com/dualtoken/evalharness/model/precision"
 )
 
 // Parts reads the tokenizer's variables (named as in Params) while building
 // graph g. Sub-modules are addressed by the authors' dotted names.
+//
+// DType is the compute dtype of the parts (float32 when unset): the
+// projections, post-quant block and decoder take their inputs in it and run
+// their matmuls, convolutions and activations in it, with LayerNorm and
+// GroupNorm statistics and attention softmax in float32. The quantisers
+// always run in float32 (see Quantize).
 type Parts struct {
 	Scope *model.Scope
 	G     *Graph
+	DType dtypes.DType
 	name  string
 }
 
@@ -26,8 +35,11 @@ func (p Parts) At(sub string) Parts {
 	if p.name != "" {
 		sub = p.name + "." + sub
 	}
-	return Parts{Scope: p.Scope, G: p.G, name: sub}
+	return Parts{Scope: p.Scope, G: p.G, DType: p.DType, name: sub}
 }
+
+// dt is the compute dtype.
+func (p Parts) dt() dtypes.DType { return precision.Compute(p.DType) }
 
 // Name is the dotted module name.
 func (p Parts) Name() string { return p.name }
@@ -43,14 +55,17 @@ func (p Parts) Var(leaf string) *model.Variable {
 	return v
 }
 
-// W returns the graph value of tensor leaf of this module.
+// W returns the graph value of tensor leaf of this module, as stored.
 func (p Parts) W(leaf string) *Node { return p.Var(leaf).NodeValue(p.G) }
 
-// linear is torch's nn.Linear: x [..., in] -> [..., out] with weight [out, in].
+// WAs returns tensor leaf converted to dt (no node when stored in it).
+func (p Parts) WAs(leaf string, dt dtypes.DType) *Node { return precision.As(p.W(leaf), dt) }
+
+// linear is torch's nn.Linear: x [..., in] -> [..., out] with weight [out, in], in x's dtype.
 func linear(p Parts, x *Node) *Node {
-	w := p.W("weight")
+	w := p.WAs("weight", x.DType())
 	y := DotGeneral(x, []int{x.Rank() - 1}, nil, w, []int{1}, nil)
-	return Add(y, trailing(p.W("bias"), y.Rank()))
+	return Add(y, trailing(p.WAs("bias", x.DType()), y.Rank()))
 }
 
 // trailing reshapes a vector to broadcast along the last axis of a rank-r tensor.
@@ -63,22 +78,29 @@ func trailing(v *Node, r int) *Node {
 	return Reshape(v, dims...)
 }
 
-// layerNorm normalises the last axis with the biased variance, as torch.
+// layerNorm normalises the last axis with the biased variance, as torch. It
+// runs in float32 and returns x's dtype.
 func layerNorm(p Parts, x *Node, eps float64) *Node {
+	dt := x.DType()
+	x = precision.ToF32(x)
 	axis := x.Rank() - 1
 	mean := ReduceAndKeep(x, ReduceMean, axis)
 	xc := Sub(x, mean)
 	variance := ReduceAndKeep(Square(xc), ReduceMean, axis)
 	y := Div(xc, Sqrt(AddScalar(variance, eps))) // Rsqrt has no gradient in GoMLX
-	return Add(Mul(y, trailing(p.W("weight"), y.Rank())), trailing(p.W("bias"), y.Rank()))
+	y = Add(Mul(y, trailing(p.WAs("weight", precision.F32), y.Rank())), trailing(p.WAs("bias", precision.F32), y.Rank()))
+	return precision.As(y, dt)
 }
 
 // Feature maps inside this package are channels-last, [B, H, W, C]: the
 // token grids already are, and convolutions run as plain matrix products.
 // The exported entry points that take or give torch-layout maps say so.
 
-// groupNorm is torch's GroupNorm(groups, C, eps) on x [B, H, W, C].
+// groupNorm is torch's GroupNorm(groups, C, eps) on x [B, H, W, C]. It runs
+// in float32 (a group's statistics sum H·W·C/groups values) and returns x's dtype.
 func groupNorm(p Parts, x *Node, groups int, eps float64) *Node {
+	dt := x.DType()
+	x = precision.ToF32(x)
 	dims := x.Shape().Dimensions
 	b, c := dims[0], dims[3]
 	if c%groups != 0 {
@@ -89,7 +111,8 @@ func groupNorm(p Parts, x *Node, groups int, eps float64) *Node {
 	gc := Sub(g, mean)
 	variance := ReduceAndKeep(Square(gc), ReduceMean, 1, 3)
 	y := Reshape(Div(gc, Sqrt(AddScalar(variance, eps))), dims...) // Rsqrt has no gradient in GoMLX
-	return Add(Mul(y, trailing(p.W("weight"), 4)), trailing(p.W("bias"), 4))
+	y = Add(Mul(y, trailing(p.WAs("weight", precision.F32), 4)), trailing(p.WAs("bias", precision.F32), 4))
+	return precision.As(y, dt)
 }
 
 // normalize is the VQGAN norm: GroupNorm(32, eps 1e-6).
@@ -101,9 +124,9 @@ func normalize(p Parts, x *Node) *Node { return groupNorm(p, x, 32, 1e-6) }
 var convImpl = ""
 
 // conv2d is torch's Conv2d(stride 1, padding k/2) with weight
-// [Cout, Cin, k, k] on x [B, H, W, Cin] -> [B, H, W, Cout].
+// [Cout, Cin, k, k] on x [B, H, W, Cin] -> [B, H, W, Cout], in x's dtype.
 func conv2d(p Parts, x *Node) *Node {
-	w := p.W("weight")
+	w := p.WAs("weight", x.DType())
 	k := w.Shape().Dimensions[2]
 	kernel := TransposeAllAxes(w, 2, 3, 1, 0) // HWIO
 	var y *Node
@@ -112,7 +135,7 @@ func conv2d(p Parts, x *Node) *Node {
 	} else {
 		y = conv.Conv2D(x, kernel, 1, 1, conv.Same(k, k))
 	}
-	return Add(y, trailing(p.W("bias"), 4))
+	return Add(y, trailing(p.WAs("bias", x.DType()), 4))
 }
 
 // silu is x * sigmoid(x).

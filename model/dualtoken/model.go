@@ -30,6 +30,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/dualtoken/evalharness/model/config"
+	"github.com/dualtoken/evalharness/model/precision"
 	"github.com/dualtoken/evalharness/model/siglip"
 	"github.com/dualtoken/evalharness/model/weights"
 )
@@ -62,6 +63,25 @@ type FullConfig struct {
 	SemanticBranch bool
 	// Mode names the ablation row this model was trained as ("a".."d"), or "".
 	Mode string
+
+	// DType is the tokenizer's compute dtype, a run-time setting (not in
+	// config.json): float32 when unset, or bfloat16. It governs the whole
+	// forward — Forward runs the tower with it too, overriding
+	// Tower.Vision.DType — except the quantisers, which are float32 islands.
+	// Forward's Outputs are float32 either way, so losses run in float32.
+	// For training leave the variables float32 (gradients land on them; the
+	// weights are converted at use); for inference Model.SetDType also stores
+	// the matrices in it. Gradient checkpointing of the tower is
+	// Tower.Vision.Checkpoint.
+	DType dtypes.DType
+}
+
+// TowerVision is the vision config Forward runs the tower with:
+// Tower.Vision with the tokenizer's DType.
+func (fc *FullConfig) TowerVision() *siglip.VisionConfig {
+	vc := fc.Tower.Vision
+	vc.DType = fc.DType
+	return &vc
 }
 
 // PixelQuantizer is the module whose codes the decoder reads.
@@ -187,7 +207,8 @@ type Options struct {
 	SkipPixel bool
 }
 
-// Outputs is what one tokenizer forward computes (nil where not asked).
+// Outputs is what one tokenizer forward computes (nil where not asked), all
+// float32 whatever the compute dtype.
 type Outputs struct {
 	Hidden   []*Node     // tower states 0..top (own, before any replacement) [B,L,C]
 	Pix      QuantOutput // the decoder's quantiser (the semantic one when ReconFromSemantic)
@@ -201,12 +222,15 @@ type Outputs struct {
 }
 
 // Forward runs the tokenizer on pixels [B,3,S,S] (in [-1,1]); root holds
-// the tower (HF names) and the parts (authors' names).
+// the tower (HF names) and the parts (authors' names). It computes in
+// fc.DType (the tower with fc.TowerVision(), so Tower.Vision.Checkpoint
+// applies) and returns float32 Outputs.
 func Forward(root *model.Scope, fc *FullConfig, pixels *Node, opt Options) Outputs {
 	g := pixels.Graph()
 	p := NewParts(root, g)
+	p.DType = fc.DType
 	vs := siglip.VisionScope(root)
-	vc := &fc.Tower.Vision
+	vc := fc.TowerVision()
 	var out Outputs
 	top := fc.LayerRecon
 	if opt.SkipPixel {
@@ -249,15 +273,34 @@ func Forward(root *model.Scope, fc *FullConfig, pixels *Node, opt Options) Outpu
 		}
 		out.Last, out.Pooled = siglip.VisionFrom(vs, vc, h, from)
 	}
+	out.toF32() // the values above stay in the compute dtype inside the graph
 	return out
 }
 
-// DecodeCodes decodes pixel codes [B,G,G,D] to images [B,3,S',S']: the sum
-// over depths of the code vectors, then the pixel decoder.
+// toF32 converts every output to float32 (no node for float32 ones).
+func (o *Outputs) toF32() {
+	for i, h := range o.Hidden {
+		o.Hidden[i] = precision.ToF32(h)
+	}
+	for _, n := range []**Node{&o.PixInput, &o.SemInput, &o.SemState, &o.Last, &o.Pooled} {
+		if *n != nil {
+			*n = precision.ToF32(*n)
+		}
+	}
+	if d := o.Decoded; d != nil {
+		for _, n := range []**Node{&d.Postquant, &d.LatentResized, &d.PostQuantConv, &d.Images} {
+			*n = precision.ToF32(*n)
+		}
+	}
+}
+
+// DecodeCodes decodes pixel codes [B,G,G,D] to float32 images [B,3,S',S']:
+// the sum over depths of the code vectors, then the pixel decoder.
 func DecodeCodes(root *model.Scope, fc *FullConfig, codes *Node) *Node {
 	p := NewParts(root, codes.Graph())
+	p.DType = fc.DType
 	name, v := fc.PixelQuantizer()
-	return DecodePixels(p, fc.Config, EmbedCodes(p.At(name), v, codes)).Images
+	return precision.ToF32(DecodePixels(p, fc.Config, EmbedCodes(p.At(name), v, codes)).Images)
 }
 
 // TokenEmbeddings returns the unified model's per-position inputs for codes
@@ -370,6 +413,29 @@ func (m *Model) Init(tower *siglip.Model, seed uint64) error {
 	}
 	m.Reset()
 	return nil
+}
+
+// SetDType prepares m for inference in dt: the tokenizer computes in dt
+// (FullConfig.DType) and every weight matrix of the tower, projections and
+// decoder (rank >= 2) is stored in dt — half their memory in bfloat16. The
+// quantisers' codebooks and EMA state stay float32 (the quantisers are
+// float32 islands; see Quantize), as do biases and norm gains. Compiled
+// graphs are dropped. For training keep float32 variables and set
+// Config.DType instead.
+func (m *Model) SetDType(dt dtypes.DType) error {
+	if _, _, err := precision.StoreAs(m.Store.IterVariables(), dt, isQuantizerVar); err != nil {
+		return fmt.Errorf("dualtoken: %w", err)
+	}
+	m.Config.DType = dt
+	m.Reset()
+	return nil
+}
+
+// isQuantizerVar reports whether v belongs to a quantiser (codebooks and
+// their EMA state), which SetDType keeps in float32.
+func isQuantizerVar(v *model.Variable) bool {
+	sep := model.ScopeSeparator
+	return strings.Contains(v.Path(), sep+"quantizer_pix"+sep) || strings.Contains(v.Path(), sep+"quantizer_sem"+sep)
 }
 
 // Siglip views the model's tower as a siglip.Model sharing this store.

@@ -3,6 +3,8 @@ package dualtoken
 import (
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/support/exceptions"
+
+	"github.com/dualtoken/evalharness/model/precision"
 )
 
 // heads is the attention projections' head count: hidden / code width.
@@ -24,9 +26,11 @@ func gridSide(l int) int {
 }
 
 // Prequant projects tower states h [B, L, C] to codes' width [B, L, E] with
-// module name ("prequant_pix", "prequant_shortcut", "prequant_sem").
+// module name ("prequant_pix", "prequant_shortcut", "prequant_sem"), in p's
+// compute dtype.
 func Prequant(p Parts, cfg *Config, v VQConfig, name string, h *Node) *Node {
 	m := p.At(name)
+	h = precision.As(h, p.dt())
 	if cfg.Projection == ProjectionConv {
 		return gridToTokens(resnetBlock(m, tokensToGrid(h)))
 	}
@@ -34,9 +38,11 @@ func Prequant(p Parts, cfg *Config, v VQConfig, name string, h *Node) *Node {
 }
 
 // Postquant projects quantised tokens z [B, L, E] back to the tower width
-// [B, L, C] with module name ("postquant_pix", "postquant_sem").
+// [B, L, C] with module name ("postquant_pix", "postquant_sem"), in p's
+// compute dtype.
 func Postquant(p Parts, cfg *Config, v VQConfig, name string, z *Node) *Node {
 	m := p.At(name)
+	z = precision.As(z, p.dt())
 	if cfg.Projection == ProjectionConv {
 		return gridToTokens(resnetBlock(m, tokensToGrid(z)))
 	}
@@ -90,7 +96,7 @@ func SemanticPostquant(p Parts, cfg *Config, zq *Node) *Node {
 }
 
 // Decoded holds the pixel decoder's intermediate and final values, maps in
-// torch's channels-first layout.
+// torch's channels-first layout, in the parts' compute dtype.
 type Decoded struct {
 	Postquant     *Node // [B, L, C] postquant_pix output
 	LatentResized *Node // [B, C, h, w] bilinear to decoder_latent_shape

@@ -5,6 +5,8 @@ import (
 
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/support/exceptions"
+
+	"github.com/dualtoken/evalharness/model/precision"
 )
 
 // LayerNorm epsilons of the 2026 projections: AttnProjection's norm1/2/3 are
@@ -38,20 +40,21 @@ func attentionBlock(p Parts, x *Node, heads int, causal bool) *Node {
 		exceptions.Panicf("dualtoken: %s: width %d is not divisible by %d heads", p.Name(), inner, heads)
 	}
 	hd := inner / heads
-	bias := Concatenate([]*Node{p.W("q_bias"), p.W("zero_k_bias"), p.W("v_bias")}, 0)
-	qkv := Add(DotGeneral(x, []int{2}, nil, p.W("qkv.weight"), []int{1}, nil), trailing(bias, 3)) // [B, N, 3*inner]
+	dt := x.DType()
+	bias := Concatenate([]*Node{p.WAs("q_bias", dt), p.WAs("zero_k_bias", dt), p.WAs("v_bias", dt)}, 0)
+	qkv := Add(DotGeneral(x, []int{2}, nil, p.WAs("qkv.weight", dt), []int{1}, nil), trailing(bias, 3)) // [B, N, 3*inner]
 	qkv = Reshape(qkv, b, n, 3, heads, hd)
 	qkv = TransposeAllAxes(qkv, 2, 0, 3, 1, 4) // [3, B, H, N, hd]
 	part := func(i int) *Node { return Reshape(Slice(qkv, AxisElem(i)), b, heads, n, hd) }
 	q, k, v := part(0), part(1), part(2)
 
-	scores := MulScalar(DotGeneral(q, []int{3}, []int{0, 1}, k, []int{3}, []int{0, 1}), 1/math.Sqrt(float64(hd))) // [B, H, N, N]
+	scores := MulScalar(precision.DotF32(q, []int{3}, []int{0, 1}, k, []int{3}, []int{0, 1}), 1/math.Sqrt(float64(hd))) // [B, H, N, N] float32
 	if causal {
 		mask := LowerTriangular(x.Graph(), n) // key j visible from query i when j <= i
 		mask = BroadcastToDims(Reshape(mask, 1, 1, n, n), b, heads, n, n)
 		scores = Where(mask, scores, BroadcastToDims(Infinity(x.Graph(), scores.DType(), -1), scores.Shape().Dimensions...))
 	}
-	att := DotGeneral(Softmax(scores, -1), []int{3}, []int{0, 1}, v, []int{2}, []int{0, 1}) // [B, H, N, hd]
+	att := DotGeneral(precision.As(Softmax(scores, -1), dt), []int{3}, []int{0, 1}, v, []int{2}, []int{0, 1}) // [B, H, N, hd]
 	var y *Node
 	if in > out {
 		y = ReduceMean(att, 1) // [B, N, hd]
@@ -88,5 +91,8 @@ func geGluMlp(p Parts, x *Node) *Node {
 }
 
 // ProjectResnetBlock is the 2025 conv projection (also the PostQuantResnetBlock)
-// on a torch-layout map x [B, Cin, H, W] -> [B, Cout, H, W]; see resnetBlock.
-func ProjectResnetBlock(p Parts, x *Node) *Node { return nchw(resnetBlock(p, nhwc(x))) }
+// on a torch-layout map x [B, Cin, H, W] -> [B, Cout, H, W] in p's compute
+// dtype; see resnetBlock.
+func ProjectResnetBlock(p Parts, x *Node) *Node {
+	return nchw(resnetBlock(p, nhwc(precision.As(x, p.dt()))))
+}

@@ -8,9 +8,11 @@ import (
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/support/exceptions"
+
+	"github.com/dualtoken/evalharness/model/precision"
 )
 
-// QuantOutput is what a residual quantiser returns.
+// QuantOutput is what a residual quantiser returns (float32 values).
 type QuantOutput struct {
 	// ZQ [B, H, W, C] is the quantised latent with the straight-through
 	// estimator: forward value = sum of the D code vectors, gradient = identity.
@@ -49,8 +51,16 @@ type codebook struct {
 // The graph's store must be in training mode (Scope.SetTraining) so the
 // codebook variables are graph parameters, and random restarts draw from the
 // store's RNG state (Store.SetRNGStateFromSeed makes them deterministic).
+//
+// The quantiser is a float32 island whatever p.DType: x is converted on
+// entry (the straight-through gradient flows back through the conversion)
+// and the codebooks are read in float32, because the nearest code is an
+// argmin over |r|² + |c|² − 2r·c, a difference of large terms in which
+// bfloat16's 2⁻⁸ relative rounding would reorder near ties (unstable codes),
+// and the EMA sums and Laplace smoothing accumulate small updates.
 func Quantize(p Parts, v VQConfig, x *Node, train bool) QuantOutput {
 	g := x.Graph()
+	x = precision.ToF32(x)
 	if train && !p.Scope.IsTraining(g) {
 		exceptions.Panicf("dualtoken: train-mode %s needs Scope.SetTraining(g, true) before any variable is read", p.Name())
 	}
@@ -63,7 +73,7 @@ func Quantize(p Parts, v VQConfig, x *Node, train bool) QuantOutput {
 	books := make([]codebook, v.NumCodebooks())
 	for i := range books {
 		cb := p.At(fmt.Sprintf("codebooks.%d", i))
-		books[i] = codebook{cb.W("weight"), cb.W("cluster_size_ema"), cb.W("embed_ema")}
+		books[i] = codebook{cb.WAs("weight", precision.F32), cb.WAs("cluster_size_ema", precision.F32), cb.WAs("embed_ema", precision.F32)}
 		if got := books[i].weight.Shape().Dimensions; got[0] != v.NEmbed+1 || got[1] != e {
 			exceptions.Panicf("dualtoken: %s.codebooks.%d.weight is %v, expected [%d, %d]", p.Name(), i, got, v.NEmbed+1, e)
 		}
@@ -241,7 +251,7 @@ func CodeEmbeddings(p Parts, v VQConfig, codes *Node) *Node {
 		if !v.SharedCodebook {
 			b = i
 		}
-		w := p.At(fmt.Sprintf("codebooks.%d", b)).W("weight")
+		w := p.At(fmt.Sprintf("codebooks.%d", b)).WAs("weight", precision.F32)
 		idx := Reshape(Slice(codes, AxisRange(), AxisRange(), AxisRange(), AxisElem(i)), d[0], d[1], d[2], 1)
 		parts[i] = Reshape(Gather(w, ConvertDType(idx, dtypes.Int64)), d[0], d[1], d[2], 1, -1)
 	}

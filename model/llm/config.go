@@ -8,7 +8,10 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/gomlx/compute/dtypes"
+
 	"github.com/dualtoken/evalharness/model/config"
+	"github.com/dualtoken/evalharness/model/precision"
 )
 
 // Model types this package understands (config.json "model_type").
@@ -42,7 +45,16 @@ type Config struct {
 	BOS int   // bos_token_id, -1 when absent
 	EOS []int // eos_token_id (an integer or a list)
 	Pad int   // pad_token_id, -1 when absent
+
+	// DType is the compute dtype, a run-time setting (not read from
+	// config.json's torch_dtype): float32 when unset, or bfloat16 (see the
+	// package comment for what stays float32). Model.SetDType sets it and
+	// stores the weight matrices in it.
+	DType dtypes.DType
 }
+
+// ComputeDType is DType, float32 when unset.
+func (c *Config) ComputeDType() dtypes.DType { return precision.Compute(c.DType) }
 
 // LoadConfig reads config.json from a model directory (or the file itself).
 func LoadConfig(dirOrFile string) (*Config, error) {

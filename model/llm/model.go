@@ -28,6 +28,15 @@
 // NewState + State.Append (prefill and incremental decoding, hooks for
 // precomputed input embeddings and hidden states at chosen positions),
 // Generate/GenerateFrom.
+//
+// Precision (Config.DType, Model.SetDType): in bfloat16 the residual stream,
+// projections, SwiGLU and the KV cache are bfloat16; these stay float32:
+// RMSNorm statistics (a mean of H squares), the RoPE angles, their cos/sin
+// and the rotation itself (positions times frequencies need float32's 24
+// bits), attention scores and softmax (scores are float32 products of
+// bfloat16 q and k), and the logits (a float32 product of the bfloat16 final
+// state and lm_head, so argmax and sampling see float32 logits). Outputs —
+// logits and hidden states — are float32.
 package llm
 
 import (
@@ -49,6 +58,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/nn"
 
+	"github.com/dualtoken/evalharness/model/precision"
 	"github.com/dualtoken/evalharness/model/weights"
 )
 
@@ -104,6 +114,25 @@ func New(b compute.Backend, cfg *Config, set weights.Set) (*Model, error) {
 		return nil, fmt.Errorf("%s: %w", cfg.Path, err)
 	}
 	return m, nil
+}
+
+// SetDType prepares m for inference in dt: it computes in dt
+// (Config.DType) and every weight matrix (projections, embed_tokens,
+// lm_head) is stored in dt — half the memory in bfloat16; RMSNorm gains and
+// biases stay float32. Compiled graphs are dropped. For training keep the
+// float32 variables and set Config.DType only: weights are converted at use.
+func (m *Model) SetDType(dt dtypes.DType) error {
+	if _, _, err := precision.StoreAs(m.Store.IterVariables(), dt, nil); err != nil {
+		return fmt.Errorf("llm: %w", err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, e := range m.execs {
+		e.Finalize()
+	}
+	m.execs = map[string]*model.Exec{}
+	m.Config.DType = dt
+	return nil
 }
 
 // param maps one HF checkpoint tensor onto a GoMLX variable. In hf and scope,
@@ -235,7 +264,9 @@ func buildMask(valid *Node, start *Node, S int) (mask, empty *Node) {
 // ropeCosSin returns cos and sin of the rotation angles [B,S,hd/2] for
 // positions [B,S] (per row, so left-padded rows get their own positions).
 // Frequencies are theta^(-2i/hd) rounded to float32 and angles are float32
-// products, as transformers computes them. (pos.RoPE itself accepts only
+// products, as transformers computes them, in every compute dtype (a
+// bfloat16 angle would be off by up to 2⁻⁸ of itself: radians at position
+// 256). (pos.RoPE itself accepts only
 // positions shared by the batch; its rotation, pos.RoPEWithCosSin, is used.)
 func (m *Model) ropeCosSin(positions *Node) (cos, sin *Node) {
 	hd := m.Config.HeadDim
@@ -249,17 +280,30 @@ func (m *Model) ropeCosSin(positions *Node) (cos, sin *Node) {
 	return Cos(angles), Sin(angles)
 }
 
-// embed returns the input embeddings [B,S,H]: embed_tokens(ids) [B,S], with
-// the rows of embeds [B,S,H] substituted where useEmbeds [B,S] is true (the
-// unified model's visual positions). embeds and useEmbeds may be nil.
+// embed returns the input embeddings [B,S,H] in the compute dtype:
+// embed_tokens(ids) [B,S], with the rows of embeds [B,S,H] substituted where
+// useEmbeds [B,S] is true (the unified model's visual positions). embeds and
+// useEmbeds may be nil.
 func (m *Model) embed(scope *model.Scope, ids, embeds, useEmbeds *Node) *Node {
 	c := m.Config
+	dt := c.ComputeDType()
+	table := scope.At("embed_tokens").GetVariable("embeddings")
+	if table == nil {
+		panic(fmt.Errorf("llm: embed_tokens was not loaded"))
+	}
 	// Explicit index axis: Embedding would take a [B,1] input as [B] indices.
-	x := layers.Embedding(scope.In("embed_tokens"), InsertAxes(ids, -1), dtypes.Float32, c.VocabSize, c.HiddenSize)
+	// Rows are gathered in the stored dtype, then converted.
+	x := layers.Embedding(scope.In("embed_tokens"), InsertAxes(ids, -1), table.Shape().DType, c.VocabSize, c.HiddenSize)
+	x = precision.As(x, dt)
 	if embeds != nil {
-		x = Where(useEmbeds, embeds, x)
+		x = Where(useEmbeds, precision.As(embeds, dt), x)
 	}
 	return x
+}
+
+// rmsNorm is norm.RMSNorm computed in float32 and returned in x's dtype.
+func rmsNorm(scope *model.Scope, x *Node, eps float64) *Node {
+	return precision.As(norm.RMSNorm(scope, precision.ToF32(x)).WithEpsilon(eps).Done(), x.DType())
 }
 
 // layer runs decoder layer i on x [B,S,H]. With a cache (cacheK, cacheV
@@ -270,7 +314,7 @@ func (m *Model) layer(scope *model.Scope, x *Node, a *attnInputs, cacheK, cacheV
 	B, S := x.Shape().Dimensions[0], x.Shape().Dimensions[1]
 
 	// Self-attention.
-	h := norm.RMSNorm(scope.In("input_layernorm"), x).WithEpsilon(c.RMSNormEps).Done()
+	h := rmsNorm(scope.In("input_layernorm"), x, c.RMSNormEps)
 	attn := scope.In("self_attn")
 	q := linear(attn.In("q_proj"), h, c.QKVBias, c.NumHeads*c.HeadDim)
 	k := linear(attn.In("k_proj"), h, c.QKVBias, c.NumKVHeads*c.HeadDim)
@@ -278,8 +322,9 @@ func (m *Model) layer(scope *model.Scope, x *Node, a *attnInputs, cacheK, cacheV
 	q = Reshape(q, B, S, c.NumHeads, c.HeadDim)
 	k = Reshape(k, B, S, c.NumKVHeads, c.HeadDim)
 	v = Reshape(v, B, S, c.NumKVHeads, c.HeadDim)
-	rope := pos.NewRoPEWithCosSin(a.cos, a.sin)
-	q, k = rope.Encode(q, 1), rope.Encode(k, 1)
+	rope := pos.NewRoPEWithCosSin(a.cos, a.sin) // the rotation runs in float32
+	q = precision.As(rope.Encode(precision.ToF32(q), 1), x.DType())
+	k = precision.As(rope.Encode(precision.ToF32(k), 1), x.DType())
 	q = TransposeAllAxes(q, 0, 2, 1, 3) // [B,nH,S,hd]
 	k = TransposeAllAxes(k, 0, 2, 1, 3) // [B,nKV,S,hd]
 	v = TransposeAllAxes(v, 0, 2, 1, 3)
@@ -291,15 +336,20 @@ func (m *Model) layer(scope *model.Scope, x *Node, a *attnInputs, cacheK, cacheV
 			k, v = newK, newV
 		}
 	}
-	// The Go backend's fused attention is ~4x slower here than the decomposed
-	// einsum/softmax path (100M benchmark prefill: 117 vs 495 tokens/s).
-	o, _ := attention.Core(q, k, v, attention.LayoutBHSD, attention.CoreOptions{AttentionMask: a.mask, DisableFusion: isGoBackend(x)})
+	var o *Node
+	if x.DType() == dtypes.Float32 {
+		// The Go backend's fused attention is ~4x slower here than the decomposed
+		// einsum/softmax path (100M benchmark prefill: 117 vs 495 tokens/s).
+		o, _ = attention.Core(q, k, v, attention.LayoutBHSD, attention.CoreOptions{AttentionMask: a.mask, DisableFusion: isGoBackend(x)})
+	} else {
+		o = attendLowPrecision(q, k, v, a.mask)
+	}
 	o = Where(a.empty, ZerosLike(o), o) // [B,nH,S,hd]
 	o = Reshape(TransposeAllAxes(o, 0, 2, 1, 3), B, S, c.NumHeads*c.HeadDim)
 	x = Add(x, linear(attn.In("o_proj"), o, c.OutBias, c.HiddenSize))
 
 	// SwiGLU MLP.
-	h = norm.RMSNorm(scope.In("post_attention_layernorm"), x).WithEpsilon(c.RMSNormEps).Done()
+	h = rmsNorm(scope.In("post_attention_layernorm"), x, c.RMSNormEps)
 	mlp := scope.In("mlp")
 	gate := linear(mlp.In("gate_proj"), h, c.MLPBias, c.Intermediate)
 	up := linear(mlp.In("up_proj"), h, c.MLPBias, c.Intermediate)
@@ -308,15 +358,55 @@ func (m *Model) layer(scope *model.Scope, x *Node, a *attnInputs, cacheK, cacheV
 	return x, newK, newV
 }
 
-// linear is an HF Linear layer: weights [out,in] (see LoadVariables), x [...,in].
+// attendLowPrecision is the attention of a lower-precision compute dtype:
+// q [B,nH,S,hd], k and v [B,nKV,T,hd], mask [B,1,S,T] -> [B,nH,S,hd]. The
+// scores are float32 products and the masked softmax runs in float32; the
+// weights are rounded to v's dtype for the product with v. Query heads are
+// grouped by KV head (GQA) without copying k or v.
+func attendLowPrecision(q, k, v, mask *Node) *Node {
+	d := q.Shape().Dimensions
+	B, nH, S, hd := d[0], d[1], d[2], d[3]
+	nKV, T := k.Shape().Dimensions[1], k.Shape().Dimensions[2]
+	G := nH / nKV
+	qg := Reshape(q, B, nKV, G*S, hd)                                               // heads h = kv·G + g
+	scores := precision.DotF32(qg, []int{3}, []int{0, 1}, k, []int{3}, []int{0, 1}) // [B,nKV,G·S,T]
+	scores = MulScalar(Reshape(scores, B, nKV, G, S, T), 1/math.Sqrt(float64(hd)))
+	m := BroadcastToDims(Reshape(mask, B, 1, 1, S, T), B, nKV, G, S, T)
+	w := precision.As(MaskedSoftmax(scores, m, -1), v.DType())
+	o := DotGeneral(Reshape(w, B, nKV, G*S, T), []int{3}, []int{0, 1}, v, []int{2}, []int{0, 1}) // [B,nKV,G·S,hd]
+	return Reshape(o, B, nH, S, hd)
+}
+
+// linear is an HF Linear layer: weights [out,in] (see LoadVariables), x
+// [...,in], computed in x's dtype (weights converted when stored otherwise).
+// It reads the variables layers.DenseWithLayout creates ("dense/weights",
+// "dense/biases") and builds the same nn.Dense.
 //
 // The Go backend's small matrix product vectorises 4-row tiles and runs the
 // rows left over in scalar code, so a decoding step (one row per sequence)
 // takes the slow path; padding the rows to 4 is faster overall.
 func linear(s *model.Scope, x *Node, bias bool, width int) *Node {
 	return withMinRows(x, func(x *Node) *Node {
-		return layers.DenseWithLayout(s, x, compute.DenseLayoutOutputsInput, bias, width)
+		ds := s.In("dense")
+		w := variable(ds, x.Graph(), "weights", x.DType())
+		if d := w.Shape().Dimensions; d[0] != width {
+			panic(fmt.Errorf("llm: %s/weights is %v, expected %d outputs", ds.Scope(), d, width))
+		}
+		var b *Node
+		if bias {
+			b = variable(ds, x.Graph(), "biases", x.DType())
+		}
+		return nn.Dense(x, w, b, compute.DenseLayoutOutputsInput)
 	})
+}
+
+// variable returns the value of variable name in s converted to dt.
+func variable(s *model.Scope, g *Graph, name string, dt dtypes.DType) *Node {
+	v := s.GetVariable(name)
+	if v == nil {
+		panic(fmt.Errorf("llm: variable %s/%s was not loaded", s.Scope(), name))
+	}
+	return precision.As(v.NodeValue(g), dt)
 }
 
 // withMinRows applies f to x [...,K] flattened to at least 4 rows on the Go
@@ -362,14 +452,26 @@ func (m *Model) decoder(scope *model.Scope, x *Node, a *attnInputs, caches []*No
 		}
 		states = append(states, x)
 	}
-	final = norm.RMSNorm(scope.In("norm"), x).WithEpsilon(m.Config.RMSNormEps).Done()
+	final = rmsNorm(scope.In("norm"), x, m.Config.RMSNormEps)
 	states[len(states)-1] = final
 	return final, states, newCaches
 }
 
-// logits projects hidden states [...,H] onto the vocabulary [...,V].
+// logits projects hidden states [...,H] onto the vocabulary: float32 [...,V].
 func (m *Model) logits(scope *model.Scope, h *Node) *Node {
 	c := m.Config
+	if h.DType() != dtypes.Float32 {
+		// A float32 product of the low-precision state and table.
+		var table *Node
+		if c.TieEmbeddings {
+			table = variable(scope.At("embed_tokens"), h.Graph(), "embeddings", h.DType()) // [V,H]
+		} else {
+			table = variable(scope.In("lm_head").In("dense"), h.Graph(), "weights", h.DType())
+		}
+		return withMinRows(h, func(h *Node) *Node {
+			return precision.DotF32(h, []int{h.Rank() - 1}, nil, table, []int{1}, nil)
+		})
+	}
 	if c.TieEmbeddings {
 		table := scope.At("embed_tokens").GetVariable("embeddings") // [V,H] = [out,in]
 		return withMinRows(h, func(h *Node) *Node {
@@ -391,29 +493,33 @@ func gatherPositions(x, idx *Node) *Node {
 // this decoder in a larger graph (the unified model). scope holds the
 // decoder's variables (see LoadVariables). ids, positions, valid: [B,S]
 // (int32, int32, bool: false = padding); embeds [B,S,H] and useEmbeds [B,S]
-// may be nil. It returns logits [B,S,V] and the N+1 hidden states [B,S,H].
+// may be nil. It returns logits [B,S,V] and the N+1 hidden states [B,S,H],
+// float32 whatever the compute dtype.
 func (m *Model) ForwardGraph(scope *model.Scope, ids, positions, valid, embeds, useEmbeds *Node) (logits *Node, states []*Node) {
 	S := ids.Shape().Dimensions[1]
 	mask, empty := buildMask(valid, nil, S)
 	x := m.embed(scope, ids, embeds, useEmbeds)
 	cos, sin := m.ropeCosSin(positions)
 	final, states, _ := m.decoder(scope, x, &attnInputs{cos: cos, sin: sin, mask: mask, empty: empty}, nil)
+	for i, s := range states {
+		states[i] = precision.ToF32(s)
+	}
 	return m.logits(scope, final), states
 }
 
 // StepGraph is one cached step as a graph: S new positions written at cache
 // slot start (int32 scalar). valid [B,L] marks the slots that may be attended
 // (already including the new ones), outIdx [B,P] picks the chunk positions
-// whose logits [B,P,V] and final hidden states [B,P,H] are returned. caches are
-// [K0,V0,...] each [B,nKV,L,hd], or nil to start from an empty cache of L
-// slots (start must then be 0).
+// whose logits [B,P,V] and final hidden states [B,P,H] are returned (float32).
+// caches are [K0,V0,...] each [B,nKV,L,hd] in the compute dtype, or nil to
+// start from an empty cache of L slots (start must then be 0).
 func (m *Model) StepGraph(scope *model.Scope, ids, positions, start, valid, outIdx, embeds, useEmbeds *Node, caches []*Node) (logits, hidden *Node, newCaches []*Node) {
 	c := m.Config
 	B, S := ids.Shape().Dimensions[0], ids.Shape().Dimensions[1]
 	L := valid.Shape().Dimensions[1]
 	a := &attnInputs{start: start}
 	if caches == nil {
-		zeros := Zeros(ids.Graph(), shapes.Make(dtypes.Float32, B, c.NumKVHeads, L, c.HeadDim))
+		zeros := Zeros(ids.Graph(), shapes.Make(c.ComputeDType(), B, c.NumKVHeads, L, c.HeadDim))
 		for range c.NumLayers {
 			caches = append(caches, zeros, zeros)
 		}
@@ -426,5 +532,5 @@ func (m *Model) StepGraph(scope *model.Scope, ids, positions, start, valid, outI
 	a.cos, a.sin = m.ropeCosSin(positions)
 	final, _, newCaches := m.decoder(scope, x, a, caches)
 	hidden = gatherPositions(final, outIdx)
-	return m.logits(scope, hidden), hidden, newCaches
+	return m.logits(scope, hidden), precision.ToF32(hidden), newCaches
 }

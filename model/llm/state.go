@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/dtypes/bfloat16"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -337,17 +338,37 @@ func (s *State) grow(need int) error {
 	}
 	s.valid, s.capacity = valid, L
 	for i, t := range s.cache {
-		dims := t.Shape().Dimensions // [R,nKV,old,hd]
-		R, H, D := dims[0], dims[1], dims[3]
-		src := tensors.MustCopyFlatData[float32](t)
-		dst := make([]float32, R*H*L*D)
-		for r := range R * H {
-			copy(dst[r*L*D:r*L*D+old*D], src[r*old*D:(r+1)*old*D])
+		var err error
+		switch t.DType() {
+		case dtypes.Float32:
+			s.cache[i], err = growSlots[float32](t, L)
+		case dtypes.BFloat16:
+			s.cache[i], err = growSlots[bfloat16.BFloat16](t, L)
+		default:
+			err = fmt.Errorf("llm: KV cache of dtype %s", t.DType())
 		}
-		_ = t.FinalizeAll()
-		s.cache[i] = tensors.FromFlatDataAndDimensions(dst, R, H, L, D)
+		if err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// growSlots copies a cache tensor [R,nKV,old,hd] into a zero-padded
+// [R,nKV,L,hd] and frees the old one.
+func growSlots[T float32 | bfloat16.BFloat16](t *tensors.Tensor, L int) (*tensors.Tensor, error) {
+	dims := t.Shape().Dimensions
+	R, H, old, D := dims[0], dims[1], dims[2], dims[3]
+	src, err := tensors.CopyFlatData[T](t)
+	if err != nil {
+		return nil, err
+	}
+	dst := make([]T, R*H*L*D)
+	for r := range R * H {
+		copy(dst[r*L*D:r*L*D+old*D], src[r*old*D:(r+1)*old*D])
+	}
+	_ = t.FinalizeAll()
+	return tensors.FromFlatDataAndDimensions(dst, R, H, L, D), nil
 }
 
 // Close releases the cache tensors.

@@ -23,6 +23,13 @@ func runVerify(b compute.Backend, dir string, golden weights.Set) (map[string]*w
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", verify.ErrBadInput, err)
 	}
+	return VerifyOutputs(m, golden)
+}
+
+// VerifyOutputs computes runVerify's outputs with a loaded model (in any
+// compute dtype; see Model.SetDType): logits, hidden_states.{0..N} and
+// generated_ids, by golden name, and the golden inputs it read.
+func VerifyOutputs(m *Model, golden weights.Set) (map[string]*weights.Tensor, []string, error) {
 	inputs := []string{"input_ids"}
 	idsT, err := golden.Get("input_ids")
 	if err != nil {

@@ -3,7 +3,10 @@ package siglip
 import (
 	"fmt"
 
+	"github.com/gomlx/compute/dtypes"
+
 	"github.com/dualtoken/evalharness/model/config"
+	"github.com/dualtoken/evalharness/model/precision"
 )
 
 // Model types this package understands (config.json "model_type").
@@ -24,7 +27,23 @@ type VisionConfig struct {
 	LayerNormEps     float64 // every LayerNorm of the tower
 	HiddenAct        string  // MLP activation, HF name
 	UseHead          bool    // MAP attention-pooling head present (vision_use_head)
+
+	// Run-time settings, not read from config.json:
+
+	// DType is the compute dtype of matmuls and activations: float32 (also
+	// the zero value) or bfloat16. LayerNorm statistics and softmax run in
+	// float32 whatever it is. Weights are converted at use, so float32
+	// variables (training) and bfloat16 ones (Model.SetDType) both work.
+	DType dtypes.DType
+	// Checkpoint makes each encoder layer a gradient-checkpointing block: the
+	// backward pass recomputes a layer's activations from its saved input
+	// instead of keeping them (one more forward for a fraction of the
+	// memory). It changes no value and costs nothing without gradients.
+	Checkpoint bool
 }
+
+// ComputeDType is DType, float32 when unset.
+func (c *VisionConfig) ComputeDType() dtypes.DType { return precision.Compute(c.DType) }
 
 // GridSize is the number of patches along each side.
 func (c *VisionConfig) GridSize() int { return c.ImageSize / c.PatchSize }
@@ -45,7 +64,14 @@ type TextConfig struct {
 	HiddenAct        string
 	PadTokenID       int
 	EOSTokenID       int
+
+	// DType is the text tower's compute dtype (see VisionConfig.DType); a
+	// run-time setting, not read from config.json.
+	DType dtypes.DType
 }
+
+// ComputeDType is DType, float32 when unset.
+func (c *TextConfig) ComputeDType() dtypes.DType { return precision.Compute(c.DType) }
 
 // Config is a parsed SigLIP config.json. Text is nil for a vision-only model.
 type Config struct {

@@ -10,6 +10,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
+	"github.com/dualtoken/evalharness/model/precision"
 	"github.com/dualtoken/evalharness/model/verify"
 	"github.com/dualtoken/evalharness/model/weights"
 )
@@ -34,8 +35,8 @@ const (
 // Forward runs the model once on pixels [B,C,H,W] float32 and/or ids [B,L]
 // (either may be nil) and returns every output by its golden name: all hidden
 // states, last hidden states, pooled outputs, normalised embeddings and, when
-// both inputs are given, logits_per_image. It compiles a fresh graph: for
-// repeated calls use an Encoder.
+// both inputs are given, logits_per_image — float32 tensors whatever the
+// compute dtype. It compiles a fresh graph: for repeated calls use an Encoder.
 func (m *Model) Forward(b compute.Backend, pixels, ids *tensors.Tensor) (map[string]*tensors.Tensor, error) {
 	c := m.Config
 	if pixels == nil && ids == nil {
@@ -64,7 +65,7 @@ func (m *Model) Forward(b compute.Backend, pixels, ids *tensors.Tensor) (map[str
 		var outs []*Node
 		emit := func(name string, n *Node) {
 			names = append(names, name)
-			outs = append(outs, n)
+			outs = append(outs, precision.ToF32(n))
 		}
 		var imgEmb, txtEmb *Node
 		if pixels != nil {

@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
+	"github.com/dualtoken/evalharness/model/precision"
 	"github.com/dualtoken/evalharness/model/weights"
 )
 
@@ -49,6 +51,25 @@ func LoadFrom(cfg *Config, set weights.Set) (*Model, error) {
 		return nil, fmt.Errorf("siglip: %s: %w", source(l), err)
 	}
 	return m, nil
+}
+
+// SetDType prepares m for inference in dt: both towers compute in dt and
+// every weight matrix (rank >= 2: projections, patch kernel, embedding
+// tables, the MAP probe) is stored in dt — half the memory in bfloat16.
+// Biases, LayerNorm gains and the logit scale/bias stay float32 (read by the
+// float32 islands or negligible). Compiled graphs (an Encoder's) must be made
+// after it. For training, leave the variables float32 and set
+// Config.Vision.DType / Config.Text.DType instead: weights are then converted
+// where they are used and the gradients land on the float32 variables.
+func (m *Model) SetDType(dt dtypes.DType) error {
+	if _, _, err := precision.StoreAs(m.Store.IterVariables(), dt, nil); err != nil {
+		return fmt.Errorf("siglip: %w", err)
+	}
+	m.Config.Vision.DType = dt
+	if m.Config.Text != nil {
+		m.Config.Text.DType = dt
+	}
+	return nil
 }
 
 // NewRandom builds a model with deterministic random weights (see

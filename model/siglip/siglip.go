@@ -13,6 +13,15 @@
 // Variables live in a model.Store under scopes that mirror the HF module path
 // ("vision_model/encoder/layers/3/self_attn/q_proj" holds "weight" and
 // "bias"); see names.go for the table and the loader.
+//
+// Precision: each block converts its input to the config's compute dtype
+// (VisionConfig.DType, TextConfig.DType; float32 unless set) and returns
+// that dtype. In bfloat16 the matmuls and activations are bfloat16 and
+// three places stay float32 (package precision): LayerNorm statistics (a
+// mean and variance over D values lose ~D·2⁻⁸ relative in bfloat16), the
+// attention softmax with its scores (computed as float32 products, so
+// softmax sees logits at float32 resolution) and the joint head's
+// normalisation and logits. Forward returns float32 tensors either way.
 package siglip
 
 import (
@@ -20,10 +29,13 @@ import (
 	"math"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/layers/activation"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/nn"
+
+	"github.com/dualtoken/evalharness/model/precision"
 )
 
 // VisionScope is the scope of the vision tower under a SigLIP root scope.
@@ -46,6 +58,7 @@ func TextScope(root *model.Scope) *model.Scope { return root.At("text_model") }
 // s is the vision tower scope.
 func VisionEmbeddings(s *model.Scope, c *VisionConfig, pixels *Node) *Node {
 	g := pixels.Graph()
+	dt := c.ComputeDType()
 	dims := pixels.Shape().Dimensions
 	if len(dims) != 4 || dims[1] != c.NumChannels {
 		panic(fmt.Errorf("siglip: pixel_values must be [batch, %d, H, W], got %s", c.NumChannels, pixels.Shape()))
@@ -64,24 +77,39 @@ func VisionEmbeddings(s *model.Scope, c *VisionConfig, pixels *Node) *Node {
 	// [D,C,p,p] flattens to [D,C·p·p] in the same (C,p,p) order.
 	x := Reshape(pixels, b, ch, gh, p, gw, p)
 	x = TransposeAllAxes(x, 0, 2, 4, 1, 3, 5)
-	x = Reshape(x, b, gh*gw, ch*p*p)
+	x = precision.As(Reshape(x, b, gh*gw, ch*p*p), dt)
 	emb := s.At("embeddings")
 	pe := emb.At("patch_embedding")
-	kernel := Reshape(param(pe, g, "weight"), d, ch*p*p)
-	x = nn.Dense(x, kernel, param(pe, g, "bias"), compute.DenseLayoutOutputsInput)
-	pos := param(emb.At("position_embedding"), g, "weight") // [N,D]
+	kernel := Reshape(param(pe, g, "weight", dt), d, ch*p*p)
+	x = nn.Dense(x, kernel, param(pe, g, "bias", dt), compute.DenseLayoutOutputsInput)
+	pos := param(emb.At("position_embedding"), g, "weight", dt) // [N,D]
 	return Add(x, InsertAxes(pos, 0))
 }
 
 // VisionLayer applies encoder block i (0-based) to x [B,N,D]; its output is
 // hidden_states[i+1].
+//
+// With c.Checkpoint the block is a gradient-checkpointing segment: its input
+// is saved (Node.Checkpoint) and its output closes the segment
+// (StopCheckpoint), so the backward pass recomputes the block's inner
+// activations from the saved input. Closing every block keeps the
+// recomputation inside it: states tapped between layers (DualToken's) are
+// ordinary saved values and nothing downstream is ever recomputed.
 func VisionLayer(s *model.Scope, c *VisionConfig, i int, x *Node) *Node {
-	return encoderLayer(s.At("encoder").At("layers").At("%d", i), c.NumHeads, c.LayerNormEps, c.HiddenAct, x)
+	x = precision.As(x, c.ComputeDType())
+	if c.Checkpoint {
+		x = x.Checkpoint()
+	}
+	y := encoderLayer(s.At("encoder").At("layers").At("%d", i), c.NumHeads, c.LayerNormEps, c.HiddenAct, x)
+	if c.Checkpoint {
+		y = y.StopCheckpoint()
+	}
+	return y
 }
 
 // VisionPostLayerNorm is the LayerNorm after the last block: [B,N,D] -> [B,N,D].
 func VisionPostLayerNorm(s *model.Scope, c *VisionConfig, x *Node) *Node {
-	return layerNorm(s.At("post_layernorm"), c.LayerNormEps, x)
+	return layerNorm(s.At("post_layernorm"), c.LayerNormEps, precision.As(x, c.ComputeDType()))
 }
 
 // VisionHead is the MAP (multihead attention pooling) head: a learned probe
@@ -89,13 +117,15 @@ func VisionPostLayerNorm(s *model.Scope, c *VisionConfig, x *Node) *Node {
 // residual; returns the pooled embedding [B,D].
 func VisionHead(s *model.Scope, c *VisionConfig, x *Node) *Node {
 	g := x.Graph()
+	dt := c.ComputeDType()
+	x = precision.As(x, dt)
 	hs := s.At("head")
 	b, d := x.Shape().Dimensions[0], c.HiddenSize
-	probe := BroadcastToDims(param(hs, g, "probe"), b, 1, d) // [B,1,D]
+	probe := BroadcastToDims(param(hs, g, "probe", dt), b, 1, d) // [B,1,D]
 
 	// nn.MultiheadAttention: in_proj_weight [3D,D] stacks Wq, Wk, Wv.
 	at := hs.At("attention")
-	wIn, bIn := param(at, g, "in_proj_weight"), param(at, g, "in_proj_bias")
+	wIn, bIn := param(at, g, "in_proj_weight", dt), param(at, g, "in_proj_bias", dt)
 	proj := func(k int, in *Node) *Node {
 		w := Slice(wIn, AxisRange(k*d, (k+1)*d), AxisRange())
 		bias := Slice(bIn, AxisRange(k*d, (k+1)*d))
@@ -110,7 +140,7 @@ func VisionHead(s *model.Scope, c *VisionConfig, x *Node) *Node {
 	return Reshape(h, b, d)
 }
 
-// VisionOutputs holds a vision tower's results.
+// VisionOutputs holds a vision tower's results, in the compute dtype.
 type VisionOutputs struct {
 	Hidden []*Node // Hidden[0] = embeddings, Hidden[i] = after layer i (before post-LN)
 	Last   *Node   // last_hidden_state, after post-LN [B,N,D]
@@ -163,34 +193,37 @@ func VisionFrom(s *model.Scope, c *VisionConfig, x *Node, from int) (last, poole
 // plus position embeddings [B,L,D].
 func TextEmbeddings(s *model.Scope, c *TextConfig, ids *Node) *Node {
 	g := ids.Graph()
+	dt := c.ComputeDType()
 	if ids.Rank() != 2 || ids.Shape().Dimensions[1] > c.MaxPositions {
 		panic(fmt.Errorf("siglip: input_ids must be [batch, L] with L <= max_position_embeddings %d, got %s", c.MaxPositions, ids.Shape()))
 	}
 	l := ids.Shape().Dimensions[1]
 	emb := s.At("embeddings")
-	tok := Gather(param(emb.At("token_embedding"), g, "weight"), InsertAxes(ids, -1)) // [B,L,D]
-	pos := Slice(param(emb.At("position_embedding"), g, "weight"), AxisRange(0, l))   // [L,D]
-	return Add(tok, InsertAxes(pos, 0))
+	// Rows are gathered, then converted: a float32 table is not converted whole.
+	tok := Gather(stored(emb.At("token_embedding"), g, "weight"), InsertAxes(ids, -1)) // [B,L,D]
+	pos := Slice(stored(emb.At("position_embedding"), g, "weight"), AxisRange(0, l))   // [L,D]
+	return Add(precision.As(tok, dt), InsertAxes(precision.As(pos, dt), 0))
 }
 
 // TextLayer applies text encoder block i (0-based).
 func TextLayer(s *model.Scope, c *TextConfig, i int, x *Node) *Node {
-	return encoderLayer(s.At("encoder").At("layers").At("%d", i), c.NumHeads, c.LayerNormEps, c.HiddenAct, x)
+	return encoderLayer(s.At("encoder").At("layers").At("%d", i), c.NumHeads, c.LayerNormEps, c.HiddenAct, precision.As(x, c.ComputeDType()))
 }
 
 // TextFinalLayerNorm is the LayerNorm after the last block.
 func TextFinalLayerNorm(s *model.Scope, c *TextConfig, x *Node) *Node {
-	return layerNorm(s.At("final_layer_norm"), c.LayerNormEps, x)
+	return layerNorm(s.At("final_layer_norm"), c.LayerNormEps, precision.As(x, c.ComputeDType()))
 }
 
 // TextHead pools the last position of x [B,L,D] and projects it: [B,P].
 func TextHead(s *model.Scope, c *TextConfig, x *Node) *Node {
+	x = precision.As(x, c.ComputeDType())
 	dims := x.Shape().Dimensions
 	last := Reshape(Slice(x, AxisRange(), AxisElem(dims[1]-1), AxisRange()), dims[0], dims[2])
 	return linear(s.At("head"), last)
 }
 
-// TextOutputs holds a text tower's results.
+// TextOutputs holds a text tower's results, in the compute dtype.
 type TextOutputs struct {
 	Hidden []*Node // Hidden[0] = embeddings, Hidden[i] = after layer i
 	Last   *Node   // after the final LayerNorm [B,L,D]
@@ -214,17 +247,19 @@ func Text(s *model.Scope, c *TextConfig, ids *Node) TextOutputs {
 // Joint head (SiglipModel.forward)
 // ---------------------------------------------------------------------------
 
-// Normalize L2-normalises embeddings [B,D] along the last axis.
-func Normalize(x *Node) *Node { return L2Normalize(x, -1) }
+// Normalize L2-normalises embeddings [B,D] along the last axis, in float32
+// (the result is float32 whatever x's dtype).
+func Normalize(x *Node) *Node { return L2Normalize(precision.ToF32(x), -1) }
 
 // Logits returns logits_per_image [Bi,Bt] = exp(logit_scale)·(img·txtᵀ) +
 // logit_bias for normalised embeddings img [Bi,D] and txt [Bt,D]; root is the
-// SigLIP root scope (holding logit_scale and logit_bias, each [1]).
+// SigLIP root scope (holding logit_scale and logit_bias, each [1]). It runs
+// in float32.
 func Logits(root *model.Scope, img, txt *Node) *Node {
 	g := img.Graph()
-	cos := Einsum("id,td->it", img, txt)
-	scale := Exp(Reshape(param(root, g, "logit_scale")))
-	bias := Reshape(param(root, g, "logit_bias"))
+	cos := Einsum("id,td->it", precision.ToF32(img), precision.ToF32(txt))
+	scale := Exp(Reshape(param(root, g, "logit_scale", precision.F32)))
+	bias := Reshape(param(root, g, "logit_bias", precision.F32))
 	return Add(Mul(cos, scale), bias)
 }
 
@@ -233,7 +268,8 @@ func Logits(root *model.Scope, img, txt *Node) *Node {
 // ---------------------------------------------------------------------------
 
 // encoderLayer is SiglipEncoderLayer, pre-LN:
-// x += attn(LN1(x)); x += mlp(LN2(x)). x: [B,S,D] -> [B,S,D].
+// x += attn(LN1(x)); x += mlp(LN2(x)). x: [B,S,D] -> [B,S,D], computed in
+// x's dtype (the residual stream stays in it).
 func encoderLayer(s *model.Scope, heads int, eps float64, act string, x *Node) *Node {
 	h := layerNorm(s.At("layer_norm1"), eps, x)
 	x = Add(x, selfAttention(s.At("self_attn"), heads, h))
@@ -267,12 +303,20 @@ func attend(q, k, v *Node, heads int) *Node {
 var FusedAttention = false
 
 // sdpa is softmax(q·kᵀ/√dh)·v for q [B,Sq,H,dh], k and v [B,Sk,H,dh],
-// without a mask.
+// without a mask. In a lower precision the scores are float32 products and
+// the softmax runs in float32; the weights are then rounded to q's dtype for
+// the product with v.
 func sdpa(q, k, v *Node) *Node {
 	decomposed := func() *Node {
 		dh := q.Shape().Dimensions[3]
-		scores := MulScalar(Einsum("bqhd,bkhd->bhqk", q, k), 1/math.Sqrt(float64(dh))) // [B,H,Sq,Sk]
-		return Einsum("bhqk,bkhd->bqhd", Softmax(scores, -1), v)
+		if q.DType() == precision.F32 {
+			scores := MulScalar(Einsum("bqhd,bkhd->bhqk", q, k), 1/math.Sqrt(float64(dh))) // [B,H,Sq,Sk]
+			return Einsum("bhqk,bkhd->bqhd", Softmax(scores, -1), v)
+		}
+		scores := precision.DotF32(q, []int{3}, []int{0, 2}, k, []int{3}, []int{0, 2}) // [B,H,Sq,Sk] float32
+		w := precision.As(Softmax(MulScalar(scores, 1/math.Sqrt(float64(dh))), -1), q.DType())
+		o := DotGeneral(w, []int{3}, []int{0, 1}, v, []int{1}, []int{0, 2}) // [B,H,Sq,dh]
+		return TransposeAllAxes(o, 0, 2, 1, 3)
 	}
 	if !FusedAttention {
 		return decomposed()
@@ -295,21 +339,30 @@ func mlp(s *model.Scope, act string, x *Node) *Node {
 	return linear(s.At("fc2"), h)
 }
 
-// linear is torch.nn.Linear with the HF weight layout [out,in] and a bias.
+// linear is torch.nn.Linear with the HF weight layout [out,in] and a bias,
+// in x's dtype.
 func linear(s *model.Scope, x *Node, act ...activation.Type) *Node {
 	g := x.Graph()
-	return nn.Dense(x, param(s, g, "weight"), param(s, g, "bias"), compute.DenseLayoutOutputsInput, act...)
+	return nn.Dense(x, param(s, g, "weight", x.DType()), param(s, g, "bias", x.DType()), compute.DenseLayoutOutputsInput, act...)
 }
 
 // layerNorm is torch.nn.LayerNorm over the last axis with weight and bias.
+// It normalises in float32 and returns x's dtype.
 func layerNorm(s *model.Scope, eps float64, x *Node) *Node {
 	g := x.Graph()
-	return nn.LayerNorm(x, []int{-1}, eps, param(s, g, "weight"), param(s, g, "bias"), nil)
+	y := nn.LayerNorm(precision.ToF32(x), []int{-1}, eps, param(s, g, "weight", precision.F32), param(s, g, "bias", precision.F32), nil)
+	return precision.As(y, x.DType())
 }
 
-// param returns the graph value of variable name in scope s; a missing
-// variable is a programming error (the loader checks every tensor).
-func param(s *model.Scope, g *Graph, name string) *Node {
+// param returns the graph value of variable name in scope s, converted to
+// dt (a no-op when stored in it); a missing variable is a programming error
+// (the loader checks every tensor).
+func param(s *model.Scope, g *Graph, name string, dt dtypes.DType) *Node {
+	return precision.As(stored(s, g, name), dt)
+}
+
+// stored returns the graph value of variable name in its stored dtype.
+func stored(s *model.Scope, g *Graph, name string) *Node {
 	v := s.GetVariable(name)
 	if v == nil {
 		panic(fmt.Errorf("siglip: variable %s/%s was not loaded", s.Scope(), name))

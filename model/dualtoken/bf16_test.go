@@ -1,0 +1,500 @@
+package dualtoken
+
+import (
+	"fmt"
+	"math"
+	"path/filepath"
+	"testing"
+
+	"github.com/gomlx/compute/dtypes"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/dualtoken/evalharness/internal/fixtures"
+	"github.com/dualtoken/evalharness/model/precision"
+	"github.com/dualtoken/evalharness/model/weights"
+)
+
+// Stage counts for precision.CompareBF16 (see precision.PerStage): an
+// attention projection is two stages (attention with the parallel
+// projection, then the MLP), a ResNet block two (its two convolutions), the
+// bilinear resize one, a decoder attention block one, an upsampling
+// convolution one, conv_in and conv_out one each.
+const projStages = 2
+
+// decoderStages counts the stages of Decoder.
+func decoderStages(d DecoderConfig) int {
+	n := 1 + 2 + 1 + 2 // conv_in, mid block, attention, block
+	res := d.LatentSide()
+	for level := len(d.ChMult) - 1; level >= 0; level-- {
+		per := 2
+		if hasAttn(d, res) {
+			per++
+		}
+		n += (d.NumResBlocks + 1) * per
+		if level != 0 {
+			if d.ResampWithConv {
+				n++
+			}
+			res *= 2
+		}
+	}
+	if !d.GivePreEnd {
+		n++ // GroupNorm (float32) + SiLU + conv_out
+	}
+	return n
+}
+
+// loadPartsAs loads the fixture's parts with the matrices stored in dt (the
+// quantisers kept float32, as Model.SetDType does) and checks the storage.
+func loadPartsAs(t *testing.T, dir string, dt dtypes.DType) (*Config, *model.Store) {
+	t.Helper()
+	cfg, store, err := LoadParts(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := precision.Bytes(store.IterVariables())
+	if _, _, err := precision.StoreAs(store.IterVariables(), dt, isQuantizerVar); err != nil {
+		t.Fatal(err)
+	}
+	for v := range store.IterVariables() {
+		s := v.Shape()
+		want := precision.F32
+		if s.Rank() >= 2 && !isQuantizerVar(v) {
+			want = dt
+		}
+		if s.DType.IsFloat() && s.DType != want {
+			t.Errorf("variable %s stored as %s, want %s", v.Path(), s.DType, want)
+		}
+	}
+	t.Logf("parts: %d bytes in float32, %d with matrices in %s", before, precision.Bytes(store.IterVariables()), dt)
+	return cfg, store
+}
+
+func goldenF32(t *testing.T, golden weights.Set, name string) []float32 {
+	t.Helper()
+	x, err := golden.Get(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := x.Float32()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func goldenInt(t *testing.T, golden weights.Set, name string) []int64 {
+	t.Helper()
+	x, err := golden.Get(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := x.Int64()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// within1e4 is the fixtures' float32 tolerance, for the float32 islands.
+func within1e4(t *testing.T, name string, got, want []float32) {
+	t.Helper()
+	worst := 0.0
+	for i := range want {
+		d := math.Abs(float64(got[i] - want[i]))
+		if d > 1e-4+1e-4*math.Abs(float64(want[i])) {
+			t.Errorf("%s[%d] = %g, want %g (float32 island: 1e-4 tolerance)", name, i, got[i], want[i])
+			return
+		}
+		worst = max(worst, d)
+	}
+	t.Logf("%-26s float32 island: max|Δ| %.3g", name, worst)
+}
+
+// TestParityBF16DualTokenParts runs the authors'-code fixture parts with
+// bfloat16 matrices and a bfloat16 Parts, each stage fed its golden input so
+// that every comparison measures that stage's own bfloat16 error:
+//   - projections, post-quant projections, decoder stages and the 2025 conv
+//     blocks within precision.CompareBF16 at their stage counts;
+//   - the quantisers on the golden latents: codes exactly, quantised latents,
+//     commitment losses and code embeddings within the float32 1e-4 (they
+//     are float32 islands), and one train-mode EMA step likewise;
+//   - end to end, the codes the quantisers pick from the bfloat16
+//     projections of the golden tower states: the share equal to the golden
+//     codes is reported per depth and must be at least 90% at depth 1 and
+//     50% over all depths. bfloat16 moves a latent by ~2⁻⁸ of its scale,
+//     which swaps only near-equidistant codes at depth 1; deeper residuals
+//     are smaller, so the same move weighs more, and a depth-d code also
+//     changes whenever an earlier one did.
+func TestParityBF16DualTokenParts(t *testing.T) {
+	dir := fixtures.Dir(t, "dualtoken_parts")
+	golden, err := weights.OpenSafetensors(filepath.Join(dir, "golden.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer golden.Close()
+	cfg, store := loadPartsAs(t, dir, precision.BF16)
+
+	type check struct {
+		name   string
+		stages int // > 0: CompareBF16; 0: float32 1e-4; -1: integers, exact
+	}
+	var checks []check
+	inputs := []string{"h4", "h6", "h26", "prequant_pix", "prequant_sem", "zq_pix", "zq_sem"}
+	if cfg.HasShortcut() {
+		inputs = append(inputs, "prequant_shortcut")
+	}
+	var convDown bool
+	for _, blk := range cfg.ConvBlocks {
+		convDown = convDown || blk.Name == "proj_down_2025"
+	}
+	if convDown && golden.Has("proj_down_2025") {
+		inputs = append(inputs, "proj_down_2025")
+	}
+	var args []any
+	for _, n := range inputs {
+		x, err := golden.Get(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := x.ToGoMLX(false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, v)
+	}
+	grid := func(x *Node) *Node { return tokensToGrid(x) }
+	var chainNames []string
+	fn := func(scope *model.Scope, xs []*Node) []*Node {
+		in := map[string]*Node{}
+		for i, n := range inputs {
+			in[n] = xs[i]
+		}
+		p := NewParts(scope, xs[0].Graph())
+		p.DType = precision.BF16
+		checks, chainNames = checks[:0], chainNames[:0]
+		var outs []*Node
+		emit := func(name string, stages int, n *Node) {
+			checks = append(checks, check{name, stages})
+			outs = append(outs, n)
+		}
+		emit("prequant_pix", projStages, Prequant(p, cfg, cfg.Pix, "prequant_pix", in["h6"]))
+		if cfg.HasShortcut() {
+			emit("prequant_shortcut", projStages, Prequant(p, cfg, cfg.Pix, "prequant_shortcut", in["h4"]))
+		}
+		emit("prequant_sem", projStages, Prequant(p, cfg, cfg.Sem, "prequant_sem", in["h26"]))
+
+		// Quantisers on the golden latents: float32 islands.
+		zp := in["prequant_pix"]
+		if cfg.HasShortcut() {
+			zp = Add(zp, MulScalar(in["prequant_shortcut"], cfg.WeightShortcut))
+		}
+		qp := QuantizePixels(p, cfg, grid(zp), false)
+		emit("zq_pix", 0, qp.ZQ)
+		emit("codes_pix", -1, qp.Codes)
+		emit("commit_pix", 0, Reshape(qp.Commit, 1))
+		emit("code_emb_pix", 0, CodeEmbeddings(p.At("quantizer_pix"), cfg.Pix, qp.Codes))
+		qs := QuantizeSemantic(p, cfg, grid(in["prequant_sem"]), false)
+		emit("zq_sem", 0, qs.ZQ)
+		emit("codes_sem", -1, qs.Codes)
+		emit("commit_sem", 0, Reshape(qs.Commit, 1))
+		emit("code_emb_sem", 0, CodeEmbeddings(p.At("quantizer_sem"), cfg.Sem, qs.Codes))
+
+		// Decoder stages from the golden quantised latent.
+		dec := DecodePixels(p, cfg, in["zq_pix"])
+		emit("postquant_pix", projStages, precision.ToF32(dec.Postquant))
+		emit("latent_resized", projStages+1, precision.ToF32(dec.LatentResized))
+		emit("post_quant_conv", projStages+1+2, precision.ToF32(dec.PostQuantConv))
+		emit("images", projStages+1+2+decoderStages(cfg.Decoder), precision.ToF32(dec.Images))
+		emit("postquant_sem", projStages, precision.ToF32(SemanticPostquant(p, cfg, in["zq_sem"])))
+		if convDown {
+			emit("proj_down_2025", 2, precision.ToF32(ConvBlockForward(p, "proj_down_2025", tokensToMap(in["h6"]))))
+			if in["proj_down_2025"] != nil && golden.Has("proj_up_2025") {
+				emit("proj_up_2025", 2, precision.ToF32(ConvBlockForward(p, "proj_up_2025", in["proj_down_2025"])))
+			}
+		}
+		// End to end: codes from the bfloat16 projections.
+		chainNames = append(chainNames, "codes_pix", "codes_sem")
+		outs = append(outs,
+			QuantizePixels(p, cfg, PixelLatent(p, cfg, in["h6"], in["h4"]), false).Codes,
+			QuantizeSemantic(p, cfg, SemanticLatent(p, cfg, in["h26"]), false).Codes)
+		for i := range outs[:len(checks)] {
+			if outs[i].DType().IsFloat() {
+				outs[i] = precision.ToF32(outs[i])
+			}
+		}
+		return outs
+	}
+	b := testBackend(t)
+	res, err := model.ExecOnceN(b, store, fn, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range checks {
+		if !golden.Has(c.name) {
+			t.Logf("golden has no %s: not compared", c.name)
+			continue
+		}
+		switch {
+		case c.stages < 0:
+			got, want := tensors.MustCopyFlatData[int64](res[i]), goldenInt(t, golden, c.name)
+			for j := range want {
+				if got[j] != want[j] {
+					t.Errorf("%s[%d] = %d, want %d (float32 island: codes exact)", c.name, j, got[j], want[j])
+					break
+				}
+			}
+		case c.stages == 0:
+			within1e4(t, c.name, tensors.MustCopyFlatData[float32](res[i]), goldenF32(t, golden, c.name))
+		default:
+			a := precision.CompareBF16(tensors.MustCopyFlatData[float32](res[i]), goldenF32(t, golden, c.name), c.stages)
+			t.Logf("%-26s %s", c.name, a)
+			if !a.OK {
+				t.Errorf("%s: %s; %s", c.name, a, a.Mismatched)
+			}
+		}
+	}
+	for k, name := range chainNames {
+		got, want := tensors.MustCopyFlatData[int64](res[len(checks)+k]), goldenInt(t, golden, name)
+		depth := res[len(checks)+k].Shape().Dimensions[3]
+		same, perDepth := 0, make([]int, depth)
+		for j := range want {
+			if got[j] == want[j] {
+				same++
+				perDepth[j%depth]++
+			}
+		}
+		n := len(want) / depth
+		share := make([]string, depth)
+		for d := range depth {
+			share[d] = fmt.Sprintf("%.0f%%", 100*float64(perDepth[d])/float64(n))
+		}
+		t.Logf("%s from bfloat16 projections: %d of %d codes equal the golden ones (%.1f%%); by depth %v", name, same, len(want), 100*float64(same)/float64(len(want)), share)
+		if float64(perDepth[0]) < 0.9*float64(n) || float64(same) < 0.5*float64(len(want)) {
+			t.Errorf("%s: %d of %d codes agree (depth 1: %d of %d); want >= 50%% (depth 1 >= 90%%)", name, same, len(want), perDepth[0], n)
+		}
+	}
+
+	// One train-mode step with a bfloat16 Parts: the EMA updates are float32.
+	cfg, store = loadPartsAs(t, dir, precision.BF16)
+	trainIn := []any{args[3], args[4]} // prequant_pix, prequant_sem
+	if cfg.HasShortcut() {
+		trainIn = append(trainIn, args[7])
+	}
+	_, err = model.ExecOnceN(b, store, func(scope *model.Scope, xs []*Node) []*Node {
+		g := xs[0].Graph()
+		scope.SetTraining(g, true)
+		p := NewParts(scope, g)
+		p.DType = precision.BF16
+		zp := xs[0]
+		if cfg.HasShortcut() {
+			zp = Add(zp, MulScalar(xs[2], cfg.WeightShortcut))
+		}
+		return []*Node{QuantizePixels(p, cfg, grid(zp), true).Commit, QuantizeSemantic(p, cfg, grid(xs[1]), true).Commit}
+	}, trainIn...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, br := range []struct{ short, module string }{{"pix", "quantizer_pix"}, {"sem", "quantizer_sem"}} {
+		for _, f := range []string{"weight", "cluster_size_ema", "embed_ema"} {
+			name := fmt.Sprintf("train.%s.%s", br.short, f)
+			if !golden.Has(name) {
+				continue
+			}
+			v, err := Variable(store.RootScope(), br.module+".codebooks.0."+f).Value()
+			if err != nil {
+				t.Fatal(err)
+			}
+			within1e4(t, name, tensors.MustCopyFlatData[float32](v), goldenF32(t, golden, name))
+		}
+	}
+}
+
+// TestModelSetDTypeBF16 stores a tiny tokenizer in bfloat16 (Model.SetDType)
+// and compares it with the same model in float32: the pooled embedding within
+// precision.CompareBF16 at its stage count, decoding the same codes within
+// the decoder's, and the codes Encode picks (reported; at least 90% of the
+// depth-1 codes equal, see TestParityBF16DualTokenParts).
+func TestModelSetDTypeBF16(t *testing.T) {
+	m32, m16 := tinyModel(t, nil), tinyModel(t, nil)
+	m16.Backend = m32.Backend
+	f32Bytes := precision.Bytes(m16.Store.IterVariables())
+	if err := m16.SetDType(precision.BF16); err != nil {
+		t.Fatal(err)
+	}
+	if m16.Config.DType != precision.BF16 {
+		t.Errorf("Config.DType = %s after SetDType(bfloat16)", m16.Config.DType)
+	}
+	var matrices int64
+	for v := range m16.Store.IterVariables() {
+		s := v.Shape()
+		want := precision.F32
+		if s.Rank() >= 2 && !isQuantizerVar(v) {
+			want, matrices = precision.BF16, matrices+int64(s.Size())
+		}
+		if s.DType.IsFloat() && s.DType != want {
+			t.Errorf("variable %s stored as %s, want %s", v.Path(), s.DType, want)
+		}
+	}
+	after := precision.Bytes(m16.Store.IterVariables())
+	if f32Bytes-after != 2*matrices {
+		t.Errorf("store shrank by %d bytes, want %d (2 per matrix value)", f32Bytes-after, 2*matrices)
+	}
+	t.Logf("tokenizer weights: %d bytes in float32, %d in bfloat16 (%.1f%%)", f32Bytes, after, 100*float64(after)/float64(f32Bytes))
+
+	px := randomPixels(2, 32, 7)
+	e32, err := m32.Encode(px)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e16, err := m16.Encode(px)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc := m16.Config
+	L := fc.Tower.Vision.NumLayers
+	stages := 1 + 2*fc.LayerSem + projStages + projStages + 2*(L-fc.LayerSem) + 1 + 2
+	a := precision.CompareBF16(tensors.MustCopyFlatData[float32](e16.Pooled), tensors.MustCopyFlatData[float32](e32.Pooled), stages)
+	t.Logf("pooled: %s", a)
+	if !a.OK || e16.Pooled.DType() != dtypes.Float32 {
+		t.Errorf("bfloat16 pooled (%s): %s; %s", e16.Pooled.DType(), a, a.Mismatched)
+	}
+	for _, c := range []struct {
+		name     string
+		got, ref *tensors.Tensor
+	}{{"pixel", e16.PixelCodes, e32.PixelCodes}, {"semantic", e16.SemanticCodes, e32.SemanticCodes}} {
+		got, ref := tensors.MustCopyFlatData[int64](c.got), tensors.MustCopyFlatData[int64](c.ref)
+		depth := c.got.Shape().Dimensions[3]
+		same, first := 0, 0
+		for j := range ref {
+			if got[j] == ref[j] {
+				same++
+				if j%depth == 0 {
+					first++
+				}
+			}
+		}
+		t.Logf("%s codes: %d of %d equal to float32's (depth 1: %d of %d)", c.name, same, len(ref), first, len(ref)/depth)
+		if float64(first) < 0.9*float64(len(ref)/depth) {
+			t.Errorf("%s codes: only %d of %d depth-1 codes equal to float32's", c.name, first, len(ref)/depth)
+		}
+	}
+	i32, err := m32.DecodePixels(e32.PixelCodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i16, err := m16.DecodePixels(e32.PixelCodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a = precision.CompareBF16(tensors.MustCopyFlatData[float32](i16), tensors.MustCopyFlatData[float32](i32), projStages+1+2+decoderStages(fc.Decoder))
+	t.Logf("decoded images: %s", a)
+	if !a.OK || i16.DType() != dtypes.Float32 {
+		t.Errorf("bfloat16 decode (%s): %s; %s", i16.DType(), a, a.Mismatched)
+	}
+}
+
+// tokenizerGradients returns the gradients of a scalar loss on a
+// tokenizer forward (decoded images, pooled embedding, commitment losses;
+// eval-mode quantisers, so the straight-through path is differentiated) with
+// respect to tower and parts variables, for config fc.
+func tokenizerGradients(t *testing.T, m *Model, fc *FullConfig, px *tensors.Tensor, names []string) ([]*tensors.Tensor, map[NodeType]int) {
+	t.Helper()
+	counts := map[NodeType]int{}
+	res, err := model.ExecOnceN(m.Backend, m.Store, func(root *model.Scope, x *Node) []*Node {
+		g := x.Graph()
+		root.SetTraining(g, true)
+		o := Forward(root, fc, x, Options{Decode: true, Pooled: true})
+		loss := Add(ReduceAllMean(Square(o.Decoded.Images)), ReduceAllMean(Square(o.Pooled)))
+		loss = Add(loss, Add(o.Pix.Commit, o.Sem.Commit))
+		var wrt []*Node
+		for _, n := range names {
+			v := m.Store.GetVariable(model.ScopeSeparator + n)
+			if v == nil {
+				t.Fatalf("no variable %s", n)
+			}
+			wrt = append(wrt, v.NodeValue(g))
+		}
+		grads := Gradient(loss, wrt...)
+		for _, n := range g.Nodes() {
+			counts[n.Type()]++
+		}
+		return grads
+	}, px)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, counts
+}
+
+// TestTokenizerCheckpointAndBF16Gradients: the tokenizer forward with the
+// tower checkpointed (Tower.Vision.Checkpoint) gives the same gradients
+// (within 1e-6) through a graph with recomputation; and with bfloat16
+// compute over float32 variables (FullConfig.DType, the training
+// arrangement) every gradient is float32 (it lands on the variable), finite
+// and points the same way as the float32 one: cosine >= 0.8. That is a loose
+// check by design: a few codes differ in bfloat16 (see
+// TestModelSetDTypeBF16), which makes the forward a different function at
+// those positions, and the adjoints of attention probabilities and
+// normalisations carry bfloat16 rounding as in PyTorch's bf16 autocast
+// (measured: 0.93 for the patch embedding through both branches, 0.998 for
+// the decoder's last convolution). SigLIP's own test bounds the tower's
+// gradients tightly (TestTrainingBF16GradientsOnF32).
+func TestTokenizerCheckpointAndBF16Gradients(t *testing.T) {
+	m := tinyModel(t, nil)
+	names := []string{
+		"vision_model/embeddings/patch_embedding/weight",
+		"vision_model/encoder/layers/0/self_attn/k_proj/weight",
+		"vision_model/encoder/layers/2/mlp/fc1/weight",
+		"vision_model/encoder/layers/5/mlp/fc2/bias",
+		"prequant_pix/attn/qkv/weight",
+		"decoder/conv_out/weight",
+	}
+
+	px := randomPixels(2, 32, 9)
+	base := *m.Config
+	plain, nPlain := tokenizerGradients(t, m, &base, px, names)
+
+	ck := base
+	tower := *base.Tower
+	tower.Vision.Checkpoint = true
+	ck.Tower = &tower
+	got, nCk := tokenizerGradients(t, m, &ck, px, names)
+	t.Logf("gradient graph: %d scheduling barriers with checkpointing, %d without; %d vs %d matmuls",
+		nCk[NodeTypeSchedulingBarrier], nPlain[NodeTypeSchedulingBarrier], nCk[NodeTypeDotGeneral], nPlain[NodeTypeDotGeneral])
+	if nCk[NodeTypeSchedulingBarrier] == 0 || nCk[NodeTypeDotGeneral] <= nPlain[NodeTypeDotGeneral] {
+		t.Errorf("checkpointed tokenizer graph recomputes nothing")
+	}
+	for i, n := range names {
+		if d := maxAbsDiff(t, got[i], plain[i]); d > 1e-6 {
+			t.Errorf("%s: checkpointed gradient differs by %g", n, d)
+		}
+	}
+
+	bf := ck
+	bf.DType = precision.BF16
+	got, _ = tokenizerGradients(t, m, &bf, px, names)
+	for i, n := range names {
+		if got[i].DType() != dtypes.Float32 {
+			t.Errorf("%s: gradient is %s, want float32 (the variable's)", n, got[i].DType())
+			continue
+		}
+		x, y := tensors.MustCopyFlatData[float32](got[i]), tensors.MustCopyFlatData[float32](plain[i])
+		var xy, xx, yy float64
+		for j := range x {
+			if math.IsNaN(float64(x[j])) || math.IsInf(float64(x[j]), 0) {
+				t.Fatalf("%s: non-finite bfloat16 gradient", n)
+			}
+			xy += float64(x[j]) * float64(y[j])
+			xx += float64(x[j]) * float64(x[j])
+			yy += float64(y[j]) * float64(y[j])
+		}
+		cos := xy / math.Sqrt(xx*yy)
+		t.Logf("%-50s bfloat16 vs float32 gradient: cosine %.5f", n, cos)
+		if cos < 0.8 {
+			t.Errorf("%s: bfloat16 gradient has cosine %.4f with the float32 one, want >= 0.8", n, cos)
+		}
+	}
+}
