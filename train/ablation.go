@@ -11,9 +11,11 @@ import (
 	"time"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
 
 	"github.com/dualtoken/evalharness/imageio"
 	"github.com/dualtoken/evalharness/model/dualtoken"
+	"github.com/dualtoken/evalharness/model/precision"
 	"github.com/dualtoken/evalharness/model/siglip"
 )
 
@@ -173,6 +175,14 @@ type StudyOptions struct {
 	// (set it, DefaultStudyOptions has 0). Without them there is no
 	// perceptual loss.
 	LPIPSVGG, LPIPSLin string
+	// DType is the compute dtype of rows a–d and q (float32 variables,
+	// converted where used, as autocast; zero: float32). bf16 is for
+	// accelerators: the Go backend runs it slower than float32.
+	DType dtypes.DType
+	// CheckpointLayers recomputes each tower layer in the backward pass
+	// instead of keeping its activations (GoMLX's gradient checkpointing):
+	// less memory, about a third more compute; for the 400M tower.
+	CheckpointLayers bool
 }
 
 // DefaultStudyOptions is the recipe `evalrun ablation` runs, sized for two
@@ -209,6 +219,8 @@ type RowRecord struct {
 	StepsPerSecond float64            `json:"steps_per_second"`
 	Final          map[string]float64 `json:"final_metrics"` // means over the last 20 steps
 	Backend        string             `json:"backend"`
+	DType          string             `json:"dtype"`             // compute dtype
+	CheckpointLyr  bool               `json:"checkpoint_layers"` // tower layers recomputed in backward
 }
 
 // RowDir is where row mode's tokenizer is exported.
@@ -221,6 +233,14 @@ func (o StudyOptions) RowTask(tower *siglip.Config, mode Mode) (*DualTokenTask, 
 		return nil, Config{}, err
 	}
 	fc, w := mode.Apply(base, o.Weights)
+	if o.DType != dtypes.InvalidDType {
+		fc.DType = o.DType
+	}
+	if o.CheckpointLayers {
+		tc := *fc.Tower // the initial tower's config is shared with the other rows
+		tc.Vision.Checkpoint = true
+		fc.Tower = &tc
+	}
 	steps := o.Steps
 	if mode.ID == "q" {
 		steps = o.QSteps
@@ -277,6 +297,7 @@ func TrainRow(ctx context.Context, b compute.Backend, o StudyOptions, tower *sig
 	}
 	rec := &RowRecord{Mode: mode, Steps: cfg.Steps, MicroBatch: task.MicroBatch, Accum: task.Accum, AccumSteps: max(cfg.AccumSteps, 1),
 		GANStart: task.GANStart, EpochSteps: task.EpochSteps, DiscRestart: task.DiscRestartEpochs, Weights: task.Weights, ResumedAt: tr.Done(), Backend: b.Name(), Final: map[string]float64{},
+		DType: precision.Compute(task.Config.DType).String(), CheckpointLyr: task.Config.Tower.Vision.Checkpoint,
 		Optimizer: map[string]any{"name": "AdamW (decoupled decay; none on rank<=1 and the discriminator)", "lr": cfg.LearningRate,
 			"min_lr": cfg.MinLearningRate, "warmup_steps": cfg.WarmupSteps, "schedule": "linear warmup + cosine",
 			"weight_decay": cfg.WeightDecay, "beta1": cfg.Beta1, "beta2": cfg.Beta2}}

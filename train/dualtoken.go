@@ -56,6 +56,7 @@ import (
 	"github.com/dualtoken/evalharness/imageio"
 	"github.com/dualtoken/evalharness/model/dualtoken"
 	"github.com/dualtoken/evalharness/model/lpips"
+	"github.com/dualtoken/evalharness/model/precision"
 	"github.com/dualtoken/evalharness/model/siglip"
 	"github.com/dualtoken/evalharness/world"
 )
@@ -347,7 +348,7 @@ func (t *DualTokenTask) Loss(root *model.Scope, inputs []*Node) (*Node, []*Node)
 		out := dualtoken.Forward(root, fc, x, dualtoken.Options{Train: true, Decode: t.Mode.Decode, Pooled: t.Mode.Semantic, SkipPixel: !t.Mode.Decode})
 		in := dualtoken.LossInputs{Out: out, Pixels: x, Target: x, LPIPSScope: lp, Disc: disc}
 		if t.Mode.Semantic {
-			in.FrozenH, in.FrozenP = dualtoken.FrozenTargets(root.At(FrozenScope), &fc.Tower.Vision, x, fc.LayerSem)
+			in.FrozenH, in.FrozenP = dualtoken.FrozenTargets(root.At(FrozenScope), fc.TowerVision(), x, fc.LayerSem)
 		}
 		if disc.Scope != nil {
 			in.ConvOut = parts.At("decoder.conv_out").W("weight")
@@ -375,7 +376,9 @@ func (t *DualTokenTask) Loss(root *model.Scope, inputs []*Node) (*Node, []*Node)
 // Fingerprint covers everything that shapes the trajectory besides the loop's Config.
 func (t *DualTokenTask) Fingerprint() string {
 	b, _ := json.Marshal([]any{dualtoken.ConfigJSON(t.Config), t.Mode, t.Weights, t.Disc, t.GANStart, t.MicroBatch, t.Accum, t.Seed, t.Scenes, t.LPIPS,
-		t.EpochSteps, t.DiscRestartEpochs, t.Augment, t.augmentScale(), t.AugmentSize})
+		t.EpochSteps, t.DiscRestartEpochs, t.Augment, t.augmentScale(), t.AugmentSize, precision.Compute(t.Config.DType).String()})
+	// The tower's gradient checkpointing is left out on purpose: it changes
+	// memory, not the trajectory, so a resumed run may switch it.
 	h := sha256.Sum256(b)
 	return "dualtoken:" + t.Mode.ID + ":" + hex.EncodeToString(h[:8])
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/dualtoken/evalharness/bench/imagenet"
 	"github.com/dualtoken/evalharness/bench/recon"
 	_ "github.com/dualtoken/evalharness/bench/suites" // registers the suites and model kinds
+	"github.com/dualtoken/evalharness/model/precision"
 	"github.com/dualtoken/evalharness/model/siglip"
 	"github.com/dualtoken/evalharness/reports"
 	"github.com/dualtoken/evalharness/train"
@@ -43,6 +44,8 @@ type ablationCmd struct {
 	Inception  string  `help:"pytorch-fid Inception weights (pt_inception-2015-12-05-6726825d.pth) for rFID; without them rFID is not computed." placeholder:"FILE"`
 	LPIPSVGG   string  `name:"lpips-vgg" help:"torchvision's vgg16-397923af.pth: with --lpips-lin, rows a–d add 1·LPIPS to the objective (without them no perceptual loss)." placeholder:"FILE"`
 	LPIPSLin   string  `name:"lpips-lin" help:"The lpips package's weights/v0.1/vgg.pth (with --lpips-vgg)." placeholder:"FILE"`
+	DType      string  `name:"dtype" default:"float32" help:"Training compute dtype: float32, or bfloat16 (float32 master weights converted where used, as autocast; for accelerators — the Go backend runs bf16 slower)."`
+	CkptLayers bool    `name:"checkpoint-layers" help:"Recompute the tower's layers in the backward pass instead of keeping their activations (less memory, ~1/3 more compute; for the 400M tower)."`
 	Quiet      bool    `help:"No per-step progress lines."`
 }
 
@@ -130,6 +133,11 @@ func (c *ablationCmd) Run(g *Globals) error {
 	if c.LPIPSVGG != "" {
 		o.LPIPSVGG, o.LPIPSLin, o.Weights.LPIPS = c.LPIPSVGG, c.LPIPSLin, 1
 	}
+	dt, err := precision.Parse(c.DType)
+	if err != nil {
+		return usageErr("--dtype: %v", err)
+	}
+	o.DType, o.CheckpointLayers = dt, c.CkptLayers
 	if c.EvalImages < 1 {
 		return usageErr("--eval-images %d: expected a positive number", c.EvalImages)
 	}
@@ -364,7 +372,7 @@ func (c *ablationCmd) checkRecipe(o train.StudyOptions) error {
 	path := filepath.Join(c.Out, "recipe.json")
 	cur, _ := json.Marshal(map[string]any{"steps": o.Steps, "q_steps": o.QSteps, "batch": o.MicroBatch, "accum": o.Accum, "accum_steps": o.AccumSteps,
 		"epochs": o.Epochs, "disc_restart_epochs": o.DiscRestartEpochs, "augment": o.Augment, "augment_size": o.AugmentSize,
-		"codes": o.Codes, "depth": o.Depth, "lr": o.LR, "seed": o.Seed, "tower": towerIdentity(o.TowerDir), "lpips": o.LPIPSVGG != "", "gan_from": o.GANFrom})
+		"codes": o.Codes, "depth": o.Depth, "lr": o.LR, "seed": o.Seed, "tower": towerIdentity(o.TowerDir), "lpips": o.LPIPSVGG != "", "gan_from": o.GANFrom, "dtype": precision.Compute(o.DType).String()})
 	if old, err := os.ReadFile(path); err == nil {
 		if string(old) != string(cur) {
 			return usageErr("%s was made with another recipe (%s; now %s): use a fresh --out", c.Out, old, cur)

@@ -19,6 +19,7 @@ func TestAblationBadInput(t *testing.T) {
 		{"--epochs", "-2"},
 		{"--disc-restart-epochs", "-3"},
 		{"--eval-images", "0"},
+		{"--dtype", "float16"},
 		{"--tower", filepath.Join(out, "missing")},
 	} {
 		if code := run(append([]string{"ablation", "--out", out}, args...)); code != 2 {

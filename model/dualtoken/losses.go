@@ -12,6 +12,7 @@ package dualtoken
 // hinge 0.5·(mean lrelu(1 − D(x)) + mean lrelu(1 + D(x̂))).
 
 import (
+	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/ml/model"
 
@@ -59,7 +60,9 @@ func FrozenTargets(frozen *model.Scope, vc *siglip.VisionConfig, pixels *Node, l
 		x = siglip.VisionLayer(vs, vc, i, x)
 	}
 	_, pooled = siglip.VisionFrom(vs, vc, x, layer)
-	return StopGradient(x), StopGradient(pooled)
+	// The tower runs in vc's compute dtype; the targets are float32 like the
+	// rest of the objective.
+	return StopGradient(ConvertDType(x, dtypes.Float32)), StopGradient(ConvertDType(pooled, dtypes.Float32))
 }
 
 // Terms are the objective's parts for one batch (nil when not computed).
