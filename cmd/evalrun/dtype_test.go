@@ -21,7 +21,7 @@ func TestEmbedDType(t *testing.T) {
 	img := filepath.Join(pre, "src0.png")
 	docs := map[string]embedOutput{}
 	for _, dt := range []string{"float32", "bf16"} {
-		code, out := embedCapture(t, "embed", "--model", dir, "--image", img, "--dtype", dt, "--json")
+		code, out := runStdout(t, "embed", "--model", dir, "--image", img, "--dtype", dt, "--json")
 		if code != 0 {
 			t.Fatalf("--dtype %s: exit %d: %s", dt, code, out)
 		}
@@ -49,7 +49,7 @@ func TestEmbedDType(t *testing.T) {
 	if norm < 0.999 || norm > 1.001 {
 		t.Errorf("bf16 image embedding has squared norm %v", norm)
 	}
-	code, out := embedCapture(t, "embed", "--model", dir, "--image", img, "--dtype", "fp16")
+	code, out := runStdout(t, "embed", "--model", dir, "--image", img, "--dtype", "fp16")
 	if code != 2 {
 		t.Errorf("--dtype fp16: exit %d (%s), want 2", code, out)
 	}

@@ -2,9 +2,7 @@ package main
 
 import (
 	"encoding/json"
-	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -16,26 +14,6 @@ import (
 	"github.com/dualtoken/evalharness/model/siglip"
 )
 
-// embedCapture runs evalrun with args and returns its exit code and stdout.
-func embedCapture(t *testing.T, args ...string) (int, string) {
-	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := os.Stdout
-	os.Stdout = w
-	done := make(chan string)
-	go func() {
-		b, _ := io.ReadAll(r)
-		done <- string(b)
-	}()
-	code := run(args)
-	os.Stdout = old
-	w.Close()
-	return code, <-done
-}
-
 // TestEmbedImages runs `evalrun embed --json` on two fixture images and
 // checks each embedding against the model run directly on the SigLIP
 // preprocessing of the same file: same values, unit length, config width.
@@ -43,7 +21,7 @@ func TestEmbedImages(t *testing.T) {
 	dir := fixtures.Dir(t, "siglip")
 	pre := fixtures.Dir(t, "preprocess")
 	files := []string{filepath.Join(pre, "src0.png"), filepath.Join(pre, "src1.png")}
-	code, out := embedCapture(t, "embed", "--model", dir, "--image", files[0], "--image", files[1], "--json")
+	code, out := runStdout(t, "embed", "--model", dir, "--image", files[0], "--image", files[1], "--json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, out)
 	}
@@ -89,16 +67,16 @@ func TestEmbedImages(t *testing.T) {
 
 func TestEmbedBadInput(t *testing.T) {
 	dir := fixtures.Dir(t, "siglip")
-	if code, _ := embedCapture(t, "embed", "--model", dir); code != 2 {
+	if code, _ := runStdout(t, "embed", "--model", dir); code != 2 {
 		t.Errorf("no inputs: exit %d, want 2", code)
 	}
-	if code, _ := embedCapture(t, "embed", "--model", dir, "--image", filepath.Join(t.TempDir(), "missing.png")); code != 2 {
+	if code, _ := runStdout(t, "embed", "--model", dir, "--image", filepath.Join(t.TempDir(), "missing.png")); code != 2 {
 		t.Errorf("missing image: exit %d, want 2", code)
 	}
-	if code, _ := embedCapture(t, "embed", "--model", t.TempDir(), "--text", "x"); code != 2 {
+	if code, _ := runStdout(t, "embed", "--model", t.TempDir(), "--text", "x"); code != 2 {
 		t.Errorf("empty model dir: exit %d, want 2", code)
 	}
-	if code, _ := embedCapture(t, "embed", "--model", dir, "--text", "a cat"); code != 2 {
+	if code, _ := runStdout(t, "embed", "--model", dir, "--text", "a cat"); code != 2 {
 		t.Errorf("text without a tokenizer: exit %d, want 2", code)
 	}
 }

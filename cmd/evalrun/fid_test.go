@@ -89,7 +89,7 @@ func TestFIDCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	sa, sb := filepath.Join(dir, "a_stats.safetensors"), filepath.Join(dir, "b_stats.safetensors")
-	code, out, errOut := reconCapture(t, "fid", a, b, "--weights", wpath, "--batch", "2", "--json", "--save-stats-a", sa, "--save-stats-b", sb)
+	code, out, errOut := runCaptured(t, "fid", a, b, "--weights", wpath, "--batch", "2", "--json", "--save-stats-a", sa, "--save-stats-b", sb)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -107,7 +107,7 @@ func TestFIDCommand(t *testing.T) {
 	// FID(A, A): only the rounding noise of sqrtm over the 2047 null
 	// directions of a rank-1 covariance remains; it must be negligible next
 	// to FID(A, B).
-	code, out, errOut = reconCapture(t, "fid", sa, sa, "--json")
+	code, out, errOut = runCaptured(t, "fid", sa, sa, "--json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -146,7 +146,7 @@ func TestFIDBadInput(t *testing.T) {
 		{[]string{"fid", a, a, "--mode", "tf"}, []string{"mode"}},
 	}
 	for _, c := range cases {
-		code, _, errOut := reconCapture(t, c.args...)
+		code, _, errOut := runCaptured(t, c.args...)
 		if code != 2 {
 			t.Errorf("%v: exit %d, want 2 (%s)", c.args[1:], code, errOut)
 		}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,35 +13,6 @@ import (
 	"github.com/dualtoken/evalharness/model/weights"
 	"github.com/dualtoken/evalharness/tokenizer"
 )
-
-// runCaptured runs evalrun with args, returning exit code, stdout and stderr.
-func runCaptured(t *testing.T, args ...string) (int, string, string) {
-	t.Helper()
-	capture := func(f **os.File) (func() string, error) {
-		r, w, err := os.Pipe()
-		if err != nil {
-			return nil, err
-		}
-		old := *f
-		*f = w
-		done := make(chan string)
-		go func() {
-			b, _ := io.ReadAll(r)
-			done <- string(b)
-		}()
-		return func() string { *f = old; w.Close(); return <-done }, nil
-	}
-	stopOut, err := capture(&os.Stdout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stopErr, err := capture(&os.Stderr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	code := run(args)
-	return code, stopOut(), stopErr()
-}
 
 // writeRandomQwen2 writes a small random Qwen2 checkpoint (vocab large enough
 // for the bpe fixture's tokenizer) and returns its directory.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -13,29 +12,6 @@ import (
 	"github.com/dualtoken/evalharness/imageio"
 	"github.com/dualtoken/evalharness/metrics"
 )
-
-// reconCapture runs evalrun with args and returns the exit code, stdout and stderr.
-func reconCapture(t *testing.T, args ...string) (int, string, string) {
-	t.Helper()
-	read := func(f **os.File) (func() string, *os.File) {
-		r, w, err := os.Pipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		old := *f
-		*f = w
-		done := make(chan string)
-		go func() {
-			b, _ := io.ReadAll(r)
-			done <- string(b)
-		}()
-		return func() string { *f = old; w.Close(); return <-done }, old
-	}
-	stopOut, _ := read(&os.Stdout)
-	stopErr, _ := read(&os.Stderr)
-	code := run(args)
-	return code, stopOut(), stopErr()
-}
 
 func reconTestImage(h, w int, seed uint8) *imageio.Image {
 	m := imageio.New(h, w)
@@ -72,7 +48,7 @@ func TestReconMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	csvPath := filepath.Join(dir, "m.csv")
-	code, out, errOut := reconCapture(t, "recon-metrics", "--ref", ref, "--pred", pred, "--out", csvPath, "--json")
+	code, out, errOut := runCaptured(t, "recon-metrics", "--ref", ref, "--pred", pred, "--out", csvPath, "--json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s %s", code, out, errOut)
 	}
@@ -122,7 +98,7 @@ func TestReconMetrics(t *testing.T) {
 		t.Errorf("summary %+v; want psnr %v wang %v tm %v", sum, psnrSum/2, wangSum/3, tmSum/3)
 	}
 	// Text output names the means.
-	code, out, _ = reconCapture(t, "recon-metrics", "--ref", ref, "--pred", pred)
+	code, out, _ = runCaptured(t, "recon-metrics", "--ref", ref, "--pred", pred)
 	if code != 0 || !strings.Contains(out, "ssim_torchmetrics") || !strings.Contains(out, "1 identical pairs") {
 		t.Errorf("text output (exit %d):\n%s", code, out)
 	}
@@ -135,7 +111,7 @@ func TestReconMetricsBadInput(t *testing.T) {
 	reconSave(t, filepath.Join(pred, "a.png"), reconTestImage(16, 16, 1))
 	reconSave(t, filepath.Join(ref, "only_ref.png"), reconTestImage(16, 16, 0))
 	reconSave(t, filepath.Join(pred, "x/only_pred.png"), reconTestImage(16, 16, 0))
-	code, _, errOut := reconCapture(t, "recon-metrics", "--ref", ref, "--pred", pred)
+	code, _, errOut := runCaptured(t, "recon-metrics", "--ref", ref, "--pred", pred)
 	if code != 2 || !strings.Contains(errOut, "only in --ref:  only_ref.png") || !strings.Contains(errOut, "only in --pred: x/only_pred.png") ||
 		!strings.Contains(errOut, "2 of 4 files") {
 		t.Errorf("unpaired: exit %d, stderr:\n%s", code, errOut)
@@ -150,20 +126,20 @@ func TestReconMetricsBadInput(t *testing.T) {
 	reconSave(t, filepath.Join(ref, "size.png"), reconTestImage(16, 16, 0))
 	reconSave(t, filepath.Join(pred, "size.png"), reconTestImage(16, 18, 0))
 	csvPath := filepath.Join(dir, "m.csv")
-	code, _, errOut = reconCapture(t, "recon-metrics", "--ref", ref, "--pred", pred, "--out", csvPath)
+	code, _, errOut = runCaptured(t, "recon-metrics", "--ref", ref, "--pred", pred, "--out", csvPath)
 	if code != 2 || !strings.Contains(errOut, "unreadable (--ref): bad.png") || !strings.Contains(errOut, "size mismatch: size.png: --ref 16×16, --pred 16×18") {
 		t.Errorf("unreadable: exit %d, stderr:\n%s", code, errOut)
 	}
 	if _, err := os.Stat(csvPath); err == nil {
 		t.Errorf("CSV written despite bad input")
 	}
-	code, _, errOut = reconCapture(t, "recon-metrics", "--ref", filepath.Join(dir, "nope"), "--pred", pred)
+	code, _, errOut = runCaptured(t, "recon-metrics", "--ref", filepath.Join(dir, "nope"), "--pred", pred)
 	if code != 2 || !strings.Contains(errOut, "--ref "+filepath.Join(dir, "nope")) {
 		t.Errorf("missing dir: exit %d, stderr:\n%s", code, errOut)
 	}
 	empty := filepath.Join(dir, "empty")
 	os.MkdirAll(empty, 0o755)
-	code, _, errOut = reconCapture(t, "recon-metrics", "--ref", empty, "--pred", empty)
+	code, _, errOut = runCaptured(t, "recon-metrics", "--ref", empty, "--pred", empty)
 	if code != 2 || !strings.Contains(errOut, "no images") {
 		t.Errorf("empty: exit %d, stderr:\n%s", code, errOut)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,26 +10,6 @@ import (
 
 	"github.com/dualtoken/evalharness/internal/fixtures"
 )
-
-// tokenizeCapture runs evalrun with args and returns its exit code and stdout.
-func tokenizeCapture(t *testing.T, args ...string) (int, string) {
-	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := os.Stdout
-	os.Stdout = w
-	done := make(chan string)
-	go func() {
-		b, _ := io.ReadAll(r)
-		done <- string(b)
-	}()
-	code := run(args)
-	os.Stdout = old
-	w.Close()
-	return code, <-done
-}
 
 type tokenizeGolden struct {
 	MaxLength int `json:"max_length"`
@@ -59,7 +38,7 @@ func checkTokenizeCLI(t *testing.T, golden string, args ...string) {
 	for _, c := range g.Cases {
 		args = append(args, c.Text)
 	}
-	code, out := tokenizeCapture(t, args...)
+	code, out := runStdout(t, args...)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, out)
 	}
@@ -100,7 +79,7 @@ func TestTokenizeCLI(t *testing.T) {
 			{"tokenize", "--tokenizer", filepath.Join(t.TempDir(), "missing.model"), "x"},
 			{"tokenize", "--tokenizer", filepath.Join(spm, "spiece.vocab"), "x"},
 		} {
-			if code, out := tokenizeCapture(t, args...); code != 2 {
+			if code, out := runStdout(t, args...); code != 2 {
 				t.Errorf("%v: exit %d (want 2), stdout %q", args, code, out)
 			}
 		}
