@@ -187,8 +187,9 @@ type StudyOptions struct {
 
 // DefaultStudyOptions is the recipe `evalrun ablation` runs, sized for two
 // shared CPU cores: with the shipped 48 px tiny SigLIP the five trainings
-// took 1058 s (about 1.5 optimizer steps/s; the discriminator's steps
-// slower), the whole study with the tower's own training 21 min.
+// took 1242 s on 2026-11-27 (load 2–4; the discriminator's steps slower),
+// the whole study with the tower's own training 24 min
+// (reports/ablation/2026-11-27-tiny).
 func DefaultStudyOptions() StudyOptions {
 	w := dualtoken.DefaultLossWeights()
 	w.LPIPS = 0 // no VGG16/LPIPS weights offline; see the study's notes
