@@ -3,17 +3,27 @@
 # the PyTorch references, in one run on one card, merged into
 # $OUT/reports/perf/<date>-<card>.json and .png (commit both under reports/perf/).
 #
-# Usage (repository root on the GPU machine, bin/evalrun built on the CPU
-# machine with `GOTOOLCHAIN=go1.27.3 GOEXPERIMENT=simd go build -o bin/evalrun ./cmd/evalrun`):
+# Usage (repository root on the GPU machine; on the CPU machine first run
+# scripts/gpu/prepare.sh, which builds bin/gpu-bundle.tgz (evalrun and the
+# parity test binaries) and copies the parity fixtures to gpu-fixtures/ —
+# carry those two paths):
 #   scripts/gpu/bench.sh [PATH/TO/torch_siglip_bench.py]
 # Environment (all optional):
 #   OUT         output folder (default ./out); raw step outputs go to $OUT/raw
 #   BUDGET_S    wall-clock budget of the whole script, merge included (default 290)
 #   STEPS       comma-separated steps to run (default: all, in this order):
-#               siglip,torch_siglip,llm_b1,llm_b16,torch_llm,encode,decode,inception
+#               parity,siglip,siglip_warm,siglip_scan,torch_siglip,encode,decode,
+#               encode_warm,decode_warm,llm_b1,llm_b16,torch_llm,inception
+#               (all of them do not fit one 5-minute run: split in two, e.g.
+#               STEPS=parity,siglip,siglip_warm,siglip_scan,torch_siglip,encode,decode,encode_warm,decode_warm
+#               then STEPS=llm_b1,llm_b16,torch_llm,inception with the same OUT)
+#   DTYPE       our compute dtype (default bfloat16, like the references)
+#   XLA_CACHE   folder for XLA's autotune cache; the *_warm steps rerun a
+#               component with it filled by the cold step (default $OUT/xla-cache)
+#   FIXTURES    parity fixtures (default ./gpu-fixtures)
 #   LLM_LAYERS  decoder layers of the Qwen2.5-3B-shaped LLM, ours and HF's (default 36)
 #   PYTHON      Python with torch + transformers (default /opt/torch/.venv/bin/python)
-#   EVALRUN     the binary (default bin/evalrun)
+#   EVALRUN     the binary (default: evalrun from bin/gpu-bundle.tgz, else bin/evalrun)
 # Each step has its own timeout and is skipped (rc 200) when the budget left
 # is too small; a failed or timed-out step keeps what it wrote and the rest go on.
 set -euo pipefail
@@ -24,13 +34,22 @@ cd "$ROOT"
 OUT=${OUT:-$ROOT/out}
 RAW=$OUT/raw
 BUDGET_S=${BUDGET_S:-290}
-STEPS=${STEPS:-siglip,torch_siglip,llm_b1,llm_b16,torch_llm,encode,decode,inception}
+STEPS=${STEPS:-parity,siglip,siglip_warm,siglip_scan,torch_siglip,encode,decode,encode_warm,decode_warm,llm_b1,llm_b16,torch_llm,inception}
+DTYPE=${DTYPE:-bfloat16}
+XLA_CACHE=${XLA_CACHE:-$OUT/xla-cache}
+FIXTURES=${FIXTURES:-$ROOT/gpu-fixtures}
 LLM_LAYERS=${LLM_LAYERS:-36}
 PYTHON=${PYTHON:-/opt/torch/.venv/bin/python}
+BIN=
+if [[ -f $ROOT/bin/gpu-bundle.tgz ]]; then
+  BIN=$(mktemp -d)
+  tar -xzf "$ROOT/bin/gpu-bundle.tgz" -C "$BIN"
+fi
+EVALRUN=${EVALRUN:-${BIN:+$BIN/evalrun}}
 EVALRUN=${EVALRUN:-$ROOT/bin/evalrun}
 SIGLIP_PY=${1:-}
 if [[ -z $SIGLIP_PY ]]; then
-  for p in "$ROOT/shared/tools/device/torch_siglip_bench.py" "$ROOT/../shared/tools/device/torch_siglip_bench.py"; do
+  for p in "$ROOT/gpu-fixtures/torch_siglip_bench.py" "$ROOT/shared/tools/device/torch_siglip_bench.py" "$ROOT/../shared/tools/device/torch_siglip_bench.py"; do
     if [[ -f $p ]]; then SIGLIP_PY=$p; break; fi
   done
 fi
@@ -39,7 +58,7 @@ export GOMLX_NO_AUTO_INSTALL=1
 MERGE_RESERVE_S=15
 
 mkdir -p "$RAW"
-: >"$RAW/steps.tsv"
+touch "$RAW/steps.tsv" # appended to, so a second run with other STEPS adds to the first
 log() { echo "[bench.sh $(($(date +%s) - START))s] $*" >&2; }
 
 if [[ ! -x $EVALRUN ]]; then
@@ -94,10 +113,36 @@ step() {
   return 0
 }
 
-BENCH=("$EVALRUN" bench --json --warmup 2)
+BENCH=("$EVALRUN" bench --json --warmup 2 --dtype "$DTYPE")
 
+# XLA's per-fusion autotune cache makes a second compile of the same graph
+# skip GEMM autotuning (the bulk of GPU compile time). An unknown flag makes
+# XLA abort, so probe it on a tiny graph first.
+mkdir -p "$XLA_CACHE"
+CACHE_FLAGS="--xla_gpu_per_fusion_autotune_cache_dir=$XLA_CACHE"
+if XLA_FLAGS="${XLA_FLAGS:-} $CACHE_FLAGS" timeout 60 "$EVALRUN" bench --component siglip-vision --preset tiny --iters 1 --warmup 0 --no-peak >/dev/null 2>"$RAW/xla_flags_probe.err"; then
+  export XLA_FLAGS="${XLA_FLAGS:-} $CACHE_FLAGS"
+  log "XLA autotune cache at $XLA_CACHE"
+else
+  log "XLA rejected $CACHE_FLAGS (see raw/xla_flags_probe.err): warm steps measure a plain second compile"
+fi
+
+if want parity; then
+  if [[ -n $BIN && -x $BIN/siglip.test && -d $FIXTURES ]]; then
+    step parity 150 30 parity.tsv -- env ROOT="$ROOT" RAW="$RAW" FIXTURES="$FIXTURES" TESTBIN="$BIN" bash "$ROOT/scripts/gpu/parity.sh"
+  else
+    log "skip parity: bin/gpu-bundle.tgz or $FIXTURES missing (run scripts/gpu/prepare.sh on the CPU machine)"
+    printf 'parity\t200\t0\n' >>"$RAW/steps.tsv"
+  fi
+fi
 if want siglip; then
   step siglip 170 40 siglip.json -- "${BENCH[@]}" --component siglip-vision --preset so400m-384 --batch 32 --iters 10
+fi
+if want siglip_warm; then
+  step siglip_warm 120 30 siglip_warm.json -- "${BENCH[@]}" --component siglip-vision --preset so400m-384 --batch 32 --iters 3
+fi
+if want siglip_scan; then
+  step siglip_scan 120 30 siglip_scan.json -- "${BENCH[@]}" --component siglip-vision --preset so400m-384 --batch 32 --iters 10 --scan-layers
 fi
 if want torch_siglip; then
   if [[ -n $SIGLIP_PY && -f $SIGLIP_PY ]]; then
@@ -122,8 +167,14 @@ fi
 if want decode; then
   step decode 120 30 decode.json -- "${BENCH[@]}" --component dualtoken-decode --preset so400m-384 --batch 16 --iters 10
 fi
+if want encode_warm; then
+  step encode_warm 120 30 encode_warm.json -- "${BENCH[@]}" --component dualtoken-encode --preset so400m-384 --batch 16 --iters 3
+fi
+if want decode_warm; then
+  step decode_warm 90 20 decode_warm.json -- "${BENCH[@]}" --component dualtoken-decode --preset so400m-384 --batch 16 --iters 3
+fi
 if want inception; then
-  step inception 90 25 inception.json -- "${BENCH[@]}" --component inception --preset fid-299 --batch 64 --iters 10
+  step inception 90 25 inception.json -- "$EVALRUN" bench --json --warmup 2 --component inception --preset fid-299 --batch 64 --iters 10
 fi
 
 # Merge: whatever ran. Failing here leaves the raw folder, which comes back.

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Parity on the GPU (issue 7): the fixture models' TestParity tests — float32
+# against the reference outputs with TF32 off, and the bf16 tests' bounds —
+# as test binaries built on the CPU machine (scripts/gpu/prepare.sh) and
+# unpacked by bench.sh into $TESTBIN, run
+# with GOMLX_BACKEND pointing at the GPU. Prints one line per package:
+#   package  exit-code  seconds  passed  failed
+# Full logs: $RAW/parity_<package>.log. Called by bench.sh (step "parity").
+set -uo pipefail
+ROOT=${ROOT:?} RAW=${RAW:?} FIXTURES=${FIXTURES:?} TESTBIN=${TESTBIN:?}
+: "${GOMLX_BACKEND:?GOMLX_BACKEND must name the GPU backend}"
+# TF32 off so float32 matmuls are float32 (the XLA backend's default is TF32).
+case $GOMLX_BACKEND in
+  xla:*) backend="$GOMLX_BACKEND,tf32=false" ;;
+  *) backend=$GOMLX_BACKEND ;;
+esac
+status=0
+for pkg in siglip llm dualtoken; do
+  log=$RAW/parity_$pkg.log
+  t0=$(date +%s)
+  rc=0
+  (cd "$ROOT/model/$pkg" && GOMLX_BACKEND="$backend" DUALTOKEN_FIXTURES="$FIXTURES" CI=true \
+    "$TESTBIN/$pkg.test" -test.run '^TestParity' -test.v -test.count=1 >"$log" 2>&1) || rc=$?
+  pass=$(grep -c -- '--- PASS: TestParity' "$log" || true)
+  fail=$(grep -c -- '--- FAIL: TestParity' "$log" || true)
+  printf '%s\t%d\t%d\t%d\t%d\n' "$pkg" "$rc" $(($(date +%s) - t0)) "$pass" "$fail"
+  ((rc == 0)) || status=1
+done
+exit "$status"
