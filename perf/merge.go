@@ -3,6 +3,7 @@ package perf
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -25,26 +26,42 @@ type CardReport struct {
 	MatmulBF16TFLOPs *float64          `json:"matmul_bf16_tflops"`
 	Components       map[string]*Entry `json:"components"`
 	Notes            []string          `json:"notes,omitempty"`
+	Parity           []Parity          `json:"parity,omitempty"`
 	Steps            []Step            `json:"steps,omitempty"`
 	Runs             []RunSummary      `json:"runs,omitempty"`
 }
 
 // Entry is one component of a CardReport. Reference and Ratio are set only
-// where a PyTorch reference ran; CompileWarm stays null until compiled
-// executables are cached across processes.
+// where a PyTorch reference ran; CompileWarm is the compile time of the same
+// component rerun in a new process after the cold run filled XLA's autotune
+// cache (the script's *_warm steps), null when no warm run happened.
+// OursScan/CompileColdScan are the layer-loop formulation's run (the
+// *_scan steps) beside the unrolled one.
 type Entry struct {
-	Ours          *float64 `json:"ours"`
-	Reference     *float64 `json:"reference,omitempty"`
-	Unit          string   `json:"unit"`
-	Ratio         *float64 `json:"ratio,omitempty"`
-	CompileCold   *float64 `json:"compile_cold_s"`
-	CompileWarm   *float64 `json:"compile_warm_s"`
-	OursDType     string   `json:"ours_dtype,omitempty"`
-	ReferenceName string   `json:"reference_name,omitempty"`
-	ShareOfPeak   *float64 `json:"share_of_peak,omitempty"`
-	DevicePeakMiB *float64 `json:"device_peak_mib,omitempty"`
-	Source        string   `json:"source,omitempty"`
-	Note          string   `json:"note,omitempty"`
+	Ours            *float64 `json:"ours"`
+	Reference       *float64 `json:"reference,omitempty"`
+	Unit            string   `json:"unit"`
+	Ratio           *float64 `json:"ratio,omitempty"`
+	CompileCold     *float64 `json:"compile_cold_s"`
+	CompileWarm     *float64 `json:"compile_warm_s"`
+	OursDType       string   `json:"ours_dtype,omitempty"`
+	ReferenceName   string   `json:"reference_name,omitempty"`
+	ShareOfPeak     *float64 `json:"share_of_peak,omitempty"`
+	DevicePeakMiB   *float64 `json:"device_peak_mib,omitempty"`
+	Source          string   `json:"source,omitempty"`
+	Note            string   `json:"note,omitempty"`
+	OursScan        *float64 `json:"ours_scan,omitempty"`
+	CompileColdScan *float64 `json:"compile_cold_scan_s,omitempty"`
+}
+
+// Parity is one package's parity tests run on the card (raw/parity.tsv:
+// package, exit code, seconds, passed, failed).
+type Parity struct {
+	Package string  `json:"package"`
+	OK      bool    `json:"ok"`
+	Passed  int     `json:"passed"`
+	Failed  int     `json:"failed"`
+	Seconds float64 `json:"seconds"`
 }
 
 // Step is one step of the GPU script (steps.tsv: name, exit code, seconds).
@@ -88,6 +105,7 @@ type Inputs struct {
 	Siglip map[int]map[string]float64 // torch_siglip_bench.py: batch → variant → img/s
 	LLM    map[int]TorchLLM           // batch → HF generate
 	GPUMiB map[string]float64         // step name → peak nvidia-smi memory.used
+	Parity []Parity
 	Steps  []Step
 	Skips  []string // files that could not be read
 }
@@ -177,6 +195,22 @@ func ReadInputs(dir string) (*Inputs, error) {
 			if !math.IsNaN(peak) {
 				in.GPUMiB[strings.TrimSuffix(name, ".gpumem")] = peak
 			}
+		case name == "parity.tsv":
+			for _, line := range strings.Split(string(data), "\n") {
+				f := strings.Split(strings.TrimSpace(line), "\t")
+				if len(f) < 5 {
+					continue
+				}
+				rc, err1 := strconv.Atoi(f[1])
+				sec, err2 := strconv.ParseFloat(f[2], 64)
+				pass, err3 := strconv.Atoi(f[3])
+				fail, err4 := strconv.Atoi(f[4])
+				if err := errors.Join(err1, err2, err3, err4); err != nil {
+					in.Skips = append(in.Skips, fmt.Sprintf("%s: line %q", name, truncate(line, 120)))
+					continue
+				}
+				in.Parity = append(in.Parity, Parity{Package: f[0], OK: rc == 0 && fail == 0 && pass > 0, Passed: pass, Failed: fail, Seconds: sec})
+			}
 		case name == "steps.tsv":
 			for _, line := range strings.Split(string(data), "\n") {
 				f := strings.Split(strings.TrimSpace(line), "\t")
@@ -228,11 +262,27 @@ func (in *Inputs) find(component, preset string, batch int) (string, *Result) {
 	sort.Strings(names)
 	for _, n := range names {
 		r := in.Runs[n]
-		if r.Component == component && r.Preset == preset && (batch == 0 || r.Batch == batch) {
+		if variant(n) == "" && r.Component == component && r.Preset == preset && (batch == 0 || r.Batch == batch) {
 			return n, r
 		}
 	}
 	return "", nil
+}
+
+// variant is "warm" or "scan" for the script's rerun files (siglip_warm.json,
+// encode_scan.json), "" for a main run.
+func variant(file string) string {
+	for _, v := range []string{"warm", "scan"} {
+		if strings.HasSuffix(stem(file), "_"+v) {
+			return v
+		}
+	}
+	return ""
+}
+
+// rerun returns the variant run beside main file (siglip.json → siglip_warm.json).
+func (in *Inputs) rerun(file, v string) *Result {
+	return in.Runs[stem(file)+"_"+v+".json"]
 }
 
 // stem is a run file's step name (what its .gpumem is called).
@@ -245,7 +295,7 @@ func stem(file string) string { return strings.TrimSuffix(file, ".json") }
 // (an upper bound from encode, decode and Inception rates), llm_decode_b1 and
 // llm_decode_b16 (qwen2.5-3b; reference HF generate).
 func Merge(in *Inputs, card, date, device string) *CardReport {
-	rep := &CardReport{Card: card, Date: date, Device: device, Components: map[string]*Entry{}, Steps: in.Steps}
+	rep := &CardReport{Card: card, Date: date, Device: device, Components: map[string]*Entry{}, Steps: in.Steps, Parity: in.Parity}
 	entry := func(file string, r *Result) *Entry {
 		e := &Entry{Ours: ptr(r.Throughput), Unit: r.Unit, CompileCold: ptr(r.CompileSeconds), OursDType: r.DType,
 			ShareOfPeak: ptr(r.ShareOfPeak), Source: file}
@@ -254,6 +304,12 @@ func Merge(in *Inputs, card, date, device string) *CardReport {
 		}
 		if l, ok := r.Config["layers"]; ok {
 			e.Source += fmt.Sprintf(" (%v layers)", l)
+		}
+		if w := in.rerun(file, "warm"); w != nil {
+			e.CompileWarm = ptr(w.CompileSeconds)
+		}
+		if sc := in.rerun(file, "scan"); sc != nil {
+			e.OursScan, e.CompileColdScan = ptr(sc.Throughput), ptr(sc.CompileSeconds)
 		}
 		return e
 	}
@@ -274,12 +330,13 @@ func Merge(in *Inputs, card, date, device string) *CardReport {
 		rep.Components["siglip_vision_bf16_b32"] = e
 	}
 	var enc, dec, inc *Result
+	var encF, decF string
 	if f, r := in.find("dualtoken-encode", "so400m-384", 0); r != nil {
-		enc = r
+		enc, encF = r, f
 		rep.Components["dualtoken_encode"] = entry(f, r)
 	}
 	if f, r := in.find("dualtoken-decode", "so400m-384", 0); r != nil {
-		dec = r
+		dec, decF = r, f
 		rep.Components["dualtoken_decode"] = entry(f, r)
 	}
 	if _, r := in.find("inception", "fid-299", 0); r != nil {
@@ -287,8 +344,12 @@ func Merge(in *Inputs, card, date, device string) *CardReport {
 	}
 	if enc != nil && dec != nil {
 		s := enc.CompileSeconds + dec.CompileSeconds
-		rep.Components["tokenizer_compile"] = &Entry{Ours: ptr(s), Unit: "s", CompileCold: ptr(s), OursDType: enc.DType,
-			Note: "cold compile of Encode (tower, quantisers, head) plus DecodePixels (decoder), each in a fresh process; no executable cache yet, so no warm figure"}
+		e := &Entry{Ours: ptr(s), Unit: "s", CompileCold: ptr(s), OursDType: enc.DType,
+			Note: "cold compile of Encode (tower, quantisers, head) plus DecodePixels (decoder), each in a fresh process; warm: the same in new processes with XLA's autotune cache filled by the cold runs"}
+		if we, wd := in.rerun(encF, "warm"), in.rerun(decF, "warm"); we != nil && wd != nil {
+			e.CompileWarm = ptr(we.CompileSeconds + wd.CompileSeconds)
+		}
+		rep.Components["tokenizer_compile"] = e
 	}
 	if enc != nil && dec != nil && inc != nil {
 		rate := 1 / (1/enc.Throughput + 1/dec.Throughput + 1/inc.Throughput)

@@ -39,6 +39,11 @@ func fakeRaw(t *testing.T) string {
 	result("encode.json", "dualtoken-encode", "so400m-384", 16, 400, 100, 705, 27)
 	result("decode.json", "dualtoken-decode", "so400m-384", 16, 200, 40, 705, 0)
 	result("inception.json", "inception", "fid-299", 64, 2000, 10, 705, 0)
+	// Reruns: warm compiles (XLA autotune cache filled) and the layer loop.
+	result("encode_warm.json", "dualtoken-encode", "so400m-384", 16, 390, 20, 705, 27)
+	result("decode_warm.json", "dualtoken-decode", "so400m-384", 16, 199, 8, 705, 0)
+	result("siglip_scan.json", "siglip-vision", "so400m-384", 32, 580, 15, 705, 27)
+	put("parity.tsv", "siglip\t0\t12\t9\t0\nllm\t1\t8\t3\t1\ndualtoken\t0\t20\t6\t0\n")
 	put("broken.json", `{"schema": 1, "tool": "something else"}`)
 	put("torch_siglip.out", "load sdpa fine\n"+
 		"torch sdpa eager-module B=32: 70.0 ms/batch, 457.0 img/s (warmup 3.1s)\n"+
@@ -74,7 +79,16 @@ func TestMergeFakeRun(t *testing.T) {
 	near("siglip compile", sv.CompileCold, 90)
 	near("siglip device MiB", sv.DevicePeakMiB, 35000)
 	if sv.CompileWarm != nil {
-		t.Errorf("compile_warm_s %v, want null (no cache)", *sv.CompileWarm)
+		t.Errorf("compile_warm_s %v, want null (no warm rerun of siglip)", *sv.CompileWarm)
+	}
+	near("siglip ours is the unrolled run", sv.Ours, 600)
+	near("siglip scan throughput", sv.OursScan, 580)
+	near("siglip scan compile", sv.CompileColdScan, 15)
+	near("encode warm compile", rep.Components["dualtoken_encode"].CompileWarm, 20)
+	near("tokenizer warm compile", rep.Components["tokenizer_compile"].CompileWarm, 28)
+	near("encode ours is the cold run", rep.Components["dualtoken_encode"].Ours, 400)
+	if len(rep.Parity) != 3 || !rep.Parity[0].OK || rep.Parity[1].OK || rep.Parity[1].Failed != 1 || !rep.Parity[2].OK {
+		t.Errorf("parity %+v", rep.Parity)
 	}
 	near("llm b1 ratio", rep.Components["llm_decode_b1"].Ratio, 50.0/40)
 	if e := rep.Components["llm_decode_b16"]; e.Ratio != nil || !strings.Contains(e.Note, "36 layers") {

@@ -68,7 +68,23 @@ func (c *benchMergeCmd) Run(g *Globals) error {
 		if e.Ratio != nil {
 			line += fmt.Sprintf("  reference %10.2f  ratio %.3f", *e.Reference, *e.Ratio)
 		}
+		if e.CompileCold != nil {
+			line += fmt.Sprintf("  compile %.1f s", *e.CompileCold)
+			if e.CompileWarm != nil {
+				line += fmt.Sprintf(" (warm %.1f s)", *e.CompileWarm)
+			}
+		}
+		if e.OursScan != nil {
+			line += fmt.Sprintf("  layer loop %.2f %s, compile %.1f s", *e.OursScan, e.Unit, *e.CompileColdScan)
+		}
 		fmt.Println(line)
+	}
+	for _, p := range rep.Parity {
+		ok := "ok"
+		if !p.OK {
+			ok = "FAILED"
+		}
+		fmt.Printf("  parity %-10s %s (%d passed, %d failed)\n", p.Package, ok, p.Passed, p.Failed)
 	}
 	return nil
 }
