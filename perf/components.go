@@ -17,6 +17,7 @@ import (
 	"github.com/dualtoken/evalharness/model/inception"
 	"github.com/dualtoken/evalharness/model/llm"
 	"github.com/dualtoken/evalharness/model/precision"
+	"github.com/dualtoken/evalharness/model/scan"
 	"github.com/dualtoken/evalharness/model/siglip"
 )
 
@@ -26,10 +27,15 @@ type Options struct {
 	Batch             int
 	DType             dtypes.DType // compute dtype: float32 (also the zero value) or bfloat16; inception always runs float32
 	Layers            int          // transformer layers instead of the preset's (siglip, llm); 0 = preset
-	PromptLen         int          // llm: prompt tokens per row (default 128)
-	SeqLen            int          // siglip-text: tokens per text (default: the preset's max positions)
-	Seed              uint64
-	Warmup, Iters     int // llm-decode sizes its cache to fit them
+	// ScanLayers runs the transformer layers as one loop over stacked weights
+	// (siglip.VisionConfig.ScanLayers, llm.Config.ScanLayers; for
+	// dualtoken-encode the tower's, in runs between the taps) instead of
+	// unrolled: compile time independent of the depth.
+	ScanLayers    bool
+	PromptLen     int // llm: prompt tokens per row (default 128)
+	SeqLen        int // siglip-text: tokens per text (default: the preset's max positions)
+	Seed          uint64
+	Warmup, Iters int // llm-decode sizes its cache to fit them
 }
 
 // ErrOptions marks errors in Options: bad input, not a failed run.
@@ -79,6 +85,15 @@ func Build(b compute.Backend, o Options) (*Workload, error) {
 	o.DType = precision.Compute(o.DType)
 	if o.Layers < 0 {
 		return nil, badOptions("--layers must be positive, got %d", o.Layers)
+	}
+	if o.ScanLayers {
+		switch o.Component {
+		case "dualtoken-decode", "inception":
+			return nil, badOptions("--scan-layers applies to siglip-*, dualtoken-encode and llm-*: %s has no transformer layers", o.Component)
+		}
+		if err := scan.CheckBackend(b); err != nil {
+			return nil, badOptions("--scan-layers: %v", err)
+		}
 	}
 	switch o.Component {
 	case "siglip-vision":
@@ -141,9 +156,22 @@ func fetch(outs ...*tensors.Tensor) error {
 	return first
 }
 
+// weightBytes records the memory of the model's weights and, with
+// --scan-layers, of the stacked copy of its layer weights that the loops read
+// (host memory; on a GPU only the stack goes to the device, not the layers).
+func weightBytes(w *Workload, s *model.Store, stacked int64) {
+	w.Config["weight_bytes"] = precision.Bytes(s.IterVariables()) - stacked
+	if stacked > 0 {
+		w.Config["stacked_weight_bytes"] = stacked
+	}
+}
+
 func storeParams(s *model.Store) int64 {
 	var n int64
 	for v := range s.IterVariables() {
+		if strings.Contains(v.Path(), "/"+llm.StackedScope+"/") || strings.Contains(v.Path(), "/"+siglip.StackedScope+"/") {
+			continue // the stacked copy of layer weights (--scan-layers) holds no parameters of its own
+		}
 		n += int64(v.Shape().Size())
 	}
 	return n
@@ -183,6 +211,9 @@ func buildSiglipVision(b compute.Backend, o Options) (*Workload, error) {
 	if err := m.SetDType(o.DType); err != nil { // a no-op in float32
 		return nil, err
 	}
+	if err := m.SetScanLayers(o.ScanLayers); err != nil {
+		return nil, err
+	}
 	exec, err := model.NewExec(b, m.Store, func(root *model.Scope, px *Node) *Node {
 		return siglip.Vision(siglip.VisionScope(root), v, px).Pooled
 	})
@@ -203,7 +234,7 @@ func buildSiglipVision(b compute.Backend, o Options) (*Workload, error) {
 			precisionNotes(o.DType)...),
 		DType: o.DType,
 	}
-	w.Config["weight_bytes"] = precision.Bytes(m.Store.IterVariables())
+	weightBytes(w, m.Store, m.StackedBytes())
 	return execWorkload(w, exec, px), nil
 }
 
@@ -231,6 +262,9 @@ func buildSiglipText(b compute.Backend, o Options) (*Workload, error) {
 	if err := m.SetDType(o.DType); err != nil { // a no-op in float32
 		return nil, err
 	}
+	if err := m.SetScanLayers(o.ScanLayers); err != nil {
+		return nil, err
+	}
 	exec, err := model.NewExec(b, m.Store, func(root *model.Scope, ids *Node) *Node {
 		return siglip.Text(siglip.TextScope(root), t, ids).Pooled
 	})
@@ -251,7 +285,7 @@ func buildSiglipText(b compute.Backend, o Options) (*Workload, error) {
 			precisionNotes(o.DType)...),
 		DType: o.DType,
 	}
-	w.Config["weight_bytes"] = precision.Bytes(m.Store.IterVariables())
+	weightBytes(w, m.Store, m.StackedBytes())
 	return execWorkload(w, exec, ids), nil
 }
 
@@ -306,6 +340,10 @@ func buildDualToken(b compute.Backend, o Options) (*Workload, error) {
 	if err := m.SetDType(o.DType); err != nil { // a no-op in float32
 		return nil, err
 	}
+	view := m.Siglip() // the tower in the tokenizer's store: loops between the taps
+	if err := view.SetScanLayers(o.ScanLayers); err != nil {
+		return nil, err
+	}
 	v := &fc.Tower.Vision
 	_, q := fc.PixelQuantizer()
 	w := &Workload{
@@ -316,7 +354,7 @@ func buildDualToken(b compute.Backend, o Options) (*Workload, error) {
 			"layer_recon": fc.LayerRecon, "layer_sem": fc.LayerSem},
 		Notes: precisionNotes(o.DType), DType: o.DType,
 	}
-	w.Config["weight_bytes"] = precision.Bytes(m.Store.IterVariables())
+	weightBytes(w, m.Store, view.StackedBytes())
 	if o.Component == "dualtoken-encode" {
 		px, err := uniform(b, o.Seed+2, o.Batch, v.NumChannels, v.ImageSize, v.ImageSize)
 		if err != nil {
@@ -375,6 +413,9 @@ func buildLLM(b compute.Backend, o Options) (*Workload, error) {
 	if err := m.SetDType(o.DType); err != nil { // a no-op in float32
 		return nil, err
 	}
+	if err := m.SetScanLayers(o.ScanLayers); err != nil {
+		return nil, err
+	}
 	rng := rand.New(rand.NewPCG(o.Seed+1, 7))
 	prompt := llm.Input{IDs: make([][]int, o.Batch)}
 	step := llm.Input{IDs: make([][]int, o.Batch)}
@@ -388,10 +429,10 @@ func buildLLM(b compute.Backend, o Options) (*Workload, error) {
 	w := &Workload{
 		Component: o.Component, Preset: o.Preset, Batch: o.Batch, Unit: "tokens/s", Params: int64(cfg.NumParameters()),
 		Config: map[string]any{"width": cfg.HiddenSize, "layers": cfg.NumLayers, "heads": cfg.NumHeads, "kv_heads": cfg.NumKVHeads,
-			"head_dim": cfg.HeadDim, "mlp": cfg.Intermediate, "vocab": cfg.VocabSize, "prompt_len": P,
-			"weight_bytes": precision.Bytes(m.Store.IterVariables())},
+			"head_dim": cfg.HeadDim, "mlp": cfg.Intermediate, "vocab": cfg.VocabSize, "prompt_len": P},
 		DType: o.DType,
 	}
+	weightBytes(w, m.Store, m.StackedBytes())
 	extra := precisionNotes(o.DType)
 	if extra != nil {
 		extra[0] += "; KV cache in bfloat16"

@@ -28,6 +28,7 @@ type Result struct {
 	Preset      string `json:"preset"`
 	Batch       int    `json:"batch"`
 	DType       string `json:"dtype"`
+	ScanLayers  bool   `json:"scan_layers"`  // transformer layers run as one loop (--scan-layers), not unrolled
 	Backend     string `json:"backend"`      // the spec, e.g. "go" or "xla:/…/xla_cuda_plugin.so"
 	BackendName string `json:"backend_name"` // compute.Backend.Name()
 	Device      string `json:"device"`       // compute.Backend.Description()
@@ -84,7 +85,7 @@ func Run(b compute.Backend, spec string, o Options, plans []PeakPlan) (*Result, 
 	}
 	r := &Result{
 		Schema: Schema, Tool: "evalrun bench", Date: time.Now().UTC().Format(time.RFC3339),
-		Component: w.Component, Preset: w.Preset, Batch: w.Batch, DType: precision.Name(w.DType),
+		Component: w.Component, Preset: w.Preset, Batch: w.Batch, DType: precision.Name(w.DType), ScanLayers: o.ScanLayers,
 		Backend: spec, BackendName: b.Name(), Device: b.Description(),
 		Config: w.Config, Params: w.Params, Unit: w.Unit, ItemsPerCall: w.ItemsPerCall,
 		FLOPsPerItem: w.FLOPsPerCall / w.ItemsPerCall, FLOPsPerCall: w.FLOPsPerCall, SetupSeconds: w.SetupSeconds,
@@ -93,6 +94,9 @@ func Run(b compute.Backend, spec string, o Options, plans []PeakPlan) (*Result, 
 	}
 	if o.Layers > 0 {
 		r.Notes = append(r.Notes, fmt.Sprintf("layers overridden to %d (--layers)", o.Layers))
+	}
+	if o.ScanLayers {
+		r.Notes = append(r.Notes, "transformer layers run as While loops over a stacked copy of the layer weights made once at setup (--scan-layers; stacked_weight_bytes); each iteration picks its layer's slice (DynamicSlice on XLA, Gather — a copy — on the Go backend)")
 	}
 	for i, p := range plans {
 		pk, err := MeasurePeak(b, p)

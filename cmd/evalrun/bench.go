@@ -14,16 +14,17 @@ func init() {
 }
 
 type benchCmd struct {
-	Component string `required:"" help:"siglip-vision, siglip-text, dualtoken-encode, dualtoken-decode, llm-prefill, llm-decode or inception."`
-	Preset    string `help:"Size: siglip-*: so400m-384, b16-224, tiny; dualtoken-*: so400m-384, so400m-256, l16-256, tiny; llm-*: qwen2.5-3b, 100m, tiny; inception: fid-299 (default)."`
-	Batch     int    `default:"1" help:"Images, texts or sequences per call."`
-	DType     string `name:"dtype" default:"float32" help:"Compute dtype: float32 or bfloat16 (bf16): weight matrices stored and matmuls run in it, norms/softmax/quantisers/logits in float32; inception always runs float32."`
-	Iters     int    `default:"10" help:"Timed calls (the median is reported)."`
-	Warmup    int    `default:"2" help:"Untimed calls after the first one."`
-	Layers    int    `help:"Transformer layers instead of the preset's (siglip-*, llm-*), to fit compile time on a budget."`
-	PromptLen int    `name:"prompt-len" default:"128" help:"llm-*: prompt tokens per row."`
-	SeqLen    int    `name:"seq-len" help:"siglip-text: tokens per text (default: the preset's max positions)."`
-	Seed      uint64 `default:"1" help:"Seed of the random weights and inputs."`
+	Component  string `required:"" help:"siglip-vision, siglip-text, dualtoken-encode, dualtoken-decode, llm-prefill, llm-decode or inception."`
+	Preset     string `help:"Size: siglip-*: so400m-384, b16-224, tiny; dualtoken-*: so400m-384, so400m-256, l16-256, tiny; llm-*: qwen2.5-3b, 100m, tiny; inception: fid-299 (default)."`
+	Batch      int    `default:"1" help:"Images, texts or sequences per call."`
+	DType      string `name:"dtype" default:"float32" help:"Compute dtype: float32 or bfloat16 (bf16): weight matrices stored and matmuls run in it, norms/softmax/quantisers/logits in float32; inception always runs float32."`
+	Iters      int    `default:"10" help:"Timed calls (the median is reported)."`
+	Warmup     int    `default:"2" help:"Untimed calls after the first one."`
+	Layers     int    `help:"Transformer layers instead of the preset's (siglip-*, llm-*), to fit compile time on a budget."`
+	ScanLayers bool   `name:"scan-layers" help:"Run the transformer layers (siglip-*, dualtoken-encode's tower, llm-*) as one loop over stacked weights instead of unrolled: compile time independent of depth. On the Go backend needs --backend go:ops_sequential."`
+	PromptLen  int    `name:"prompt-len" default:"128" help:"llm-*: prompt tokens per row."`
+	SeqLen     int    `name:"seq-len" help:"siglip-text: tokens per text (default: the preset's max positions)."`
+	Seed       uint64 `default:"1" help:"Seed of the random weights and inputs."`
 
 	PeakN     int    `name:"peak-n" help:"Side of the reference matmul (default: 8192 on a GPU, 1024 on a CPU)."`
 	PeakDType string `name:"peak-dtype" help:"Dtype of the reference matmul (default: bfloat16 on a GPU, float32 on a CPU)."`
@@ -45,7 +46,15 @@ memory: scripts/gpu/bench.sh samples nvidia-smi).
 
 --dtype bfloat16 stores the weight matrices in bfloat16 and runs matmuls and
 activations in it, with norms, softmax, RoPE, the quantisers and the logits
-in float32 (package precision); the FLOP count is the same. Inception runs
+in float32 (package precision); the FLOP count is the same.
+
+--scan-layers runs the transformer layers as While loops (package scan) over
+a stacked copy of their weights made at setup, instead of one copy of the
+layer per index in the graph: XLA's compile time then no longer grows with
+the depth (issue 7). DualToken's tower loops between its taps. The JSON
+records "scan_layers" (and config.stacked_weight_bytes). GoMLX's Go backend
+deadlocks in such a loop with its default parallel op scheduling: use
+--backend go:ops_sequential there. Inception runs
 float32 whatever --dtype and reports float32. On the XLA CUDA backend float32
 matmuls use TF32 (GoMLX's default); the Go backend's bfloat16 matmul is about
 half as fast as its float32 one.
@@ -54,6 +63,7 @@ Examples:
   evalrun bench --component siglip-vision --preset b16-224 --batch 4
   evalrun bench --component dualtoken-encode --preset tiny --batch 8 --dtype bf16
   evalrun bench --component llm-decode --preset 100m --batch 4 --iters 20 --json
+  evalrun bench --backend go:ops_sequential --component siglip-vision --preset b16-224 --batch 4 --scan-layers
   GOMLX_BACKEND=xla:/opt/.../xla_cuda_plugin.so evalrun bench --component siglip-vision --preset so400m-384 --batch 32 --dtype bf16 --json`
 }
 
@@ -102,7 +112,7 @@ func (c *benchCmd) Run(g *Globals) error {
 	}
 	defer b.Finalize()
 	r, err := perf.Run(b, spec, perf.Options{
-		Component: c.Component, Preset: c.Preset, Batch: c.Batch, DType: dt, Layers: c.Layers,
+		Component: c.Component, Preset: c.Preset, Batch: c.Batch, DType: dt, Layers: c.Layers, ScanLayers: c.ScanLayers,
 		PromptLen: c.PromptLen, SeqLen: c.SeqLen, Seed: c.Seed, Warmup: c.Warmup, Iters: c.Iters,
 	}, plans)
 	if err != nil {

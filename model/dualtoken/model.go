@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -210,7 +211,7 @@ type Options struct {
 // Outputs is what one tokenizer forward computes (nil where not asked), all
 // float32 whatever the compute dtype.
 type Outputs struct {
-	Hidden   []*Node     // tower states 0..top (own, before any replacement) [B,L,C]
+	Hidden   []*Node     // tower states 0..top (own, before any replacement) [B,L,C]; with Tower.Vision.ScanLayers only 0, top and the tapped layers (others nil)
 	Pix      QuantOutput // the decoder's quantiser (the semantic one when ReconFromSemantic)
 	PixInput *Node       // its input latent [B,G,G,E]
 	Sem      QuantOutput // semantic quantiser; zero without the semantic branch
@@ -241,9 +242,20 @@ func Forward(root *model.Scope, fc *FullConfig, pixels *Node, opt Options) Outpu
 	}
 	x := siglip.VisionEmbeddings(vs, vc, pixels)
 	out.Hidden = append(out.Hidden, x)
-	for i := range top {
-		x = siglip.VisionLayer(vs, vc, i, x)
-		out.Hidden = append(out.Hidden, x)
+	if vc.ScanLayers {
+		// One loop per run of layers between the taps (inference).
+		out.Hidden = make([]*Node, top+1)
+		out.Hidden[0] = x
+		at := 0
+		for _, tap := range towerTaps(fc, opt, top) {
+			x = siglip.VisionLayers(vs, vc, at, tap, x)
+			out.Hidden[tap], at = x, tap
+		}
+	} else {
+		for i := range top {
+			x = siglip.VisionLayer(vs, vc, i, x)
+			out.Hidden = append(out.Hidden, x)
+		}
 	}
 	if fc.SemanticBranch {
 		out.SemInput = SemanticLatent(p, fc.Config, out.Hidden[fc.LayerSem])
@@ -277,10 +289,31 @@ func Forward(root *model.Scope, fc *FullConfig, pixels *Node, opt Options) Outpu
 	return out
 }
 
+// towerTaps lists, ascending and without repeats, the tower layers in
+// 1..top whose outputs Forward reads (layer_sem, layer_recon, the shortcut
+// layer, top itself).
+func towerTaps(fc *FullConfig, opt Options, top int) []int {
+	taps := []int{top}
+	if fc.SemanticBranch {
+		taps = append(taps, fc.LayerSem)
+	}
+	if !opt.SkipPixel && !fc.ReconFromSemantic {
+		taps = append(taps, fc.LayerRecon)
+		if fc.HasShortcut() {
+			taps = append(taps, fc.LayerShortcut)
+		}
+	}
+	slices.Sort(taps)
+	taps = slices.Compact(taps)
+	return slices.DeleteFunc(taps, func(t int) bool { return t < 1 || t > top })
+}
+
 // toF32 converts every output to float32 (no node for float32 ones).
 func (o *Outputs) toF32() {
 	for i, h := range o.Hidden {
-		o.Hidden[i] = precision.ToF32(h)
+		if h != nil {
+			o.Hidden[i] = precision.ToF32(h)
+		}
 	}
 	for _, n := range []**Node{&o.PixInput, &o.SemInput, &o.SemState, &o.Last, &o.Pooled} {
 		if *n != nil {

@@ -51,6 +51,16 @@ type Config struct {
 	// package comment for what stays float32). Model.SetDType sets it and
 	// stores the weight matrices in it.
 	DType dtypes.DType
+	// ScanLayers runs the decoder layers as one loop (a While over the layer
+	// weights stacked in the graph, package scan) instead of unrolling them:
+	// one layer body to compile whatever the depth. The KV cache is then two
+	// tensors [N,B,nKV,L,hd] carried through the loop, and Forward returns
+	// only the first and the last hidden state. For inference (no gradients
+	// through the loop); Model.SetScanLayers switches it, drops the compiled
+	// graphs and keeps a stacked copy of the layer weights for the loop (New
+	// makes it when the config has ScanLayers set). A run-time setting, not
+	// read from config.json.
+	ScanLayers bool
 }
 
 // ComputeDType is DType, float32 when unset.

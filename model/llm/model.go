@@ -29,6 +29,11 @@
 // precomputed input embeddings and hidden states at chosen positions),
 // Generate/GenerateFrom.
 //
+// Config.ScanLayers (scan.go, for XLA's compile time) runs the N layers as
+// one While loop over a stacked copy of their weights, the KV cache as two
+// tensors [N,B,nKV,L,hd] carried through it; prefill, decode and the
+// uncached forward all loop.
+//
 // Precision (Config.DType, Model.SetDType): in bfloat16 the residual stream,
 // projections, SwiGLU and the KV cache are bfloat16; these stay float32:
 // RMSNorm statistics (a mean of H squares), the RoPE angles, their cos/sin
@@ -59,6 +64,7 @@ import (
 	"github.com/gomlx/gomlx/ml/nn"
 
 	"github.com/dualtoken/evalharness/model/precision"
+	"github.com/dualtoken/evalharness/model/scan"
 	"github.com/dualtoken/evalharness/model/weights"
 )
 
@@ -113,6 +119,11 @@ func New(b compute.Backend, cfg *Config, set weights.Set) (*Model, error) {
 	if err := l.CheckConsumed(); err != nil {
 		return nil, fmt.Errorf("%s: %w", cfg.Path, err)
 	}
+	if cfg.ScanLayers {
+		if err := m.stackWeights(); err != nil {
+			return nil, err
+		}
+	}
 	return m, nil
 }
 
@@ -122,16 +133,22 @@ func New(b compute.Backend, cfg *Config, set weights.Set) (*Model, error) {
 // biases stay float32. Compiled graphs are dropped. For training keep the
 // float32 variables and set Config.DType only: weights are converted at use.
 func (m *Model) SetDType(dt dtypes.DType) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.dropStacked(); err != nil { // remade below from the converted variables
+		return err
+	}
 	if _, _, err := precision.StoreAs(m.Store.IterVariables(), dt, nil); err != nil {
 		return fmt.Errorf("llm: %w", err)
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	for _, e := range m.execs {
 		e.Finalize()
 	}
 	m.execs = map[string]*model.Exec{}
 	m.Config.DType = dt
+	if m.Config.ScanLayers {
+		return m.stackWeights()
+	}
 	return nil
 }
 
@@ -306,34 +323,51 @@ func rmsNorm(scope *model.Scope, x *Node, eps float64) *Node {
 	return precision.As(norm.RMSNorm(scope, precision.ToF32(x)).WithEpsilon(eps).Done(), x.DType())
 }
 
-// layer runs decoder layer i on x [B,S,H]. With a cache (cacheK, cacheV
-// [B,nKV,L,hd]) the new keys/values are written at slot a.start and attention
-// runs over all L slots; it returns the updated cache tensors.
-func (m *Model) layer(scope *model.Scope, x *Node, a *attnInputs, cacheK, cacheV *Node) (out, newK, newV *Node) {
+// layer runs one decoder layer, whose weights w gives, on x [B,S,H]. With a
+// cache (cacheK, cacheV [B,nKV,L,hd]) the new keys/values are written at slot
+// a.start and attention runs over all L slots; it returns the updated cache
+// tensors. Inside a layer loop (idx, the layer's index, not nil) the caches
+// are all layers' [N,B,nKV,L,hd] and layer idx's part is written and read.
+func (m *Model) layer(w layerWeights, x *Node, a *attnInputs, cacheK, cacheV, idx *Node) (out, newK, newV *Node) {
 	c := m.Config
 	B, S := x.Shape().Dimensions[0], x.Shape().Dimensions[1]
 
 	// Self-attention.
-	h := rmsNorm(scope.In("input_layernorm"), x, c.RMSNormEps)
-	attn := scope.In("self_attn")
-	q := linear(attn.In("q_proj"), h, c.QKVBias, c.NumHeads*c.HeadDim)
-	k := linear(attn.In("k_proj"), h, c.QKVBias, c.NumKVHeads*c.HeadDim)
-	v := linear(attn.In("v_proj"), h, c.QKVBias, c.NumKVHeads*c.HeadDim)
+	h := w.norm("input_layernorm", x, c.RMSNormEps)
+	q := w.linear("self_attn", "q_proj", h, c.QKVBias, c.NumHeads*c.HeadDim)
+	k := w.linear("self_attn", "k_proj", h, c.QKVBias, c.NumKVHeads*c.HeadDim)
+	v := w.linear("self_attn", "v_proj", h, c.QKVBias, c.NumKVHeads*c.HeadDim)
 	q = Reshape(q, B, S, c.NumHeads, c.HeadDim)
 	k = Reshape(k, B, S, c.NumKVHeads, c.HeadDim)
 	v = Reshape(v, B, S, c.NumKVHeads, c.HeadDim)
-	rope := pos.NewRoPEWithCosSin(a.cos, a.sin) // the rotation runs in float32
-	q = precision.As(rope.Encode(precision.ToF32(q), 1), x.DType())
-	k = precision.As(rope.Encode(precision.ToF32(k), 1), x.DType())
+	// The rotation runs in float32. Inside a layer loop (idx set) the same
+	// arithmetic without explicit broadcasts (see loopRoPE).
+	if idx == nil {
+		rope := pos.NewRoPEWithCosSin(a.cos, a.sin)
+		q = precision.As(rope.Encode(precision.ToF32(q), 1), x.DType())
+		k = precision.As(rope.Encode(precision.ToF32(k), 1), x.DType())
+	} else {
+		q = precision.As(loopRoPE(precision.ToF32(q), a.cos, a.sin), x.DType())
+		k = precision.As(loopRoPE(precision.ToF32(k), a.cos, a.sin), x.DType())
+	}
 	q = TransposeAllAxes(q, 0, 2, 1, 3) // [B,nH,S,hd]
 	k = TransposeAllAxes(k, 0, 2, 1, 3) // [B,nKV,S,hd]
 	v = TransposeAllAxes(v, 0, 2, 1, 3)
-	if cacheK != nil {
+	switch {
+	case cacheK != nil && idx == nil:
 		zero := Const(x.Graph(), int32(0))
 		newK = DynamicUpdateSlice(cacheK, k, []*Node{zero, zero, a.start, zero}) // [B,nKV,L,hd]
 		newV = DynamicUpdateSlice(cacheV, v, []*Node{zero, zero, a.start, zero})
 		if !a.chunkOnly {
 			k, v = newK, newV
+		}
+	case cacheK != nil:
+		zero := Const(x.Graph(), int32(0))
+		at := []*Node{idx, zero, zero, a.start, zero}
+		newK = DynamicUpdateSlice(cacheK, InsertAxes(k, 0), at) // [N,B,nKV,L,hd]
+		newV = DynamicUpdateSlice(cacheV, InsertAxes(v, 0), at)
+		if !a.chunkOnly {
+			k, v = scan.Pick(newK, idx), scan.Pick(newV, idx) // [B,nKV,L,hd]
 		}
 	}
 	var o *Node
@@ -342,20 +376,54 @@ func (m *Model) layer(scope *model.Scope, x *Node, a *attnInputs, cacheK, cacheV
 		// einsum/softmax path (100M benchmark prefill: 117 vs 495 tokens/s).
 		o, _ = attention.Core(q, k, v, attention.LayoutBHSD, attention.CoreOptions{AttentionMask: a.mask, DisableFusion: isGoBackend(x)})
 	} else {
-		o = attendLowPrecision(q, k, v, a.mask)
+		o = attendLowPrecision(q, k, v, a.mask, idx != nil)
 	}
-	o = Where(a.empty, ZerosLike(o), o) // [B,nH,S,hd]
+	if idx == nil {
+		o = Where(a.empty, ZerosLike(o), o) // [B,nH,S,hd]
+	} else {
+		o = Where(a.empty, ScalarZero(o.Graph(), o.DType()), o) // the same, no explicit broadcast (loopRoPE)
+	}
 	o = Reshape(TransposeAllAxes(o, 0, 2, 1, 3), B, S, c.NumHeads*c.HeadDim)
-	x = Add(x, linear(attn.In("o_proj"), o, c.OutBias, c.HiddenSize))
+	x = Add(x, w.linear("self_attn", "o_proj", o, c.OutBias, c.HiddenSize))
 
 	// SwiGLU MLP.
-	h = rmsNorm(scope.In("post_attention_layernorm"), x, c.RMSNormEps)
-	mlp := scope.In("mlp")
-	gate := linear(mlp.In("gate_proj"), h, c.MLPBias, c.Intermediate)
-	up := linear(mlp.In("up_proj"), h, c.MLPBias, c.Intermediate)
+	h = w.norm("post_attention_layernorm", x, c.RMSNormEps)
+	gate := w.linear("mlp", "gate_proj", h, c.MLPBias, c.Intermediate)
+	up := w.linear("mlp", "up_proj", h, c.MLPBias, c.Intermediate)
 	ff := Mul(activation.Swish(gate), up)
-	x = Add(x, linear(mlp.In("down_proj"), ff, c.MLPBias, c.HiddenSize))
+	x = Add(x, w.linear("mlp", "down_proj", ff, c.MLPBias, c.HiddenSize))
 	return x, newK, newV
+}
+
+// layerWeights gives a decoder layer its RMSNorms and projections by their
+// HF module names: the variables of the layer's scope (unrolled) or one
+// loop iteration's slices of the stacked weights (Config.ScanLayers, scan.go).
+type layerWeights interface {
+	norm(name string, x *Node, eps float64) *Node                   // name: "input_layernorm"
+	linear(block, name string, x *Node, bias bool, width int) *Node // block "self_attn", name "q_proj"
+}
+
+// scopeLayer reads the variables of one layer's scope.
+type scopeLayer struct {
+	scope  *model.Scope
+	blocks map[string]*model.Scope // sub-scopes opened so far (Scope.In refuses a second visit)
+}
+
+func newScopeLayer(scope *model.Scope) *scopeLayer {
+	return &scopeLayer{scope: scope, blocks: map[string]*model.Scope{}}
+}
+
+func (w *scopeLayer) norm(name string, x *Node, eps float64) *Node {
+	return rmsNorm(w.scope.In("%s", name), x, eps)
+}
+
+func (w *scopeLayer) linear(block, name string, x *Node, bias bool, width int) *Node {
+	s, ok := w.blocks[block]
+	if !ok {
+		s = w.scope.In("%s", block)
+		w.blocks[block] = s
+	}
+	return linear(s.In("%s", name), x, bias, width)
 }
 
 // attendLowPrecision is the attention of a lower-precision compute dtype:
@@ -363,7 +431,10 @@ func (m *Model) layer(scope *model.Scope, x *Node, a *attnInputs, cacheK, cacheV
 // scores are float32 products and the masked softmax runs in float32; the
 // weights are rounded to v's dtype for the product with v. Query heads are
 // grouped by KV head (GQA) without copying k or v.
-func attendLowPrecision(q, k, v, mask *Node) *Node {
+//
+// inLoop leaves the mask's broadcast to the masked softmax's Where (the same
+// values) instead of an explicit BroadcastToDims; see loopRoPE.
+func attendLowPrecision(q, k, v, mask *Node, inLoop bool) *Node {
 	d := q.Shape().Dimensions
 	B, nH, S, hd := d[0], d[1], d[2], d[3]
 	nKV, T := k.Shape().Dimensions[1], k.Shape().Dimensions[2]
@@ -371,7 +442,10 @@ func attendLowPrecision(q, k, v, mask *Node) *Node {
 	qg := Reshape(q, B, nKV, G*S, hd)                                               // heads h = kv·G + g
 	scores := precision.DotF32(qg, []int{3}, []int{0, 1}, k, []int{3}, []int{0, 1}) // [B,nKV,G·S,T]
 	scores = MulScalar(Reshape(scores, B, nKV, G, S, T), 1/math.Sqrt(float64(hd)))
-	m := BroadcastToDims(Reshape(mask, B, 1, 1, S, T), B, nKV, G, S, T)
+	m := Reshape(mask, B, 1, 1, S, T)
+	if !inLoop {
+		m = BroadcastToDims(m, B, nKV, G, S, T)
+	}
 	w := precision.As(MaskedSoftmax(scores, m, -1), v.DType())
 	o := DotGeneral(Reshape(w, B, nKV, G*S, T), []int{3}, []int{0, 1}, v, []int{2}, []int{0, 1}) // [B,nKV,G·S,hd]
 	return Reshape(o, B, nH, S, hd)
@@ -437,7 +511,14 @@ func isGoBackend(x *Node) bool { return x.Graph().Backend().String() == "go" }
 // N+1 states: the input embeddings, the output of layers 1..N-1, and the
 // final normed state. caches ([K0,V0,K1,V1,...]) may be nil; when given the
 // updated caches are returned in the same order.
+//
+// With Config.ScanLayers the layers run as one loop (scanDecoder): caches
+// are then [K,V], all layers' [N,B,nKV,L,hd], and of the states only the
+// first and the last are returned (the others are nil).
 func (m *Model) decoder(scope *model.Scope, x *Node, a *attnInputs, caches []*Node) (final *Node, states, newCaches []*Node) {
+	if m.Config.ScanLayers {
+		return m.scanDecoder(scope, x, a, caches)
+	}
 	states = append(states, x)
 	ls := scope.In("layers")
 	for i := range m.Config.NumLayers {
@@ -446,7 +527,7 @@ func (m *Model) decoder(scope *model.Scope, x *Node, a *attnInputs, caches []*No
 			ck, cv = caches[2*i], caches[2*i+1]
 		}
 		var nk, nv *Node
-		x, nk, nv = m.layer(ls.In("%d", i), x, a, ck, cv)
+		x, nk, nv = m.layer(newScopeLayer(ls.In("%d", i)), x, a, ck, cv, nil)
 		if caches != nil {
 			newCaches = append(newCaches, nk, nv)
 		}
@@ -502,7 +583,9 @@ func (m *Model) ForwardGraph(scope *model.Scope, ids, positions, valid, embeds, 
 	cos, sin := m.ropeCosSin(positions)
 	final, states, _ := m.decoder(scope, x, &attnInputs{cos: cos, sin: sin, mask: mask, empty: empty}, nil)
 	for i, s := range states {
-		states[i] = precision.ToF32(s)
+		if s != nil {
+			states[i] = precision.ToF32(s)
+		}
 	}
 	return m.logits(scope, final), states
 }
@@ -511,17 +594,23 @@ func (m *Model) ForwardGraph(scope *model.Scope, ids, positions, valid, embeds, 
 // slot start (int32 scalar). valid [B,L] marks the slots that may be attended
 // (already including the new ones), outIdx [B,P] picks the chunk positions
 // whose logits [B,P,V] and final hidden states [B,P,H] are returned (float32).
-// caches are [K0,V0,...] each [B,nKV,L,hd] in the compute dtype, or nil to
-// start from an empty cache of L slots (start must then be 0).
+// caches are [K0,V0,...] each [B,nKV,L,hd] in the compute dtype — with
+// Config.ScanLayers [K,V] each [N,B,nKV,L,hd] — or nil to start from an
+// empty cache of L slots (start must then be 0).
 func (m *Model) StepGraph(scope *model.Scope, ids, positions, start, valid, outIdx, embeds, useEmbeds *Node, caches []*Node) (logits, hidden *Node, newCaches []*Node) {
 	c := m.Config
 	B, S := ids.Shape().Dimensions[0], ids.Shape().Dimensions[1]
 	L := valid.Shape().Dimensions[1]
 	a := &attnInputs{start: start}
 	if caches == nil {
-		zeros := Zeros(ids.Graph(), shapes.Make(c.ComputeDType(), B, c.NumKVHeads, L, c.HeadDim))
-		for range c.NumLayers {
-			caches = append(caches, zeros, zeros)
+		if c.ScanLayers {
+			all := Zeros(ids.Graph(), shapes.Make(c.ComputeDType(), c.NumLayers, B, c.NumKVHeads, L, c.HeadDim))
+			caches = []*Node{all, all}
+		} else {
+			zeros := Zeros(ids.Graph(), shapes.Make(c.ComputeDType(), B, c.NumKVHeads, L, c.HeadDim))
+			for range c.NumLayers {
+				caches = append(caches, zeros, zeros)
+			}
 		}
 		a.chunkOnly = true
 		a.mask, a.empty = buildMask(Slice(valid, AxisRange(), AxisRange(0, S)), nil, S)

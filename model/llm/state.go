@@ -2,6 +2,7 @@ package llm
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/dtypes/bfloat16"
@@ -106,7 +107,7 @@ func (m *Model) GraphBuilds() int { return int(m.builds.Load()) }
 // ForwardOutput is the result of an uncached forward pass.
 type ForwardOutput struct {
 	Logits *tensors.Tensor   // [B,S,V] float32
-	Hidden []*tensors.Tensor // N+1 states [B,S,H]: embeddings, layers 1..N-1, final (normed)
+	Hidden []*tensors.Tensor // N+1 states [B,S,H]: embeddings, layers 1..N-1, final (normed); with ScanLayers layers 1..N-1 are nil
 }
 
 // Forward runs the whole input at once without a cache (causal attention over
@@ -144,13 +145,22 @@ func (m *Model) Forward(in Input) (*ForwardOutput, error) {
 	if in.Embeds != nil {
 		key += "+embeds"
 	}
+	if m.Config.ScanLayers {
+		key += "+scan"
+	}
 	e, err := m.exec(key, func(scope *model.Scope, x []*graph.Node) []*graph.Node {
 		var embeds, use *graph.Node
 		if len(x) > 3 {
 			embeds, use = x[3], x[4]
 		}
 		logits, states := m.ForwardGraph(scope, x[0], x[1], x[2], embeds, use)
-		return append([]*graph.Node{logits}, states...)
+		outs := []*graph.Node{logits}
+		for _, st := range states {
+			if st != nil { // a layer loop keeps the first and the last
+				outs = append(outs, st)
+			}
+		}
+		return outs
 	})
 	if err != nil {
 		return nil, err
@@ -167,11 +177,17 @@ func (m *Model) Forward(in Input) (*ForwardOutput, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &ForwardOutput{Logits: outs[0], Hidden: outs[1:]}, nil
+	hidden := outs[1:]
+	if len(hidden) == 2 && m.Config.NumLayers > 1 { // a layer loop's: first and last
+		hidden = make([]*tensors.Tensor, m.Config.NumLayers+1)
+		hidden[0], hidden[m.Config.NumLayers] = outs[1], outs[2]
+	}
+	return &ForwardOutput{Logits: outs[0], Hidden: hidden}, nil
 }
 
 // State is the KV cache of a batch of sequences being decoded: per layer K
-// and V of shape [rows, nKV, L, hd] on the device, plus, on the host, which
+// and V of shape [rows, nKV, L, hd] on the device (with Config.ScanLayers
+// one K and one V of all layers, [N, rows, nKV, L, hd]), plus, on the host, which
 // slots each row may attend to and each row's next RoPE position. Slots are
 // shared by the batch (slot t of every row is written by the same call);
 // positions are per row, so left-padded rows stay correct.
@@ -189,7 +205,8 @@ type State struct {
 	used     int               // slots written so far
 	next     []int             // next RoPE position per row
 	valid    []bool            // [rows*capacity]: slot may be attended
-	cache    []*tensors.Tensor // [K0,V0,K1,V1,...]; nil before the first Append
+	cache    []*tensors.Tensor // [K0,V0,K1,V1,...] or, scanned, [K,V]; nil before the first Append
+	scan     bool              // Config.ScanLayers when the state was made: the cache layout
 }
 
 // NewState starts an empty cache for batch sequences with room for at least
@@ -200,7 +217,7 @@ func (m *Model) NewState(batch, capacity int) (*State, error) {
 	}
 	rows := ceilPow2(batch, 1)
 	L := ceilPow2(capacity, 16)
-	return &State{m: m, batch: batch, rows: rows, capacity: L, next: make([]int, rows), valid: make([]bool, rows*L)}, nil
+	return &State{m: m, batch: batch, rows: rows, capacity: L, next: make([]int, rows), valid: make([]bool, rows*L), scan: m.Config.ScanLayers}, nil
 }
 
 // Used is the number of cache slots written (padding slots included).
@@ -228,6 +245,9 @@ func (s *State) Append(in Input, at []int) (*StepOutput, error) {
 	S, err := in.check(c, s.batch)
 	if err != nil {
 		return nil, err
+	}
+	if s.scan != c.ScanLayers {
+		return nil, fmt.Errorf("llm: the state was made with ScanLayers = %v and the model now has %v: its cache layout no longer fits", s.scan, c.ScanLayers)
 	}
 	if at == nil {
 		at = []int{S - 1}
@@ -280,6 +300,9 @@ func (s *State) Append(in Input, at []int) (*StepOutput, error) {
 	}
 	if s.cache == nil {
 		key += "+fresh"
+	}
+	if s.scan {
+		key += "+scan"
 	}
 	m, hasEmbeds := s.m, in.Embeds != nil
 	e, err := m.exec(key, func(scope *model.Scope, x []*graph.Node) []*graph.Node {
@@ -354,21 +377,28 @@ func (s *State) grow(need int) error {
 	return nil
 }
 
-// growSlots copies a cache tensor [R,nKV,old,hd] into a zero-padded
-// [R,nKV,L,hd] and frees the old one.
+// growSlots copies a cache tensor [...,old,hd] ([R,nKV,old,hd], or
+// [N,R,nKV,old,hd] for a layer loop) into a zero-padded [...,L,hd] and frees
+// the old one.
 func growSlots[T float32 | bfloat16.BFloat16](t *tensors.Tensor, L int) (*tensors.Tensor, error) {
-	dims := t.Shape().Dimensions
-	R, H, old, D := dims[0], dims[1], dims[2], dims[3]
+	dims := slices.Clone(t.Shape().Dimensions)
+	n := len(dims)
+	old, D := dims[n-2], dims[n-1]
+	rows := 1
+	for _, d := range dims[:n-2] {
+		rows *= d
+	}
 	src, err := tensors.CopyFlatData[T](t)
 	if err != nil {
 		return nil, err
 	}
-	dst := make([]T, R*H*L*D)
-	for r := range R * H {
+	dst := make([]T, rows*L*D)
+	for r := range rows {
 		copy(dst[r*L*D:r*L*D+old*D], src[r*old*D:(r+1)*old*D])
 	}
 	_ = t.FinalizeAll()
-	return tensors.FromFlatDataAndDimensions(dst, R, H, L, D), nil
+	dims[n-2] = L
+	return tensors.FromFlatDataAndDimensions(dst, dims...), nil
 }
 
 // Close releases the cache tensors.

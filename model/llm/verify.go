@@ -27,8 +27,9 @@ func runVerify(b compute.Backend, dir string, golden weights.Set) (map[string]*w
 }
 
 // VerifyOutputs computes runVerify's outputs with a loaded model (in any
-// compute dtype; see Model.SetDType): logits, hidden_states.{0..N} and
-// generated_ids, by golden name, and the golden inputs it read.
+// compute dtype; see Model.SetDType): logits, hidden_states.{0..N} (only 0
+// and N with Config.ScanLayers) and generated_ids, by golden name, and the
+// golden inputs it read.
 func VerifyOutputs(m *Model, golden weights.Set) (map[string]*weights.Tensor, []string, error) {
 	inputs := []string{"input_ids"}
 	idsT, err := golden.Get("input_ids")
@@ -80,6 +81,9 @@ func VerifyOutputs(m *Model, golden weights.Set) (map[string]*weights.Tensor, []
 		return nil, nil, err
 	}
 	for i, h := range fwd.Hidden {
+		if h == nil { // inside a layer loop (Config.ScanLayers)
+			continue
+		}
 		name := fmt.Sprintf("hidden_states.%d", i)
 		if outs[name], err = weights.FromGoMLX(name, h); err != nil {
 			return nil, nil, err

@@ -40,6 +40,15 @@ type VisionConfig struct {
 	// instead of keeping them (one more forward for a fraction of the
 	// memory). It changes no value and costs nothing without gradients.
 	Checkpoint bool
+	// ScanLayers runs consecutive encoder layers as one loop (a While over
+	// the layer weights stacked along a new axis, package scan) instead of
+	// unrolling them: one layer body to compile whatever the depth.
+	// Model.SetScanLayers sets it and keeps the stacked copy the loops read
+	// (set here alone, the loops stack the weights in the graph on every
+	// call). For inference only (no gradients through the loop, no
+	// Checkpoint); the hidden states inside a looped run are not available
+	// (see Vision).
+	ScanLayers bool
 }
 
 // ComputeDType is DType, float32 when unset.
@@ -68,6 +77,8 @@ type TextConfig struct {
 	// DType is the text tower's compute dtype (see VisionConfig.DType); a
 	// run-time setting, not read from config.json.
 	DType dtypes.DType
+	// ScanLayers loops over the encoder layers (see VisionConfig.ScanLayers).
+	ScanLayers bool
 }
 
 // ComputeDType is DType, float32 when unset.

@@ -36,7 +36,9 @@ const (
 // (either may be nil) and returns every output by its golden name: all hidden
 // states, last hidden states, pooled outputs, normalised embeddings and, when
 // both inputs are given, logits_per_image — float32 tensors whatever the
-// compute dtype. It compiles a fresh graph: for repeated calls use an Encoder.
+// compute dtype. With ScanLayers the hidden states between the embeddings and
+// the last layer are not produced. It compiles a fresh graph: for repeated
+// calls use an Encoder.
 func (m *Model) Forward(b compute.Backend, pixels, ids *tensors.Tensor) (map[string]*tensors.Tensor, error) {
 	c := m.Config
 	if pixels == nil && ids == nil {
@@ -64,6 +66,9 @@ func (m *Model) Forward(b compute.Backend, pixels, ids *tensors.Tensor) (map[str
 		names = names[:0]
 		var outs []*Node
 		emit := func(name string, n *Node) {
+			if n == nil { // a state a scanned loop did not keep
+				return
+			}
 			names = append(names, name)
 			outs = append(outs, precision.ToF32(n))
 		}

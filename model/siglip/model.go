@@ -62,12 +62,19 @@ func LoadFrom(cfg *Config, set weights.Set) (*Model, error) {
 // Config.Vision.DType / Config.Text.DType instead: weights are then converted
 // where they are used and the gradients land on the float32 variables.
 func (m *Model) SetDType(dt dtypes.DType) error {
+	stacked := m.StackedBytes() > 0
+	if err := m.dropStacked(); err != nil { // remade below from the converted variables
+		return err
+	}
 	if _, _, err := precision.StoreAs(m.Store.IterVariables(), dt, nil); err != nil {
 		return fmt.Errorf("siglip: %w", err)
 	}
 	m.Config.Vision.DType = dt
 	if m.Config.Text != nil {
 		m.Config.Text.DType = dt
+	}
+	if stacked {
+		return m.stackWeights()
 	}
 	return nil
 }

@@ -9,6 +9,8 @@
 // VisionPostLayerNorm, VisionHead, VisionFrom) so that callers can tap any
 // layer's hidden state or replace one — DualToken reads layers 4, 6 and 26
 // and runs the last layer, post-LN and head on quantised layer-26 features.
+// VisionLayers/TextLayers run a range of layers; with ScanLayers (scan.go)
+// a range is one While loop over stacked weights, for compile time on XLA.
 //
 // Variables live in a model.Store under scopes that mirror the HF module path
 // ("vision_model/encoder/layers/3/self_attn/q_proj" holds "weight" and
@@ -100,7 +102,7 @@ func VisionLayer(s *model.Scope, c *VisionConfig, i int, x *Node) *Node {
 	if c.Checkpoint {
 		x = x.Checkpoint()
 	}
-	y := encoderLayer(s.At("encoder").At("layers").At("%d", i), c.NumHeads, c.LayerNormEps, c.HiddenAct, x)
+	y := encoderLayer(scoped(s.At("encoder").At("layers").At("%d", i), x.Graph()), c.NumHeads, c.LayerNormEps, c.HiddenAct, x)
 	if c.Checkpoint {
 		y = y.StopCheckpoint()
 	}
@@ -109,7 +111,7 @@ func VisionLayer(s *model.Scope, c *VisionConfig, i int, x *Node) *Node {
 
 // VisionPostLayerNorm is the LayerNorm after the last block: [B,N,D] -> [B,N,D].
 func VisionPostLayerNorm(s *model.Scope, c *VisionConfig, x *Node) *Node {
-	return layerNorm(s.At("post_layernorm"), c.LayerNormEps, precision.As(x, c.ComputeDType()))
+	return layerNorm(scoped(s.At("post_layernorm"), x.Graph()), c.LayerNormEps, precision.As(x, c.ComputeDType()))
 }
 
 // VisionHead is the MAP (multihead attention pooling) head: a learned probe
@@ -133,27 +135,38 @@ func VisionHead(s *model.Scope, c *VisionConfig, x *Node) *Node {
 	}
 	q, k, v := proj(0, probe), proj(1, x), proj(2, x)
 	h := attend(q, k, v, c.NumHeads) // [B,1,D]
-	h = linear(at.At("out_proj"), h)
+	h = linear(scoped(at.At("out_proj"), g), h)
 
 	// residual = attention output; h = residual + mlp(layernorm(h)).
-	h = Add(h, mlp(hs.At("mlp"), c.HiddenAct, layerNorm(hs.At("layernorm"), c.LayerNormEps, h)))
+	head := scoped(hs, g)
+	h = Add(h, mlp(head.at("mlp"), c.HiddenAct, layerNorm(head.at("layernorm"), c.LayerNormEps, h)))
 	return Reshape(h, b, d)
 }
 
 // VisionOutputs holds a vision tower's results, in the compute dtype.
 type VisionOutputs struct {
-	Hidden []*Node // Hidden[0] = embeddings, Hidden[i] = after layer i (before post-LN)
-	Last   *Node   // last_hidden_state, after post-LN [B,N,D]
-	Pooled *Node   // MAP head output [B,D]; nil when the config has no head
+	// Hidden[0] = embeddings, Hidden[i] = after layer i (before post-LN).
+	// With ScanLayers the layers run as one loop and only Hidden[0] and
+	// Hidden[L] are kept; the others are nil.
+	Hidden []*Node
+	Last   *Node // last_hidden_state, after post-LN [B,N,D]
+	Pooled *Node // MAP head output [B,D]; nil when the config has no head
 }
 
 // Vision runs the whole vision tower on pixels [B,C,H,W].
 func Vision(s *model.Scope, c *VisionConfig, pixels *Node) VisionOutputs {
 	x := VisionEmbeddings(s, c, pixels)
 	out := VisionOutputs{Hidden: []*Node{x}}
-	for i := range c.NumLayers {
-		x = VisionLayer(s, c, i, x)
-		out.Hidden = append(out.Hidden, x)
+	if c.ScanLayers {
+		out.Hidden = make([]*Node, c.NumLayers+1)
+		out.Hidden[0] = x
+		x = VisionLayers(s, c, 0, c.NumLayers, x)
+		out.Hidden[c.NumLayers] = x
+	} else {
+		for i := range c.NumLayers {
+			x = VisionLayer(s, c, i, x)
+			out.Hidden = append(out.Hidden, x)
+		}
 	}
 	out.Last, out.Pooled = VisionFrom(s, c, x, c.NumLayers)
 	return out
@@ -167,9 +180,7 @@ func VisionFrom(s *model.Scope, c *VisionConfig, x *Node, from int) (last, poole
 	if from < 0 || from > c.NumLayers {
 		panic(fmt.Errorf("siglip: VisionFrom(%d): the tower has layers 0..%d", from, c.NumLayers))
 	}
-	for i := from; i < c.NumLayers; i++ {
-		x = VisionLayer(s, c, i, x)
-	}
+	x = VisionLayers(s, c, from, c.NumLayers, x)
 	last = VisionPostLayerNorm(s, c, x)
 	if c.UseHead {
 		pooled = VisionHead(s, c, last)
@@ -207,12 +218,12 @@ func TextEmbeddings(s *model.Scope, c *TextConfig, ids *Node) *Node {
 
 // TextLayer applies text encoder block i (0-based).
 func TextLayer(s *model.Scope, c *TextConfig, i int, x *Node) *Node {
-	return encoderLayer(s.At("encoder").At("layers").At("%d", i), c.NumHeads, c.LayerNormEps, c.HiddenAct, precision.As(x, c.ComputeDType()))
+	return encoderLayer(scoped(s.At("encoder").At("layers").At("%d", i), x.Graph()), c.NumHeads, c.LayerNormEps, c.HiddenAct, precision.As(x, c.ComputeDType()))
 }
 
 // TextFinalLayerNorm is the LayerNorm after the last block.
 func TextFinalLayerNorm(s *model.Scope, c *TextConfig, x *Node) *Node {
-	return layerNorm(s.At("final_layer_norm"), c.LayerNormEps, precision.As(x, c.ComputeDType()))
+	return layerNorm(scoped(s.At("final_layer_norm"), x.Graph()), c.LayerNormEps, precision.As(x, c.ComputeDType()))
 }
 
 // TextHead pools the last position of x [B,L,D] and projects it: [B,P].
@@ -220,12 +231,12 @@ func TextHead(s *model.Scope, c *TextConfig, x *Node) *Node {
 	x = precision.As(x, c.ComputeDType())
 	dims := x.Shape().Dimensions
 	last := Reshape(Slice(x, AxisRange(), AxisElem(dims[1]-1), AxisRange()), dims[0], dims[2])
-	return linear(s.At("head"), last)
+	return linear(scoped(s.At("head"), x.Graph()), last)
 }
 
 // TextOutputs holds a text tower's results, in the compute dtype.
 type TextOutputs struct {
-	Hidden []*Node // Hidden[0] = embeddings, Hidden[i] = after layer i
+	Hidden []*Node // Hidden[0] = embeddings, Hidden[i] = after layer i; with ScanLayers only Hidden[0] and Hidden[K] (others nil)
 	Last   *Node   // after the final LayerNorm [B,L,D]
 	Pooled *Node   // head(last token) [B,P]
 }
@@ -234,9 +245,16 @@ type TextOutputs struct {
 func Text(s *model.Scope, c *TextConfig, ids *Node) TextOutputs {
 	x := TextEmbeddings(s, c, ids)
 	out := TextOutputs{Hidden: []*Node{x}}
-	for i := range c.NumLayers {
-		x = TextLayer(s, c, i, x)
-		out.Hidden = append(out.Hidden, x)
+	if c.ScanLayers {
+		out.Hidden = make([]*Node, c.NumLayers+1)
+		out.Hidden[0] = x
+		x = TextLayers(s, c, 0, c.NumLayers, x)
+		out.Hidden[c.NumLayers] = x
+	} else {
+		for i := range c.NumLayers {
+			x = TextLayer(s, c, i, x)
+			out.Hidden = append(out.Hidden, x)
+		}
 	}
 	out.Last = TextFinalLayerNorm(s, c, x)
 	out.Pooled = TextHead(s, c, out.Last)
@@ -270,20 +288,20 @@ func Logits(root *model.Scope, img, txt *Node) *Node {
 // encoderLayer is SiglipEncoderLayer, pre-LN:
 // x += attn(LN1(x)); x += mlp(LN2(x)). x: [B,S,D] -> [B,S,D], computed in
 // x's dtype (the residual stream stays in it).
-func encoderLayer(s *model.Scope, heads int, eps float64, act string, x *Node) *Node {
-	h := layerNorm(s.At("layer_norm1"), eps, x)
-	x = Add(x, selfAttention(s.At("self_attn"), heads, h))
-	h = layerNorm(s.At("layer_norm2"), eps, x)
-	return Add(x, mlp(s.At("mlp"), act, h))
+func encoderLayer(w weightSource, heads int, eps float64, act string, x *Node) *Node {
+	h := layerNorm(w.at("layer_norm1"), eps, x)
+	x = Add(x, selfAttention(w.at("self_attn"), heads, h))
+	h = layerNorm(w.at("layer_norm2"), eps, x)
+	return Add(x, mlp(w.at("mlp"), act, h))
 }
 
 // selfAttention is SiglipAttention: q/k/v/out projections with biases,
 // softmax(q·kᵀ/√dh)·v per head, no mask. x: [B,S,D] -> [B,S,D].
-func selfAttention(s *model.Scope, heads int, x *Node) *Node {
-	q := linear(s.At("q_proj"), x)
-	k := linear(s.At("k_proj"), x)
-	v := linear(s.At("v_proj"), x)
-	return linear(s.At("out_proj"), attend(q, k, v, heads))
+func selfAttention(w weightSource, heads int, x *Node) *Node {
+	q := linear(w.at("q_proj"), x)
+	k := linear(w.at("k_proj"), x)
+	v := linear(w.at("v_proj"), x)
+	return linear(w.at("out_proj"), attend(q, k, v, heads))
 }
 
 // attend splits q [B,Sq,D], k and v [B,Sk,D] into heads, applies scaled
@@ -330,28 +348,47 @@ func sdpa(q, k, v *Node) *Node {
 }
 
 // mlp is SiglipMLP: fc2(act(fc1(x))).
-func mlp(s *model.Scope, act string, x *Node) *Node {
+func mlp(w weightSource, act string, x *Node) *Node {
 	a, _ := activationFor(act) // validated when the config was parsed
-	h := linear(s.At("fc1"), x, a.fused)
+	h := linear(w.at("fc1"), x, a.fused)
 	if a.custom != nil {
 		h = a.custom(h)
 	}
-	return linear(s.At("fc2"), h)
+	return linear(w.at("fc2"), h)
 }
 
 // linear is torch.nn.Linear with the HF weight layout [out,in] and a bias,
 // in x's dtype.
-func linear(s *model.Scope, x *Node, act ...activation.Type) *Node {
-	g := x.Graph()
-	return nn.Dense(x, param(s, g, "weight", x.DType()), param(s, g, "bias", x.DType()), compute.DenseLayoutOutputsInput, act...)
+func linear(w weightSource, x *Node, act ...activation.Type) *Node {
+	return nn.Dense(x, w.get("weight", x.DType()), w.get("bias", x.DType()), compute.DenseLayoutOutputsInput, act...)
 }
 
 // layerNorm is torch.nn.LayerNorm over the last axis with weight and bias.
 // It normalises in float32 and returns x's dtype.
-func layerNorm(s *model.Scope, eps float64, x *Node) *Node {
-	g := x.Graph()
-	y := nn.LayerNorm(precision.ToF32(x), []int{-1}, eps, param(s, g, "weight", precision.F32), param(s, g, "bias", precision.F32), nil)
+func layerNorm(w weightSource, eps float64, x *Node) *Node {
+	y := nn.LayerNorm(precision.ToF32(x), []int{-1}, eps, w.get("weight", precision.F32), w.get("bias", precision.F32), nil)
 	return precision.As(y, x.DType())
+}
+
+// weightSource gives a block its weights by name below the block: the
+// variables of a scope (unrolled layers, the heads) or one layer's slices of
+// the stacked layer weights inside a scanned loop (see scan.go).
+type weightSource interface {
+	at(sub string) weightSource             // the sub-module sub
+	get(name string, dt dtypes.DType) *Node // weight name, converted to dt
+}
+
+// scopeWeights reads the variables of a scope.
+type scopeWeights struct {
+	s *model.Scope
+	g *Graph
+}
+
+func scoped(s *model.Scope, g *Graph) weightSource { return scopeWeights{s, g} }
+
+func (w scopeWeights) at(sub string) weightSource { return scopeWeights{w.s.At("%s", sub), w.g} }
+func (w scopeWeights) get(name string, dt dtypes.DType) *Node {
+	return param(w.s, w.g, name, dt)
 }
 
 // param returns the graph value of variable name in scope s, converted to
