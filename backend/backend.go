@@ -72,3 +72,14 @@ func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	return s
 }
+
+// ForLoops returns spec (resolved as in Resolve) in a configuration that can
+// run layer loops (model/scan): the Go backend with sequential op
+// scheduling, since its default parallel scheduling deadlocks inside a While
+// on few cores. Other backends are returned as they are.
+func ForLoops(spec string) string {
+	if spec = Resolve(spec); spec == "go" {
+		return "go:ops_sequential"
+	}
+	return spec
+}

@@ -28,3 +28,12 @@ func TestBadBackendsGiveOneLineErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestForLoops(t *testing.T) {
+	t.Setenv("GOMLX_BACKEND", "")
+	for in, want := range map[string]string{"": "go:ops_sequential", "go": "go:ops_sequential", "go:ops_sequential": "go:ops_sequential", "xla:cuda": "xla:cuda"} {
+		if got := ForLoops(in); got != want {
+			t.Errorf("ForLoops(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -379,14 +379,20 @@ func TestDualTokenLPIPSTerm(t *testing.T) {
 	for v := range store.RootScope().At(LPIPSScope).IterVariables() {
 		v.SetTrainable(false)
 	}
+	lpipsStep(t, task, store, "/lpips/features.0/kernel")
+}
+
+// lpipsStep runs one training step of task with LPIPS on and checks that the
+// objective reports an LPIPS term and that the LPIPS weight at probe stays put.
+func lpipsStep(t *testing.T, task *DualTokenTask, store *model.Store, probe string) {
+	t.Helper()
 	task.LPIPS = true
 	tr, err := New(dtBackend(t), store, task, Config{Steps: 2, LearningRate: 1e-3, NoDecay: NoDecay})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tr.Close()
-	const w = "/lpips/features.0/kernel"
-	before := values(t, store, w)
+	before := values(t, store, probe)
 	r, err := tr.Step()
 	if err != nil {
 		t.Fatal(err)
@@ -394,7 +400,7 @@ func TestDualTokenLPIPSTerm(t *testing.T) {
 	if r.Metrics["lpips"] <= 0 {
 		t.Errorf("lpips metric %g, want > 0", r.Metrics["lpips"])
 	}
-	if !same(before, values(t, store, w)) {
+	if !same(before, values(t, store, probe)) {
 		t.Error("LPIPS weights changed")
 	}
 }

@@ -60,22 +60,5 @@ func TestDualTokenLPIPSFromWeightFiles(t *testing.T) {
 	if want := len(vggT) + len(linT); n != want {
 		t.Errorf("%d LPIPS variables in the store, want one per file tensor (%d)", n, want)
 	}
-	task.LPIPS = true
-	tr, err := New(dtBackend(t), store, task, Config{Steps: 2, LearningRate: 1e-3, NoDecay: NoDecay})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
-	const probe = "/lpips/features.28/kernel"
-	before := values(t, store, probe)
-	r, err := tr.Step()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.Metrics["lpips"] <= 0 {
-		t.Errorf("lpips metric %g, want > 0", r.Metrics["lpips"])
-	}
-	if !same(before, values(t, store, probe)) {
-		t.Error("LPIPS weights changed")
-	}
+	lpipsStep(t, task, store, "/lpips/features.28/kernel")
 }

@@ -16,11 +16,7 @@ import (
 // layer loops (scan.CheckBackend: the Go backend with sequential ops).
 func loopBackend(t testing.TB) compute.Backend {
 	t.Helper()
-	spec := backend.Resolve("")
-	if spec == "go" {
-		spec = "go:ops_sequential"
-	}
-	b, err := backend.New(spec)
+	b, err := backend.New(backend.ForLoops(""))
 	if err != nil {
 		t.Fatal(err)
 	}

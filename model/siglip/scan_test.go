@@ -20,11 +20,7 @@ import (
 // configuration that can run layer loops (scan.CheckBackend).
 func loopBackend(t testing.TB) compute.Backend {
 	t.Helper()
-	spec := backend.Resolve("")
-	if spec == "go" {
-		spec = "go:ops_sequential"
-	}
-	b, err := backend.New(spec)
+	b, err := backend.New(backend.ForLoops(""))
 	if err != nil {
 		t.Fatal(err)
 	}
