@@ -210,6 +210,7 @@ func predictInto(ctx context.Context, task Task, m Model, todo []Item, cfg RunCo
 			progressbar.OptionThrottle(200*time.Millisecond),
 			progressbar.OptionOnCompletion(func() { fmt.Fprintln(cfg.Progress) }),
 		)
+		_ = bar.RenderBlank() // starts the clock now, so the first rate shown is the first batch's
 	}
 	for start := 0; start < len(todo); start += cfg.BatchSize {
 		if err := ctx.Err(); err != nil {

@@ -294,6 +294,7 @@ func (c *fidCmd) Run(g *Globals) error {
 			progressbar.OptionSetPredictTime(true),
 			progressbar.OptionThrottle(200*time.Millisecond),
 			progressbar.OptionOnCompletion(func() { fmt.Fprintln(os.Stderr) }))
+		_ = bar.RenderBlank() // starts the clock before the first batch
 		for i := range sides {
 			s := &sides[i]
 			if s.stats != nil {
