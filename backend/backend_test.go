@@ -37,3 +37,17 @@ func TestForLoops(t *testing.T) {
 		}
 	}
 }
+
+func TestFusedAttentionChoice(t *testing.T) {
+	b, err := New("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Finalize()
+	for env, want := range map[string]bool{"": false, "auto": false, "fused": true, "decomposed": false} {
+		t.Setenv(EnvAttention, env)
+		if got := FusedAttention(b); got != want {
+			t.Errorf("%s=%q on the Go backend: fused %v, want %v", EnvAttention, env, got, want)
+		}
+	}
+}

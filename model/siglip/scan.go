@@ -161,7 +161,7 @@ func scanEncoder(s *model.Scope, numLayers, from, to, heads int, eps float64, ac
 	g := x.Graph()
 	enc := s.At("encoder")
 	body := func(l *scan.Layer, st []*Node) []*Node {
-		return []*Node{encoderLayer(layerWeights{l: l}, heads, eps, act, st[0])}
+		return []*Node{encoderLayer(layerWeights{l: l}, heads, eps, act, true, st[0])}
 	}
 	w := scan.Stacked{}
 	for _, path := range encoderLayerWeights {

@@ -37,6 +37,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/nn"
 
+	"github.com/dualtoken/evalharness/backend"
 	"github.com/dualtoken/evalharness/model/precision"
 )
 
@@ -102,7 +103,9 @@ func VisionLayer(s *model.Scope, c *VisionConfig, i int, x *Node) *Node {
 	if c.Checkpoint {
 		x = x.Checkpoint()
 	}
-	y := encoderLayer(scoped(s.At("encoder").At("layers").At("%d", i), x.Graph()), c.NumHeads, c.LayerNormEps, c.HiddenAct, x)
+	// No fused attention inside a checkpointed block: GoMLX v0.28.16
+	// rematerialises the fused op wrongly (gradients off by ~8% in a test).
+	y := encoderLayer(scoped(s.At("encoder").At("layers").At("%d", i), x.Graph()), c.NumHeads, c.LayerNormEps, c.HiddenAct, !c.Checkpoint, x)
 	if c.Checkpoint {
 		y = y.StopCheckpoint()
 	}
@@ -134,7 +137,7 @@ func VisionHead(s *model.Scope, c *VisionConfig, x *Node) *Node {
 		return nn.Dense(in, w, bias, compute.DenseLayoutOutputsInput)
 	}
 	q, k, v := proj(0, probe), proj(1, x), proj(2, x)
-	h := attend(q, k, v, c.NumHeads) // [B,1,D]
+	h := attend(q, k, v, c.NumHeads, true) // [B,1,D]
 	h = linear(scoped(at.At("out_proj"), g), h)
 
 	// residual = attention output; h = residual + mlp(layernorm(h)).
@@ -218,7 +221,7 @@ func TextEmbeddings(s *model.Scope, c *TextConfig, ids *Node) *Node {
 
 // TextLayer applies text encoder block i (0-based).
 func TextLayer(s *model.Scope, c *TextConfig, i int, x *Node) *Node {
-	return encoderLayer(scoped(s.At("encoder").At("layers").At("%d", i), x.Graph()), c.NumHeads, c.LayerNormEps, c.HiddenAct, precision.As(x, c.ComputeDType()))
+	return encoderLayer(scoped(s.At("encoder").At("layers").At("%d", i), x.Graph()), c.NumHeads, c.LayerNormEps, c.HiddenAct, true, precision.As(x, c.ComputeDType()))
 }
 
 // TextFinalLayerNorm is the LayerNorm after the last block.
@@ -288,43 +291,45 @@ func Logits(root *model.Scope, img, txt *Node) *Node {
 // encoderLayer is SiglipEncoderLayer, pre-LN:
 // x += attn(LN1(x)); x += mlp(LN2(x)). x: [B,S,D] -> [B,S,D], computed in
 // x's dtype (the residual stream stays in it).
-func encoderLayer(w weightSource, heads int, eps float64, act string, x *Node) *Node {
+func encoderLayer(w weightSource, heads int, eps float64, act string, fused bool, x *Node) *Node {
 	h := layerNorm(w.at("layer_norm1"), eps, x)
-	x = Add(x, selfAttention(w.at("self_attn"), heads, h))
+	x = Add(x, selfAttention(w.at("self_attn"), heads, fused, h))
 	h = layerNorm(w.at("layer_norm2"), eps, x)
 	return Add(x, mlp(w.at("mlp"), act, h))
 }
 
 // selfAttention is SiglipAttention: q/k/v/out projections with biases,
 // softmax(q·kᵀ/√dh)·v per head, no mask. x: [B,S,D] -> [B,S,D].
-func selfAttention(w weightSource, heads int, x *Node) *Node {
+func selfAttention(w weightSource, heads int, fused bool, x *Node) *Node {
 	q := linear(w.at("q_proj"), x)
 	k := linear(w.at("k_proj"), x)
 	v := linear(w.at("v_proj"), x)
-	return linear(w.at("out_proj"), attend(q, k, v, heads))
+	return linear(w.at("out_proj"), attend(q, k, v, heads, fused))
 }
 
 // attend splits q [B,Sq,D], k and v [B,Sk,D] into heads, applies scaled
-// dot-product attention and merges the heads back: [B,Sq,D].
-func attend(q, k, v *Node, heads int) *Node {
+// dot-product attention and merges the heads back: [B,Sq,D]. fused allows
+// the backend's fused kernel (see FusedAttention).
+func attend(q, k, v *Node, heads int, fused bool) *Node {
 	split := func(x *Node) *Node {
 		dims := x.Shape().Dimensions
 		return Reshape(x, dims[0], dims[1], heads, dims[2]/heads) // [B,S,H,dh]
 	}
-	return Reshape(sdpa(split(q), split(k), split(v)), q.Shape().Dimensions...)
+	return Reshape(sdpa(split(q), split(k), split(v), fused), q.Shape().Dimensions...)
 }
 
-// FusedAttention makes sdpa use the backend's fused attention kernel when it
-// has one. Off by default: on the Go backend (compute v0.1.14, AVX-512) the
-// fused kernel ran the ViT-B/16 tower 6x slower than the plain graph below
-// (BenchmarkVisionTower with SIGLIP_FUSED_ATTN=1); GPU backends may prefer it.
+// FusedAttention forces sdpa to ask for the backend's fused attention kernel
+// (tests and benchmarks); otherwise backend.FusedAttention decides: fused on
+// XLA (cuDNN flash attention in bf16), decomposed on the Go backend, where
+// (compute v0.1.14, AVX-512) the fused kernel ran the ViT-B/16 tower 6x
+// slower (BenchmarkVisionTower with SIGLIP_FUSED_ATTN=1).
 var FusedAttention = false
 
 // sdpa is softmax(q·kᵀ/√dh)·v for q [B,Sq,H,dh], k and v [B,Sk,H,dh],
 // without a mask. In a lower precision the scores are float32 products and
 // the softmax runs in float32; the weights are then rounded to q's dtype for
 // the product with v.
-func sdpa(q, k, v *Node) *Node {
+func sdpa(q, k, v *Node, fused bool) *Node {
 	decomposed := func() *Node {
 		dh := q.Shape().Dimensions[3]
 		if q.DType() == precision.F32 {
@@ -336,7 +341,7 @@ func sdpa(q, k, v *Node) *Node {
 		o := DotGeneral(w, []int{3}, []int{0, 1}, v, []int{1}, []int{0, 2}) // [B,H,Sq,dh]
 		return TransposeAllAxes(o, 0, 2, 1, 3)
 	}
-	if !FusedAttention {
+	if !fused || !(FusedAttention || backend.FusedAttention(q.Graph().Backend())) {
 		return decomposed()
 	}
 	out, _ := InternalFusedOpCaller(func() *Node {

@@ -21,6 +21,8 @@
 #   XLA_CACHE   folder for XLA's autotune cache; the *_warm steps rerun a
 #               component with it filled by the cold step (default $OUT/xla-cache)
 #   FIXTURES    parity fixtures (default ./gpu-fixtures)
+#   DUALTOKEN_ATTENTION  auto (default: XLA's fused attention, probed first) |
+#               fused | decomposed
 #   LLM_LAYERS  decoder layers of the Qwen2.5-3B-shaped LLM, ours and HF's (default 36)
 #   PYTHON      Python with torch + transformers (default /opt/torch/.venv/bin/python)
 #   EVALRUN     the binary (default: evalrun from bin/gpu-bundle.tgz, else bin/evalrun)
@@ -126,6 +128,15 @@ if XLA_FLAGS="${XLA_FLAGS:-} $CACHE_FLAGS" timeout 60 "$EVALRUN" bench --compone
 else
   log "XLA rejected $CACHE_FLAGS (see raw/xla_flags_probe.err): warm steps measure a plain second compile"
 fi
+
+# The models ask XLA for its fused attention (cuDNN flash attention in bf16;
+# backend.FusedAttention). Should that custom call fail on this card, fall back
+# to the decomposed graph for the whole run rather than lose every step.
+if [[ -z ${DUALTOKEN_ATTENTION:-} ]] && ! timeout 90 "$EVALRUN" bench --component siglip-vision --preset tiny --dtype bfloat16 --iters 1 --warmup 0 --no-peak >/dev/null 2>"$RAW/fused_attention_probe.err"; then
+  export DUALTOKEN_ATTENTION=decomposed
+  log "fused attention failed on a tiny tower (raw/fused_attention_probe.err): using the decomposed graph"
+fi
+log "attention: ${DUALTOKEN_ATTENTION:-auto (fused on XLA)}"
 
 if want parity; then
   if [[ -n $BIN && -x $BIN/siglip.test && -d $FIXTURES ]]; then
