@@ -25,11 +25,17 @@ var heapGuardOnce sync.Once
 // heapGuardBytes is the ballast size: half the machine's memory, at most
 // 16 GiB (a single mapping larger than RAM may be refused by the kernel's
 // overcommit heuristic, and Go treats that as fatal).
+//
+// Under strict overcommit (vm.overcommit_memory = 2) mapped heap counts
+// against the commit limit even untouched, so the ballast shrinks to 1 GiB.
 func heapGuardBytes() int {
 	const max = 16 << 30
 	total := memTotal()
 	if total <= 0 {
 		return 2 << 30
+	}
+	if b, err := os.ReadFile("/proc/sys/vm/overcommit_memory"); err == nil && strings.TrimSpace(string(b)) == "2" {
+		return min(total/8, 1<<30)
 	}
 	return min(total/2, max)
 }
