@@ -35,7 +35,10 @@ type Options struct {
 	PromptLen     int // llm: prompt tokens per row (default 128)
 	SeqLen        int // siglip-text: tokens per text (default: the preset's max positions)
 	Seed          uint64
-	Warmup, Iters int // llm-decode sizes its cache to fit them
+	Warmup, Iters int // llm-decode sizes its cache to fit them; recon-eval runs 1+Warmup+Iters batches
+	// NoOverlap runs recon-eval's stages one after another instead of as a
+	// pipeline (the baseline the overlap is measured against).
+	NoOverlap bool
 }
 
 // ErrOptions marks errors in Options: bad input, not a failed run.
@@ -86,10 +89,13 @@ func Build(b compute.Backend, o Options) (*Workload, error) {
 	if o.Layers < 0 {
 		return nil, badOptions("--layers must be positive, got %d", o.Layers)
 	}
+	if o.NoOverlap && o.Component != ReconEvalComponent {
+		return nil, badOptions("--no-overlap applies to %s only", ReconEvalComponent)
+	}
 	if o.ScanLayers {
 		switch o.Component {
 		case "dualtoken-decode", "inception":
-			return nil, badOptions("--scan-layers applies to siglip-*, dualtoken-encode and llm-*: %s has no transformer layers", o.Component)
+			return nil, badOptions("--scan-layers applies to siglip-*, dualtoken-encode, recon-eval and llm-*: %s has no transformer layers", o.Component)
 		}
 		if err := scan.CheckBackend(b); err != nil {
 			return nil, badOptions("--scan-layers: %v", err)
@@ -106,6 +112,8 @@ func Build(b compute.Backend, o Options) (*Workload, error) {
 		return buildLLM(b, o)
 	case "inception":
 		return buildInception(b, o)
+	case ReconEvalComponent:
+		return buildReconEval(b, o)
 	}
 	return nil, badOptions("unknown component %q", o.Component)
 }

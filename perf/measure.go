@@ -33,6 +33,9 @@ type Workload struct {
 	Compile func() error
 	Step    func() error
 	Close   func()
+	// Report, when set, adds the component's own measurements to the result
+	// (after the timed steps, before Close).
+	Report func(*Result)
 }
 
 // Timing is what Measure observed.

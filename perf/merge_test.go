@@ -176,6 +176,72 @@ func TestMergePartialRun(t *testing.T) {
 	}
 }
 
+// writeReconEvalRun adds a recon-eval result to a fake raw folder: the
+// median step says 150 img/s, the timed window 140 img/s.
+func writeReconEvalRun(t *testing.T, dir, file, preset string) {
+	t.Helper()
+	r := &Result{Schema: Schema, Tool: "evalrun bench", Component: ReconEvalComponent, Preset: preset, Batch: 16,
+		DType: "bfloat16", Unit: "img/s", Throughput: 150, AchievedTFLOPs: 100, ShareOfPeak: 0.1,
+		Timing: Timing{CompileSeconds: 95}, Config: map[string]any{"image": 384},
+		Peak: &Peak{DType: "bfloat16", N: 8192, TFLOPs: 705},
+		ReconEval: &ReconEvalReport{Overlapped: true, Images: 352, TimedImages: 320, Window: 320.0 / 140, ImgPerS: 140,
+			DeviceBound: 180, Bottleneck: "tokenizer", StagePerImage: map[string]float64{"tokenizer": 0.004, "inception": 0.0015}}}
+	data, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, file), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// recon_eval_end_to_end is the measured recon-eval run at so400m-384 where
+// one exists (its end-to-end window rate, not the median step), and the upper
+// bound from the separate runs otherwise — also beside a recon-eval run at
+// another preset.
+func TestMergeReconEvalMeasured(t *testing.T) {
+	dir := fakeRaw(t)
+	writeReconEvalRun(t, dir, "recon_tiny.json", "tiny")
+	in, err := ReadInputs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := Merge(in, "h100", "2026-12-01", "").Components["recon_eval_end_to_end"]
+	if e == nil || e.Ours == nil || math.Abs(*e.Ours-1/(1/400.0+1/200.0+1/2000.0)) > 1e-9 || !strings.HasPrefix(e.Note, "upper bound") {
+		t.Fatalf("with only a tiny recon-eval run: %+v, want the upper bound", e)
+	}
+
+	writeReconEvalRun(t, dir, "recon_eval.json", "so400m-384")
+	os.WriteFile(filepath.Join(dir, "recon_eval.gpumem"), []byte("1000\n41000\n"), 0o644)
+	if in, err = ReadInputs(dir); err != nil {
+		t.Fatal(err)
+	}
+	e = Merge(in, "h100", "2026-12-01", "").Components["recon_eval_end_to_end"]
+	if e == nil || e.Ours == nil || *e.Ours != 140 {
+		t.Fatalf("measured entry %+v, want ours 140 (the window rate)", e)
+	}
+	if !strings.HasPrefix(e.Note, "measured end to end: ") || !strings.Contains(e.Note, "bottleneck tokenizer") || !strings.Contains(e.Note, "tokenizer 4.00") {
+		t.Errorf("note %q", e.Note)
+	}
+	if e.CompileCold == nil || *e.CompileCold != 95 || e.Source != "recon_eval.json" || e.OursDType != "bfloat16" || e.Unit != "img/s" {
+		t.Errorf("entry %+v", e)
+	}
+	if e.DevicePeakMiB == nil || *e.DevicePeakMiB != 41000 {
+		t.Errorf("device MiB %v, want 41000", e.DevicePeakMiB)
+	}
+	if e.Reference != nil || e.Ratio != nil {
+		t.Error("a reference without a PyTorch run")
+	}
+
+	// Without the breakdown (an older file), the median step's rate stands.
+	r := in.Runs["recon_eval.json"]
+	r.ReconEval = nil
+	e = Merge(in, "h100", "2026-12-01", "").Components["recon_eval_end_to_end"]
+	if *e.Ours != 150 || !strings.HasPrefix(e.Note, "measured end to end: ") {
+		t.Errorf("without recon_eval: ours %v, note %q", *e.Ours, e.Note)
+	}
+}
+
 func checkPNG(t *testing.T, path string) {
 	t.Helper()
 	f, err := os.Open(path)

@@ -55,6 +55,10 @@ type Result struct {
 	Memory           Memory   `json:"memory"`
 	Notes            []string `json:"notes"`
 	Host             Host     `json:"host"`
+
+	// ReconEval is the recon-eval component's pipeline throughput and stage
+	// breakdown (absent for other components; an additive field of schema 1).
+	ReconEval *ReconEvalReport `json:"recon_eval,omitempty"`
 }
 
 // Host describes the process that measured.
@@ -91,6 +95,9 @@ func Run(b compute.Backend, spec string, o Options, plans []PeakPlan) (*Result, 
 		FLOPsPerItem: w.FLOPsPerCall / w.ItemsPerCall, FLOPsPerCall: w.FLOPsPerCall, SetupSeconds: w.SetupSeconds,
 		Timing: *t, Throughput: w.ItemsPerCall / t.Median, AchievedTFLOPs: w.FLOPsPerCall / t.Median / 1e12,
 		Notes: w.Notes, Host: hostInfo(),
+	}
+	if w.Report != nil {
+		w.Report(r)
 	}
 	if o.Layers > 0 {
 		r.Notes = append(r.Notes, fmt.Sprintf("layers overridden to %d (--layers)", o.Layers))
@@ -182,6 +189,9 @@ func WriteTable(w io.Writer, rs ...*Result) error {
 		}
 		if r.PeakError != "" {
 			fmt.Fprintf(w, "  peak matmul failed: %s\n", r.PeakError)
+		}
+		if re := r.ReconEval; re != nil {
+			writeReconEval(w, re)
 		}
 		for _, n := range r.Notes {
 			fmt.Fprintf(w, "  * %s\n", n)

@@ -14,14 +14,15 @@ func init() {
 }
 
 type benchCmd struct {
-	Component  string `required:"" help:"siglip-vision, siglip-text, dualtoken-encode, dualtoken-decode, llm-prefill, llm-decode or inception."`
-	Preset     string `help:"Size: siglip-*: so400m-384, b16-224, tiny; dualtoken-*: so400m-384, so400m-256, l16-256, tiny; llm-*: qwen2.5-3b, 100m, tiny; inception: fid-299 (default)."`
+	Component  string `required:"" help:"siglip-vision, siglip-text, dualtoken-encode, dualtoken-decode, llm-prefill, llm-decode, inception or recon-eval (the end-to-end reconstruction evaluation)."`
+	Preset     string `help:"Size: siglip-*: so400m-384, b16-224, tiny; dualtoken-* and recon-eval: so400m-384, so400m-256, l16-256, tiny; llm-*: qwen2.5-3b, 100m, tiny; inception: fid-299 (default)."`
 	Batch      int    `default:"1" help:"Images, texts or sequences per call."`
 	DType      string `name:"dtype" default:"float32" help:"Compute dtype: float32 or bfloat16 (bf16): weight matrices stored and matmuls run in it, norms/softmax/quantisers/logits in float32; inception always runs float32."`
-	Iters      int    `default:"10" help:"Timed calls (the median is reported)."`
+	Iters      int    `default:"10" help:"Timed calls (the median is reported); recon-eval: timed batches."`
 	Warmup     int    `default:"2" help:"Untimed calls after the first one."`
 	Layers     int    `help:"Transformer layers instead of the preset's (siglip-*, llm-*), to fit compile time on a budget."`
-	ScanLayers bool   `name:"scan-layers" help:"Run the transformer layers (siglip-*, dualtoken-encode's tower, llm-*) as one loop over stacked weights instead of unrolled: compile time independent of depth. On the Go backend needs --backend go:ops_sequential."`
+	ScanLayers bool   `name:"scan-layers" help:"Run the transformer layers (siglip-*, the tokenizer's tower in dualtoken-encode and recon-eval, llm-*) as one loop over stacked weights instead of unrolled: compile time independent of depth. On the Go backend needs --backend go:ops_sequential."`
+	NoOverlap  bool   `name:"no-overlap" help:"recon-eval: run a batch's stages one after another instead of as a pipeline (the baseline for the overlap)."`
 	PromptLen  int    `name:"prompt-len" default:"128" help:"llm-*: prompt tokens per row."`
 	SeqLen     int    `name:"seq-len" help:"siglip-text: tokens per text (default: the preset's max positions)."`
 	Seed       uint64 `default:"1" help:"Seed of the random weights and inputs."`
@@ -59,10 +60,23 @@ float32 whatever --dtype and reports float32. On the XLA CUDA backend float32
 matmuls use TF32 (GoMLX's default); the Go backend's bfloat16 matmul is about
 half as fast as its float32 one.
 
+recon-eval measures the whole reconstruction evaluation as bench/recon runs
+it (issue 7's recon_eval_end_to_end): procedural images held as JPEG in memory
+and decoded every batch, crop and SigLIP pixels, the tokenizer's Reconstruct
+(encode, quantise, decode) at the preset with random weights, uint8 images,
+PSNR and both SSIMs, the JPEG q95 round trip and clean-fid resize, Inception
+pool3 (random weights at pytorch-fid's shapes) and the FID statistics. The
+stages run as a pipeline (one goroutine each; --no-overlap runs them in turn);
+1+--warmup+--iters batches run, a step is the interval between two batch
+completions, and the JSON's "recon_eval" holds the end-to-end img/s over the
+timed batches and each stage's seconds per image. Compile seconds are the
+first Reconstruct and Inception calls minus their median batch times.
+
 Examples:
   evalrun bench --component siglip-vision --preset b16-224 --batch 4
   evalrun bench --component dualtoken-encode --preset tiny --batch 8 --dtype bf16
   evalrun bench --component llm-decode --preset 100m --batch 4 --iters 20 --json
+  evalrun bench --component recon-eval --preset tiny --batch 8 --iters 10
   evalrun bench --backend go:ops_sequential --component siglip-vision --preset b16-224 --batch 4 --scan-layers
   GOMLX_BACKEND=xla:/opt/.../xla_cuda_plugin.so evalrun bench --component siglip-vision --preset so400m-384 --batch 32 --dtype bf16 --json`
 }
@@ -113,7 +127,7 @@ func (c *benchCmd) Run(g *Globals) error {
 	defer b.Finalize()
 	r, err := perf.Run(b, spec, perf.Options{
 		Component: c.Component, Preset: c.Preset, Batch: c.Batch, DType: dt, Layers: c.Layers, ScanLayers: c.ScanLayers,
-		PromptLen: c.PromptLen, SeqLen: c.SeqLen, Seed: c.Seed, Warmup: c.Warmup, Iters: c.Iters,
+		PromptLen: c.PromptLen, SeqLen: c.SeqLen, Seed: c.Seed, Warmup: c.Warmup, Iters: c.Iters, NoOverlap: c.NoOverlap,
 	}, plans)
 	if err != nil {
 		if errors.Is(err, perf.ErrOptions) {

@@ -13,10 +13,12 @@
 #   BUDGET_S    wall-clock budget of the whole script, merge included (default 290)
 #   STEPS       comma-separated steps to run (default: all, in this order):
 #               parity,siglip,siglip_warm,siglip_scan,torch_siglip,encode,decode,
-#               encode_warm,decode_warm,llm_b1,llm_b16,torch_llm,inception
+#               encode_warm,decode_warm,recon_eval,llm_b1,llm_b16,torch_llm,inception
 #               (all of them do not fit one 5-minute run: split in two, e.g.
 #               STEPS=parity,siglip,siglip_warm,siglip_scan,torch_siglip,encode,decode,encode_warm,decode_warm
-#               then STEPS=llm_b1,llm_b16,torch_llm,inception with the same OUT)
+#               then STEPS=llm_b1,llm_b16,torch_llm,recon_eval,inception with the same OUT;
+#               recon_eval is the measured end-to-end reconstruction evaluation
+#               behind recon_eval_end_to_end — without it the card reports an upper bound)
 #   DTYPE       our compute dtype (default bfloat16, like the references)
 #   XLA_CACHE   folder for XLA's autotune cache; the *_warm steps rerun a
 #               component with it filled by the cold step (default $OUT/xla-cache)
@@ -36,7 +38,7 @@ cd "$ROOT"
 OUT=${OUT:-$ROOT/out}
 RAW=$OUT/raw
 BUDGET_S=${BUDGET_S:-290}
-STEPS=${STEPS:-parity,siglip,siglip_warm,siglip_scan,torch_siglip,encode,decode,encode_warm,decode_warm,llm_b1,llm_b16,torch_llm,inception}
+STEPS=${STEPS:-parity,siglip,siglip_warm,siglip_scan,torch_siglip,encode,decode,encode_warm,decode_warm,recon_eval,llm_b1,llm_b16,torch_llm,inception}
 DTYPE=${DTYPE:-bfloat16}
 XLA_CACHE=${XLA_CACHE:-$OUT/xla-cache}
 FIXTURES=${FIXTURES:-$ROOT/gpu-fixtures}
@@ -183,6 +185,11 @@ if want encode_warm; then
 fi
 if want decode_warm; then
   step decode_warm 90 20 decode_warm.json -- "${BENCH[@]}" --component dualtoken-decode --preset so400m-384 --batch 16 --iters 3
+fi
+if want recon_eval; then
+  # Decode, crop, Reconstruct, PSNR/SSIM, JPEG q95 + clean-fid resize, Inception
+  # pool3 and FID statistics as one pipeline: 1+2+20 batches of 16.
+  step recon_eval 150 40 recon_eval.json -- "${BENCH[@]}" --component recon-eval --preset so400m-384 --batch 16 --iters 20
 fi
 if want inception; then
   step inception 90 25 inception.json -- "$EVALRUN" bench --json --warmup 2 --component inception --preset fid-299 --batch 64 --iters 10
