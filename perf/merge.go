@@ -35,23 +35,28 @@ type CardReport struct {
 // where a PyTorch reference ran; CompileWarm is the compile time of the same
 // component rerun in a new process after the cold run filled XLA's autotune
 // cache (the script's *_warm steps), null when no warm run happened.
-// OursScan/CompileColdScan are the layer-loop formulation's run (the
-// *_scan steps) beside the unrolled one.
+// ScanLayers says which formulation the main figure used; OursScan /
+// CompileColdScan are a layer-loop rerun (*_scan steps) beside an unrolled
+// main run, OursUnrolled / CompileColdUnrolled an unrolled rerun
+// (*_unrolled steps) beside a layer-loop main run.
 type Entry struct {
-	Ours            *float64 `json:"ours"`
-	Reference       *float64 `json:"reference,omitempty"`
-	Unit            string   `json:"unit"`
-	Ratio           *float64 `json:"ratio,omitempty"`
-	CompileCold     *float64 `json:"compile_cold_s"`
-	CompileWarm     *float64 `json:"compile_warm_s"`
-	OursDType       string   `json:"ours_dtype,omitempty"`
-	ReferenceName   string   `json:"reference_name,omitempty"`
-	ShareOfPeak     *float64 `json:"share_of_peak,omitempty"`
-	DevicePeakMiB   *float64 `json:"device_peak_mib,omitempty"`
-	Source          string   `json:"source,omitempty"`
-	Note            string   `json:"note,omitempty"`
-	OursScan        *float64 `json:"ours_scan,omitempty"`
-	CompileColdScan *float64 `json:"compile_cold_scan_s,omitempty"`
+	Ours                *float64 `json:"ours"`
+	Reference           *float64 `json:"reference,omitempty"`
+	Unit                string   `json:"unit"`
+	Ratio               *float64 `json:"ratio,omitempty"`
+	CompileCold         *float64 `json:"compile_cold_s"`
+	CompileWarm         *float64 `json:"compile_warm_s"`
+	OursDType           string   `json:"ours_dtype,omitempty"`
+	ReferenceName       string   `json:"reference_name,omitempty"`
+	ShareOfPeak         *float64 `json:"share_of_peak,omitempty"`
+	DevicePeakMiB       *float64 `json:"device_peak_mib,omitempty"`
+	Source              string   `json:"source,omitempty"`
+	Note                string   `json:"note,omitempty"`
+	ScanLayers          bool     `json:"scan_layers"`
+	OursScan            *float64 `json:"ours_scan,omitempty"`
+	CompileColdScan     *float64 `json:"compile_cold_scan_s,omitempty"`
+	OursUnrolled        *float64 `json:"ours_unrolled,omitempty"`
+	CompileColdUnrolled *float64 `json:"compile_cold_unrolled_s,omitempty"`
 }
 
 // Parity is one package's parity tests run on the card (raw/parity.tsv:
@@ -269,10 +274,10 @@ func (in *Inputs) find(component, preset string, batch int) (string, *Result) {
 	return "", nil
 }
 
-// variant is "warm" or "scan" for the script's rerun files (siglip_warm.json,
+// variant is "warm", "scan" or "unrolled" for the script's rerun files (siglip_warm.json,
 // encode_scan.json), "" for a main run.
 func variant(file string) string {
-	for _, v := range []string{"warm", "scan"} {
+	for _, v := range []string{"warm", "scan", "unrolled"} {
 		if strings.HasSuffix(stem(file), "_"+v) {
 			return v
 		}
@@ -312,6 +317,10 @@ func Merge(in *Inputs, card, date, device string) *CardReport {
 		if sc := in.rerun(file, "scan"); sc != nil {
 			e.OursScan, e.CompileColdScan = ptr(sc.Throughput), ptr(sc.CompileSeconds)
 		}
+		if u := in.rerun(file, "unrolled"); u != nil {
+			e.OursUnrolled, e.CompileColdUnrolled = ptr(u.Throughput), ptr(u.CompileSeconds)
+		}
+		e.ScanLayers = r.ScanLayers
 		return e
 	}
 	withRef := func(e *Entry, ref float64, name string) {

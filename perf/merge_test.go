@@ -43,6 +43,7 @@ func fakeRaw(t *testing.T) string {
 	result("encode_warm.json", "dualtoken-encode", "so400m-384", 16, 390, 20, 705, 27)
 	result("decode_warm.json", "dualtoken-decode", "so400m-384", 16, 199, 8, 705, 0)
 	result("siglip_scan.json", "siglip-vision", "so400m-384", 32, 580, 15, 705, 27)
+	result("encode_unrolled.json", "dualtoken-encode", "so400m-384", 16, 410, 120, 705, 27)
 	put("parity.tsv", "siglip\t0\t12\t9\t0\nllm\t1\t8\t3\t1\ndualtoken\t0\t20\t6\t0\n")
 	put("broken.json", `{"schema": 1, "tool": "something else"}`)
 	put("torch_siglip.out", "load sdpa fine\n"+
@@ -87,6 +88,8 @@ func TestMergeFakeRun(t *testing.T) {
 	near("encode warm compile", rep.Components["dualtoken_encode"].CompileWarm, 20)
 	near("tokenizer warm compile", rep.Components["tokenizer_compile"].CompileWarm, 28)
 	near("encode ours is the cold run", rep.Components["dualtoken_encode"].Ours, 400)
+	near("encode unrolled throughput", rep.Components["dualtoken_encode"].OursUnrolled, 410)
+	near("encode unrolled compile", rep.Components["dualtoken_encode"].CompileColdUnrolled, 120)
 	if len(rep.Parity) != 3 || !rep.Parity[0].OK || rep.Parity[1].OK || rep.Parity[1].Failed != 1 || !rep.Parity[2].OK {
 		t.Errorf("parity %+v", rep.Parity)
 	}

@@ -12,14 +12,19 @@
 #   OUT         output folder (default ./out); raw step outputs go to $OUT/raw
 #   BUDGET_S    wall-clock budget of the whole script, merge included (default 290)
 #   STEPS       comma-separated steps to run (default: all, in this order):
-#               parity,siglip,siglip_warm,siglip_scan,torch_siglip,encode,decode,
+#               parity,siglip,siglip_warm,siglip_alt,torch_siglip,encode,decode,
 #               encode_warm,decode_warm,recon_eval,llm_b1,llm_b16,torch_llm,inception
 #               (all of them do not fit one 5-minute run: split in two, e.g.
-#               STEPS=parity,siglip,siglip_warm,siglip_scan,torch_siglip,encode,decode,encode_warm,decode_warm
-#               then STEPS=llm_b1,llm_b16,torch_llm,recon_eval,inception with the same OUT;
+#               STEPS=parity,siglip,siglip_warm,siglip_alt,torch_siglip,encode,decode,encode_warm,decode_warm
+#               then STEPS=llm_b1,llm_b16,torch_llm,recon_eval,inception (with the
+#               device tool each call's $OUT comes back on its own: put both raw/
+#               folders in one and run evalrun bench-merge on it anywhere);
 #               recon_eval is the measured end-to-end reconstruction evaluation
 #               behind recon_eval_end_to_end — without it the card reports an upper bound)
 #   DTYPE       our compute dtype (default bfloat16, like the references)
+#   SCAN_LAYERS 1 (default): our transformer stacks run as layer loops, so XLA
+#               compiles one layer body (siglip_alt reruns siglip unrolled);
+#               0: unrolled (siglip_alt reruns it as a loop)
 #   XLA_CACHE   folder for XLA's autotune cache; the *_warm steps rerun a
 #               component with it filled by the cold step (default $OUT/xla-cache)
 #   FIXTURES    parity fixtures (default ./gpu-fixtures)
@@ -38,7 +43,7 @@ cd "$ROOT"
 OUT=${OUT:-$ROOT/out}
 RAW=$OUT/raw
 BUDGET_S=${BUDGET_S:-290}
-STEPS=${STEPS:-parity,siglip,siglip_warm,siglip_scan,torch_siglip,encode,decode,encode_warm,decode_warm,recon_eval,llm_b1,llm_b16,torch_llm,inception}
+STEPS=${STEPS:-parity,siglip,siglip_warm,siglip_alt,torch_siglip,encode,decode,encode_warm,decode_warm,recon_eval,llm_b1,llm_b16,torch_llm,inception}
 DTYPE=${DTYPE:-bfloat16}
 XLA_CACHE=${XLA_CACHE:-$OUT/xla-cache}
 FIXTURES=${FIXTURES:-$ROOT/gpu-fixtures}
@@ -118,6 +123,16 @@ step() {
 }
 
 BENCH=("$EVALRUN" bench --json --warmup 2 --dtype "$DTYPE")
+# Transformer stacks as layer loops (compile time independent of depth) unless
+# SCAN_LAYERS=0; the *_alt step reruns siglip in the other formulation.
+LOOP=()
+ALT=(--scan-layers)
+ALT_NAME=scan
+if [[ ${SCAN_LAYERS:-1} == 1 ]]; then
+  LOOP=(--scan-layers)
+  ALT=()
+  ALT_NAME=unrolled
+fi
 
 # XLA's per-fusion autotune cache makes a second compile of the same graph
 # skip GEMM autotuning (the bulk of GPU compile time). An unknown flag makes
@@ -149,13 +164,13 @@ if want parity; then
   fi
 fi
 if want siglip; then
-  step siglip 170 40 siglip.json -- "${BENCH[@]}" --component siglip-vision --preset so400m-384 --batch 32 --iters 10
+  step siglip 170 40 siglip.json -- "${BENCH[@]}" "${LOOP[@]}" --component siglip-vision --preset so400m-384 --batch 32 --iters 10
 fi
 if want siglip_warm; then
-  step siglip_warm 120 30 siglip_warm.json -- "${BENCH[@]}" --component siglip-vision --preset so400m-384 --batch 32 --iters 3
+  step siglip_warm 120 30 siglip_warm.json -- "${BENCH[@]}" "${LOOP[@]}" --component siglip-vision --preset so400m-384 --batch 32 --iters 3
 fi
-if want siglip_scan; then
-  step siglip_scan 120 30 siglip_scan.json -- "${BENCH[@]}" --component siglip-vision --preset so400m-384 --batch 32 --iters 10 --scan-layers
+if want siglip_alt; then
+  step "siglip_$ALT_NAME" 170 40 "siglip_$ALT_NAME.json" -- "${BENCH[@]}" "${ALT[@]}" --component siglip-vision --preset so400m-384 --batch 32 --iters 10
 fi
 if want torch_siglip; then
   if [[ -n $SIGLIP_PY && -f $SIGLIP_PY ]]; then
@@ -166,22 +181,22 @@ if want torch_siglip; then
   fi
 fi
 if want llm_b1; then
-  step llm_b1 200 60 llm_b1.json -- "${BENCH[@]}" --component llm-decode --preset qwen2.5-3b --batch 1 --iters 32 --layers "$LLM_LAYERS"
+  step llm_b1 200 60 llm_b1.json -- "${BENCH[@]}" "${LOOP[@]}" --component llm-decode --preset qwen2.5-3b --batch 1 --iters 32 --layers "$LLM_LAYERS"
 fi
 if want llm_b16; then
-  step llm_b16 200 60 llm_b16.json -- "${BENCH[@]}" --component llm-decode --preset qwen2.5-3b --batch 16 --iters 32 --layers "$LLM_LAYERS"
+  step llm_b16 200 60 llm_b16.json -- "${BENCH[@]}" "${LOOP[@]}" --component llm-decode --preset qwen2.5-3b --batch 16 --iters 32 --layers "$LLM_LAYERS"
 fi
 if want torch_llm; then
   step torch_llm 120 45 torch_llm.jsonl -- "$PYTHON" "$ROOT/scripts/gpu/torch_llm_bench.py" --batches 1,16 --layers "$LLM_LAYERS"
 fi
 if want encode; then
-  step encode 170 40 encode.json -- "${BENCH[@]}" --component dualtoken-encode --preset so400m-384 --batch 16 --iters 10
+  step encode 170 40 encode.json -- "${BENCH[@]}" "${LOOP[@]}" --component dualtoken-encode --preset so400m-384 --batch 16 --iters 10
 fi
 if want decode; then
   step decode 120 30 decode.json -- "${BENCH[@]}" --component dualtoken-decode --preset so400m-384 --batch 16 --iters 10
 fi
 if want encode_warm; then
-  step encode_warm 120 30 encode_warm.json -- "${BENCH[@]}" --component dualtoken-encode --preset so400m-384 --batch 16 --iters 3
+  step encode_warm 120 30 encode_warm.json -- "${BENCH[@]}" "${LOOP[@]}" --component dualtoken-encode --preset so400m-384 --batch 16 --iters 3
 fi
 if want decode_warm; then
   step decode_warm 90 20 decode_warm.json -- "${BENCH[@]}" --component dualtoken-decode --preset so400m-384 --batch 16 --iters 3
@@ -189,7 +204,7 @@ fi
 if want recon_eval; then
   # Decode, crop, Reconstruct, PSNR/SSIM, JPEG q95 + clean-fid resize, Inception
   # pool3 and FID statistics as one pipeline: 1+2+20 batches of 16.
-  step recon_eval 150 40 recon_eval.json -- "${BENCH[@]}" --component recon-eval --preset so400m-384 --batch 16 --iters 20
+  step recon_eval 150 40 recon_eval.json -- "${BENCH[@]}" "${LOOP[@]}" --component recon-eval --preset so400m-384 --batch 16 --iters 20
 fi
 if want inception; then
   step inception 90 25 inception.json -- "$EVALRUN" bench --json --warmup 2 --component inception --preset fid-299 --batch 64 --iters 10
