@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 
@@ -21,7 +22,7 @@ type benchCmd struct {
 	Iters      int    `default:"10" help:"Timed calls (the median is reported); recon-eval: timed batches."`
 	Warmup     int    `default:"2" help:"Untimed calls after the first one."`
 	Layers     int    `help:"Transformer layers instead of the preset's (siglip-*, llm-*), to fit compile time on a budget."`
-	ScanLayers bool   `name:"scan-layers" help:"Run the transformer layers (siglip-*, the tokenizer's tower in dualtoken-encode and recon-eval, llm-*) as one loop over stacked weights instead of unrolled: compile time independent of depth. On the Go backend needs --backend go:ops_sequential."`
+	ScanLayers bool   `name:"scan-layers" help:"Run the transformer layers (siglip-*, the tokenizer's tower in dualtoken-encode and recon-eval, llm-*) as one loop over stacked weights instead of unrolled: compile time independent of depth. On the Go backend this runs as go:ops_sequential."`
 	NoOverlap  bool   `name:"no-overlap" help:"recon-eval: run a batch's stages one after another instead of as a pipeline (the baseline for the overlap)."`
 	PromptLen  int    `name:"prompt-len" default:"128" help:"llm-*: prompt tokens per row."`
 	SeqLen     int    `name:"seq-len" help:"siglip-text: tokens per text (default: the preset's max positions)."`
@@ -54,8 +55,8 @@ a stacked copy of their weights made at setup, instead of one copy of the
 layer per index in the graph: XLA's compile time then no longer grows with
 the depth (issue 7). DualToken's tower loops between its taps. The JSON
 records "scan_layers" (and config.stacked_weight_bytes). GoMLX's Go backend
-deadlocks in such a loop with its default parallel op scheduling: use
---backend go:ops_sequential there. Inception runs
+deadlocks in such a loop with its default parallel op scheduling, so
+--scan-layers switches it to go:ops_sequential (and says so). Inception runs
 float32 whatever --dtype and reports float32. On the XLA CUDA backend float32
 matmuls use TF32 (GoMLX's default); the Go backend's bfloat16 matmul is about
 half as fast as its float32 one.
@@ -120,7 +121,12 @@ func (c *benchCmd) Run(g *Globals) error {
 			}
 		}
 	}
-	b, err := backend.New(g.Backend)
+	bspec := g.Backend
+	if c.ScanLayers && backend.Resolve(bspec) == "go" {
+		bspec = backend.ForLoops(bspec)
+		fmt.Fprintf(os.Stderr, "bench: --scan-layers on the Go backend runs as %s (its parallel op scheduling deadlocks inside loops)\n", bspec)
+	}
+	b, err := backend.New(bspec)
 	if err != nil {
 		return usageErr("%v", err)
 	}

@@ -16,7 +16,6 @@ func TestBenchCLIScanLayers(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--backend", "go", "--component", "siglip-vision", "--preset", "tiny"}, "go:ops_sequential"},
 		{[]string{"--backend", "go:ops_sequential", "--component", "inception"}, "no transformer layers"},
 		{[]string{"--backend", "go:ops_sequential", "--component", "dualtoken-decode", "--preset", "tiny"}, "no transformer layers"},
 	} {
@@ -24,6 +23,12 @@ func TestBenchCLIScanLayers(t *testing.T) {
 		if code != 2 || !strings.Contains(stderr, tc.want) || strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and one line with %q", tc.args, code, stderr, tc.want)
 		}
+	}
+	// On the plain Go backend --scan-layers switches to sequential ops and says so.
+	code, stdout, stderr := runCaptured(t, "bench", "--backend", "go", "--component", "siglip-vision", "--preset", "tiny",
+		"--batch", "2", "--iters", "1", "--warmup", "0", "--no-peak", "--json", "--scan-layers")
+	if code != 0 || !strings.Contains(stderr, "go:ops_sequential") || !strings.Contains(stdout, `"scan_layers": true`) {
+		t.Errorf("--backend go --scan-layers: exit %d, stderr %q", code, stderr)
 	}
 	for _, comp := range []string{"siglip-vision", "siglip-text", "dualtoken-encode", "llm-prefill", "llm-decode"} {
 		for _, scan := range []bool{false, true} {
