@@ -16,6 +16,9 @@ type ModelSpec struct {
 	Path      string            `json:"path" yaml:"path"`
 	Tokenizer string            `json:"tokenizer,omitempty" yaml:"tokenizer,omitempty"`
 	Extra     map[string]string `json:"extra,omitempty" yaml:"extra,omitempty"`
+	// DType is the compute dtype: "" or float32, or bfloat16 (bf16) for
+	// accelerators (see model/precision).
+	DType string `json:"dtype,omitempty" yaml:"dtype,omitempty"`
 }
 
 // ModelFactory builds a model of one kind on a backend.

@@ -32,11 +32,14 @@ type RunConfig struct {
 }
 
 // CacheKey fingerprints everything that determines a prediction: model
-// identity, task name/version and protocol.
+// identity, compute dtype (other than float32, so float32 keys stay as they
+// were), task name/version and protocol.
 func CacheKey(task Task, info ModelInfo) string {
-	b, _ := json.Marshal(map[string]any{
-		"model": info, "task": task.Name(), "version": task.Version(), "protocol": task.Protocol(),
-	})
+	k := map[string]any{"model": info, "task": task.Name(), "version": task.Version(), "protocol": task.Protocol()}
+	if info.DType != "" && info.DType != "float32" {
+		k["dtype"] = info.DType
+	}
+	b, _ := json.Marshal(k)
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])[:16]
 }

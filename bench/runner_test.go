@@ -147,3 +147,19 @@ func TestSubsetAndLimit(t *testing.T) {
 		t.Errorf("unknown subset id: %v", err)
 	}
 }
+
+// TestCacheKeyDType: predictions made in bfloat16 are cached apart from
+// float32 ones, and float32 keys are those of a model that names no dtype.
+func TestCacheKeyDType(t *testing.T) {
+	task := countTask{n: 1}
+	info := ModelInfo{Name: "m", ConfigSHA256: "c", WeightsSHA256: "w"}
+	plain := CacheKey(task, info)
+	info.DType = "float32"
+	if k := CacheKey(task, info); k != plain {
+		t.Errorf("float32 key %s, want the dtype-less key %s", k, plain)
+	}
+	info.DType = "bfloat16"
+	if k := CacheKey(task, info); k == plain {
+		t.Error("bfloat16 predictions share the float32 cache key")
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/dualtoken/evalharness/imageio"
 	"github.com/dualtoken/evalharness/metrics"
 	"github.com/dualtoken/evalharness/model/dualtoken"
+	"github.com/dualtoken/evalharness/model/precision"
 	"github.com/dualtoken/evalharness/model/siglip"
 	"github.com/dualtoken/evalharness/tokenizer"
 )
@@ -46,14 +47,22 @@ type DualToken struct {
 // beside the weights; needed only to embed texts), max_length,
 // preprocess=resize|crop; and batch (images per graph call, default 16).
 func NewDualToken(spec bench.ModelSpec, b compute.Backend) (*DualToken, error) {
+	dt, err := specDType(spec)
+	if err != nil {
+		return nil, err
+	}
 	m, err := dualtoken.Load(b, spec.Path)
 	if err != nil {
 		return nil, err
+	}
+	if err := m.SetDType(dt); err != nil {
+		return nil, fmt.Errorf("model %s: %w", spec.Path, err)
 	}
 	info, err := Identity(spec)
 	if err != nil {
 		return nil, err
 	}
+	info.DType = precision.Name(dt)
 	d := &DualToken{Model: m, size: m.Config.Tower.Vision.ImageSize, batch: 16, info: info}
 	switch p := spec.Extra["preprocess"]; p {
 	case "", "resize":

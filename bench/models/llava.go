@@ -13,6 +13,7 @@ import (
 
 	"github.com/dualtoken/evalharness/bench"
 	"github.com/dualtoken/evalharness/model/llava"
+	"github.com/dualtoken/evalharness/model/precision"
 )
 
 func init() {
@@ -49,10 +50,18 @@ func NewLlava(spec bench.ModelSpec, b compute.Backend) (*Llava, error) {
 	if err != nil {
 		return nil, err
 	}
+	dt, err := specDType(spec)
+	if err != nil {
+		return nil, err
+	}
 	m, err := llava.LoadFrom(b, cfg)
 	if err != nil {
 		return nil, err
 	}
+	if err := m.SetDType(dt); err != nil {
+		return nil, fmt.Errorf("model %s: %w", spec.Path, err)
+	}
+	info.DType = precision.Name(dt)
 	m.MaxBatch = maxBatch
 	return &Llava{Model: m, info: info}, nil
 }

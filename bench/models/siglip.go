@@ -14,6 +14,7 @@ import (
 
 	"github.com/dualtoken/evalharness/bench"
 	"github.com/dualtoken/evalharness/imageio"
+	"github.com/dualtoken/evalharness/model/precision"
 	"github.com/dualtoken/evalharness/model/siglip"
 	"github.com/dualtoken/evalharness/tokenizer"
 )
@@ -39,9 +40,16 @@ type Siglip struct {
 // So/14-384 evaluations use 64), preprocess=resize|crop (resize: the SigLIP
 // processor, no crop; crop: shorter side then centre crop, as DualToken's eval).
 func NewSiglip(spec bench.ModelSpec, b compute.Backend) (*Siglip, error) {
+	dt, err := specDType(spec)
+	if err != nil {
+		return nil, err
+	}
 	m, err := siglip.Load(spec.Path)
 	if err != nil {
 		return nil, err
+	}
+	if err := m.SetDType(dt); err != nil {
+		return nil, fmt.Errorf("model %s: %w", spec.Path, err)
 	}
 	if m.Config.Text == nil {
 		return nil, fmt.Errorf("%s: vision-only SigLIP has no text tower: it cannot embed texts", spec.Path)
@@ -71,6 +79,7 @@ func NewSiglip(spec bench.ModelSpec, b compute.Backend) (*Siglip, error) {
 	if err != nil {
 		return nil, err
 	}
+	info.DType = precision.Name(dt)
 	s := &Siglip{enc: enc, tok: tokenizer.NewSiglip(sp, maxLen), size: m.Config.Vision.ImageSize, info: info}
 	switch p := spec.Extra["preprocess"]; p {
 	case "", "resize":

@@ -78,6 +78,7 @@ func TestRunScoreReportCheck(t *testing.T) {
 	for _, args := range [][]string{
 		{"run", "--task", "nosuch", "--model-kind", "siglip", "--model", model, "--data", opts.Data, "--out", out},
 		{"run"},
+		{"run", "--task", "imagenet-zeroshot", "--model-kind", "siglip", "--model", model, "--data", opts.Data, "--out", out, "--dtype", "float16"},
 		{"score", filepath.Join(dir, "nope.json")},
 		{"report", filepath.Join(dir, "empty-nothing")},
 	} {

@@ -44,12 +44,13 @@ type runCmd struct {
 	Batch     int               `default:"8" help:"Batch size."`
 	Limit     int               `help:"Only the first N items of each task."`
 	Subset    string            `help:"File of item IDs (one per line, as in predictions/samples files) to run instead of all items." placeholder:"FILE"`
+	DType     string            `name:"dtype" help:"Compute dtype of every model without its own \"dtype\" in the config: float32 (default) or bfloat16 (for GPUs; predictions are cached per dtype)."`
 	Quiet     bool              `help:"No progress bars."`
 }
 
 func (c *runCmd) Help() string {
 	return `Runs every (model, task) pair. Predictions are cached per item in JSONL keyed by
-model identity + task version + protocol, so an interrupted run resumes where it
+model identity + dtype + task version + protocol, so an interrupted run resumes where it
 stopped and 'evalrun score' can re-score without the model.
 
 Config file example (run.yaml):
@@ -57,6 +58,7 @@ Config file example (run.yaml):
   batch_size: 16
   models:
     - {name: dualtoken-so400m, kind: dualtoken, path: ckpt/dualtoken-so400m}
+    - {name: dualtoken-so400m-bf16, kind: dualtoken, path: ckpt/dualtoken-so400m, dtype: bfloat16}
   tasks:
     - {name: imagenet-zeroshot, data: /data/imagenet}
     - {name: recon, data: /data/imagenet, extra: {mode: clean}}
@@ -124,6 +126,9 @@ func (c *runCmd) Run(g *Globals) error {
 		progress = os.Stderr
 	}
 	for _, ms := range rf.Models {
+		if ms.DType == "" {
+			ms.DType = c.DType
+		}
 		m, err := bench.NewModel(ms, b)
 		if err != nil {
 			return usageErr("%v", err)

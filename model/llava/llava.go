@@ -25,6 +25,7 @@ import (
 	"sync"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/layers/activation"
@@ -33,6 +34,7 @@ import (
 
 	"github.com/dualtoken/evalharness/imageio"
 	"github.com/dualtoken/evalharness/model/llm"
+	"github.com/dualtoken/evalharness/model/precision"
 	"github.com/dualtoken/evalharness/model/siglip"
 	"github.com/dualtoken/evalharness/model/weights"
 	"github.com/dualtoken/evalharness/tokenizer"
@@ -159,6 +161,21 @@ func New(b compute.Backend, cfg *Config, towerCfg *siglip.Config, tower, proj we
 	return m, nil
 }
 
+// SetDType sets the compute dtype (float32 or bfloat16, see model/precision)
+// of the vision tower and the language model; the projector runs in float32
+// (a few small matrices). Call it before the first question: the feature
+// graph is built on first use.
+func (m *Model) SetDType(dt dtypes.DType) error {
+	if err := precision.Check(dt); err != nil {
+		return err
+	}
+	if err := m.LLM.SetDType(dt); err != nil {
+		return err
+	}
+	m.Tower.Vision.DType = dt
+	return nil
+}
+
 // Close releases the compiled feature graph.
 func (m *Model) Close() {
 	m.mu.Lock()
@@ -218,7 +235,7 @@ func Projector(s *model.Scope, depth int, x *Node) *Node {
 		if w == nil || b == nil {
 			panic(fmt.Errorf("llava: projector layer %s was not loaded", ls.Scope()))
 		}
-		x = nn.Dense(x, w.NodeValue(g), b.NodeValue(g), compute.DenseLayoutOutputsInput)
+		x = nn.Dense(precision.ToF32(x), w.NodeValue(g), b.NodeValue(g), compute.DenseLayoutOutputsInput)
 	}
 	return x
 }
