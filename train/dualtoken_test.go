@@ -13,7 +13,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
-	"github.com/dualtoken/evalharness/backend"
+	"github.com/dualtoken/evalharness/backend/backendtest"
 	"github.com/dualtoken/evalharness/imageio"
 	"github.com/dualtoken/evalharness/model/dualtoken"
 	"github.com/dualtoken/evalharness/model/lpips"
@@ -22,12 +22,7 @@ import (
 )
 
 func dtBackend(t testing.TB) compute.Backend {
-	t.Helper()
-	b, err := backend.New("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return backendtest.New(t)
 }
 
 // dtTower is a random SigLIP of the tiny study's shape (64 wide, 4 layers,

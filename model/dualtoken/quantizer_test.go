@@ -10,16 +10,11 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
-	"github.com/dualtoken/evalharness/backend"
+	"github.com/dualtoken/evalharness/backend/backendtest"
 )
 
 func testBackend(t testing.TB) compute.Backend {
-	t.Helper()
-	b, err := backend.New("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return backendtest.New(t)
 }
 
 // vqStore holds one quantiser "q" with codebook rows (the padding row is

@@ -4,24 +4,12 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/gomlx/compute"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
-	"github.com/dualtoken/evalharness/backend"
+	"github.com/dualtoken/evalharness/backend/backendtest"
 )
-
-// loopBackend is testBackend in a configuration that can run the tower's
-// layer loops (scan.CheckBackend: the Go backend with sequential ops).
-func loopBackend(t testing.TB) compute.Backend {
-	t.Helper()
-	b, err := backend.New(backend.ForLoops(""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // TestScanLayersForward runs the tokenizer's forward (tower, quantisers,
 // decoder, rest of the tower and head) with the tower's layers unrolled and
@@ -45,7 +33,7 @@ func TestScanLayersForward(t *testing.T) {
 
 func scanForward(t *testing.T, mutate func(fc *FullConfig), prestacked bool) {
 	m := tinyModel(t, mutate)
-	b := loopBackend(t)
+	b := backendtest.ForLoops(t)
 	px := randomPixels(2, 32, 7)
 	run := func(scan bool) ([]*tensors.Tensor, []string, []bool, int) {
 		fc := *m.Config

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dualtoken/evalharness/backend"
+	"github.com/dualtoken/evalharness/backend/backendtest"
 	"github.com/dualtoken/evalharness/imageio"
 	"github.com/dualtoken/evalharness/internal/fixtures"
 	"github.com/dualtoken/evalharness/model/weights"
@@ -19,12 +19,7 @@ import (
 )
 
 func goBackend(t testing.TB) compute.Backend {
-	t.Helper()
-	b, err := backend.New("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return backendtest.New(t)
 }
 
 // golden opens fixtures/fid_inception and its formula weights.

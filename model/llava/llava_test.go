@@ -14,7 +14,7 @@ import (
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/core/tensors"
 
-	"github.com/dualtoken/evalharness/backend"
+	"github.com/dualtoken/evalharness/backend/backendtest"
 	"github.com/dualtoken/evalharness/imageio"
 	"github.com/dualtoken/evalharness/internal/fixtures"
 	"github.com/dualtoken/evalharness/model/llava"
@@ -26,12 +26,7 @@ import (
 )
 
 func testBackend(t testing.TB) compute.Backend {
-	t.Helper()
-	b, err := backend.New("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return backendtest.New(t)
 }
 
 // questions and candidates the tests ask; the tokenizer covers their words.

@@ -15,18 +15,13 @@ import (
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/core/tensors"
 
-	"github.com/dualtoken/evalharness/backend"
+	"github.com/dualtoken/evalharness/backend/backendtest"
 	"github.com/dualtoken/evalharness/internal/fixtures"
 	"github.com/dualtoken/evalharness/model/weights"
 )
 
 func testBackend(t testing.TB) compute.Backend {
-	t.Helper()
-	b, err := backend.New("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return backendtest.New(t)
 }
 
 // smallConfigs are random models unlike the fixtures: GQA 6/2 with an odd

@@ -9,35 +9,23 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
-	"github.com/dualtoken/evalharness/backend"
+	"github.com/dualtoken/evalharness/backend/backendtest"
 	"github.com/dualtoken/evalharness/internal/fixtures"
 	"github.com/dualtoken/evalharness/model/precision"
 	"github.com/dualtoken/evalharness/model/weights"
 )
 
-// loopBackend is testBackend in a configuration that can run layer loops
-// (scan.CheckBackend: the Go backend with sequential ops).
-func loopBackend(t testing.TB) compute.Backend {
-	t.Helper()
-	b, err := backend.New(backend.ForLoops(""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // scanPair returns two models with the same random weights on a loop-capable
 // backend: unrolled and with ScanLayers.
 func scanPair(t *testing.T, cfg *Config, seed uint64) (unrolled, scanned *Model) {
 	t.Helper()
-	b := loopBackend(t)
+	b := backendtest.ForLoops(t)
 	set := RandomWeights(cfg, seed)
 	var err error
 	if unrolled, err = New(b, cfg, set); err != nil {
@@ -103,7 +91,7 @@ func TestParityScanLLM(t *testing.T) {
 	for _, name := range []string{"qwen2", "llama"} {
 		t.Run(name, func(t *testing.T) {
 			dir := fixtures.Dir(t, name)
-			b := loopBackend(t)
+			b := backendtest.ForLoops(t)
 			m, err := Load(b, dir)
 			if err != nil {
 				t.Fatal(err)
@@ -293,7 +281,7 @@ func stepGraphCounts(t *testing.T, layers int, scanned, inGraph bool) map[NodeTy
 	t.Helper()
 	cfg := TestConfig(50, 32, layers, 4, 2, 48, true)
 	cfg.ScanLayers = scanned
-	b := loopBackend(t)
+	b := backendtest.ForLoops(t)
 	m, err := New(b, cfg, RandomWeights(cfg, 1))
 	if err != nil {
 		t.Fatal(err)
@@ -398,7 +386,7 @@ func TestScanStackedWeights(t *testing.T) {
 	c2 := *cfg
 	c2.ScanLayers = true
 	set := RandomWeights(cfg, 4)
-	b := loopBackend(t)
+	b := backendtest.ForLoops(t)
 	pre, err := New(b, &c2, set)
 	if err != nil {
 		t.Fatal(err)

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dualtoken/evalharness/backend"
+	"github.com/dualtoken/evalharness/backend/backendtest"
 	"github.com/dualtoken/evalharness/internal/fixtures"
 	"github.com/dualtoken/evalharness/model/weights"
 	"github.com/gomlx/compute"
@@ -19,12 +19,7 @@ import (
 )
 
 func goBackend(t testing.TB) compute.Backend {
-	t.Helper()
-	b, err := backend.New("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return backendtest.New(t)
 }
 
 func fixtureWeights(t *testing.T) (*weights.SafetensorsFile, *weights.MemSet) {

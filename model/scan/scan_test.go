@@ -4,24 +4,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/dualtoken/evalharness/backend"
+	"github.com/dualtoken/evalharness/backend/backendtest"
 )
-
-// loopBackend is the test backend ($GOMLX_BACKEND or the Go backend), in a
-// configuration that can run loops (see CheckBackend).
-func loopBackend(t testing.TB) compute.Backend {
-	t.Helper()
-	b, err := backend.New(backend.ForLoops(""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // TestRun loops x ← (x·w_i + b_i)·0.5 + 0.25 over 5 stacked layers, uses the
 // same scalar constants in the body, the condition and after the loop
@@ -38,7 +27,7 @@ func TestRun(t *testing.T) {
 		bias[i] = float32(i%5) / 10
 	}
 	x0 := []float32{1, -2, 0.5}
-	b := loopBackend(t)
+	b := backendtest.ForLoops(t)
 	exec, err := NewExec(b, func(x *Node) []*Node {
 		g := x.Graph()
 		var ws, bs []*Node
@@ -122,7 +111,7 @@ func TestCheckBackend(t *testing.T) {
 // TestRunRange: looping layers 1..3 of a stack of 5 adds exactly their
 // values (Layer.Index counts from 1), and an empty range is the identity.
 func TestRunRange(t *testing.T) {
-	b := loopBackend(t)
+	b := backendtest.ForLoops(t)
 	exec, err := NewExec(b, func(x *Node) []*Node {
 		g := x.Graph()
 		var per []*Node

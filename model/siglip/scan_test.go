@@ -11,21 +11,10 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
-	"github.com/dualtoken/evalharness/backend"
+	"github.com/dualtoken/evalharness/backend/backendtest"
 	"github.com/dualtoken/evalharness/internal/fixtures"
 	"github.com/dualtoken/evalharness/model/precision"
 )
-
-// loopBackend is the test backend ($GOMLX_BACKEND or the Go backend), in a
-// configuration that can run layer loops (scan.CheckBackend).
-func loopBackend(t testing.TB) compute.Backend {
-	t.Helper()
-	b, err := backend.New(backend.ForLoops(""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // scanTol is how close a scanned forward must be to the unrolled one in
 // float32: the same operations in the same order, so only a backend
@@ -125,7 +114,7 @@ func TestParityScanSiglip(t *testing.T) {
 	}
 	g := openGolden(t, dir)
 	px, ids := goldenTensor(t, g, "pixel_values"), goldenTensor(t, g, "input_ids")
-	got := compareForwards(t, loopBackend(t), m, px, ids, scanTol)
+	got := compareForwards(t, backendtest.ForLoops(t), m, px, ids, scanTol)
 	compared := 0
 	for name, out := range got {
 		w, err := g.Get(name)
@@ -174,7 +163,7 @@ func scanLayerRuns(t *testing.T, prestacked bool) {
 	g := openGolden(t, dir)
 	c := m.Config.Vision
 	c.ScanLayers = true
-	b := loopBackend(t)
+	b := backendtest.ForLoops(t)
 	check := func(what string, got *tensors.Tensor, name string) {
 		t.Helper()
 		w, _ := g.Get(name)
@@ -236,7 +225,7 @@ func TestScanLayersRandom(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := loopBackend(t)
+	b := backendtest.ForLoops(t)
 	px, ids := randomTensor(3, 3, 3, 32, 32), randomIDs(cfg.Text.VocabSize, 3, 8)
 	ref := compareForwards(t, b, m, px, ids, scanTol)
 
@@ -298,7 +287,7 @@ func scanGraphCounts(t *testing.T, b compute.Backend, layers int, scanned, prest
 // per layer only the stacking of its 16 weights (a parameter and a reshape
 // each), while the unrolled graph grows by a whole layer body.
 func TestScanGraphSize(t *testing.T) {
-	b := loopBackend(t)
+	b := backendtest.ForLoops(t)
 	matmuls := func(n map[NodeType]int) int { return n[NodeTypeDotGeneral] + n[NodeTypeFusedDense] }
 	p2, p8 := scanGraphCounts(t, b, 2, true, true), scanGraphCounts(t, b, 8, true, true)
 	s2, s8 := scanGraphCounts(t, b, 2, true, false), scanGraphCounts(t, b, 8, true, false)
@@ -350,12 +339,12 @@ func TestScanLayersBadUse(t *testing.T) {
 	}
 	c := cfg.Vision
 	c.ScanLayers, c.Checkpoint = true, true
-	_, err = model.CallOnce(loopBackend(t), m.Store, func(root *model.Scope, x *Node) *Node {
+	_, err = model.CallOnce(backendtest.ForLoops(t), m.Store, func(root *model.Scope, x *Node) *Node {
 		return Vision(VisionScope(root), &c, x).Pooled
 	}, randomTensor(1, 1, 3, 16, 16))
 	wantErr(t, err, "ScanLayers", "Checkpoint")
 	c.Checkpoint = false
-	_, err = model.CallOnce(loopBackend(t), m.Store, func(root *model.Scope, x *Node) *Node {
+	_, err = model.CallOnce(backendtest.ForLoops(t), m.Store, func(root *model.Scope, x *Node) *Node {
 		return VisionLayers(VisionScope(root), &c, 2, 4, x)
 	}, randomTensor(1, 1, 4, 16))
 	wantErr(t, err, "VisionLayers(2, 4)", "0..3")
@@ -389,7 +378,7 @@ func TestScanStackedCopy(t *testing.T) {
 	if got, want := m.StackedBytes(), layerBytes(); got != want || !m.Config.Vision.ScanLayers {
 		t.Errorf("after SetDType: stacked copy %d bytes, layer variables %d", got, want)
 	}
-	b := loopBackend(t)
+	b := backendtest.ForLoops(t)
 	px := randomTensor(4, 1, 3, 32, 32)
 	if _, err := m.Forward(b, px, nil); err != nil {
 		t.Fatal(err)

@@ -7,19 +7,14 @@ import (
 
 	"github.com/gomlx/compute"
 
-	"github.com/dualtoken/evalharness/backend"
+	"github.com/dualtoken/evalharness/backend/backendtest"
 	"github.com/dualtoken/evalharness/internal/fixtures"
 	"github.com/dualtoken/evalharness/model/verify"
 	"github.com/dualtoken/evalharness/model/weights"
 )
 
 func newBackend(t testing.TB) compute.Backend {
-	t.Helper()
-	b, err := backend.New("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return backendtest.New(t)
 }
 
 // TestParitySiglip runs the fixture model on the golden inputs and compares

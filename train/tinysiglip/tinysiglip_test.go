@@ -13,7 +13,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
-	"github.com/dualtoken/evalharness/backend"
+	"github.com/dualtoken/evalharness/backend/backendtest"
 	"github.com/dualtoken/evalharness/bench"
 	"github.com/dualtoken/evalharness/model/config"
 	"github.com/dualtoken/evalharness/model/siglip"
@@ -25,12 +25,7 @@ import (
 )
 
 func tsBackend(t testing.TB) compute.Backend {
-	t.Helper()
-	b, err := backend.New("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return backendtest.New(t)
 }
 
 // TestSentencePieceRoundTrip writes the world's spiece.model to disk, loads
