@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,7 +48,7 @@ func GuardHeapTail() {
 		b := make([]byte, heapGuardBytes())
 		runtime.KeepAlive(b)
 		b = nil
-		runtime.GC()
+		debug.FreeOSMemory() // collect it and mark its pages released at once
 	})
 }
 

@@ -14,9 +14,9 @@ import (
 // backends (Go, XLA PJRT via compute v0.1.14) report no device memory use, so
 // the GPU script samples nvidia-smi beside the run instead.
 type Memory struct {
-	RSSPeakBytes    int64  `json:"rss_peak_bytes"`     // process resident set high-water mark (VmHWM): Go heap + C/XLA allocations, host only
-	GoHeapPeakBytes int64  `json:"go_heap_peak_bytes"` // Go heap objects, sampled every 10 ms
-	GoTotalPeak     int64  `json:"go_total_peak_bytes"`
+	RSSPeakBytes    int64  `json:"rss_peak_bytes"`      // process resident set high-water mark (VmHWM): Go heap + C/XLA allocations, host only
+	GoHeapPeakBytes int64  `json:"go_heap_peak_bytes"`  // Go heap objects, sampled every 10 ms
+	GoTotalPeak     int64  `json:"go_total_peak_bytes"` // memory the Go runtime holds (mapped minus released to the OS)
 	DeviceBytes     *int64 `json:"device_peak_bytes"`
 	Note            string `json:"note,omitempty"`
 }
@@ -36,6 +36,7 @@ func StartMemSampler() *MemSampler {
 	s := &MemSampler{stop: make(chan struct{}), samples: []metrics.Sample{
 		{Name: "/memory/classes/heap/objects:bytes"},
 		{Name: "/memory/classes/total:bytes"},
+		{Name: "/memory/classes/heap/released:bytes"},
 	}}
 	s.read()
 	s.done.Add(1)
@@ -60,8 +61,10 @@ func (s *MemSampler) read() {
 	if v := s.samples[0].Value; v.Kind() == metrics.KindUint64 {
 		s.heap = max(s.heap, int64(v.Uint64()))
 	}
-	if v := s.samples[1].Value; v.Kind() == metrics.KindUint64 {
-		s.total = max(s.total, int64(v.Uint64()))
+	// Mapped minus released: address space the Go backend's heap guard
+	// (backend.GuardHeapTail) maps and releases at once is not memory used.
+	if v, r := s.samples[1].Value, s.samples[2].Value; v.Kind() == metrics.KindUint64 && r.Kind() == metrics.KindUint64 {
+		s.total = max(s.total, int64(v.Uint64())-int64(r.Uint64()))
 	}
 }
 
