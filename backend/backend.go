@@ -35,6 +35,11 @@ func Resolve(flag string) string {
 // Errors are single lines that say how to fix them.
 func New(spec string) (b compute.Backend, err error) {
 	spec = Resolve(spec)
+	switch a := strings.ToLower(os.Getenv(EnvAttention)); a {
+	case "", "auto", "fused", "decomposed":
+	default:
+		return nil, fmt.Errorf("%s=%q: expected auto, fused or decomposed", EnvAttention, a)
+	}
 	if os.Getenv(EnvAutoInstall) != "1" {
 		os.Setenv(xla.NoAutoInstallEnv, "1")
 		xla.EnableAutoInstall(false)

@@ -50,4 +50,8 @@ func TestFusedAttentionChoice(t *testing.T) {
 			t.Errorf("%s=%q on the Go backend: fused %v, want %v", EnvAttention, env, got, want)
 		}
 	}
+	t.Setenv(EnvAttention, "flash")
+	if _, err := New("go"); err == nil || !strings.Contains(err.Error(), EnvAttention) {
+		t.Errorf("%s=flash: %v, want an error naming the variable", EnvAttention, err)
+	}
 }

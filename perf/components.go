@@ -79,6 +79,9 @@ func Build(b compute.Backend, o Options) (*Workload, error) {
 	if err := CheckComponent(o.Component, o.Preset); err != nil {
 		return nil, badOptions("%v", err)
 	}
+	if o.Warmup < 0 || o.Iters < 0 {
+		return nil, badOptions("--warmup %d and --iters %d must not be negative", o.Warmup, o.Iters)
+	}
 	if o.Batch < 1 {
 		return nil, badOptions("--batch must be at least 1, got %d", o.Batch)
 	}

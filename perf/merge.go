@@ -111,8 +111,11 @@ type Inputs struct {
 	LLM    map[int]TorchLLM           // batch → HF generate
 	GPUMiB map[string]float64         // step name → peak nvidia-smi memory.used
 	Parity []Parity
-	Steps  []Step
-	Skips  []string // files that could not be read
+	// XLACache is raw/xla_cache.txt: "on" when the script's *_warm reruns had
+	// XLA's autotune cache, "off" when XLA refused the flag ("" unknown).
+	XLACache string
+	Steps    []Step
+	Skips    []string // files that could not be read
 }
 
 var torchSiglipLine = regexp.MustCompile(`^torch (\S+) (\S+) B=(\d+): ([0-9.]+) ms/batch, ([0-9.]+) img/s`)
@@ -200,6 +203,8 @@ func ReadInputs(dir string) (*Inputs, error) {
 			if !math.IsNaN(peak) {
 				in.GPUMiB[strings.TrimSuffix(name, ".gpumem")] = peak
 			}
+		case name == "xla_cache.txt":
+			in.XLACache = strings.TrimSpace(string(data))
 		case name == "parity.tsv":
 			for _, line := range strings.Split(string(data), "\n") {
 				f := strings.Split(strings.TrimSpace(line), "\t")
@@ -302,6 +307,9 @@ func stem(file string) string { return strings.TrimSuffix(file, ".json") }
 // llm_decode_b16 (qwen2.5-3b; reference HF generate).
 func Merge(in *Inputs, card, date, device string) *CardReport {
 	rep := &CardReport{Card: card, Date: date, Device: device, Components: map[string]*Entry{}, Steps: in.Steps, Parity: in.Parity}
+	if in.XLACache == "off" {
+		rep.Notes = append(rep.Notes, "compile_warm_s: XLA refused the autotune-cache flag on this run, so the warm figures are plain recompiles in a new process")
+	}
 	entry := func(file string, r *Result) *Entry {
 		e := &Entry{Ours: ptr(r.Throughput), Unit: r.Unit, CompileCold: ptr(r.CompileSeconds), OursDType: r.DType,
 			ShareOfPeak: ptr(r.ShareOfPeak), Source: file}

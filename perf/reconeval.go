@@ -165,6 +165,7 @@ type reconEval struct {
 	ssim      float64
 	metricN   int
 	next      int // sequential mode: the next batch
+	stepped   int // pipeline mode: completions waited for
 	started   bool
 	quit      chan struct{}
 	quitOnce  sync.Once
@@ -311,6 +312,10 @@ func (e *reconEval) step() error {
 		e.done = append(e.done, time.Now())
 		return nil
 	}
+	if e.stepped >= e.total {
+		return fmt.Errorf("recon-eval: all %d batches done", e.total)
+	}
+	e.stepped++
 	if !e.started {
 		e.started = true
 		e.start()

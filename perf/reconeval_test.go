@@ -174,6 +174,37 @@ func TestReconEvalStageFailure(t *testing.T) {
 	}
 }
 
+// TestReconEvalStepPastTheEnd: asking for a batch after the last one is an
+// error in both modes, not a wait for a completion that never comes.
+func TestReconEvalStepPastTheEnd(t *testing.T) {
+	b := goBackend(t)
+	for _, noOverlap := range []bool{false, true} {
+		w, e, err := newReconEval(b, Options{Component: ReconEvalComponent, Preset: "tiny", Batch: 2, Seed: 1, Iters: 1, NoOverlap: noOverlap})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			var err error
+			for range e.total + 1 {
+				if err = e.step(); err != nil {
+					break
+				}
+			}
+			w.Close()
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), "batches done") {
+				t.Errorf("no-overlap %v: step past the end: %v, want an error", noOverlap, err)
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatalf("no-overlap %v: a step past the end blocked", noOverlap)
+		}
+	}
+}
+
 func TestReconEvalRejects(t *testing.T) {
 	b := goBackend(t)
 	for _, o := range []Options{
@@ -181,6 +212,7 @@ func TestReconEvalRejects(t *testing.T) {
 		{Component: ReconEvalComponent, Preset: "tiny", Batch: 2, Layers: 3},
 		{Component: ReconEvalComponent, Preset: "fid-299", Batch: 2},
 		{Component: "dualtoken-encode", Preset: "tiny", Batch: 2, NoOverlap: true},
+		{Component: ReconEvalComponent, Preset: "tiny", Batch: 2, Warmup: -1},
 	} {
 		if _, err := Build(b, o); !errors.Is(err, ErrOptions) {
 			t.Errorf("%+v: %v, want an ErrOptions", o, err)

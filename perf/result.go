@@ -11,6 +11,7 @@ import (
 
 	"github.com/gomlx/compute"
 
+	"github.com/dualtoken/evalharness/backend"
 	"github.com/dualtoken/evalharness/model/precision"
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/tw"
@@ -99,6 +100,12 @@ func Run(b compute.Backend, spec string, o Options, plans []PeakPlan) (*Result, 
 	if w.Report != nil {
 		w.Report(r)
 	}
+	if r.Config == nil {
+		r.Config = map[string]any{}
+	}
+	// Which attention SigLIP's self-attention asked the backend for
+	// (backend.FusedAttention; $DUALTOKEN_ATTENTION can force it).
+	r.Config["attention"] = map[bool]string{true: "fused", false: "decomposed"}[backend.FusedAttention(b)]
 	if o.Layers > 0 {
 		r.Notes = append(r.Notes, fmt.Sprintf("layers overridden to %d (--layers)", o.Layers))
 	}

@@ -250,6 +250,8 @@ func (o StudyOptions) RowTask(tower *siglip.Config, mode Mode) (*DualTokenTask, 
 		MicroBatch: o.MicroBatch, Accum: o.Accum, Seed: o.Seed, DiscRestartEpochs: o.DiscRestartEpochs}
 	if o.Epochs > 0 {
 		task.EpochSteps = max(1, steps/o.Epochs)
+	} else {
+		task.DiscRestartEpochs = 0 // restarts are counted in epochs
 	}
 	if mode.Decode && o.Augment {
 		task.Augment, task.AugmentSize = true, o.AugmentSize

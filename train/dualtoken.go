@@ -117,6 +117,9 @@ func (t *DualTokenTask) Validate() error {
 	if t.EpochSteps < 0 || t.DiscRestartEpochs < 0 || t.AugmentSize < 0 {
 		return fmt.Errorf("dualtoken training: epoch steps %d, discriminator restart epochs %d and augment size %d must not be negative", t.EpochSteps, t.DiscRestartEpochs, t.AugmentSize)
 	}
+	if t.DiscRestartEpochs > 0 && t.EpochSteps == 0 {
+		return fmt.Errorf("dualtoken training: discriminator restarts every %d epochs need epochs (EpochSteps > 0)", t.DiscRestartEpochs)
+	}
 	if sc := t.augmentScale(); t.Augment && !(0 < sc[0] && sc[0] <= sc[1] && sc[1] <= 1) {
 		return fmt.Errorf("dualtoken training: augment scale %v, expected 0 < min <= max <= 1", sc)
 	}

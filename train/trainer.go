@@ -197,6 +197,7 @@ type Result struct {
 
 // Trainer runs a Task's steps on a Store.
 type Trainer struct {
+	failed  error // the error of a failed Step: no further steps (see Step)
 	Config  Config
 	Store   *model.Store
 	task    Task
@@ -371,17 +372,21 @@ func (t *Trainer) stepGraph(root *model.Scope, inputs []*Node) []*Node {
 	}
 	// GoMLX's Adam steps every trainable variable the graph uses: the
 	// groups' are hidden from it while it builds its update.
-	for i, v := range vars {
-		if group[i] >= 0 {
-			v.SetTrainable(false)
+	func() {
+		for i, v := range vars {
+			if group[i] >= 0 {
+				v.SetTrainable(false)
+			}
 		}
-	}
-	withGrads.UpdateGraphWithGradients(root, mainGrads, dtype)
-	for i, v := range vars {
-		if group[i] >= 0 {
-			v.SetTrainable(true)
-		}
-	}
+		defer func() { // also when the graph build panics: later builds must see them trainable
+			for i, v := range vars {
+				if group[i] >= 0 {
+					v.SetTrainable(true)
+				}
+			}
+		}()
+		withGrads.UpdateGraphWithGradients(root, mainGrads, dtype)
+	}()
 
 	for i, v := range decayed { // AdamW: w -= lr·wd·w_before
 		w := before[i]
@@ -478,8 +483,21 @@ func (t *Trainer) prefetch(c int) {
 
 // Step runs one optimisation step (step number Done()): Config.AccumSteps
 // calls of the compiled graph (one without accumulation), after the task's
-// BeforeStep when it has one.
+// BeforeStep when it has one. After an error the trainer refuses further
+// steps: with accumulation the accumulators may hold a partial sum, so
+// resume from the last checkpoint with a new Trainer (Run does).
 func (t *Trainer) Step() (Result, error) {
+	if t.failed != nil {
+		return Result{}, fmt.Errorf("train: an earlier step failed (%w); resume from the last checkpoint with a new trainer", t.failed)
+	}
+	r, err := t.step()
+	if err != nil {
+		t.failed = err
+	}
+	return r, err
+}
+
+func (t *Trainer) step() (Result, error) {
 	start := time.Now()
 	s := t.done
 	if h, ok := t.task.(StepHook); ok {

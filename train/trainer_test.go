@@ -613,3 +613,37 @@ func TestGroupScheduleDecayClipAndRestart(t *testing.T) {
 		t.Errorf("the group's zero-gradient matrix changed (%v -> %v): groups get no weight decay", before["/idle_w"], v["/idle_w"])
 	}
 }
+
+// failingTask fails its batch at step failAt (a broken data file, say).
+type failingTask struct {
+	toyTask
+	failAt int
+}
+
+func (t *failingTask) Batch(step int) ([]*tensors.Tensor, error) {
+	if step == t.failAt {
+		return nil, fmt.Errorf("scene %d unreadable", step)
+	}
+	return t.toyTask.Batch(step)
+}
+
+// TestStepRefusesAfterAFailure: with accumulation, the failing call leaves a
+// partial sum in the accumulators, so the trainer refuses to go on instead
+// of folding it into the next update.
+func TestStepRefusesAfterAFailure(t *testing.T) {
+	task := &failingTask{toyTask: toyTask{seed: 3, in: 4, out: 2, n: 8}, failAt: 3}
+	tr, err := New(toyBackend(t), toyStore(t, &task.toyTask), task, Config{Steps: 5, LearningRate: 0.01, AccumSteps: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if _, err := tr.Step(); err != nil { // calls 0 and 1
+		t.Fatal(err)
+	}
+	if _, err := tr.Step(); err == nil || !strings.Contains(err.Error(), "unreadable") { // call 2 ran, call 3 failed
+		t.Fatalf("second step: %v, want the batch error", err)
+	}
+	if _, err := tr.Step(); err == nil || !strings.Contains(err.Error(), "earlier step failed") {
+		t.Errorf("step after a failure: %v, want a refusal", err)
+	}
+}

@@ -17,7 +17,7 @@ func specDType(spec bench.ModelSpec) (dtypes.DType, error) {
 	}
 	dt, err := precision.Parse(spec.DType)
 	if err != nil {
-		return dt, fmt.Errorf("model %s: field dtype: %w", spec.Path, err)
+		return dt, fmt.Errorf("model %s: dtype %q: expected float32 or bfloat16", spec.Path, spec.DType)
 	}
 	return dt, nil
 }

@@ -29,6 +29,7 @@ func pairOf(t *testing.T, kind, name string) (f32, bf16 bench.Model) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(b.Finalize)
 	for _, dt := range []string{"", "bf16"} {
 		m, err := bench.NewModel(bench.ModelSpec{Name: name, Kind: kind, Path: dir, DType: dt}, b)
 		if err != nil {

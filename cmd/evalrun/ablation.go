@@ -327,7 +327,11 @@ func (c *ablationCmd) notes(o train.StudyOptions, tower *siglip.Config, recs map
 		if o.LPIPSVGG == "" {
 			lp += " (without LPIPS in its numerator it sits at the 0.3 floor)"
 		}
-		lp += "; the discriminator has its own Adam and its loss is weighted 0.75 after the first GAN epoch."
+		if o.Epochs > 0 {
+			lp += "; the discriminator has its own Adam and its loss is weighted 0.75 after the first GAN epoch."
+		} else {
+			lp += "; the discriminator has its own Adam; no epochs (--epochs 0), so its loss keeps weight 1 and it is never re-created."
+		}
 	}
 	if o.Augment {
 		lp += fmt.Sprintf(" Augmentation: RandomResizedCrop (scale 0.9–1.0, bicubic) from %d px renders.", o.AugmentSize)

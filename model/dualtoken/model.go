@@ -456,10 +456,24 @@ func (m *Model) Init(tower *siglip.Model, seed uint64) error {
 // graphs are dropped. For training keep float32 variables and set
 // Config.DType instead.
 func (m *Model) SetDType(dt dtypes.DType) error {
+	// A layer-loop copy of the tower's weights (SetScanLayers) is remade from
+	// the converted variables, as siglip.Model.SetDType does.
+	tower := m.Siglip()
+	stacked := tower.StackedBytes() > 0
+	if stacked {
+		if err := tower.SetScanLayers(false); err != nil {
+			return fmt.Errorf("dualtoken: %w", err)
+		}
+	}
 	if _, _, err := precision.StoreAs(m.Store.IterVariables(), dt, isQuantizerVar); err != nil {
 		return fmt.Errorf("dualtoken: %w", err)
 	}
 	m.Config.DType = dt
+	if stacked {
+		if err := tower.SetScanLayers(true); err != nil {
+			return fmt.Errorf("dualtoken: %w", err)
+		}
+	}
 	m.Reset()
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/dualtoken/evalharness/backend/backendtest"
+	"github.com/dualtoken/evalharness/model/precision"
 )
 
 // TestScanLayersForward runs the tokenizer's forward (tower, quantisers,
@@ -119,5 +120,36 @@ func scanForward(t *testing.T, mutate func(fc *FullConfig), prestacked bool) {
 		if d := maxAbsDiff(t, got[i], w); d > 1e-5 {
 			t.Errorf("%s: scanned differs from unrolled by %.3g", n, d)
 		}
+	}
+}
+
+// TestSetDTypeKeepsStackedCopy: SetDType after the tower's layer-loop copy
+// was made (siglip.Model.SetScanLayers) remakes that copy in the new dtype,
+// so a looped forward runs and gives the codes of the other order.
+func TestSetDTypeKeepsStackedCopy(t *testing.T) {
+	b := backendtest.ForLoops(t)
+	px := randomPixels(2, 32, 7)
+	codes := func(scanFirst bool) string {
+		m := tinyModel(t, nil)
+		steps := []func() error{func() error { return m.Siglip().SetScanLayers(true) }, func() error { return m.SetDType(precision.BF16) }}
+		if !scanFirst {
+			steps[0], steps[1] = steps[1], steps[0]
+		}
+		for _, s := range steps {
+			if err := s(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fc := m.Config
+		res, err := model.ExecOnceN(b, m.Store, func(root *model.Scope, x *Node) []*Node {
+			return []*Node{Forward(root, fc, x, Options{}).Pix.Codes}
+		}, px)
+		if err != nil {
+			t.Fatalf("scan first %v: %v", scanFirst, err)
+		}
+		return fmt.Sprint(res[0].Value())
+	}
+	if a, z := codes(true), codes(false); a != z {
+		t.Errorf("codes differ with the order of SetScanLayers and SetDType:\n%s\n%s", a, z)
 	}
 }

@@ -40,10 +40,18 @@ func TestCastTensorAndStoreAs(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := tensors.MustCopyFlatData[bfloat16.BFloat16](b)
-	for i, v := range vals {
-		if got[i] != bfloat16.FromFloat32(v) {
-			t.Errorf("value %d: %v, want %v (round to nearest even)", i, got[i], bfloat16.FromFloat32(v))
+	// Written out by hand: bf16 keeps 8 significant bits. 1 + 2^-8 lies
+	// half-way between 1 and 1 + 2^-7 and rounds to the even one (1);
+	// 1 + 1.5·2^-8 rounds up to 1 + 2^-7; -3.3 = -1.65·2: the nearest 8-bit
+	// significand is 1.6484375 (-3.296875).
+	want := []float32{1, 1, 1.0078125, -3.296875}
+	for i, w := range want {
+		if got[i].Float32() != w {
+			t.Errorf("value %d (%v): %v, want %v", i, vals[i], got[i].Float32(), w)
 		}
+	}
+	if v := got[5].Float32(); !math.IsInf(float64(v), 1) {
+		t.Errorf("+Inf became %v", v)
 	}
 	back, err := CastTensor(b, F32)
 	if err != nil {

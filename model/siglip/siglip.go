@@ -137,7 +137,9 @@ func VisionHead(s *model.Scope, c *VisionConfig, x *Node) *Node {
 		return nn.Dense(in, w, bias, compute.DenseLayoutOutputsInput)
 	}
 	q, k, v := proj(0, probe), proj(1, x), proj(2, x)
-	h := attend(q, k, v, c.NumHeads, true) // [B,1,D]
+	// Not fused: the XLA flash call is written for self-attention (it takes
+	// the key length from the query), and one query over N keys costs little.
+	h := attend(q, k, v, c.NumHeads, false) // [B,1,D]
 	h = linear(scoped(at.At("out_proj"), g), h)
 
 	// residual = attention output; h = residual + mlp(layernorm(h)).

@@ -8,6 +8,7 @@
 # Full logs: $RAW/parity_<package>.log. Called by bench.sh (step "parity").
 set -uo pipefail
 ROOT=${ROOT:?} RAW=${RAW:?} FIXTURES=${FIXTURES:?} TESTBIN=${TESTBIN:?}
+FIXTURES=$(cd "$FIXTURES" && pwd) # the tests run from their package folders
 : "${GOMLX_BACKEND:?GOMLX_BACKEND must name the GPU backend}"
 # TF32 off so float32 matmuls are float32 (the XLA backend's default is TF32).
 case $GOMLX_BACKEND in
@@ -21,8 +22,8 @@ for pkg in siglip llm dualtoken; do
   rc=0
   (cd "$ROOT/model/$pkg" && GOMLX_BACKEND="$backend" DUALTOKEN_FIXTURES="$FIXTURES" CI=true \
     "$TESTBIN/$pkg.test" -test.run '^TestParity' -test.v -test.count=1 >"$log" 2>&1) || rc=$?
-  pass=$(grep -c -- '--- PASS: TestParity' "$log" || true)
-  fail=$(grep -c -- '--- FAIL: TestParity' "$log" || true)
+  pass=$(grep -c -- '^--- PASS: TestParity' "$log" || true)
+  fail=$(grep -c -- '^--- FAIL: TestParity' "$log" || true)
   printf '%s\t%d\t%d\t%d\t%d\n' "$pkg" "$rc" $(($(date +%s) - t0)) "$pass" "$fail"
   ((rc == 0)) || status=1
 done
