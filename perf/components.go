@@ -205,6 +205,21 @@ func execWorkload(w *Workload, exec *model.Exec, input *tensors.Tensor) *Workloa
 	return w
 }
 
+// layeredModel is a SigLIP or LLM model: dtype and layer formulation settable.
+type layeredModel interface {
+	SetDType(dtypes.DType) error
+	SetScanLayers(bool) error
+}
+
+// prepare puts a random model in o's dtype (a no-op in float32) and layer
+// formulation (unrolled or loops).
+func prepare(m layeredModel, o Options) error {
+	if err := m.SetDType(o.DType); err != nil {
+		return err
+	}
+	return m.SetScanLayers(o.ScanLayers)
+}
+
 func buildSiglipVision(b compute.Backend, o Options) (*Workload, error) {
 	cfg, err := SiglipVisionConfig(o.Preset)
 	if err != nil {
@@ -219,10 +234,7 @@ func buildSiglipVision(b compute.Backend, o Options) (*Workload, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := m.SetDType(o.DType); err != nil { // a no-op in float32
-		return nil, err
-	}
-	if err := m.SetScanLayers(o.ScanLayers); err != nil {
+	if err := prepare(m, o); err != nil {
 		return nil, err
 	}
 	exec, err := model.NewExec(b, m.Store, func(root *model.Scope, px *Node) *Node {
@@ -270,10 +282,7 @@ func buildSiglipText(b compute.Backend, o Options) (*Workload, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := m.SetDType(o.DType); err != nil { // a no-op in float32
-		return nil, err
-	}
-	if err := m.SetScanLayers(o.ScanLayers); err != nil {
+	if err := prepare(m, o); err != nil {
 		return nil, err
 	}
 	exec, err := model.NewExec(b, m.Store, func(root *model.Scope, ids *Node) *Node {
@@ -421,10 +430,7 @@ func buildLLM(b compute.Backend, o Options) (*Workload, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := m.SetDType(o.DType); err != nil { // a no-op in float32
-		return nil, err
-	}
-	if err := m.SetScanLayers(o.ScanLayers); err != nil {
+	if err := prepare(m, o); err != nil {
 		return nil, err
 	}
 	rng := rand.New(rand.NewPCG(o.Seed+1, 7))

@@ -12,6 +12,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/dualtoken/evalharness/internal/fixtures"
+	"github.com/dualtoken/evalharness/internal/fixtures/refs"
 	"github.com/dualtoken/evalharness/model/precision"
 	"github.com/dualtoken/evalharness/model/weights"
 )
@@ -70,32 +71,6 @@ func loadPartsAs(t *testing.T, dir string, dt dtypes.DType) (*Config, *model.Sto
 	}
 	t.Logf("parts: %d bytes in float32, %d with matrices in %s", before, precision.Bytes(store.IterVariables()), dt)
 	return cfg, store
-}
-
-func goldenF32(t *testing.T, golden weights.Set, name string) []float32 {
-	t.Helper()
-	x, err := golden.Get(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := x.Float32()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
-func goldenInt(t *testing.T, golden weights.Set, name string) []int64 {
-	t.Helper()
-	x, err := golden.Get(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := x.Int64()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
 }
 
 // within1e4 is the fixtures' float32 tolerance, for the float32 islands.
@@ -239,7 +214,7 @@ func TestParityBF16DualTokenParts(t *testing.T) {
 		}
 		switch {
 		case c.stages < 0:
-			got, want := tensors.MustCopyFlatData[int64](res[i]), goldenInt(t, golden, c.name)
+			got, want := tensors.MustCopyFlatData[int64](res[i]), refs.Ints(t, golden, c.name)
 			for j := range want {
 				if got[j] != want[j] {
 					t.Errorf("%s[%d] = %d, want %d (float32 island: codes exact)", c.name, j, got[j], want[j])
@@ -247,9 +222,9 @@ func TestParityBF16DualTokenParts(t *testing.T) {
 				}
 			}
 		case c.stages == 0:
-			within1e4(t, c.name, tensors.MustCopyFlatData[float32](res[i]), goldenF32(t, golden, c.name))
+			within1e4(t, c.name, tensors.MustCopyFlatData[float32](res[i]), refs.Floats(t, golden, c.name))
 		default:
-			a := precision.CompareBF16(tensors.MustCopyFlatData[float32](res[i]), goldenF32(t, golden, c.name), c.stages)
+			a := precision.CompareBF16(tensors.MustCopyFlatData[float32](res[i]), refs.Floats(t, golden, c.name), c.stages)
 			t.Logf("%-26s %s", c.name, a)
 			if !a.OK {
 				t.Errorf("%s: %s; %s", c.name, a, a.Mismatched)
@@ -257,7 +232,7 @@ func TestParityBF16DualTokenParts(t *testing.T) {
 		}
 	}
 	for k, name := range chainNames {
-		got, want := tensors.MustCopyFlatData[int64](res[len(checks)+k]), goldenInt(t, golden, name)
+		got, want := tensors.MustCopyFlatData[int64](res[len(checks)+k]), refs.Ints(t, golden, name)
 		depth := res[len(checks)+k].Shape().Dimensions[3]
 		same, perDepth := 0, make([]int, depth)
 		for j := range want {
@@ -307,7 +282,7 @@ func TestParityBF16DualTokenParts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			within1e4(t, name, tensors.MustCopyFlatData[float32](v), goldenF32(t, golden, name))
+			within1e4(t, name, tensors.MustCopyFlatData[float32](v), refs.Floats(t, golden, name))
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/dualtoken/evalharness/internal/fixtures"
+	"github.com/dualtoken/evalharness/internal/fixtures/refs"
 	"github.com/dualtoken/evalharness/model/precision"
 	"github.com/dualtoken/evalharness/model/weights"
 )
@@ -92,7 +93,7 @@ func parityBF16(t *testing.T, name string) {
 			t.Errorf("%s is %s, want float32", name, got.DType)
 		}
 		g, _ := got.Float32()
-		w := goldenFloats(t, golden, name)
+		w := refs.Floats(t, golden, name)
 		a := precision.CompareBF16(g, w, stages)
 		t.Logf("%-16s %s", name, a)
 		if !a.OK {
@@ -190,19 +191,6 @@ func trues(n int) []bool {
 		out[i] = true
 	}
 	return out
-}
-
-func goldenFloats(t *testing.T, golden weights.Set, name string) []float32 {
-	t.Helper()
-	x, err := golden.Get(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := x.Float32()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
 }
 
 // processed applies what greedy generation does to one position's logits:

@@ -17,6 +17,7 @@ import (
 
 	"github.com/dualtoken/evalharness/backend/backendtest"
 	"github.com/dualtoken/evalharness/internal/fixtures"
+	"github.com/dualtoken/evalharness/internal/fixtures/refs"
 	"github.com/dualtoken/evalharness/model/precision"
 	"github.com/dualtoken/evalharness/model/weights"
 )
@@ -122,7 +123,7 @@ func TestParityScanLLM(t *testing.T) {
 					t.Fatalf("%s not produced", n)
 				}
 				gf, _ := g.Float32()
-				allClose(t, n, gf, goldenFloats(t, golden, n))
+				allClose(t, n, gf, refs.Floats(t, golden, n))
 				wf, _ := want[n].Float32()
 				t.Logf("%-16s scanned vs unrolled max|Δ| %.3g", n, within(t, n, gf, wf, 1e-5))
 			}

@@ -160,21 +160,28 @@ type VisionOutputs struct {
 
 // Vision runs the whole vision tower on pixels [B,C,H,W].
 func Vision(s *model.Scope, c *VisionConfig, pixels *Node) VisionOutputs {
-	x := VisionEmbeddings(s, c, pixels)
-	out := VisionOutputs{Hidden: []*Node{x}}
-	if c.ScanLayers {
-		out.Hidden = make([]*Node, c.NumLayers+1)
-		out.Hidden[0] = x
-		x = VisionLayers(s, c, 0, c.NumLayers, x)
-		out.Hidden[c.NumLayers] = x
-	} else {
-		for i := range c.NumLayers {
-			x = VisionLayer(s, c, i, x)
-			out.Hidden = append(out.Hidden, x)
-		}
-	}
-	out.Last, out.Pooled = VisionFrom(s, c, x, c.NumLayers)
+	out := VisionOutputs{Hidden: stack(c.NumLayers, c.ScanLayers, VisionEmbeddings(s, c, pixels),
+		func(i int, x *Node) *Node { return VisionLayer(s, c, i, x) },
+		func(from, to int, x *Node) *Node { return VisionLayers(s, c, from, to, x) })}
+	out.Last, out.Pooled = VisionFrom(s, c, out.Hidden[c.NumLayers], c.NumLayers)
 	return out
+}
+
+// stack runs a tower's n layers on x: unrolled, keeping every hidden state
+// (hidden[i] = after layer i), or as one loop (loop), keeping only hidden[0]
+// and hidden[n]. Returns hidden [n+1].
+func stack(n int, loop bool, x *Node, layer func(i int, x *Node) *Node, layers func(from, to int, x *Node) *Node) []*Node {
+	hidden := make([]*Node, n+1)
+	hidden[0] = x
+	if loop {
+		hidden[n] = layers(0, n, x)
+		return hidden
+	}
+	for i := range n {
+		x = layer(i, x)
+		hidden[i+1] = x
+	}
+	return hidden
 }
 
 // VisionFrom continues the tower from hidden_states[from] (the output of the
@@ -248,20 +255,10 @@ type TextOutputs struct {
 
 // Text runs the whole text tower on ids [B,L].
 func Text(s *model.Scope, c *TextConfig, ids *Node) TextOutputs {
-	x := TextEmbeddings(s, c, ids)
-	out := TextOutputs{Hidden: []*Node{x}}
-	if c.ScanLayers {
-		out.Hidden = make([]*Node, c.NumLayers+1)
-		out.Hidden[0] = x
-		x = TextLayers(s, c, 0, c.NumLayers, x)
-		out.Hidden[c.NumLayers] = x
-	} else {
-		for i := range c.NumLayers {
-			x = TextLayer(s, c, i, x)
-			out.Hidden = append(out.Hidden, x)
-		}
-	}
-	out.Last = TextFinalLayerNorm(s, c, x)
+	out := TextOutputs{Hidden: stack(c.NumLayers, c.ScanLayers, TextEmbeddings(s, c, ids),
+		func(i int, x *Node) *Node { return TextLayer(s, c, i, x) },
+		func(from, to int, x *Node) *Node { return TextLayers(s, c, from, to, x) })}
+	out.Last = TextFinalLayerNorm(s, c, out.Hidden[c.NumLayers])
 	out.Pooled = TextHead(s, c, out.Last)
 	return out
 }
