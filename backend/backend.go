@@ -11,6 +11,8 @@ import (
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/go-xla/compute/xla"
+
+	"github.com/dualtoken/evalharness/backend/xladry"
 	_ "github.com/gomlx/gomlx/backends/default" // registers "go" and "xla"
 )
 
@@ -31,7 +33,9 @@ func Resolve(flag string) string {
 }
 
 // New creates the backend named by spec ("go", "xla:cpu", "xla:cuda",
-// "xla:/abs/path/xla_cuda_plugin.so[,options]"), resolved as in Resolve.
+// "xla:/abs/path/xla_cuda_plugin.so[,options]", or "xladry[:cuda|cpu]": the
+// XLA backend's programs built and recorded, nothing run; see package
+// xladry), resolved as in Resolve.
 // Errors are single lines that say how to fix them.
 func New(spec string) (b compute.Backend, err error) {
 	spec = Resolve(spec)
@@ -46,6 +50,8 @@ func New(spec string) (b compute.Backend, err error) {
 	}
 	name, cfg, _ := strings.Cut(spec, ":")
 	switch name {
+	case "xladry":
+		return xladry.New(cfg)
 	case "go":
 		GuardHeapTail()
 	case "xla", "stablehlo", "shlo", "hlo":
@@ -59,7 +65,7 @@ func New(spec string) (b compute.Backend, err error) {
 			}
 		}
 	default:
-		return nil, fmt.Errorf("unknown backend %q: use go, xla:cpu, xla:cuda or xla:/abs/path/to/xla_cuda_plugin.so", spec)
+		return nil, fmt.Errorf("unknown backend %q: use go, xla:cpu, xla:cuda, xla:/abs/path/to/xla_cuda_plugin.so or xladry[:cuda|cpu] (builds XLA programs, runs nothing)", spec)
 	}
 	defer func() {
 		if r := recover(); r != nil {

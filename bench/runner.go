@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -44,13 +45,19 @@ func CacheKey(task Task, info ModelInfo) string {
 	return hex.EncodeToString(h[:])[:16]
 }
 
-// RunDir is where a run's files live.
+// RunDir is where a run's files live. A dry run of the XLA path (backend
+// xladry: programs built, nothing computed) writes beside the real results,
+// as "<model>@xladry", so its stand-in predictions are never taken for them.
 func RunDir(cfg RunConfig, task Task, info ModelInfo) string {
 	name := info.Name
 	if name == "" {
 		name = "model"
 	}
-	return filepath.Join(cfg.OutDir, task.Name(), filepath.Base(name))
+	name = filepath.Base(name)
+	if strings.HasPrefix(cfg.Backend, "xladry") {
+		name += "@xladry"
+	}
+	return filepath.Join(cfg.OutDir, task.Name(), name)
 }
 
 // PredictionsPath is the JSONL cache for (task, model, protocol).

@@ -163,3 +163,17 @@ func TestCacheKeyDType(t *testing.T) {
 		t.Error("bfloat16 predictions share the float32 cache key")
 	}
 }
+
+// A dry run of the XLA path (stand-in outputs) never shares a folder, and
+// so never a prediction cache or results.json, with real runs.
+func TestRunDirOfDryRuns(t *testing.T) {
+	info := fakeModel{}.Info()
+	real := RunDir(RunConfig{OutDir: "out", Backend: "xla:cuda"}, countTask{}, info)
+	dry := RunDir(RunConfig{OutDir: "out", Backend: "xladry:cuda"}, countTask{}, info)
+	if real == dry || filepath.Dir(real) != filepath.Dir(dry) || filepath.Base(dry) != filepath.Base(real)+"@xladry" {
+		t.Errorf("real run in %s, dry run in %s", real, dry)
+	}
+	if gofolder := RunDir(RunConfig{OutDir: "out", Backend: "go"}, countTask{}, info); gofolder != real {
+		t.Errorf("go backend in %s, xla in %s: the backend must not change a real run's folder", gofolder, real)
+	}
+}

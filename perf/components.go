@@ -13,6 +13,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
+	"github.com/dualtoken/evalharness/backend/xladry"
 	"github.com/dualtoken/evalharness/model/dualtoken"
 	"github.com/dualtoken/evalharness/model/inception"
 	"github.com/dualtoken/evalharness/model/llm"
@@ -104,21 +105,28 @@ func Build(b compute.Backend, o Options) (*Workload, error) {
 			return nil, badOptions("--scan-layers: %v", err)
 		}
 	}
+	var build func(compute.Backend, Options) (*Workload, error)
 	switch o.Component {
 	case "siglip-vision":
-		return buildSiglipVision(b, o)
+		build = buildSiglipVision
 	case "siglip-text":
-		return buildSiglipText(b, o)
+		build = buildSiglipText
 	case "dualtoken-encode", "dualtoken-decode":
-		return buildDualToken(b, o)
+		build = buildDualToken
 	case "llm-prefill", "llm-decode":
-		return buildLLM(b, o)
+		build = buildLLM
 	case "inception":
-		return buildInception(b, o)
+		build = buildInception
 	case ReconEvalComponent:
-		return buildReconEval(b, o)
+		build = buildReconEval
+	default:
+		return nil, badOptions("unknown component %q", o.Component)
 	}
-	return nil, badOptions("unknown component %q", o.Component)
+	w, err := build(b, o)
+	if _, dry := b.(*xladry.Backend); dry && err == nil {
+		w.Notes = append(w.Notes, "xladry: the XLA programs were built (see "+xladry.EnvDump+"), nothing was compiled or run: timings are the host side only")
+	}
+	return w, err
 }
 
 // uniform is a host tensor of values uniform in [-1,1) (pixels in the range
@@ -492,7 +500,7 @@ func buildLLM(b compute.Backend, o Options) (*Workload, error) {
 	w.Config["cache_slots"] = st.Capacity()
 	w.Config["prefill_first_call_s"] = prefill
 	w.Notes = []string{
-		fmt.Sprintf("State.Append of one token per row after a %d-token prompt (prefill incl. its compile: %.2f s, untimed); logits [B,V] copied to the host each step", P, prefill),
+		fmt.Sprintf("greedy decoding: State.Step of one token per row after a %d-token prompt (prefill incl. its compile: %.2f s, untimed), the argmax computed on the device and fed back (as generate() does); the logits stay on the device", P, prefill),
 		fmt.Sprintf("attention FLOPs at the mean context of the timed steps (%.1f positions); the kernel attends over all %d cache slots with a mask", meanContext, st.Capacity()),
 	}
 	w.Notes = append(w.Notes, extra...)
@@ -500,8 +508,14 @@ func buildLLM(b compute.Backend, o Options) (*Workload, error) {
 		if st.Used()+1 > st.Capacity() {
 			return fmt.Errorf("llm-decode: the %d-slot cache is full (more steps than warmup+iters)", st.Capacity())
 		}
-		_, err := st.Append(step, nil)
-		return err
+		out, err := st.Step(step, nil, llm.FetchArgmax)
+		if err != nil {
+			return err
+		}
+		for r := range o.Batch {
+			step.IDs[r][0] = out.Argmax[r][0]
+		}
+		return nil
 	}
 	w.Close = func() { st.Close() }
 	return w, nil

@@ -16,7 +16,7 @@ import (
 
 // Globals are flags every subcommand accepts.
 type Globals struct {
-	Backend string `help:"Compute backend: go (default), xla:cpu, xla:cuda, or xla:/abs/path/xla_cuda_plugin.so. Default from $GOMLX_BACKEND, else go." placeholder:"SPEC"`
+	Backend string `help:"Compute backend: go (default), xla:cpu, xla:cuda, xla:/abs/path/xla_cuda_plugin.so, or xladry (builds the XLA CUDA programs, runs nothing: checks the GPU path on a CPU; DUALTOKEN_XLADRY_DUMP=DIR writes them). Default from $GOMLX_BACKEND, else go." placeholder:"SPEC"`
 }
 
 type command struct {

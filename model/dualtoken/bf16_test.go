@@ -14,38 +14,9 @@ import (
 	"github.com/dualtoken/evalharness/internal/fixtures"
 	"github.com/dualtoken/evalharness/internal/fixtures/refs"
 	"github.com/dualtoken/evalharness/model/precision"
+	"github.com/dualtoken/evalharness/model/siglip"
 	"github.com/dualtoken/evalharness/model/weights"
 )
-
-// Stage counts for precision.CompareBF16 (see precision.PerStage): an
-// attention projection is two stages (attention with the parallel
-// projection, then the MLP), a ResNet block two (its two convolutions), the
-// bilinear resize one, a decoder attention block one, an upsampling
-// convolution one, conv_in and conv_out one each.
-const projStages = 2
-
-// decoderStages counts the stages of Decoder.
-func decoderStages(d DecoderConfig) int {
-	n := 1 + 2 + 1 + 2 // conv_in, mid block, attention, block
-	res := d.LatentSide()
-	for level := len(d.ChMult) - 1; level >= 0; level-- {
-		per := 2
-		if hasAttn(d, res) {
-			per++
-		}
-		n += (d.NumResBlocks + 1) * per
-		if level != 0 {
-			if d.ResampWithConv {
-				n++
-			}
-			res *= 2
-		}
-	}
-	if !d.GivePreEnd {
-		n++ // GroupNorm (float32) + SiLU + conv_out
-	}
-	return n
-}
 
 // loadPartsAs loads the fixture's parts with the matrices stored in dt (the
 // quantisers kept float32, as Model.SetDType does) and checks the storage.
@@ -112,22 +83,9 @@ func TestParityBF16DualTokenParts(t *testing.T) {
 	defer golden.Close()
 	cfg, store := loadPartsAs(t, dir, precision.BF16)
 
-	type check struct {
-		name   string
-		stages int // > 0: CompareBF16; 0: float32 1e-4; -1: integers, exact
-	}
-	var checks []check
-	inputs := []string{"h4", "h6", "h26", "prequant_pix", "prequant_sem", "zq_pix", "zq_sem"}
-	if cfg.HasShortcut() {
-		inputs = append(inputs, "prequant_shortcut")
-	}
-	var convDown bool
-	for _, blk := range cfg.ConvBlocks {
-		convDown = convDown || blk.Name == "proj_down_2025"
-	}
-	if convDown && golden.Has("proj_down_2025") {
-		inputs = append(inputs, "proj_down_2025")
-	}
+	// The inputs, the stages and their counts are BF16Parts', which
+	// `evalrun verify --dtype bfloat16` runs too.
+	inputs := BF16PartsInputs(cfg, golden.Has)
 	var args []any
 	for _, n := range inputs {
 		x, err := golden.Get(n)
@@ -141,6 +99,7 @@ func TestParityBF16DualTokenParts(t *testing.T) {
 		args = append(args, v)
 	}
 	grid := func(x *Node) *Node { return tokensToGrid(x) }
+	var checks []Staged // Stages > 0: CompareBF16; 0: float32 1e-4; -1: integers, exact
 	var chainNames []string
 	fn := func(scope *model.Scope, xs []*Node) []*Node {
 		in := map[string]*Node{}
@@ -149,57 +108,15 @@ func TestParityBF16DualTokenParts(t *testing.T) {
 		}
 		p := NewParts(scope, xs[0].Graph())
 		p.DType = precision.BF16
-		checks, chainNames = checks[:0], chainNames[:0]
+		checks, chainNames = BF16Parts(p, cfg, in), chainNames[:0]
 		var outs []*Node
-		emit := func(name string, stages int, n *Node) {
-			checks = append(checks, check{name, stages})
-			outs = append(outs, n)
-		}
-		emit("prequant_pix", projStages, Prequant(p, cfg, cfg.Pix, "prequant_pix", in["h6"]))
-		if cfg.HasShortcut() {
-			emit("prequant_shortcut", projStages, Prequant(p, cfg, cfg.Pix, "prequant_shortcut", in["h4"]))
-		}
-		emit("prequant_sem", projStages, Prequant(p, cfg, cfg.Sem, "prequant_sem", in["h26"]))
-
-		// Quantisers on the golden latents: float32 islands.
-		zp := in["prequant_pix"]
-		if cfg.HasShortcut() {
-			zp = Add(zp, MulScalar(in["prequant_shortcut"], cfg.WeightShortcut))
-		}
-		qp := QuantizePixels(p, cfg, grid(zp), false)
-		emit("zq_pix", 0, qp.ZQ)
-		emit("codes_pix", -1, qp.Codes)
-		emit("commit_pix", 0, Reshape(qp.Commit, 1))
-		emit("code_emb_pix", 0, CodeEmbeddings(p.At("quantizer_pix"), cfg.Pix, qp.Codes))
-		qs := QuantizeSemantic(p, cfg, grid(in["prequant_sem"]), false)
-		emit("zq_sem", 0, qs.ZQ)
-		emit("codes_sem", -1, qs.Codes)
-		emit("commit_sem", 0, Reshape(qs.Commit, 1))
-		emit("code_emb_sem", 0, CodeEmbeddings(p.At("quantizer_sem"), cfg.Sem, qs.Codes))
-
-		// Decoder stages from the golden quantised latent.
-		dec := DecodePixels(p, cfg, in["zq_pix"])
-		emit("postquant_pix", projStages, precision.ToF32(dec.Postquant))
-		emit("latent_resized", projStages+1, precision.ToF32(dec.LatentResized))
-		emit("post_quant_conv", projStages+1+2, precision.ToF32(dec.PostQuantConv))
-		emit("images", projStages+1+2+decoderStages(cfg.Decoder), precision.ToF32(dec.Images))
-		emit("postquant_sem", projStages, precision.ToF32(SemanticPostquant(p, cfg, in["zq_sem"])))
-		if convDown {
-			emit("proj_down_2025", 2, precision.ToF32(ConvBlockForward(p, "proj_down_2025", tokensToMap(in["h6"]))))
-			if in["proj_down_2025"] != nil && golden.Has("proj_up_2025") {
-				emit("proj_up_2025", 2, precision.ToF32(ConvBlockForward(p, "proj_up_2025", in["proj_down_2025"])))
-			}
+		for _, c := range checks {
+			outs = append(outs, c.Value)
 		}
 		// End to end: codes from the bfloat16 projections.
 		chainNames = append(chainNames, "codes_pix", "codes_sem")
-		outs = append(outs,
-			QuantizePixels(p, cfg, PixelLatent(p, cfg, in["h6"], in["h4"]), false).Codes,
-			QuantizeSemantic(p, cfg, SemanticLatent(p, cfg, in["h26"]), false).Codes)
-		for i := range outs[:len(checks)] {
-			if outs[i].DType().IsFloat() {
-				outs[i] = precision.ToF32(outs[i])
-			}
-		}
+		pix, sem := BF16PartsCodes(p, cfg, in)
+		outs = append(outs, pix, sem)
 		return outs
 	}
 	b := testBackend(t)
@@ -208,26 +125,26 @@ func TestParityBF16DualTokenParts(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, c := range checks {
-		if !golden.Has(c.name) {
-			t.Logf("golden has no %s: not compared", c.name)
+		if !golden.Has(c.Name) {
+			t.Logf("golden has no %s: not compared", c.Name)
 			continue
 		}
 		switch {
-		case c.stages < 0:
-			got, want := tensors.MustCopyFlatData[int64](res[i]), refs.Ints(t, golden, c.name)
+		case c.Stages < 0:
+			got, want := tensors.MustCopyFlatData[int64](res[i]), refs.Ints(t, golden, c.Name)
 			for j := range want {
 				if got[j] != want[j] {
-					t.Errorf("%s[%d] = %d, want %d (float32 island: codes exact)", c.name, j, got[j], want[j])
+					t.Errorf("%s[%d] = %d, want %d (float32 island: codes exact)", c.Name, j, got[j], want[j])
 					break
 				}
 			}
-		case c.stages == 0:
-			within1e4(t, c.name, tensors.MustCopyFlatData[float32](res[i]), refs.Floats(t, golden, c.name))
+		case c.Stages == 0:
+			within1e4(t, c.Name, tensors.MustCopyFlatData[float32](res[i]), refs.Floats(t, golden, c.Name))
 		default:
-			a := precision.CompareBF16(tensors.MustCopyFlatData[float32](res[i]), refs.Floats(t, golden, c.name), c.stages)
-			t.Logf("%-26s %s", c.name, a)
+			a := precision.CompareBF16(tensors.MustCopyFlatData[float32](res[i]), refs.Floats(t, golden, c.Name), c.Stages)
+			t.Logf("%-26s %s", c.Name, a)
 			if !a.OK {
-				t.Errorf("%s: %s; %s", c.name, a, a.Mismatched)
+				t.Errorf("%s: %s; %s", c.Name, a, a.Mismatched)
 			}
 		}
 	}
@@ -329,8 +246,7 @@ func TestModelSetDTypeBF16(t *testing.T) {
 		t.Fatal(err)
 	}
 	fc := m16.Config
-	L := fc.Tower.Vision.NumLayers
-	stages := 1 + 2*fc.LayerSem + projStages + projStages + 2*(L-fc.LayerSem) + 1 + 2
+	stages := FullBF16Stages(fc, nil)[siglip.OutVisionPooled] // end to end from the pixels
 	a := precision.CompareBF16(tensors.MustCopyFlatData[float32](e16.Pooled), tensors.MustCopyFlatData[float32](e32.Pooled), stages)
 	t.Logf("pooled: %s", a)
 	if !a.OK || e16.Pooled.DType() != dtypes.Float32 {
@@ -364,7 +280,7 @@ func TestModelSetDTypeBF16(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a = precision.CompareBF16(tensors.MustCopyFlatData[float32](i16), tensors.MustCopyFlatData[float32](i32), projStages+1+2+decoderStages(fc.Decoder))
+	a = precision.CompareBF16(tensors.MustCopyFlatData[float32](i16), tensors.MustCopyFlatData[float32](i32), decodeStages(fc.Config))
 	t.Logf("decoded images: %s", a)
 	if !a.OK || i16.DType() != dtypes.Float32 {
 		t.Errorf("bfloat16 decode (%s): %s; %s", i16.DType(), a, a.Mismatched)

@@ -23,8 +23,9 @@ func TestParityBF16Llama(t *testing.T) { parityBF16(t, "llama") }
 //
 //   - storage: every weight matrix bfloat16, norms float32;
 //   - hidden_states.i and logits within precision.CompareBF16 at their stage
-//     counts: the embedding is stage 1, each layer adds two (attention, MLP),
-//     the final RMSNorm one, the lm_head product one;
+//     counts (BF16Stages, which `evalrun verify --dtype bfloat16` uses too):
+//     the embedding is stage 1, each layer adds two (attention, MLP), the
+//     final RMSNorm one, the lm_head product one;
 //   - greedy tokens, teacher-forced on the golden sequence: wherever the
 //     float32 model's margin between its two best (processed) logits exceeds
 //     twice the logits' error bound, no bfloat16 error can swap them, so the
@@ -77,13 +78,11 @@ func parityBF16(t *testing.T, name string) {
 	N := m16.Config.NumLayers
 	var logitBound float64
 	for i := 0; i <= N+1; i++ {
-		name, stages := fmt.Sprintf("hidden_states.%d", i), 1+2*i
-		switch {
-		case i == N:
-			stages = 1 + 2*N + 1
-		case i == N+1:
-			name, stages = "logits", 1+2*N+2
+		name := fmt.Sprintf("hidden_states.%d", i)
+		if i == N+1 {
+			name = "logits"
 		}
+		stages := BF16Stages(m16.Config, name)
 		got, ok := outs[name]
 		if !ok {
 			t.Errorf("%s not produced", name)

@@ -126,14 +126,23 @@ func (m *Model) GenerateFrom(in Input, opts GenerateOptions) ([]Result, error) {
 		return nil, err
 	}
 	defer st.Close()
-	out, err := st.Append(in, nil)
-	if err != nil {
-		return nil, err
-	}
-
 	stop := map[int]bool{}
 	for _, id := range append(slices.Clone(opts.EOS), opts.StopIDs...) {
 		stop[id] = true
+	}
+	// fetch: where pick would take the plain argmax (greedy, no repetition
+	// penalty, no eos suppression at this step), the device computes it and
+	// the logits stay there.
+	plainGreedy := opts.Temperature == 0 && (opts.RepetitionPenalty == 0 || opts.RepetitionPenalty == 1)
+	fetch := func(step int) Fetch {
+		if plainGreedy && (step >= opts.MinNewTokens || len(stop) == 0) {
+			return FetchArgmax
+		}
+		return FetchLogits
+	}
+	out, err := st.Step(in, nil, fetch(0))
+	if err != nil {
+		return nil, err
 	}
 	rngs := make([]*rand.Rand, B)
 	for b := range rngs {
@@ -148,7 +157,12 @@ func (m *Model) GenerateFrom(in Input, opts GenerateOptions) ([]Result, error) {
 			if results[b].Finish != "" {
 				continue
 			}
-			tok := pick(out.Logits[b][0], history[b], step, &opts, stop, rngs[b])
+			var tok int
+			if out.Argmax != nil {
+				tok = out.Argmax[b][0]
+			} else {
+				tok = pick(out.Logits[b][0], history[b], step, &opts, stop, rngs[b])
+			}
 			tokens[b] = tok
 			results[b].Tokens = append(results[b].Tokens, tok)
 			history[b] = append(history[b], tok)
@@ -183,7 +197,7 @@ func (m *Model) GenerateFrom(in Input, opts GenerateOptions) ([]Result, error) {
 			next.IDs[b] = []int{max(tokens[b], 0)}
 			next.Mask[b] = []bool{tokens[b] >= 0}
 		}
-		if out, err = st.Append(next, nil); err != nil {
+		if out, err = st.Step(next, nil, fetch(step+1)); err != nil {
 			return nil, err
 		}
 	}

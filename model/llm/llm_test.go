@@ -149,6 +149,42 @@ func TestCacheMatchesForward(t *testing.T) {
 	}
 }
 
+// Step returns only what it is asked to fetch, and the device's argmax is
+// the host's (first index of the largest logit) for every row and position.
+func TestStepFetch(t *testing.T) {
+	cfg := smallConfigs()["qwen2-gqa-untied"]
+	m := newRandom(t, cfg, 9)
+	rng := rand.New(rand.NewPCG(9, 9))
+	in := Input{IDs: [][]int{randomTokens(rng, 5, cfg.VocabSize), randomTokens(rng, 5, cfg.VocabSize), randomTokens(rng, 5, cfg.VocabSize)}}
+	st, err := m.NewState(3, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	all, err := st.Step(in, []int{1, 4}, FetchLogits|FetchHidden|FetchArgmax)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for b := range 3 {
+		for p := range 2 {
+			if want := argmax(all.Logits[b][p]); all.Argmax[b][p] != want {
+				t.Errorf("row %d position %d: device argmax %d, host argmax %d", b, p, all.Argmax[b][p], want)
+			}
+		}
+	}
+	if len(all.Hidden) != 3 || len(all.Hidden[0][0]) != cfg.HiddenSize {
+		t.Errorf("hidden not fetched: %d rows", len(all.Hidden))
+	}
+	next := Input{IDs: [][]int{{all.Argmax[0][1]}, {all.Argmax[1][1]}, {all.Argmax[2][1]}}}
+	only, err := st.Step(next, nil, FetchArgmax)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if only.Logits != nil || only.Hidden != nil || len(only.Argmax) != 3 || len(only.Argmax[0]) != 1 {
+		t.Errorf("FetchArgmax returned logits %v hidden %v argmax %v", only.Logits != nil, only.Hidden != nil, only.Argmax)
+	}
+}
+
 // Left-padded batched decoding must give each row what it gets alone.
 func TestBatchedGenerationEqualsUnbatched(t *testing.T) {
 	for name, cfg := range smallConfigs() {

@@ -432,6 +432,12 @@ func (w *scopeLayer) linear(block, name string, x *Node, bias bool, width int) *
 // weights are rounded to v's dtype for the product with v. Query heads are
 // grouped by KV head (GQA) without copying k or v.
 //
+// It does not ask for XLA's fused attention: go-xla v0.4.13's cuDNN call
+// declines a materialised mask (padding and cache slots need one) and takes
+// the key length from the query (a decoding step has 1 query, L keys), so
+// attention.Core would fall back to its decomposed graph, whose scores and
+// softmax are bfloat16.
+//
 // inLoop leaves the mask's broadcast to the masked softmax's Where (the same
 // values) instead of an explicit BroadcastToDims; see loopRoPE.
 func attendLowPrecision(q, k, v, mask *Node, inLoop bool) *Node {

@@ -147,12 +147,26 @@ func (m *Model) scanDecoder(scope *model.Scope, x *Node, a *attnInputs, caches [
 		panic(fmt.Errorf("llm: a layer loop takes the cache as [K,V] of all layers, got %d tensors", len(caches)))
 	}
 	w := m.stackLayers(scope, x.Graph())
-	out := scan.Run(w, append([]*Node{x}, caches...), func(l *scan.Layer, st []*Node) []*Node {
+	// The attention inputs enter the loop as invariants (scan.RunWith).
+	var inv []*Node
+	for _, p := range []**Node{&a.cos, &a.sin, &a.mask, &a.empty, &a.start} {
+		if *p != nil {
+			inv = append(inv, *p)
+		}
+	}
+	out := scan.RunWith(w, 0, -1, append([]*Node{x}, caches...), inv, func(l *scan.Layer, st []*Node) []*Node {
+		la := *a
+		k := 0
+		for _, p := range []**Node{&la.cos, &la.sin, &la.mask, &la.empty, &la.start} {
+			if *p != nil {
+				*p, k = l.Invariants[k], k+1
+			}
+		}
 		var ck, cv *Node
 		if len(st) == 3 {
 			ck, cv = st[1], st[2]
 		}
-		y, nk, nv := m.layer(loopLayer{l}, st[0], a, ck, cv, l.Index)
+		y, nk, nv := m.layer(loopLayer{l}, st[0], &la, ck, cv, l.Index)
 		if ck == nil {
 			return []*Node{y}
 		}

@@ -2,9 +2,12 @@ package llm
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/gomlx/compute"
 
+	"github.com/dualtoken/evalharness/model/precision"
 	"github.com/dualtoken/evalharness/model/verify"
 	"github.com/dualtoken/evalharness/model/weights"
 )
@@ -17,13 +20,51 @@ func init() {
 // present): logits and hidden_states.{0..N} of one uncached forward pass (as
 // transformers' forward: positions 0..S-1 on every row), and generated_ids =
 // input_ids[0] followed by greedy tokens through the KV-cache path, eos
-// suppressed, as many as the golden row holds beyond the prompt.
-func runVerify(b compute.Backend, dir string, golden weights.Set) (map[string]*weights.Tensor, []string, error) {
+// suppressed, as many as the golden row holds beyond the prompt. In
+// bfloat16 the weight matrices and the KV cache are bfloat16
+// (Model.SetDType) and every float output carries its BF16Stages.
+func runVerify(b compute.Backend, dir string, golden weights.Set, opt verify.Options) (*verify.Result, error) {
 	m, err := Load(b, dir)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %v", verify.ErrBadInput, err)
+		return nil, fmt.Errorf("%w: %v", verify.ErrBadInput, err)
 	}
-	return VerifyOutputs(m, golden)
+	if opt.DType == precision.BF16 {
+		if err := m.SetDType(opt.DType); err != nil {
+			return nil, fmt.Errorf("%w: %v", verify.ErrBadInput, err)
+		}
+	}
+	outs, inputs, err := VerifyOutputs(m, golden)
+	if err != nil {
+		return nil, err
+	}
+	res := &verify.Result{Outputs: outs, Inputs: inputs, BF16: map[string]verify.BF16{}}
+	for name, t := range outs {
+		if s := BF16Stages(m.Config, name); s > 0 && t.DType.IsFloat() {
+			res.BF16[name] = verify.BF16{Stages: s}
+		}
+	}
+	return res, nil
+}
+
+// BF16Stages is the number of bfloat16 stages (see precision.CompareBF16)
+// behind a verify output of a decoder with c's layers, or 0 for a name it
+// does not know: the embedding is stage 1, each layer adds two (attention,
+// MLP), the final RMSNorm one (hidden_states.N is after it, as in
+// transformers), the lm_head product one.
+func BF16Stages(c *Config, name string) int {
+	N := c.NumLayers
+	if name == "logits" {
+		return 1 + 2*N + 2
+	}
+	s, ok := strings.CutPrefix(name, "hidden_states.")
+	i, err := strconv.Atoi(s)
+	if !ok || err != nil || i < 0 || i > N {
+		return 0
+	}
+	if i == N {
+		return 1 + 2*N + 1
+	}
+	return 1 + 2*i
 }
 
 // VerifyOutputs computes runVerify's outputs with a loaded model (in any

@@ -70,9 +70,11 @@ func Pick(stacked, i *Node) *Node {
 
 // Layer is one iteration of the loop: its index and the layer's weights.
 type Layer struct {
-	Index  *Node // int32 scalar, 0-based within the stack
-	w      Stacked
-	picked map[string]*Node
+	Index *Node // int32 scalar, 0-based within the stack
+	// Invariants are the body's copies of RunWith's invariants, in order.
+	Invariants []*Node
+	w          Stacked
+	picked     map[string]*Node
 }
 
 // Weight returns this layer's value of the stacked weight name (picked once
@@ -102,9 +104,10 @@ func (l *Layer) names() []string {
 // Run runs body once per layer of w (n = the stacks' leading dimension) as
 // one While loop, threading state through it: body receives the iteration
 // and the current state and returns the next state, each value of the shape
-// and dtype it came in with. Values body uses from outside (the stacked
-// weights, masks, positions) are captured by the loop. It returns the final
-// state; with n = 0 the state itself.
+// and dtype it came in with. The stacked weights are captured by the loop;
+// other outside values the body combines elementwise with its own must be
+// passed as RunWith's invariants (go-xla refuses the capture). It returns
+// the final state; with n = 0 the state itself.
 //
 // On the Go backend a body must not feed an explicit broadcast
 // (BroadcastToDims, BroadcastLike, ZerosLike, ...) of the same rank as its
@@ -114,13 +117,25 @@ func (l *Layer) names() []string {
 // ("input 1 for node Mul not computed yet"). Rely on the elementwise ops'
 // implicit broadcasting instead (size-1 axes, scalars), as package llm does.
 func Run(w Stacked, state []*Node, body func(l *Layer, state []*Node) []*Node) []*Node {
-	return RunRange(w, 0, -1, state, body)
+	return RunWith(w, 0, -1, state, nil, body)
 }
 
 // RunRange is Run over the layers from..to-1 of the stacks only (to < 0:
 // all of them): Layer.Index counts from `from`, so a stack of a whole
 // tower serves any run of its layers without being sliced.
 func RunRange(w Stacked, from, to int, state []*Node, body func(l *Layer, state []*Node) []*Node) []*Node {
+	return RunWith(w, from, to, state, nil, body)
+}
+
+// RunWith is RunRange with invariants: values from outside the loop that
+// the body combines with its own in elementwise ops (masks, RoPE tables, a
+// cache slot). They enter the loop as state carried unchanged and the body
+// reads them as Layer.Invariants: go-xla v0.4.13 builds an op on a captured
+// outside value only where the op takes operands from enclosing functions
+// (DynamicSlice of the stacked weights does), not an elementwise one
+// ("cannot add operation Multiply to function closure2, because the
+// operands are not part of the function").
+func RunWith(w Stacked, from, to int, state, invariants []*Node, body func(l *Layer, state []*Node) []*Node) []*Node {
 	if len(state) == 0 {
 		panic(fmt.Errorf("scan: Run needs at least one state value"))
 	}
@@ -148,21 +163,25 @@ func RunRange(w Stacked, from, to int, state []*Node, body func(l *Layer, state 
 	if err := CheckBackend(g.Backend()); err != nil {
 		panic(err)
 	}
-	params := func(g *Graph) (*Node, []*Node) {
+	params := func(g *Graph) (*Node, []*Node, []*Node) {
 		i := Parameter(g, "layer", shapes.Make(dtypes.Int32))
 		st := make([]*Node, len(state))
 		for k, s := range state {
 			st[k] = Parameter(g, fmt.Sprintf("state_%d", k), s.Shape())
 		}
-		return i, st
+		inv := make([]*Node, len(invariants))
+		for k, s := range invariants {
+			inv[k] = Parameter(g, fmt.Sprintf("invariant_%d", k), s.Shape())
+		}
+		return i, st, inv
 	}
 	cond := closure(g, func(g *Graph) []*Node {
-		i, _ := params(g)
+		i, _, _ := params(g)
 		return []*Node{LessThan(i, Const(g, int32(to)))}
 	})
 	loop := closure(g, func(g *Graph) []*Node {
-		i, st := params(g)
-		next := body(&Layer{Index: i, w: w, picked: map[string]*Node{}}, st)
+		i, st, inv := params(g)
+		next := body(&Layer{Index: i, Invariants: inv, w: w, picked: map[string]*Node{}}, st)
 		if len(next) != len(state) {
 			panic(fmt.Errorf("scan: the layer body returned %d values for %d state values", len(next), len(state)))
 		}
@@ -171,10 +190,12 @@ func RunRange(w Stacked, from, to int, state []*Node, body func(l *Layer, state 
 				panic(fmt.Errorf("scan: the layer body turned state %d from %s into %s", k, state[k].Shape(), s.Shape()))
 			}
 		}
-		return append([]*Node{AddScalar(i, 1)}, next...)
+		return append(append([]*Node{AddScalar(i, 1)}, next...), inv...)
 	})
-	out := While(cond, loop, append([]*Node{Const(g, int32(from))}, state...)...)
-	return out[1:]
+	init := append(append([]*Node{Const(g, int32(from))}, state...), invariants...)
+	out := While(cond, loop, init...)
+	resetXLACaches(g) // main goes on building: no closure of the body may serve it
+	return out[1 : 1+len(state)]
 }
 
 // StackValues stacks the values of per-layer variables of one shape along a
@@ -277,5 +298,6 @@ func closure(g *Graph, def func(g *Graph) []*Node) *Function {
 	saved := reflect.ValueOf(cache.Interface())
 	cache.Set(reflect.MakeMap(f.Type()))
 	defer cache.Set(saved)
+	resetXLACaches(g)
 	return NewClosure(g, def)
 }

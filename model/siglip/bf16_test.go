@@ -1,7 +1,6 @@
 package siglip
 
 import (
-	"fmt"
 	"github.com/dualtoken/evalharness/backend"
 	"testing"
 
@@ -44,38 +43,13 @@ func checkStoredAs(t *testing.T, store *model.Store, dt dtypes.DType, f32Bytes i
 	return total
 }
 
-// stagesOf counts the bfloat16 stages (see precision.PerStage) behind a
-// golden SigLIP output: the embedding is stage 1, every encoder layer adds
-// two (attention, MLP), the final LayerNorm one, the MAP head two
-// (attention, MLP) and the text head one. Normalisation and logits are
-// float32 and add none.
-func stagesOf(c *Config, name string) int {
-	var i int
-	L := c.Vision.NumLayers
-	switch {
-	case name == OutVisionLast:
-		return 1 + 2*L + 1
-	case name == OutVisionPooled || name == OutImageEmbeds:
-		return 1 + 2*L + 1 + 2
-	case name == OutTextLast:
-		return 1 + 2*c.Text.NumLayers + 1
-	case name == OutTextPooled || name == OutTextEmbeds:
-		return 1 + 2*c.Text.NumLayers + 1 + 1
-	case name == OutLogits:
-		return max(stagesOf(c, OutImageEmbeds), stagesOf(c, OutTextEmbeds))
-	}
-	if _, err := fmt.Sscanf(name, OutVisionHidden, &i); err == nil {
-		return 1 + 2*i
-	}
-	if _, err := fmt.Sscanf(name, OutTextHidden, &i); err == nil {
-		return 1 + 2*i
-	}
-	return -1
-}
+// stagesOf is BF16Stages, for the tests that compare bfloat16 outputs.
+func stagesOf(c *Config, name string) int { return BF16Stages(c, name) }
 
 // TestParityBF16Siglip runs the fixture model with its matrices stored in
 // bfloat16 (Model.SetDType) on the golden inputs and compares every golden
-// output with precision.CompareBF16 at the output's stage count (stagesOf):
+// output with precision.CompareBF16 at the output's stage count (BF16Stages,
+// which `evalrun verify --dtype bfloat16` uses too):
 // |Δ| <= 4·2⁻⁸·stages·max|want| elementwise and rms(Δ) <= 4·2⁻⁸·√stages·rms(want).
 // The logits are compared as cosines ((logit − bias)/exp(logit_scale)), the
 // quantity the towers produce. It also checks that the weights really are
@@ -121,7 +95,7 @@ func TestParityBF16Siglip(t *testing.T) {
 				got[i] = float32((float64(got[i]) - bias) / scale)
 			}
 		}
-		a := precision.CompareBF16(got, want, stagesOf(m.Config, name))
+		a := precision.CompareBF16(got, want, BF16Stages(m.Config, name))
 		t.Logf("%-26s %s", name, a)
 		if !a.OK {
 			t.Errorf("%s: %s; %s", name, a, a.Mismatched)
@@ -148,7 +122,7 @@ func TestParityBF16Siglip(t *testing.T) {
 	}
 	w, _ := g.Get(OutImageEmbeds)
 	want, _ := w.Float32()
-	if a := precision.CompareBF16(got, want, stagesOf(m.Config, OutImageEmbeds)); !a.OK {
+	if a := precision.CompareBF16(got, want, BF16Stages(m.Config, OutImageEmbeds)); !a.OK {
 		t.Errorf("Encoder's bfloat16 image embeddings: %s; %s", a, a.Mismatched)
 	}
 }

@@ -168,17 +168,25 @@ func (m *Model) CheckIDs(ids *tensors.Tensor) error {
 
 // runVerify is the verify.Runner: it loads dir, feeds the golden inputs
 // (pixel_values and, for a two-tower model, input_ids) and returns every
-// output it computes by golden name.
-func runVerify(b compute.Backend, dir string, golden weights.Set) (map[string]*weights.Tensor, []string, error) {
+// output it computes by golden name. In bfloat16 the matrices are stored in
+// it (Model.SetDType); every float output carries its BF16Stages, and the
+// logits are compared as cosines, (logit - logit_bias)/exp(logit_scale), the
+// quantity the towers produce.
+func runVerify(b compute.Backend, dir string, golden weights.Set, opt verify.Options) (*verify.Result, error) {
 	m, err := Load(dir)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %v", verify.ErrBadInput, err)
+		return nil, fmt.Errorf("%w: %v", verify.ErrBadInput, err)
+	}
+	if opt.DType == precision.BF16 {
+		if err := m.SetDType(opt.DType); err != nil {
+			return nil, fmt.Errorf("%w: %v", verify.ErrBadInput, err)
+		}
 	}
 	var inputs []string
 	var pixels, ids *tensors.Tensor
 	if golden.Has("pixel_values") {
 		if pixels, err = goldenInput(golden, "pixel_values"); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		inputs = append(inputs, "pixel_values")
 	}
@@ -186,25 +194,33 @@ func runVerify(b compute.Backend, dir string, golden weights.Set) (map[string]*w
 		inputs = append(inputs, "input_ids")
 		if m.Config.Text != nil {
 			if ids, err = goldenInput(golden, "input_ids"); err != nil {
-				return nil, nil, err
+				return nil, err
 			}
 		}
 	}
 	if pixels == nil && ids == nil {
-		return nil, inputs, fmt.Errorf("%w: golden file has no pixel_values%s", verify.ErrBadInput,
+		return nil, fmt.Errorf("%w: golden file has no pixel_values%s", verify.ErrBadInput,
 			map[bool]string{true: " or input_ids", false: ""}[m.Config.Text != nil])
 	}
 	outs, err := m.Forward(b, pixels, ids)
 	if err != nil {
-		return nil, inputs, fmt.Errorf("%w: %v", verify.ErrBadInput, err)
+		return nil, fmt.Errorf("%w: %v", verify.ErrBadInput, err)
 	}
-	res := make(map[string]*weights.Tensor, len(outs))
+	res := &verify.Result{Outputs: make(map[string]*weights.Tensor, len(outs)), Inputs: inputs, BF16: map[string]verify.BF16{}}
 	for name, t := range outs {
-		if res[name], err = weights.FromGoMLX(name, t); err != nil {
-			return nil, inputs, err
+		if res.Outputs[name], err = weights.FromGoMLX(name, t); err != nil {
+			return nil, err
+		}
+		if s := BF16Stages(m.Config, name); s > 0 {
+			res.BF16[name] = verify.BF16{Stages: s}
 		}
 	}
-	return res, inputs, nil
+	if chk, ok := res.BF16[OutLogits]; ok {
+		scale, bias, _ := m.LogitScaleBias()
+		chk.Offset, chk.Scale = bias, scale
+		res.BF16[OutLogits] = chk
+	}
+	return res, nil
 }
 
 func goldenInput(golden weights.Set, name string) (*tensors.Tensor, error) {

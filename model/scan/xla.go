@@ -1,0 +1,51 @@
+package scan
+
+import (
+	"fmt"
+	"reflect"
+	"unsafe"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/go-xla/compute/xla"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:revive // graph DSL
+)
+
+// xlaClosureCaches are go-xla v0.4.13's per-builder caches of the small
+// functions its ops take (a reduction's combiner, arg-min/max's, a select's).
+// They are keyed by dtype and op only, yet each cached function is a closure
+// of the function it was first made in: a ReduceSum in a While body followed
+// by a ReduceSum of the same dtype in main (a layer loop's LayerNorm, then
+// the final norm) fails to build, "reductionFn is not a StableHLO closure of
+// main". Emptying them whenever the function being built changes (around
+// each loop closure) makes every function build its own.
+var xlaClosureCaches = []string{"cacheReductions", "cacheArgMinMax", "cacheSelections"}
+
+// resetXLACaches empties go-xla's closure caches of g's builder; other
+// backends' builders are left alone. Builders that wrap another (package
+// xladry's) are looked through by their Unwrap method.
+func resetXLACaches(g *Graph) {
+	f := reflect.ValueOf(g).Elem().FieldByName("builder")
+	if !f.IsValid() {
+		panic(fmt.Errorf("scan: this GoMLX version's Graph has no builder field; revisit scan.resetXLACaches"))
+	}
+	b, _ := reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem().Interface().(compute.Builder)
+	for {
+		u, ok := b.(interface{ Unwrap() compute.Builder })
+		if !ok {
+			break
+		}
+		b = u.Unwrap()
+	}
+	xb, ok := b.(*xla.Builder)
+	if !ok {
+		return
+	}
+	s := reflect.ValueOf(xb).Elem()
+	for _, name := range xlaClosureCaches {
+		c := s.FieldByName(name)
+		if !c.IsValid() || c.Kind() != reflect.Map {
+			panic(fmt.Errorf("scan: go-xla's Builder has no map %s (written for go-xla v0.4.13); revisit scan.resetXLACaches", name))
+		}
+		reflect.NewAt(c.Type(), unsafe.Pointer(c.UnsafeAddr())).Elem().Clear()
+	}
+}
