@@ -92,6 +92,7 @@ func (c *ablationCmd) Run(g *Globals) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	c.Out = dryOut(g, c.Out)
 	o := train.DefaultStudyOptions()
 	o.Out = c.Out
 	for _, f := range []struct {

@@ -10,8 +10,11 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/dualtoken/evalharness/backend"
 )
 
 // Globals are flags every subcommand accepts.
@@ -38,6 +41,18 @@ type exitError struct {
 }
 
 func (e *exitError) Error() string { return e.msg }
+
+// dryOut is where a command writes state that later runs resume from
+// (training checkpoints, a study): on the dry XLA backend, whose outputs
+// are stand-ins, out+"@xladry", so that no real run resumes from them.
+func dryOut(g *Globals, out string) string {
+	if !strings.HasPrefix(backend.Resolve(g.Backend), "xladry") || out == "" {
+		return out
+	}
+	out = strings.TrimRight(out, "/") + "@xladry"
+	fmt.Fprintf(os.Stderr, "evalrun: xladry dry run (programs built, nothing computed): writing to %s\n", out)
+	return out
+}
 
 func usageErr(format string, args ...any) error {
 	return &exitError{2, fmt.Sprintf(format, args...)}

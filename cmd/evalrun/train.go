@@ -45,7 +45,7 @@ Example (the shipped model):
 
 func (c *trainTinyCmd) Run(g *Globals) error {
 	o := tinysiglip.DefaultOptions()
-	o.Out, o.Seed, o.KeepCheckpoint, o.PatchSize = c.Out, c.Seed, c.KeepCheckpoint, c.Patch
+	o.Out, o.Seed, o.KeepCheckpoint, o.PatchSize = dryOut(g, c.Out), c.Seed, c.KeepCheckpoint, c.Patch
 	if c.Patch < 2 || 48%c.Patch != 0 {
 		return usageErr("--patch %d: expected a divisor of the 48 px image size (8 or 16)", c.Patch)
 	}

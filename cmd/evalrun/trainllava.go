@@ -42,7 +42,7 @@ Example (the shipped model):
 
 func (c *trainTinyLlavaCmd) Run(g *Globals) error {
 	o := tinyllava.DefaultOptions()
-	o.Out, o.Seed, o.KeepCheckpoint = c.Out, c.Seed, c.KeepCheckpoint
+	o.Out, o.Seed, o.KeepCheckpoint = dryOut(g, c.Out), c.Seed, c.KeepCheckpoint
 	o.Command = "evalrun " + strings.Join(os.Args[1:], " ")
 	if c.Steps != -1 {
 		if c.Steps <= 0 {

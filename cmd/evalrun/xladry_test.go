@@ -58,3 +58,27 @@ func TestDemoAndBF16OnXLABuilder(t *testing.T) {
 		}
 	}
 }
+
+// The tokenizer training (gradients, optimizers, the GAN) builds on the XLA
+// path too, and a dry study is written beside the folder asked for, as
+// "<out>@xladry", so no real run resumes from its stand-in weights.
+func TestAblationOnXLABuilder(t *testing.T) {
+	dir := t.TempDir()
+	dump := filepath.Join(dir, "programs")
+	t.Setenv(xladry.EnvDump, dump)
+	out := filepath.Join(dir, "study")
+	code, _, errOut := runCaptured(t, "ablation", "--backend", "xladry", "--out", out, "--steps", "4", "--q-steps", "2",
+		"--epochs", "2", "--gan-from", "0.5", "--rows", "q,d", "--eval-images", "16", "--quiet")
+	if code != 0 {
+		t.Fatalf("ablation on xladry: exit %d: %s", code, errOut)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("the dry study wrote into %s (%v)", out, err)
+	}
+	if _, err := os.Stat(filepath.Join(out+"@xladry", "table3.json")); err != nil {
+		t.Errorf("no dry study in %s@xladry: %v", out, err)
+	}
+	if ents, err := os.ReadDir(dump); err != nil || len(ents) == 0 {
+		t.Errorf("the study built no program (%v)", err)
+	}
+}
