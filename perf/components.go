@@ -238,7 +238,7 @@ func buildSiglipVision(b compute.Backend, o Options) (*Workload, error) {
 	}
 	v := &cfg.Vision
 	start := time.Now()
-	m, err := siglip.NewRandom(cfg, o.Seed)
+	m, err := siglip.NewBenchRandom(cfg, o.Seed)
 	if err != nil {
 		return nil, err
 	}
@@ -286,7 +286,7 @@ func buildSiglipText(b compute.Backend, o Options) (*Workload, error) {
 		return nil, badOptions("--seq-len %d: the %s text tower takes 1..%d tokens", seq, o.Preset, t.MaxPositions)
 	}
 	start := time.Now()
-	m, err := siglip.NewRandom(cfg, o.Seed)
+	m, err := siglip.NewBenchRandom(cfg, o.Seed)
 	if err != nil {
 		return nil, err
 	}
@@ -357,7 +357,7 @@ func buildDualToken(b compute.Backend, o Options) (*Workload, error) {
 		return nil, err
 	}
 	start := time.Now()
-	tower, err := siglip.NewRandom(fc.Tower, o.Seed)
+	tower, err := siglip.NewBenchRandom(fc.Tower, o.Seed)
 	if err != nil {
 		return nil, err
 	}
@@ -434,7 +434,7 @@ func buildLLM(b compute.Backend, o Options) (*Workload, error) {
 		return nil, badOptions("--prompt-len must be at least 1, got %d", P)
 	}
 	start := time.Now()
-	m, err := llm.New(b, cfg, llm.RandomWeights(cfg, o.Seed))
+	m, err := llm.New(b, cfg, llm.BenchWeights(cfg, o.Seed))
 	if err != nil {
 		return nil, err
 	}

@@ -114,6 +114,8 @@ type Inputs struct {
 	// XLACache is raw/xla_cache.txt: "on" when the script's *_warm reruns had
 	// XLA's autotune cache, "off" when XLA refused the flag ("" unknown).
 	XLACache string
+	// XLAFlags is raw/xla_flags.txt: the cache flags XLA took (one a line).
+	XLAFlags []string
 	Steps    []Step
 	Skips    []string // files that could not be read
 }
@@ -205,6 +207,12 @@ func ReadInputs(dir string) (*Inputs, error) {
 			}
 		case name == "xla_cache.txt":
 			in.XLACache = strings.TrimSpace(string(data))
+		case name == "xla_flags.txt":
+			for _, l := range strings.Split(string(data), "\n") {
+				if l = strings.TrimSpace(l); l != "" {
+					in.XLAFlags = append(in.XLAFlags, l)
+				}
+			}
 		case name == "parity.tsv":
 			for _, line := range strings.Split(string(data), "\n") {
 				f := strings.Split(strings.TrimSpace(line), "\t")
@@ -309,6 +317,9 @@ func Merge(in *Inputs, card, date, device string) *CardReport {
 	rep := &CardReport{Card: card, Date: date, Device: device, Components: map[string]*Entry{}, Steps: in.Steps, Parity: in.Parity}
 	if in.XLACache == "off" {
 		rep.Notes = append(rep.Notes, "compile_warm_s: XLA refused the autotune-cache flag on this run, so the warm figures are plain recompiles in a new process")
+	}
+	if len(in.XLAFlags) > 0 {
+		rep.Notes = append(rep.Notes, "compile_warm_s: a new process with the XLA caches the cold run filled ("+strings.Join(in.XLAFlags, " ")+")")
 	}
 	entry := func(file string, r *Result) *Entry {
 		e := &Entry{Ours: ptr(r.Throughput), Unit: r.Unit, CompileCold: ptr(r.CompileSeconds), OursDType: r.DType,

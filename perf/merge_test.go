@@ -45,6 +45,7 @@ func fakeRaw(t *testing.T) string {
 	result("siglip_scan.json", "siglip-vision", "so400m-384", 32, 580, 15, 705, 27)
 	result("encode_unrolled.json", "dualtoken-encode", "so400m-384", 16, 410, 120, 705, 27)
 	put("xla_cache.txt", "off\n")
+	put("xla_flags.txt", "--xla_gpu_kernel_cache_file=/x/kernels.bin\n\n")
 	put("parity.tsv", "siglip\t0\t12\t9\t0\nllm\t1\t8\t3\t1\ndualtoken\t0\t20\t6\t0\n")
 	put("broken.json", `{"schema": 1, "tool": "something else"}`)
 	put("torch_siglip.out", "load sdpa fine\n"+
@@ -110,7 +111,7 @@ func TestMergeFakeRun(t *testing.T) {
 		t.Errorf("steps %+v", rep.Steps)
 	}
 	notes := strings.Join(rep.Notes, "\n")
-	for _, s := range []string{"broken.json", "OutOfMemoryError", "float32", "plain recompiles"} {
+	for _, s := range []string{"broken.json", "OutOfMemoryError", "float32", "plain recompiles", "caches the cold run filled (--xla_gpu_kernel_cache_file=/x/kernels.bin)"} {
 		if !strings.Contains(notes, s) {
 			t.Errorf("notes do not mention %q:\n%s", s, notes)
 		}

@@ -192,7 +192,7 @@ func newReconEval(b compute.Backend, o Options) (*Workload, *reconEval, error) {
 		return nil, nil, fmt.Errorf("recon-eval %s: the decoder writes %d px images but the tower reads %d px: PSNR needs equal sizes", o.Preset, out, fc.Tower.Vision.ImageSize)
 	}
 	start := time.Now()
-	tower, err := siglip.NewRandom(fc.Tower, o.Seed)
+	tower, err := siglip.NewBenchRandom(fc.Tower, o.Seed)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -615,3 +615,39 @@ func TestNoRecompilationPerToken(t *testing.T) {
 		t.Errorf("a second prompt in the same buckets built %d graphs in all, want still 2", n)
 	}
 }
+
+// BenchWeights is RandomWeights' checkpoint (names, shapes) with other
+// draws of the same scale; a model loads from it.
+func TestBenchWeights(t *testing.T) {
+	cfg := smallConfigs()["qwen2-gqa-untied"]
+	a, b := RandomWeights(cfg, 1), BenchWeights(cfg, 1)
+	if !slices.Equal(a.Names(), b.Names()) {
+		t.Fatalf("names %v, RandomWeights has %v", b.Names(), a.Names())
+	}
+	for _, name := range a.Names() {
+		ta, _ := a.Get(name)
+		tb, _ := b.Get(name)
+		va, _ := ta.Float32()
+		vb, _ := tb.Float32()
+		if !slices.Equal(ta.Shape, tb.Shape) {
+			t.Errorf("%s: shape %v, want %v", name, tb.Shape, ta.Shape)
+			continue
+		}
+		var ma, mb, sa, sb float64
+		for i := range va {
+			ma, mb = ma+float64(va[i]), mb+float64(vb[i])
+		}
+		ma, mb = ma/float64(len(va)), mb/float64(len(vb))
+		for i := range va {
+			sa += (float64(va[i]) - ma) * (float64(va[i]) - ma)
+			sb += (float64(vb[i]) - mb) * (float64(vb[i]) - mb)
+		}
+		sa, sb = math.Sqrt(sa/float64(len(va))), math.Sqrt(sb/float64(len(vb)))
+		if len(va) >= 1000 && (math.Abs(ma-mb) > 0.2*sa+1e-3 || math.Abs(sa-sb) > 0.1*sa) {
+			t.Errorf("%s: mean %.4f std %.4f, RandomWeights' %.4f and %.4f", name, mb, sb, ma, sa)
+		}
+	}
+	if _, err := New(testBackend(t), cfg, b); err != nil {
+		t.Errorf("a model does not load from BenchWeights: %v", err)
+	}
+}

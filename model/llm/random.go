@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"strings"
 
+	"github.com/dualtoken/evalharness/model/randfill"
 	"github.com/dualtoken/evalharness/model/weights"
 )
 
@@ -30,6 +31,31 @@ func RandomWeights(cfg *Config, seed uint64) *weights.MemSet {
 			}
 		}
 		set.Add(weights.FromFloat32(hf, shape, v))
+		return nil
+	})
+	return set
+}
+
+// BenchWeights is RandomWeights' checkpoint drawn by package randfill:
+// the same names, shapes and scales, approximately normal values, and fast
+// enough for billions of parameters (a Qwen2.5-3B-shaped benchmark model).
+func BenchWeights(cfg *Config, seed uint64) *weights.MemSet {
+	set := weights.NewMemSet("random(" + cfg.ModelType + ")")
+	i := uint64(0)
+	_ = eachParam(cfg, func(hf, _, _ string, shape []int) error {
+		n := 1
+		for _, d := range shape {
+			n *= d
+		}
+		v := make([]float32, n)
+		randfill.Normal(v, 0.02, seed, i)
+		if strings.HasSuffix(hf, "norm.weight") {
+			for j := range v {
+				v[j] = 1 + 5*v[j] // 1 + 0.1·N(0, 1)
+			}
+		}
+		i++
+		set.Add(weights.WrapFloat32(hf, shape, v))
 		return nil
 	})
 	return set

@@ -15,10 +15,13 @@ import (
 	"fmt"
 	"iter"
 	"math"
+	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/dtypes/bfloat16"
+	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive // graph DSL
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -96,26 +99,49 @@ func CastTensor(t *tensors.Tensor, dt dtypes.DType) (*tensors.Tensor, error) {
 	if t.DType() == dt {
 		return t, nil
 	}
-	dims := t.Shape().Dimensions
+	out := tensors.FromShape(shapes.Make(dt, t.Shape().Dimensions...))
+	var err error
 	switch {
 	case t.DType() == F32 && dt == BF16:
-		src, err := tensors.CopyFlatData[float32](t)
-		if err != nil {
-			return nil, err
-		}
-		return tensors.FromFlatDataAndDimensions(bfloat16.FromFloat32s(src...), dims...), nil
+		err = castFlat(t, out, bfloat16.FromFloat32)
 	case t.DType() == BF16 && dt == F32:
-		src, err := tensors.CopyFlatData[bfloat16.BFloat16](t)
-		if err != nil {
-			return nil, err
-		}
-		dst := make([]float32, len(src))
-		for i, v := range src {
-			dst[i] = v.Float32()
-		}
-		return tensors.FromFlatDataAndDimensions(dst, dims...), nil
+		err = castFlat(t, out, bfloat16.BFloat16.Float32)
+	default:
+		return nil, fmt.Errorf("precision: no conversion from %s to %s", t.DType(), dt)
 	}
-	return nil, fmt.Errorf("precision: no conversion from %s to %s", t.DType(), dt)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// castFlat writes conv of every value of src into dst (same size), in
+// parallel: a 3B-parameter benchmark model converts 3·10⁹ values.
+func castFlat[S, D float32 | bfloat16.BFloat16](src, dst *tensors.Tensor, conv func(S) D) error {
+	var inner error
+	err := tensors.ConstFlatData(src, func(from []S) {
+		inner = tensors.MutableFlatData(dst, func(to []D) {
+			const chunk = 1 << 18
+			var wg sync.WaitGroup
+			sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+			for lo := 0; lo < len(from); lo += chunk {
+				hi := min(lo+chunk, len(from))
+				wg.Add(1)
+				sem <- struct{}{}
+				go func() {
+					defer func() { <-sem; wg.Done() }()
+					for i := lo; i < hi; i++ {
+						to[i] = conv(from[i])
+					}
+				}()
+			}
+			wg.Wait()
+		})
+	})
+	if err != nil {
+		return err
+	}
+	return inner
 }
 
 // StoreAs converts, for inference, the stored value of every floating-point

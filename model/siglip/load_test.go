@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -242,4 +243,53 @@ func TestForwardBadInputs(t *testing.T) {
 	long := make([]int64, tc.MaxPositions+1)
 	_, err = m.Forward(b, nil, tensors.FromFlatDataAndDimensions(long, 1, tc.MaxPositions+1))
 	wantErr(t, err, "max_position_embeddings")
+}
+
+// NewBenchRandom makes the variables NewRandom makes (paths, shapes,
+// dtypes, constants), with other draws of the same scale.
+func TestNewBenchRandomMatchesNewRandom(t *testing.T) {
+	cfg := BaseConfig(64, 2, 4, 256, 4, 32)
+	a, err := NewRandom(cfg, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewBenchRandom(cfg, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals := map[string][]float32{}
+	for v := range a.Store.IterVariables() {
+		t0, _ := v.Value()
+		vals[v.Path()] = tensors.MustCopyFlatData[float32](t0)
+	}
+	n := 0
+	for v := range b.Store.IterVariables() {
+		n++
+		want, ok := vals[v.Path()]
+		t1, _ := v.Value()
+		got := tensors.MustCopyFlatData[float32](t1)
+		if !ok || len(got) != len(want) {
+			t.Errorf("%s: %d values, NewRandom has %d (present %v)", v.Path(), len(got), len(want), ok)
+			continue
+		}
+		var sg, sw float64
+		same := 0
+		for i := range got {
+			sg += float64(got[i]) * float64(got[i])
+			sw += float64(want[i]) * float64(want[i])
+			if got[i] == want[i] {
+				same++
+			}
+		}
+		rg, rw := math.Sqrt(sg/float64(len(got))), math.Sqrt(sw/float64(len(got)))
+		if len(got) >= 4096 && (same == len(got) || math.Abs(rg-rw) > 0.1*rw) {
+			t.Errorf("%s: rms %.4f vs NewRandom's %.4f, %d of %d values equal", v.Path(), rg, rw, same, len(got))
+		}
+		if len(got) < 4096 && same != len(got) && rw != 0 && math.Abs(rg-rw) > 0.5*rw {
+			t.Errorf("%s: rms %.4f vs NewRandom's %.4f", v.Path(), rg, rw)
+		}
+	}
+	if n != len(vals) {
+		t.Errorf("%d variables, NewRandom makes %d", n, len(vals))
+	}
 }

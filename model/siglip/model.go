@@ -9,6 +9,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/dualtoken/evalharness/model/precision"
+	"github.com/dualtoken/evalharness/model/randfill"
 	"github.com/dualtoken/evalharness/model/weights"
 )
 
@@ -80,10 +81,24 @@ func (m *Model) SetDType(dt dtypes.DType) error {
 }
 
 // NewRandom builds a model with deterministic random weights (see
-// RandomVariables) for benchmarks.
+// RandomVariables) for tests.
 func NewRandom(cfg *Config, seed uint64) (*Model, error) {
 	m := &Model{Config: cfg, Store: model.NewStore()}
 	if err := RandomVariables(m.Root(), cfg, seed); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// NewBenchRandom is NewRandom for benchmarks: RandomVariables' layout and
+// scales drawn by package randfill (approximately normal, other values),
+// fast enough for SO400M-sized towers.
+func NewBenchRandom(cfg *Config, seed uint64) (*Model, error) {
+	m := &Model{Config: cfg, Store: model.NewStore()}
+	err := randomVariables(m.Root(), cfg, func(vals []float32, i int) {
+		randfill.Normal(vals, 0.02, seed, uint64(i))
+	})
+	if err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -171,20 +171,32 @@ func source(l *weights.Loader) string {
 }
 
 // RandomVariables fills root with a deterministic random model for config c
-// (benchmarks and tests that need no checkpoint): the same seed gives the same
-// weights on every machine.
+// (tests, and the tiny models' training start): N(0, 0.02²) matrices and
+// biases; the same seed gives the same weights on every machine.
 func RandomVariables(root *model.Scope, c *Config, seed uint64) error {
-	for i, t := range Table(c) {
+	return randomVariables(root, c, func(vals []float32, i int) {
 		rng := rand.New(rand.NewPCG(seed, uint64(i)))
+		for j := range vals {
+			vals[j] = float32(0.02 * rng.NormFloat64())
+		}
+	})
+}
+
+// randomVariables creates c's variables under root: normal draws
+// normal(vals, i) for the i-th table entry's InitNormal values, the
+// constants of the other inits.
+func randomVariables(root *model.Scope, c *Config, normal func(vals []float32, i int)) error {
+	for i, t := range Table(c) {
 		n := 1
 		for _, d := range t.Shape {
 			n *= d
 		}
 		vals := make([]float32, n)
+		if t.Init == InitNormal {
+			normal(vals, i)
+		}
 		for j := range vals {
 			switch t.Init {
-			case InitNormal:
-				vals[j] = float32(0.02 * rng.NormFloat64())
 			case InitOnes:
 				vals[j] = 1
 			case InitLogitScale:

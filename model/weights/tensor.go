@@ -11,10 +11,12 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"unsafe"
 
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/dtypes/bfloat16"
 	"github.com/gomlx/compute/dtypes/float16"
+	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/tensors"
 )
 
@@ -92,6 +94,10 @@ func (t *Tensor) Float32() ([]float32, error) {
 	le := binary.LittleEndian
 	switch t.DType {
 	case F32:
+		if nativeLE && n > 0 {
+			copy(unsafe.Slice((*byte)(unsafe.Pointer(&out[0])), 4*n), b) // the same bytes
+			break
+		}
 		for i := range out {
 			out[i] = math.Float32frombits(le.Uint32(b[4*i:]))
 		}
@@ -223,6 +229,16 @@ func (t *Tensor) ToGoMLX(keepF64 bool) (*tensors.Tensor, error) {
 			return nil, err
 		}
 		return tensors.FromFlatDataAndDimensions(v, dims...), nil
+	case t.DType == F32 && nativeLE:
+		// One copy of the bytes (a checkpoint's matrices are gigabytes).
+		if err := t.check(); err != nil {
+			return nil, err
+		}
+		out := tensors.FromShape(shapes.Make(dtypes.Float32, dims...))
+		if err := out.MutableBytes(func(b []byte) { copy(b, t.Data) }); err != nil {
+			return nil, err
+		}
+		return out, nil
 	case t.DType.IsFloat():
 		v, err := t.Float32()
 		if err != nil {
@@ -247,11 +263,30 @@ func (t *Tensor) ToGoMLX(keepF64 bool) (*tensors.Tensor, error) {
 // FromFloat32 builds an F32 tensor from values.
 func FromFloat32(name string, shape []int, values []float32) *Tensor {
 	b := make([]byte, 4*len(values))
-	for i, v := range values {
-		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
+	if nativeLE && len(values) > 0 {
+		copy(b, unsafe.Slice((*byte)(unsafe.Pointer(&values[0])), len(b)))
+	} else {
+		for i, v := range values {
+			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
+		}
 	}
 	return &Tensor{Name: name, DType: F32, Shape: slices.Clone(shape), Data: b}
 }
+
+// WrapFloat32 is FromFloat32 taking ownership of values: on little-endian
+// machines the tensor's bytes are values' memory (no copy), so values must
+// not be changed afterwards.
+func WrapFloat32(name string, shape []int, values []float32) *Tensor {
+	if !nativeLE || len(values) == 0 {
+		return FromFloat32(name, shape, values)
+	}
+	b := unsafe.Slice((*byte)(unsafe.Pointer(&values[0])), 4*len(values))
+	return &Tensor{Name: name, DType: F32, Shape: slices.Clone(shape), Data: b}
+}
+
+// nativeLE: this machine stores numbers little-endian, as safetensors
+// does, so float32 data can be copied as bytes.
+var nativeLE = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
 // FromFloat64 builds an F64 tensor from values.
 func FromFloat64(name string, shape []int, values []float64) *Tensor {

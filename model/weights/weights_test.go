@@ -1,10 +1,15 @@
 package weights
 
 import (
+	"encoding/binary"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/gomlx/gomlx/core/tensors"
 )
 
 func TestSafetensorsRoundTrip(t *testing.T) {
@@ -119,5 +124,43 @@ func TestShardedAndCoverage(t *testing.T) {
 	l.Take("a.weight")
 	if err := l.CheckConsumed(); err != nil {
 		t.Errorf("after ignore: %v", err)
+	}
+}
+
+// Float32 data takes the byte-copy paths on little-endian machines: the
+// bytes must be safetensors' (little-endian IEEE 754) and come back exact,
+// through Float32 and through ToGoMLX, for every bit pattern kind.
+func TestFloat32Bytes(t *testing.T) {
+	vals := []float32{1, -2.5, float32(math.Inf(-1)), math.SmallestNonzeroFloat32, float32(math.Copysign(0, -1)), 3.4e38, float32(math.NaN())}
+	tt := FromFloat32("v", []int{len(vals)}, vals)
+	for i, v := range vals {
+		if got := binary.LittleEndian.Uint32(tt.Data[4*i:]); got != math.Float32bits(v) {
+			t.Errorf("byte image of value %d: %#x, want %#x", i, got, math.Float32bits(v))
+		}
+	}
+	back, err := tt.Float32()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := tt.ToGoMLX(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flat := tensors.MustCopyFlatData[float32](g)
+	for i, v := range vals {
+		if math.Float32bits(back[i]) != math.Float32bits(v) || math.Float32bits(flat[i]) != math.Float32bits(v) {
+			t.Errorf("value %d: Float32 %v, ToGoMLX %v, want %v", i, back[i], flat[i], v)
+		}
+	}
+	w := WrapFloat32("w", []int{len(vals)}, slices.Clone(vals))
+	if !slices.Equal(w.Data, tt.Data) {
+		t.Errorf("WrapFloat32's bytes differ from FromFloat32's")
+	}
+	if g.Shape().Dimensions[0] != len(vals) {
+		t.Errorf("ToGoMLX shape %s", g.Shape())
+	}
+	bad := &Tensor{Name: "short", DType: F32, Shape: []int{3}, Data: make([]byte, 8)}
+	if _, err := bad.ToGoMLX(false); err == nil || !strings.Contains(err.Error(), "needs 12 bytes") {
+		t.Errorf("a short tensor gave %v", err)
 	}
 }

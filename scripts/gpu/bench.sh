@@ -25,7 +25,7 @@
 #   SCAN_LAYERS 1 (default): our transformer stacks run as layer loops, so XLA
 #               compiles one layer body (siglip_alt reruns siglip unrolled);
 #               0: unrolled (siglip_alt reruns it as a loop)
-#   XLA_CACHE   folder for XLA's autotune cache; the *_warm steps rerun a
+#   XLA_CACHE   folder for XLA's caches (autotune, kernels); the *_warm steps rerun a
 #               component with it filled by the cold step (default $OUT/xla-cache)
 #   FIXTURES    parity fixtures (default ./gpu-fixtures)
 #   DUALTOKEN_ATTENTION  auto (default: XLA's fused attention, probed first) |
@@ -135,19 +135,29 @@ if [[ ${SCAN_LAYERS:-1} == 1 ]]; then
   ALT_NAME=unrolled
 fi
 
-# XLA's per-fusion autotune cache makes a second compile of the same graph
-# skip GEMM autotuning (the bulk of GPU compile time). An unknown flag makes
-# XLA abort, so probe it on a tiny graph first.
+# XLA's on-disk caches make a second compile of the same graph cheaper: the
+# per-fusion autotune cache skips GEMM autotuning, the kernel cache skips
+# LLVM and ptxas for kernels compiled before. An unknown flag makes XLA
+# abort, so each is probed on a tiny graph first and kept only if taken;
+# raw/xla_flags.txt lists those taken.
 mkdir -p "$XLA_CACHE"
-CACHE_FLAGS="--xla_gpu_per_fusion_autotune_cache_dir=$XLA_CACHE"
-if XLA_FLAGS="${XLA_FLAGS:-} $CACHE_FLAGS" timeout 60 "$EVALRUN" bench --component siglip-vision --preset tiny --iters 1 --warmup 0 --no-peak >/dev/null 2>"$RAW/xla_flags_probe.err"; then
-  export XLA_FLAGS="${XLA_FLAGS:-} $CACHE_FLAGS"
-  log "XLA autotune cache at $XLA_CACHE"
+: >"$RAW/xla_flags.txt"
+probe_flag() { # probe_flag NAME FLAG: adds FLAG to XLA_FLAGS if XLA takes it
+  if XLA_FLAGS="${XLA_FLAGS:-} $2" timeout 60 "$EVALRUN" bench --component siglip-vision --preset tiny --iters 1 --warmup 0 --no-peak >/dev/null 2>"$RAW/xla_flags_probe_$1.err"; then
+    export XLA_FLAGS="${XLA_FLAGS:-} $2"
+    echo "$2" >>"$RAW/xla_flags.txt"
+    log "XLA takes $2"
+    return 0
+  fi
+  log "XLA rejected $2 (see raw/xla_flags_probe_$1.err)"
+  return 1
+}
+if probe_flag autotune "--xla_gpu_per_fusion_autotune_cache_dir=$XLA_CACHE"; then
   echo on >"$RAW/xla_cache.txt"
 else
-  log "XLA rejected $CACHE_FLAGS (see raw/xla_flags_probe.err): warm steps measure a plain second compile"
   echo off >"$RAW/xla_cache.txt" # bench-merge says so beside compile_warm_s
 fi
+probe_flag kernels "--xla_gpu_kernel_cache_file=$XLA_CACHE/kernels.bin" || true
 
 # The models ask XLA for its fused attention (cuDNN flash attention in bf16;
 # backend.FusedAttention). Should that custom call fail on this card, fall back
