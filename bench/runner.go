@@ -45,19 +45,27 @@ func CacheKey(task Task, info ModelInfo) string {
 	return hex.EncodeToString(h[:])[:16]
 }
 
-// RunDir is where a run's files live. A dry run of the XLA path (backend
-// xladry: programs built, nothing computed) writes beside the real results,
-// as "<model>@xladry", so its stand-in predictions are never taken for them.
+// RunDir is where a run's files live.
 func RunDir(cfg RunConfig, task Task, info ModelInfo) string {
 	name := info.Name
 	if name == "" {
 		name = "model"
 	}
-	name = filepath.Base(name)
-	if strings.HasPrefix(cfg.Backend, "xladry") {
-		name += "@xladry"
+	return filepath.Join(cfg.OutDir, task.Name(), filepath.Base(name))
+}
+
+// dryName is the model name a run on the dry XLA backend (xladry:
+// programs built, nothing computed) goes by: "<name>@xladry", so that its
+// stand-in predictions and results — their folder, cache key, and the rows
+// of reports and checks — are never taken for the real model's.
+func dryName(cfg RunConfig, name string) string {
+	if strings.HasPrefix(cfg.Backend, "xladry") && !strings.HasSuffix(name, "@xladry") {
+		if name == "" {
+			name = "model"
+		}
+		return name + "@xladry"
 	}
-	return filepath.Join(cfg.OutDir, task.Name(), name)
+	return name
 }
 
 // PredictionsPath is the JSONL cache for (task, model, protocol).
@@ -144,6 +152,7 @@ func Run(ctx context.Context, task Task, m Model, cfg RunConfig) (*Result, error
 	if cfg.Backend != "" {
 		info.Backend = cfg.Backend
 	}
+	info.Name = dryName(cfg, info.Name)
 	if cfg.DType != "" {
 		info.DType = cfg.DType
 	}

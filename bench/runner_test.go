@@ -164,16 +164,31 @@ func TestCacheKeyDType(t *testing.T) {
 	}
 }
 
-// A dry run of the XLA path (stand-in outputs) never shares a folder, and
-// so never a prediction cache or results.json, with real runs.
-func TestRunDirOfDryRuns(t *testing.T) {
-	info := fakeModel{}.Info()
-	real := RunDir(RunConfig{OutDir: "out", Backend: "xla:cuda"}, countTask{}, info)
-	dry := RunDir(RunConfig{OutDir: "out", Backend: "xladry:cuda"}, countTask{}, info)
-	if real == dry || filepath.Dir(real) != filepath.Dir(dry) || filepath.Base(dry) != filepath.Base(real)+"@xladry" {
-		t.Errorf("real run in %s, dry run in %s", real, dry)
+// A dry run of the XLA path (stand-in outputs) goes by "<model>@xladry":
+// its folder, cache key and results.json's model name never meet the real
+// model's, so reports and checks keep them apart.
+func TestDryRunsAreAnotherModel(t *testing.T) {
+	dir := t.TempDir()
+	n := 0
+	for _, backend := range []string{"xla:cuda", "xladry:cuda"} {
+		cfg := RunConfig{OutDir: dir, BatchSize: 4, Backend: backend}
+		if _, err := Run(context.Background(), countTask{n: 6, predicted: &n}, fakeModel{}, cfg); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if gofolder := RunDir(RunConfig{OutDir: "out", Backend: "go"}, countTask{}, info); gofolder != real {
-		t.Errorf("go backend in %s, xla in %s: the backend must not change a real run's folder", gofolder, real)
+	if n != 12 {
+		t.Errorf("%d items predicted over both runs, want 12: the dry run reused the real run's cache or the reverse", n)
+	}
+	found, _, err := FindResults(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]string{}
+	for _, r := range found {
+		names[r.Model.Name] = r.Run.Backend
+	}
+	real := fakeModel{}.Info().Name
+	if len(names) != 2 || names[real] != "xla:cuda" || names[real+"@xladry"] != "xladry:cuda" {
+		t.Errorf("results by model name: %v", names)
 	}
 }

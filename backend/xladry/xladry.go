@@ -33,6 +33,8 @@ import (
 	"unsafe"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes/bfloat16"
+	"github.com/gomlx/compute/dtypes/float16"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/go-xla/compute/xla"
 	"github.com/gomlx/go-xla/pjrt"
@@ -65,9 +67,10 @@ type Backend struct {
 	*xla.Backend
 	plugin string
 
-	mu       sync.Mutex
-	programs []Program
-	dump     string
+	mu        sync.Mutex
+	programs  []Program
+	dump      string
+	finalized atomic.Bool
 }
 
 // New returns a dry XLA backend for plugin ("cuda" or "cpu"): the
@@ -163,10 +166,10 @@ func (u *buffer) Finalize() error                       { return nil }
 func (u *buffer) Shape() (shapes.Shape, error)          { return u.shape, nil }
 func (u *buffer) DeviceNum() (compute.DeviceNum, error) { return 0, nil }
 
-// ToFlatData fills flat with the dry run's stand-in for the data: float32
-// and float64 values in [0.25, 0.75) from a fixed sequence (not all equal,
-// so that host code normalising or ranking them goes on), everything else
-// zero (valid as ids and indices).
+// ToFlatData fills flat with the dry run's stand-in for the data: floating
+// point values in [0.25, 0.75) from a fixed sequence (not all equal, so that
+// host code normalising or ranking them goes on), everything else zero
+// (valid as ids and indices).
 func (u *buffer) ToFlatData(flat any) error {
 	v := reflect.ValueOf(flat)
 	if v.Kind() != reflect.Slice {
@@ -175,16 +178,27 @@ func (u *buffer) ToFlatData(flat any) error {
 	if v.Len() != u.shape.Size() {
 		return fmt.Errorf("xladry: ToFlatData of %s into %d values", u.shape, v.Len())
 	}
-	float := v.Type().Elem().Kind() == reflect.Float32 || v.Type().Elem().Kind() == reflect.Float64
+	elem := v.Type().Elem()
 	for i := range v.Len() {
-		if float {
-			v.Index(i).SetFloat(0.25 + 0.5*float64((i*2654435761)%1000)/1000)
-		} else {
-			v.Index(i).SetZero() // also bfloat16 (rarely read on the host)
+		x := 0.25 + 0.5*float64((i*2654435761)%1000)/1000
+		switch {
+		case elem.Kind() == reflect.Float32 || elem.Kind() == reflect.Float64:
+			v.Index(i).SetFloat(x)
+		case elem == bf16Type:
+			v.Index(i).Set(reflect.ValueOf(bfloat16.FromFloat32(float32(x))))
+		case elem == f16Type:
+			v.Index(i).Set(reflect.ValueOf(float16.FromFloat32(float32(x))))
+		default:
+			v.Index(i).SetZero()
 		}
 	}
 	return nil
 }
+
+var (
+	bf16Type = reflect.TypeOf(bfloat16.BFloat16(0))
+	f16Type  = reflect.TypeOf(float16.Float16(0))
+)
 
 // Data returns the stand-in data (ToFlatData) of the buffer's dtype and size.
 func (u *buffer) Data() (any, error) {
@@ -197,8 +211,11 @@ func (u *buffer) CopyToDevice(compute.DeviceNum) (compute.Buffer, error) { retur
 // HasSharedBuffers is false (no buffers at all).
 func (b *Backend) HasSharedBuffers() bool { return false }
 
-// Finalize releases nothing (there is no client).
-func (b *Backend) Finalize() {}
+// Finalize marks the backend finalized (there is no client to release).
+func (b *Backend) Finalize() { b.finalized.Store(true) }
+
+// IsFinalized reports whether Finalize was called.
+func (b *Backend) IsFinalized() bool { return b.finalized.Load() }
 
 // Builder returns go-xla's builder, whose Compile stops after the program.
 func (b *Backend) Builder(name string) compute.Builder {

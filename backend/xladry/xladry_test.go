@@ -6,6 +6,7 @@ import (
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/dtypes/bfloat16"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/core/tensors"
@@ -68,5 +69,34 @@ func TestDryRun(t *testing.T) {
 func TestNewRejectsUnknownPlugin(t *testing.T) {
 	if _, err := New("tpu"); err == nil || !strings.Contains(err.Error(), "expected cuda or cpu") {
 		t.Errorf("New(tpu) = %v", err)
+	}
+}
+
+// Half-precision stand-ins are not zero either (host code may divide by
+// them), and a finalized backend says so.
+func TestHalfPrecisionStandInsAndFinalize(t *testing.T) {
+	b, err := New("cuda")
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf, err := b.BufferFromFlatData(0, nil, shapes.Make(dtypes.BFloat16, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := buf.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range data.([]bfloat16.BFloat16) {
+		if f := v.Float32(); f < 0.25 || f >= 0.75 {
+			t.Errorf("bfloat16 stand-in %d = %g, want in [0.25, 0.75)", i, f)
+		}
+	}
+	if b.IsFinalized() {
+		t.Error("a new backend reports finalized")
+	}
+	b.Finalize()
+	if !b.IsFinalized() {
+		t.Error("Finalize did not finalize")
 	}
 }

@@ -286,12 +286,17 @@ func pick(logits []float32, history []int, generated int, o *GenerateOptions, st
 	return sample(logits, o, rng)
 }
 
-// argmax returns the first index of the largest value (torch.argmax's choice).
+// argmax returns the first index of the largest value, NaN counting as
+// +Inf (torch.argmax's choice but where +Inf precedes a NaN; the device's
+// argmax of State.Step is the same).
 func argmax(x []float32) int {
-	best := 0
+	best, bv := 0, float32(math.Inf(-1))
 	for i, v := range x {
-		if v > x[best] {
-			best = i
+		if v != v {
+			v = float32(math.Inf(1))
+		}
+		if v > bv || i == 0 {
+			best, bv = i, v
 		}
 	}
 	return best

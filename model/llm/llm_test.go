@@ -651,3 +651,61 @@ func TestBenchWeights(t *testing.T) {
 		t.Errorf("a model does not load from BenchWeights: %v", err)
 	}
 }
+
+// argmax: the first of the largest, NaN counting as +Inf.
+func TestArgmaxRule(t *testing.T) {
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	for _, c := range []struct {
+		x    []float32
+		want int
+	}{
+		{[]float32{1, 3, 3, 2}, 1},
+		{[]float32{float32(math.Inf(-1)), float32(math.Inf(-1))}, 0},
+		{[]float32{1, nan, 5, nan}, 1},
+		{[]float32{nan, 1}, 0},
+		{[]float32{1, inf, nan}, 1},
+	} {
+		if got := argmax(c.x); got != c.want {
+			t.Errorf("argmax(%v) = %d, want %d", c.x, got, c.want)
+		}
+	}
+}
+
+// With NaN logits (a broken checkpoint) the device's argmax and the host's
+// pick the same token, so greedy output does not depend on which path ran.
+func TestStepArgmaxWithNaN(t *testing.T) {
+	cfg := smallConfigs()["qwen2-gqa-untied"]
+	w := RandomWeights(cfg, 4)
+	head, err := w.Get("lm_head.weight")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := head.Float32()
+	H := cfg.HiddenSize
+	for _, row := range []int{5, 40} { // two NaN logits: the first wins
+		for j := range H {
+			v[row*H+j] = float32(math.NaN())
+		}
+	}
+	w.Add(weights.FromFloat32("lm_head.weight", head.Shape, v))
+	m, err := New(testBackend(t), cfg, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := m.NewState(2, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	out, err := st.Step(Input{IDs: [][]int{{1, 2, 3}, {4, 5, 6}}}, []int{0, 2}, FetchLogits|FetchArgmax)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for b := range 2 {
+		for p := range 2 {
+			if h, d := argmax(out.Logits[b][p]), out.Argmax[b][p]; h != 5 || d != 5 {
+				t.Errorf("row %d position %d: host argmax %d, device %d, want 5 (the first NaN)", b, p, h, d)
+			}
+		}
+	}
+}

@@ -234,7 +234,7 @@ func (s *State) Next(b int) int { return s.next[b] }
 type StepOutput struct {
 	Logits [][][]float32 // [batch][P][V]
 	Hidden [][][]float32 // [batch][P][H]: the final (normed) hidden state
-	Argmax [][]int       // [batch][P]: the first index of each row's largest logit
+	Argmax [][]int       // [batch][P]: the first index of each row's largest logit (NaN counting as +Inf)
 }
 
 // Fetch selects which of a step's outputs are copied to the host; the
@@ -335,7 +335,10 @@ func (s *State) Step(in Input, at []int, fetch Fetch) (*StepOutput, error) {
 			rest = nil
 		}
 		logits, hidden, caches := m.StepGraph(scope, x[0], x[1], x[2], x[3], x[4], embeds, use, rest)
-		return append([]*graph.Node{logits, hidden, graph.ArgMax(logits, -1)}, caches...)
+		// NaN counts as +Inf, so that every backend picks what the host's
+		// argmax picks: the first of the largest.
+		nanAsInf := graph.Where(graph.IsNaN(logits), graph.Infinity(logits.Graph(), logits.DType(), 1), logits)
+		return append([]*graph.Node{logits, hidden, graph.ArgMax(nanAsInf, -1)}, caches...)
 	})
 	if err != nil {
 		return nil, err

@@ -99,15 +99,15 @@ func CastTensor(t *tensors.Tensor, dt dtypes.DType) (*tensors.Tensor, error) {
 	if t.DType() == dt {
 		return t, nil
 	}
+	if !(t.DType() == F32 && dt == BF16) && !(t.DType() == BF16 && dt == F32) {
+		return nil, fmt.Errorf("precision: no conversion from %s to %s", t.DType(), dt)
+	}
 	out := tensors.FromShape(shapes.Make(dt, t.Shape().Dimensions...))
 	var err error
-	switch {
-	case t.DType() == F32 && dt == BF16:
+	if dt == BF16 {
 		err = castFlat(t, out, bfloat16.FromFloat32)
-	case t.DType() == BF16 && dt == F32:
+	} else {
 		err = castFlat(t, out, bfloat16.BFloat16.Float32)
-	default:
-		return nil, fmt.Errorf("precision: no conversion from %s to %s", t.DType(), dt)
 	}
 	if err != nil {
 		return nil, err

@@ -40,10 +40,16 @@ func Normal(dst []float32, std float64, seed, stream uint64) {
 
 // Uniform fills dst with values uniform in [lo, hi).
 func Uniform(dst []float32, lo, hi float64, seed, stream uint64) {
+	top := float32(hi)
+	below := math.Nextafter32(top, float32(math.Inf(-1)))
 	each(dst, seed, stream, func(out []float32, s uint64) {
 		for i := range out {
 			s += 0x9e3779b97f4a7c15
-			out[i] = float32(lo + (hi-lo)*float64(mix(s)>>11)/(1<<53))
+			v := float32(lo + (hi-lo)*float64(mix(s)>>11)/(1<<53))
+			if v >= top { // float32 rounding of a value just below hi
+				v = below
+			}
+			out[i] = v
 		}
 	})
 }

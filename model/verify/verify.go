@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -138,7 +139,8 @@ type Row struct {
 }
 
 // MarshalJSON writes an infinite or NaN max_abs_err or worst_ratio (a
-// shape mismatch, non-finite outputs) as null: JSON has no infinity.
+// shape mismatch, non-finite outputs) as null and leaves out a non-finite
+// bound: JSON has no infinity.
 func (r Row) MarshalJSON() ([]byte, error) {
 	type plain Row // without this method
 	finite := func(x float64) *float64 {
@@ -147,11 +149,20 @@ func (r Row) MarshalJSON() ([]byte, error) {
 		}
 		return &x
 	}
+	omit := func(x float64) *float64 { // the omitempty fields: absent when 0 or not finite
+		if x == 0 {
+			return nil
+		}
+		return finite(x)
+	}
 	return json.Marshal(struct {
 		plain
 		MaxAbsErr  *float64 `json:"max_abs_err"`
 		WorstRatio *float64 `json:"worst_ratio"`
-	}{plain(r), finite(r.MaxAbsErr), finite(r.WorstRatio)})
+		Bound      *float64 `json:"bound,omitempty"`
+		RMSErr     *float64 `json:"rms_err,omitempty"`
+		RMSBound   *float64 `json:"rms_bound,omitempty"`
+	}{plain(r), finite(r.MaxAbsErr), finite(r.WorstRatio), omit(r.Bound), omit(r.RMSErr), omit(r.RMSBound)})
 }
 
 // Report is a whole verify run.
@@ -201,21 +212,28 @@ func RunWith(b compute.Backend, dir, goldenPath string, c Check) (*Report, error
 		return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
 	}
 	mt, err := cfg.ModelType()
-	mu.Lock()
+	detected := false
 	if err != nil && !cfg.Has("model_type") {
-		for _, d := range detectors {
+		mu.Lock()
+		ds := slices.Clone(detectors)
+		mu.Unlock()
+		for _, d := range ds {
 			if t := d(cfg); t != "" {
-				mt, err = t, nil
+				mt, err, detected = t, nil, true
 				break
 			}
 		}
 	}
-	r, ok := runners[mt]
-	mu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
 	}
-	if !ok {
+	mu.Lock()
+	r, ok := runners[mt]
+	mu.Unlock()
+	switch {
+	case !ok && detected:
+		return nil, fmt.Errorf("%w: %s has no model_type and its keys look like %q, which no runner handles (supported: %s)", ErrBadInput, cfg.Path, mt, strings.Join(Known(), ", "))
+	case !ok:
 		return nil, fmt.Errorf("%w: %v", ErrBadInput, cfg.UnknownModelType(Known()...))
 	}
 	golden, err := weights.OpenSafetensors(goldenPath)
@@ -341,7 +359,21 @@ func compareBF16(row *Row, got, want *weights.Tensor, checks map[string]BF16, c 
 		affine(g)
 		affine(w)
 	}
-	a := precision.CompareBF16(g, w, chk.Stages)
+	// Non-finite golden values must be matched exactly (as in float32 mode);
+	// the bounds come from the finite ones.
+	gf, wf := g[:0:0], w[:0:0]
+	for i := range w {
+		wv := float64(w[i])
+		if !math.IsInf(wv, 0) && !math.IsNaN(wv) {
+			gf, wf = append(gf, g[i]), append(wf, w[i])
+			continue
+		}
+		if gv := float64(g[i]); !(gv == wv || (math.IsNaN(gv) && math.IsNaN(wv))) {
+			fail(fmt.Sprintf("element %d: got %g, want %g", i, g[i], w[i]))
+			return
+		}
+	}
+	a := precision.CompareBF16(gf, wf, chk.Stages)
 	row.Stages, row.Bound, row.RMSErr, row.RMSBound = a.Stages, a.Bound, a.RMS, a.RMSBound
 	row.MaxAbsErr, row.OK = a.MaxAbs, a.OK
 	row.WorstRatio = math.Max(ratio(a.MaxAbs, a.Bound), ratio(a.RMS, a.RMSBound))

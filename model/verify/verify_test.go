@@ -154,3 +154,29 @@ func TestRowJSONOfShapeMismatch(t *testing.T) {
 		t.Errorf("row encoded as %v", r)
 	}
 }
+
+// Non-finite golden values in bfloat16 mode: matched exactly they pass (as
+// in float32 mode) and the report still encodes as JSON; unmatched they fail.
+func TestVerifyBF16NonFiniteGolden(t *testing.T) {
+	inf, nan := float32(math.Inf(-1)), float32(math.NaN())
+	want := []float32{1, inf, 2, nan}
+	golden := weights.NewMemSet("golden", weights.FromFloat32("same", []int{4}, want), weights.FromFloat32("other", []int{4}, want))
+	res := &Result{
+		Outputs: map[string]*weights.Tensor{
+			"same":  weights.FromFloat32("same", []int{4}, []float32{1, inf, 2, nan}),
+			"other": weights.FromFloat32("other", []int{4}, []float32{1, float32(math.Inf(1)), 2, nan}),
+		},
+		BF16: map[string]BF16{"same": {Stages: 3}, "other": {Stages: 3}},
+	}
+	rep := CompareResult(res, golden, Check{DType: precision.BF16, Atol: 1e-4, Rtol: 1e-4})
+	ok := map[string]bool{}
+	for _, r := range rep.Rows {
+		ok[r.Name] = r.OK
+	}
+	if !ok["same"] || ok["other"] {
+		t.Errorf("rows ok: %v; want same passing, other failing", ok)
+	}
+	if _, err := json.Marshal(rep); err != nil {
+		t.Errorf("report does not encode: %v", err)
+	}
+}

@@ -35,6 +35,8 @@
 #   EVALRUN     the binary (default: evalrun from bin/gpu-bundle.tgz, else bin/evalrun)
 # Each step has its own timeout and is skipped (rc 200) when the budget left
 # is too small; a failed or timed-out step keeps what it wrote and the rest go on.
+# Rehearsal on a CPU machine: GOMLX_BACKEND=xladry (programs built, nothing
+# run; the parity step then fails and the PyTorch steps are skipped).
 set -euo pipefail
 
 START=$(date +%s)
