@@ -315,6 +315,14 @@ func stem(file string) string { return strings.TrimSuffix(file, ".json") }
 // llm_decode_b16 (qwen2.5-3b; reference HF generate).
 func Merge(in *Inputs, card, date, device string) *CardReport {
 	rep := &CardReport{Card: card, Date: date, Device: device, Components: map[string]*Entry{}, Steps: in.Steps, Parity: in.Parity}
+	for _, r := range in.Runs {
+		if strings.HasPrefix(r.Backend, "xladry") {
+			// A rehearsal (scripts/gpu/bench.sh with GOMLX_BACKEND=xladry).
+			rep.Device = "dry run (xladry), not measurements: " + device
+			rep.Notes = append(rep.Notes, "DRY RUN: the runs used the xladry backend (XLA programs built, nothing computed on a device); every figure here is meaningless")
+			break
+		}
+	}
 	if in.XLACache == "off" {
 		rep.Notes = append(rep.Notes, "compile_warm_s: XLA refused the autotune-cache flag on this run, so the warm figures are plain recompiles in a new process")
 	}

@@ -269,3 +269,17 @@ func TestParseTorchSiglip(t *testing.T) {
 		t.Errorf("%v", got)
 	}
 }
+
+// A rehearsal's runs (backend xladry) make a report that says it is one.
+func TestMergeMarksDryRuns(t *testing.T) {
+	in := &Inputs{Runs: map[string]*Result{"siglip.json": {Schema: Schema, Component: "siglip-vision", Preset: "so400m-384",
+		Batch: 32, Backend: "xladry", Unit: "img/s", Throughput: 1e5}}}
+	rep := Merge(in, "h100", "2026-11-27", "NVIDIA H100")
+	if !strings.HasPrefix(rep.Device, "dry run") || !strings.Contains(strings.Join(rep.Notes, "\n"), "DRY RUN") {
+		t.Errorf("device %q, notes %v", rep.Device, rep.Notes)
+	}
+	in.Runs["siglip.json"].Backend = "xla:/opt/x/xla_cuda_plugin.so"
+	if rep := Merge(in, "h100", "2026-11-27", "NVIDIA H100"); rep.Device != "NVIDIA H100" {
+		t.Errorf("a real run's device: %q", rep.Device)
+	}
+}
