@@ -15,9 +15,7 @@ import (
 	"fmt"
 	"iter"
 	"math"
-	"runtime"
 	"strings"
-	"sync"
 
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/dtypes/bfloat16"
@@ -25,6 +23,8 @@ import (
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive // graph DSL
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/dualtoken/evalharness/internal/par"
 )
 
 // F32 and BF16 are the compute dtypes the models implement.
@@ -121,21 +121,11 @@ func castFlat[S, D float32 | bfloat16.BFloat16](src, dst *tensors.Tensor, conv f
 	var inner error
 	err := tensors.ConstFlatData(src, func(from []S) {
 		inner = tensors.MutableFlatData(dst, func(to []D) {
-			const chunk = 1 << 18
-			var wg sync.WaitGroup
-			sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-			for lo := 0; lo < len(from); lo += chunk {
-				hi := min(lo+chunk, len(from))
-				wg.Add(1)
-				sem <- struct{}{}
-				go func() {
-					defer func() { <-sem; wg.Done() }()
-					for i := lo; i < hi; i++ {
-						to[i] = conv(from[i])
-					}
-				}()
-			}
-			wg.Wait()
+			par.For(len(from), 1<<18, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					to[i] = conv(from[i])
+				}
+			})
 		})
 	})
 	if err != nil {

@@ -12,8 +12,8 @@ package randfill
 
 import (
 	"math"
-	"runtime"
-	"sync"
+
+	"github.com/dualtoken/evalharness/internal/par"
 )
 
 // chunk is the number of values drawn from one sequence.
@@ -57,26 +57,10 @@ func Uniform(dst []float32, lo, hi float64, seed, stream uint64) {
 // each runs fill on every chunk of dst, in parallel, with the chunk's
 // starting state.
 func each(dst []float32, seed, stream uint64, fill func(out []float32, state uint64)) {
-	n := (len(dst) + chunk - 1) / chunk
 	base := mix(seed ^ mix(stream+0x632be59bd9b4e019))
-	workers := min(runtime.GOMAXPROCS(0), n)
-	var wg sync.WaitGroup
-	next := make(chan int, n)
-	for c := range n {
-		next <- c
-	}
-	close(next)
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for c := range next {
-				end := min((c+1)*chunk, len(dst))
-				fill(dst[c*chunk:end], mix(base+uint64(c)*0xbf58476d1ce4e5b9))
-			}
-		}()
-	}
-	wg.Wait()
+	par.For(len(dst), chunk, func(lo, hi int) {
+		fill(dst[lo:hi], mix(base+uint64(lo/chunk)*0xbf58476d1ce4e5b9))
+	})
 }
 
 // mix is SplitMix64's output function.

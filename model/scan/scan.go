@@ -33,6 +33,8 @@ import (
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive // graph DSL
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/dualtoken/evalharness/internal/par"
 )
 
 // ForceGather makes Pick use Gather even where the backend has
@@ -206,26 +208,33 @@ func StackValues(vars []*model.Variable) (*tensors.Tensor, error) {
 	if len(vars) == 0 {
 		return nil, fmt.Errorf("scan: nothing to stack")
 	}
-	var shape shapes.Shape
-	var buf []byte
+	values := make([]*tensors.Tensor, len(vars))
 	for i, v := range vars {
 		t, err := v.Value()
 		if err != nil {
 			return nil, fmt.Errorf("scan: variable %s: %w", v.Path(), err)
 		}
-		if i == 0 {
-			shape = t.Shape()
-			buf = make([]byte, 0, len(vars)*int(shape.ByteSize()))
-		} else if !t.Shape().Equal(shape) {
-			return nil, fmt.Errorf("scan: variable %s is %s, %s is %s: only equal shapes stack", v.Path(), t.Shape(), vars[0].Path(), shape)
+		if i > 0 && !t.Shape().Equal(values[0].Shape()) {
+			return nil, fmt.Errorf("scan: variable %s is %s, %s is %s: only equal shapes stack", v.Path(), t.Shape(), vars[0].Path(), values[0].Shape())
 		}
-		if err := t.ConstBytes(func(b []byte) { buf = append(buf, b...) }); err != nil {
-			return nil, fmt.Errorf("scan: variable %s: %w", v.Path(), err)
-		}
+		values[i] = t
 	}
+	shape := values[0].Shape()
+	size := int(shape.ByteSize())
 	out := tensors.FromShape(shapes.Make(shape.DType, append([]int{len(vars)}, shape.Dimensions...)...))
-	if err := out.MutableBytes(func(b []byte) { copy(b, buf) }); err != nil {
+	var inner error
+	err := out.MutableBytes(func(dst []byte) {
+		for i, t := range values { // each layer's bytes straight into place, the copy over all cores
+			if err := t.ConstBytes(func(src []byte) { par.Copy(dst[i*size:(i+1)*size], src) }); err != nil && inner == nil {
+				inner = fmt.Errorf("scan: variable %s: %w", vars[i].Path(), err)
+			}
+		}
+	})
+	if err != nil {
 		return nil, err
+	}
+	if inner != nil {
+		return nil, inner
 	}
 	return out, nil
 }

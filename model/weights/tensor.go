@@ -18,6 +18,8 @@ import (
 	"github.com/gomlx/compute/dtypes/float16"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/tensors"
+
+	"github.com/dualtoken/evalharness/internal/par"
 )
 
 // DType names a tensor element type with safetensors' spelling.
@@ -235,7 +237,7 @@ func (t *Tensor) ToGoMLX(keepF64 bool) (*tensors.Tensor, error) {
 			return nil, err
 		}
 		out := tensors.FromShape(shapes.Make(dtypes.Float32, dims...))
-		if err := out.MutableBytes(func(b []byte) { copy(b, t.Data) }); err != nil {
+		if err := out.MutableBytes(func(b []byte) { par.Copy(b, t.Data) }); err != nil {
 			return nil, err
 		}
 		return out, nil
