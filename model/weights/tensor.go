@@ -97,7 +97,7 @@ func (t *Tensor) Float32() ([]float32, error) {
 	switch t.DType {
 	case F32:
 		if nativeLE && n > 0 {
-			copy(unsafe.Slice((*byte)(unsafe.Pointer(&out[0])), 4*n), b) // the same bytes
+			par.Copy(unsafe.Slice((*byte)(unsafe.Pointer(&out[0])), 4*n), b) // the same bytes
 			break
 		}
 		for i := range out {
@@ -108,13 +108,17 @@ func (t *Tensor) Float32() ([]float32, error) {
 			out[i] = float32(math.Float64frombits(le.Uint64(b[8*i:])))
 		}
 	case F16:
-		for i := range out {
-			out[i] = float16.Float16(le.Uint16(b[2*i:])).Float32()
-		}
-	case BF16:
-		for i := range out {
-			out[i] = math.Float32frombits(uint32(le.Uint16(b[2*i:])) << 16)
-		}
+		par.For(n, 1<<18, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				out[i] = float16.Float16(le.Uint16(b[2*i:])).Float32()
+			}
+		})
+	case BF16: // the usual checkpoint dtype: billions of values
+		par.For(n, 1<<18, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				out[i] = math.Float32frombits(uint32(le.Uint16(b[2*i:])) << 16)
+			}
+		})
 	default:
 		ints, err := t.Int64()
 		if err != nil {
