@@ -13,10 +13,12 @@
 #   BUDGET_S    wall-clock budget of the whole script, merge included (default 290)
 #   STEPS       comma-separated steps to run (default: all, in this order):
 #               parity,siglip,siglip_warm,siglip_alt,torch_siglip,encode,decode,
-#               encode_warm,decode_warm,recon_eval,llm_b1,llm_b16,torch_llm,inception
+#               encode_warm,decode_warm,recon_eval,llm_b1,llm_b16,torch_llm,inception,
+#               llm_alt (llm_b1 in the other layer formulation, last: it takes the
+#               budget left)
 #               (all of them do not fit one 5-minute run: split in two, e.g.
 #               STEPS=parity,siglip,siglip_warm,siglip_alt,torch_siglip,encode,decode,encode_warm,decode_warm
-#               then STEPS=llm_b1,llm_b16,torch_llm,recon_eval,inception (with the
+#               then STEPS=llm_b1,llm_b16,torch_llm,recon_eval,inception,llm_alt (with the
 #               device tool each call's $OUT comes back on its own: put both raw/
 #               folders in one and run evalrun bench-merge on it anywhere);
 #               recon_eval is the measured end-to-end reconstruction evaluation
@@ -45,7 +47,7 @@ cd "$ROOT"
 OUT=${OUT:-$ROOT/out}
 RAW=$OUT/raw
 BUDGET_S=${BUDGET_S:-290}
-STEPS=${STEPS:-parity,siglip,siglip_warm,siglip_alt,torch_siglip,encode,decode,encode_warm,decode_warm,recon_eval,llm_b1,llm_b16,torch_llm,inception}
+STEPS=${STEPS:-parity,siglip,siglip_warm,siglip_alt,torch_siglip,encode,decode,encode_warm,decode_warm,recon_eval,llm_b1,llm_b16,torch_llm,inception,llm_alt}
 DTYPE=${DTYPE:-bfloat16}
 XLA_CACHE=${XLA_CACHE:-$OUT/xla-cache}
 FIXTURES=${FIXTURES:-$ROOT/gpu-fixtures}
@@ -224,6 +226,12 @@ if want recon_eval; then
 fi
 if want inception; then
   step inception 90 25 inception.json -- "$EVALRUN" bench --json --warmup 2 --component inception --preset fid-299 --batch 64 --iters 10
+fi
+if want llm_alt; then
+  # Batch-1 decoding in the other layer formulation, with what budget is
+  # left: whether the loop's per-layer weight slices cost decoding speed
+  # (memory-bound) and what unrolling costs in compile time.
+  step "llm_b1_$ALT_NAME" 150 60 "llm_b1_$ALT_NAME.json" -- "${BENCH[@]}" "${ALT[@]}" --component llm-decode --preset qwen2.5-3b --batch 1 --iters 32 --layers "$LLM_LAYERS"
 fi
 
 # Merge: whatever ran. Failing here leaves the raw folder, which comes back.
