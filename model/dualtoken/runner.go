@@ -209,16 +209,21 @@ func partsBF16(b compute.Backend, store *model.Store, cfg *Config, golden weight
 				staged[i].Value = sem
 			}
 		}
-		outs := make([]*Node, len(staged))
-		for i, s := range staged {
-			outs[i] = s.Value
-		}
-		return outs
+		return stagedValues(staged)
 	}, args...)
 	if err != nil {
 		return nil, err
 	}
 	return stagedResult(staged, res, PartsInputs)
+}
+
+// stagedValues are the graph outputs of staged, in order.
+func stagedValues(staged []Staged) []*Node {
+	outs := make([]*Node, len(staged))
+	for i, s := range staged {
+		outs[i] = s.Value
+	}
+	return outs
 }
 
 // stagedResult pairs a bfloat16 check graph's outputs with their names and

@@ -161,11 +161,7 @@ func fullBF16(m *Model, golden weights.Set, px *tensors.Tensor) (*verify.Result,
 			fed[n] = xs[i+1]
 		}
 		staged = fullStaged(root, m.Config, xs[0], fed)
-		outs := make([]*Node, len(staged))
-		for i, s := range staged {
-			outs[i] = s.Value
-		}
-		return outs
+		return stagedValues(staged)
 	}, args...)
 	if err != nil {
 		return nil, err

@@ -257,6 +257,9 @@ type attnInputs struct {
 	chunkOnly bool
 }
 
+// nodes lists a's graph values (nil where absent), in a fixed order.
+func (a *attnInputs) nodes() []**Node { return []**Node{&a.cos, &a.sin, &a.mask, &a.empty, &a.start} }
+
 // buildMask derives the attention mask from per-slot key validity [B,T]
 // (false = padding or unused slot) for queries at slots start..start+S-1:
 // causal, padding-aware. A query with no valid key (left padding) gets its own

@@ -149,7 +149,7 @@ func (m *Model) scanDecoder(scope *model.Scope, x *Node, a *attnInputs, caches [
 	w := m.stackLayers(scope, x.Graph())
 	// The attention inputs enter the loop as invariants (scan.RunWith).
 	var inv []*Node
-	for _, p := range []**Node{&a.cos, &a.sin, &a.mask, &a.empty, &a.start} {
+	for _, p := range a.nodes() {
 		if *p != nil {
 			inv = append(inv, *p)
 		}
@@ -157,7 +157,7 @@ func (m *Model) scanDecoder(scope *model.Scope, x *Node, a *attnInputs, caches [
 	out := scan.RunWith(w, 0, -1, append([]*Node{x}, caches...), inv, func(l *scan.Layer, st []*Node) []*Node {
 		la := *a
 		k := 0
-		for _, p := range []**Node{&la.cos, &la.sin, &la.mask, &la.empty, &la.start} {
+		for _, p := range la.nodes() {
 			if *p != nil {
 				*p, k = l.Invariants[k], k+1
 			}
