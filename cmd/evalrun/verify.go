@@ -12,6 +12,7 @@ import (
 	"github.com/dualtoken/evalharness/model/verify"
 
 	// The architectures verify knows: each registers its runner.
+	_ "github.com/dualtoken/evalharness/model/depthhead"
 	_ "github.com/dualtoken/evalharness/model/dualtoken"
 	_ "github.com/dualtoken/evalharness/model/llm"
 	_ "github.com/dualtoken/evalharness/model/siglip"
@@ -54,7 +55,13 @@ with the share equal to the golden ones, and do not fail.
 
 Examples:
   evalrun verify --model ../shared/fixtures/siglip --golden ../shared/fixtures/siglip/golden.safetensors
-  evalrun verify --model ../shared/fixtures/qwen2 --golden ../shared/fixtures/qwen2/golden.safetensors --dtype bfloat16`
+  evalrun verify --model ../shared/fixtures/qwen2 --golden ../shared/fixtures/qwen2/golden.safetensors --dtype bfloat16
+  evalrun verify --model ../shared/fixtures/depth_transformer --golden ../shared/fixtures/depth_transformer/golden.safetensors
+
+Architectures: SigLIP (model_type siglip), Qwen2/Qwen2.5 and LLaMA decoders, DualToken
+tokenizers (ours and the authors' configs, whole or parts), and the depth transformer
+head (VILA-U's rqtransformer_model: teacher-forced logits, and argmax generation with
+classifier-free guidance; float32 only).`
 }
 
 func (c *verifyCmd) Run(g *Globals) error {

@@ -299,3 +299,17 @@ func TestVerifyBF16WholeTokenizer(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyDepthTransformer: the depth-head fixture verifies as shipped
+// (its config has no model_type), in float32 only.
+func TestVerifyDepthTransformer(t *testing.T) {
+	dir, golden := verifyFixture(t, "depth_transformer")
+	rep := verifyJSON(t, 0, "--model", dir, "--golden", golden)
+	if rep.ModelType != "rqtransformer_model" || rep.Compared != 3 || !rep.OK {
+		t.Errorf("model type %q, %d compared, ok %v; want rqtransformer_model, 3, true", rep.ModelType, rep.Compared, rep.OK)
+	}
+	code, _, errOut := runCaptured(t, "verify", "--model", dir, "--golden", golden, "--dtype", "bfloat16")
+	if code != 2 || !strings.Contains(errOut, "float32 only") {
+		t.Errorf("bfloat16: exit %d, stderr %q; want 2 and a line saying float32 only", code, errOut)
+	}
+}

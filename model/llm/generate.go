@@ -286,6 +286,16 @@ func pick(logits []float32, history []int, generated int, o *GenerateOptions, st
 	return sample(logits, o, rng)
 }
 
+// Sample picks one index of logits [V] (modified in place) by o's
+// Temperature, TopK and TopP, drawing from rng; argmax when Temperature is 0.
+// It is Generate's rule, for other heads that sample codes (model/depthhead).
+func Sample(logits []float32, o *GenerateOptions, rng *rand.Rand) int {
+	if o.Temperature == 0 {
+		return argmax(logits)
+	}
+	return sample(logits, o, rng)
+}
+
 // argmax returns the first index of the largest value, NaN counting as
 // +Inf (torch.argmax's choice but where +Inf precedes a NaN; the device's
 // argmax of State.Step is the same).
