@@ -302,8 +302,8 @@ func GuidedLogits(s *model.Scope, c *Config, body, codes *Node, d int, scale *No
 	if b%2 != 0 {
 		exceptions.Panicf("depth head: guided generation needs [conditional; unconditional] rows, got %d rows", b)
 	}
-	logits := stack(s, c, sequence(s, c, body, codes, d))                                    // [B·L, d+1, V]
-	last := Reshape(SliceAxis(logits, 1, AxisElem(d)), b, l, c.VocabSize)                    // [B,L,V]
+	logits := stack(s, c, sequence(s, c, body, codes, d))                                        // [B·L, d+1, V]
+	last := Reshape(SliceAxis(logits, 1, AxisElem(d)), b, l, c.VocabSize)                        // [B,L,V]
 	cond, uncond := SliceAxis(last, 0, AxisRange(0, b/2)), SliceAxis(last, 0, AxisRange(b/2, b)) // [N,L,V]
 	return Add(uncond, Mul(scale, Sub(cond, uncond)))
 }
