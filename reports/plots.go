@@ -144,6 +144,8 @@ func Bars(dir string, t Table, col Column) (*Plot, error) {
 	p.Title.Text = fmt.Sprintf("%s — %s (%s)", t.ID, col.Label, dirWord)
 	p.Y.Label.Text = col.Label
 	w := vg.Points(14)
+	var xy plotter.XYs
+	var texts []string
 	for i, v := range vals {
 		one := make(plotter.Values, len(vals))
 		for j := range one {
@@ -157,7 +159,25 @@ func Bars(dir string, t Table, col Column) (*Plot, error) {
 		b.Color = colors[i]
 		b.LineStyle.Width = 0
 		p.Add(b)
+		xy = append(xy, plotter.XY{X: float64(i), Y: v})
+		texts = append(texts, barValue(v))
 	}
+	// Each bar's value above it: the axis alone cannot be read to the digit
+	// a comparison with the paper needs.
+	l, err := plotter.NewLabels(plotter.XYLabels{XYs: xy, Labels: texts})
+	if err != nil {
+		return nil, err
+	}
+	for i := range l.TextStyle {
+		l.TextStyle[i].Font.Size = vg.Points(6)
+		l.TextStyle[i].XAlign = draw.XCenter
+		l.TextStyle[i].YAlign = draw.YBottom
+	}
+	p.Add(l)
+	p.X.Label.Text = "grey: the paper's numbers   red: ours" // a legend would cover bars
+	p.X.Label.TextStyle.Font.Size = vg.Points(8)
+	p.Y.Min = math.Min(0, p.Y.Min)
+	p.Y.Max *= 1.08 // room for the labels
 	p.NominalX(names...)
 	p.X.Tick.Label.Rotation = math.Pi / 4
 	p.X.Tick.Label.XAlign = draw.XRight
@@ -168,6 +188,19 @@ func Bars(dir string, t Table, col Column) (*Plot, error) {
 		return nil, err
 	}
 	return &Plot{Name: stem, Title: p.Title.Text, Files: files}, nil
+}
+
+// barValue writes v to the digits the paper's tables use: one decimal for
+// scores in the hundreds and up (MME 1492.7), two for percentages and dB,
+// three below 1 (SSIM).
+func barValue(v float64) string {
+	switch a := math.Abs(v); {
+	case a >= 100:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	case a >= 1:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 3, 64)
 }
 
 var nonWord = regexp.MustCompile(`[^A-Za-z0-9]+`)

@@ -47,3 +47,14 @@ func TestOverCheckpointsGroupsSeries(t *testing.T) {
 		t.Errorf("plot %+v: want the run-step series with files", plots[0])
 	}
 }
+
+func TestBarValue(t *testing.T) {
+	for _, c := range []struct {
+		v    float64
+		want string
+	}{{1492.7, "1492.7"}, {28.69, "28.69"}, {82, "82.00"}, {0.744, "0.744"}, {-0.16, "-0.160"}, {0, "0.000"}} {
+		if got := barValue(c.v); got != c.want {
+			t.Errorf("barValue(%g) = %q, want %q", c.v, got, c.want)
+		}
+	}
+}
