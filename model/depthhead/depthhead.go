@@ -25,6 +25,8 @@
 // tensor `codebook` beside them or is set with Model.SetCodebook.
 //
 // Everything runs in float32: the head is small next to the LLM that feeds it.
+// One codebook serves every depth (VILA-U's and DualToken's shared_codebook);
+// Forward takes all D depths' codes.
 package depthhead
 
 import (
@@ -63,10 +65,19 @@ type Config struct {
 	CFGScale  float64 // cfg_scale: default guidance (VILA-U's generate: 3)
 }
 
+// TowerPrefix is where a tower checkpoint (VILA-U's RQVAESIGLIPTransformer,
+// config section "rqtransformer") keeps the head's tensors.
+const TowerPrefix = "rqtransformer."
+
+// inTower says whether raw is a tower config holding the head's.
+func inTower(raw *config.Raw) bool {
+	return raw.Has("rqtransformer") && !raw.Has("input_embed_dim_1")
+}
+
 // ParseConfig reads a head's config: the object itself, or a tower config
 // holding it as "rqtransformer" (VILA-U's RQVAESIGLIPTransformer).
 func ParseConfig(raw *config.Raw) (*Config, error) {
-	if raw.Has("rqtransformer") && !raw.Has("input_embed_dim_1") {
+	if inTower(raw) {
 		sub, err := raw.Sub("rqtransformer")
 		if err != nil {
 			return nil, err
@@ -188,7 +199,9 @@ func LoadVariables(scope *model.Scope, c *Config, l *weights.Loader, prefix stri
 		}
 	}
 	if l.Has(prefix + CodebookName) {
-		return l.Variable(scope, CodebookName, prefix+CodebookName, c.VocabSize, c.CodeDim)
+		if err := l.Variable(scope, CodebookName, prefix+CodebookName, c.VocabSize, c.CodeDim); err != nil {
+			return fmt.Errorf("depth head: %w", err)
+		}
 	}
 	return nil
 }

@@ -48,6 +48,12 @@ func TestParityDepthTransformer(t *testing.T) {
 // tiny is a head with every size distinct, on seeded random weights and codebook.
 func tiny(t *testing.T) *Model {
 	t.Helper()
+	return newTiny(t, nil)
+}
+
+// tinySet returns tiny's config and tensors; edit, when given, may change them.
+func tinySet(t *testing.T, edit func(name string, v []float32)) (*Config, *weights.MemSet) {
+	t.Helper()
 	c := &Config{Path: "tiny", CodeDim: 3, BodyDim: 5, Width: 8, VocabSize: 11, Grid: [2]int{2, 2}, Depth: 4, Layers: 2, Heads: 2, CFGScale: 3}
 	if err := c.check(); err != nil {
 		t.Fatal(err)
@@ -63,9 +69,18 @@ func tiny(t *testing.T) *Model {
 		for i := range v {
 			v[i] = float32(rng.NormFloat64() * 0.5)
 		}
+		if edit != nil {
+			edit(p.Name, v)
+		}
 		set.Add(weights.WrapFloat32(p.Name, p.Shape, v))
 	}
-	m, err := New(backendtest.New(t), c, set, "")
+	return c, set
+}
+
+func newTiny(t *testing.T, edit func(name string, v []float32)) *Model {
+	t.Helper()
+	c, set := tinySet(t, edit)
+	m, err := New(backendtest.New(t), c, set)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,27 +237,43 @@ func TestSampling(t *testing.T) {
 	if slices.Equal(a, greedy) {
 		t.Errorf("temperature 5 sampling equals argmax on all %d codes", len(a))
 	}
-	if _, _, err := m.Generate(body, 1, Sampling{TopP: 2}); !errors.Is(err, ErrBadInput) {
-		t.Errorf("top-p 2: err %v, want ErrBadInput", err)
-	}
 }
 
-// TestBadInputs: errors name what was expected.
+// TestBadInputs: each bad input is ErrBadInput with a message naming what
+// was expected.
 func TestBadInputs(t *testing.T) {
 	m := tiny(t)
 	c := m.Config
-	if _, _, err := m.Generate(randomBody(3, 1, c.BodyDim, 1), 3, Sampling{}); err == nil || !strings.Contains(err.Error(), "unconditional") {
-		t.Errorf("odd rows: %v", err)
+	D := c.Depth
+	codes := func(v ...int64) *tensors.Tensor { return tensors.FromFlatDataAndDimensions(v, 1, 1, len(v)) }
+	okCodes := codes(make([]int64, D)...)
+	outOfRange := make([]int64, D)
+	outOfRange[2] = int64(c.VocabSize)
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"odd rows", second(m.Generate(randomBody(3, 1, c.BodyDim, 1), 3, Sampling{})), "unconditional"},
+		{"body width", second(m.Logits(randomBody(1, 1, c.BodyDim+1, 1), okCodes)), fmt.Sprintf("[B,L,%d]", c.BodyDim)},
+		{"float64 body", second(m.Logits(tensors.FromFlatDataAndDimensions(make([]float64, c.BodyDim), 1, 1, c.BodyDim), okCodes)), "float32"},
+		{"codes depth", second(m.Logits(randomBody(1, 1, c.BodyDim, 1), codes(make([]int64, D-1)...))), fmt.Sprintf("block_size[2] = %d", D)},
+		{"code out of range", second(m.Logits(randomBody(1, 1, c.BodyDim, 1), codes(outOfRange...))), fmt.Sprintf("codes[2] (flat index) = %d, expected 0..%d", c.VocabSize, c.VocabSize-1)},
+		{"float codes", second(m.Logits(randomBody(1, 1, c.BodyDim, 1), tensors.FromFlatDataAndDimensions(make([]float32, D), 1, 1, D))), "int32 or int64"},
+		{"NaN scale", second(m.Generate(randomBody(2, 1, c.BodyDim, 1), math.NaN(), Sampling{})), "finite"},
+		{"top-p", second(m.Generate(randomBody(2, 1, c.BodyDim, 1), 1, Sampling{TopP: 2})), "top-p in [0,1]"},
+		{"codebook", m.SetCodebook(tensors.FromFlatDataAndDimensions(make([]float32, 4), 2, 2)), fmt.Sprintf("[%d,%d] (vocab_size", c.VocabSize, c.CodeDim)},
+	} {
+		if !errors.Is(tc.err, ErrBadInput) || !strings.Contains(tc.err.Error(), tc.want) {
+			t.Errorf("%s: %v; want ErrBadInput saying %q", tc.name, tc.err, tc.want)
+		}
 	}
-	if _, err := m.Logits(randomBody(2, 1, c.BodyDim+1, 1), tensors.FromFlatDataAndDimensions(make([]int64, 2*c.Depth), 2, 1, c.Depth)); !errors.Is(err, ErrBadInput) {
-		t.Errorf("wrong body width: %v", err)
-	}
-	if _, err := m.Logits(randomBody(2, 1, c.BodyDim, 1), tensors.FromFlatDataAndDimensions(make([]int64, 2*(c.Depth-1)), 2, 1, c.Depth-1)); err == nil || !strings.Contains(err.Error(), "expected integers") {
-		t.Errorf("wrong depth: %v", err)
-	}
-	if err := m.SetCodebook(tensors.FromFlatDataAndDimensions(make([]float32, 4), 2, 2)); err == nil || !strings.Contains(err.Error(), "vocab_size") {
-		t.Errorf("wrong codebook: %v", err)
-	}
+}
+
+// second returns the error of a call with results (x, err) or (x, y, err).
+func second(args ...any) error {
+	err, _ := args[len(args)-1].(error)
+	return err
 }
 
 // TestConfig: the head's own config and a tower config with an
@@ -327,7 +358,7 @@ func TestNameTable(t *testing.T) {
 			mem.Add(v)
 		}
 	}
-	m, err := New(backendtest.New(t), c, mem, "")
+	m, err := New(backendtest.New(t), c, mem)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,4 +388,157 @@ func TestXLAProgramsBuild(t *testing.T) {
 	if n, want := len(b.Programs()), 1+m.Config.Depth+1; n != want {
 		t.Errorf("%d programs built, want %d (forward, one per depth, features)", n, want)
 	}
+}
+
+func generate(t *testing.T, m *Model, body *tensors.Tensor, scale float64, s Sampling) (codes []int64, feats []float32) {
+	t.Helper()
+	c, f, err := m.Generate(body, scale, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return flat[int64](t, c), flat[float32](t, f)
+}
+
+// TestGenerateShapesAndStreams: one model serves bodies of several shapes
+// (every graph takes its sizes from its inputs), and each position draws
+// from its own stream, so a position's sampled codes do not depend on the
+// other positions generated with it.
+func TestGenerateShapesAndStreams(t *testing.T) {
+	m := tiny(t)
+	c := m.Config
+	D, E := c.Depth, c.CodeDim
+	big := randomBody(4, 3, c.BodyDim, 21) // N=2, L=3
+	hot := Sampling{Temperature: 3, Seed: 8}
+	codesBig, featsBig := generate(t, m, big, 2, hot)
+	// The first conditional row's positions and the first unconditional row, alone.
+	src := flat[float32](t, big)
+	H := c.BodyDim
+	small := append(slices.Clone(src[:3*H]), src[2*3*H:3*3*H]...)
+	codesSmall, featsSmall := generate(t, m, tensors.FromFlatDataAndDimensions(small, 2, 3, H), 2, hot)
+	if len(codesSmall) != 2*3*D || len(featsSmall) != 2*3*E {
+		t.Fatalf("N=1, L=3: %d codes and %d feature values, want %d and %d", len(codesSmall), len(featsSmall), 2*3*D, 2*3*E)
+	}
+	if !slices.Equal(codesSmall[:3*D], codesBig[:3*D]) {
+		t.Errorf("row 0 sampled alone %v, with another row %v: positions share a random stream", codesSmall[:3*D], codesBig[:3*D])
+	}
+	if !slices.Equal(featsSmall[:3*E], featsBig[:3*E]) {
+		t.Errorf("row 0's features differ alone and in a batch")
+	}
+	// A third shape after the two above.
+	if codes, _ := generate(t, m, randomBody(2, 1, H, 3), 3, Sampling{}); len(codes) != 2*D {
+		t.Errorf("N=1, L=1: %d codes, want %d", len(codes), 2*D)
+	}
+}
+
+// TestSetCodebookAfterCompiling: a codebook set after the graphs were
+// compiled is the one they use.
+func TestSetCodebookAfterCompiling(t *testing.T) {
+	m := tiny(t)
+	c := m.Config
+	body := randomBody(2, 2, c.BodyDim, 4)
+	generate(t, m, body, 3, Sampling{})
+	cb := make([]float32, c.VocabSize*c.CodeDim)
+	for i := range cb {
+		cb[i] = float32(i)
+	}
+	if err := m.SetCodebook(tensors.FromFlatDataAndDimensions(cb, c.VocabSize, c.CodeDim)); err != nil {
+		t.Fatal(err)
+	}
+	codes, feats := generate(t, m, body, 3, Sampling{})
+	for r := range 2 * 2 {
+		for e := range c.CodeDim {
+			var want float32
+			for d := range c.Depth {
+				want += cb[int(codes[r*c.Depth+d])*c.CodeDim+e]
+			}
+			if feats[r*c.CodeDim+e] != want {
+				t.Fatalf("features[%d][%d] = %g, want %g from the new codebook", r, e, feats[r*c.CodeDim+e], want)
+			}
+		}
+	}
+}
+
+// TestNaNLogits: a code whose logit is NaN is never chosen, by argmax or by
+// sampling (VILA-U's sampler maps NaN to -Inf), and sampling still spreads
+// over the other codes.
+func TestNaNLogits(t *testing.T) {
+	m := newTiny(t, func(name string, v []float32) {
+		if name == "classifier_mlp.linear.bias" {
+			v[0] = float32(math.NaN())
+		}
+	})
+	body := randomBody(16, 1, m.Config.BodyDim, 6)
+	for _, s := range []Sampling{{}, {Temperature: 4, Seed: 3}, {Temperature: 4, TopK: 5, TopP: 0.9, Seed: 3}} {
+		codes, _ := generate(t, m, body, 1, s)
+		seen := map[int64]bool{}
+		for _, c := range codes {
+			if c == 0 {
+				t.Fatalf("sampling %+v chose code 0, whose logit is NaN", s)
+			}
+			seen[c] = true
+		}
+		if s.Temperature > 0 && len(seen) < 3 {
+			t.Errorf("sampling %+v: only codes %v over %d draws", s, seen, len(codes))
+		}
+	}
+}
+
+// TestTopP: a top-p below the best code's probability keeps only that code
+// (greedy), at any temperature.
+func TestTopP(t *testing.T) {
+	m := tiny(t)
+	body := randomBody(8, 2, m.Config.BodyDim, 12)
+	greedy, _ := generate(t, m, body, 2, Sampling{})
+	if got, _ := generate(t, m, body, 2, Sampling{Temperature: 10, TopP: 1e-6, Seed: 1}); !slices.Equal(got, greedy) {
+		t.Errorf("top-p 1e-6 at temperature 10: %v, want the argmax codes %v", got, greedy)
+	}
+}
+
+// TestTowerCheckpoint: a tower directory (VILA-U's RQVAESIGLIPTransformer
+// config with an "rqtransformer" section) loads the head from the tensors
+// under "rqtransformer.", leaves the tower's alone, and refuses an unknown
+// tensor under the prefix.
+func TestTowerCheckpoint(t *testing.T) {
+	c, set := tinySet(t, nil)
+	head := fmt.Sprintf(`{"input_embed_dim_1": %d, "input_embed_dim_2": %d, "embed_dim": %d, "vocab_size": %d,
+		"block_size": [2, 2, %d], "head": {"n_layer": %d, "block": {"n_head": %d}}}`,
+		c.CodeDim, c.BodyDim, c.Width, c.VocabSize, c.Depth, c.Layers, c.Heads)
+	write := func(extra ...*weights.Tensor) string {
+		dir := t.TempDir()
+		cfg := `{"model_type": "rqvaesigliptransformer_model", "rqvaesiglip": {"hidden_size": 4}, "rqtransformer": ` + head + `}`
+		if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ts := []*weights.Tensor{weights.FromFloat32("rqvaesiglip.quantizer.codebooks.0.weight", []int{2, 2}, make([]float32, 4))}
+		for _, n := range set.Names() {
+			v, _ := set.Get(n)
+			ts = append(ts, weights.FromFloat32(TowerPrefix+n, v.Shape, must(v.Float32())))
+		}
+		if err := weights.WriteSafetensors(filepath.Join(dir, "model.safetensors"), append(ts, extra...), nil); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	b := backendtest.New(t)
+	m, err := Load(b, write())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := tiny(t)
+	got, _ := generate(t, m, randomBody(2, 2, c.BodyDim, 2), 3, Sampling{})
+	ref, _ := generate(t, want, randomBody(2, 2, c.BodyDim, 2), 3, Sampling{}) // a tensor per backend instance
+	if !slices.Equal(got, ref) {
+		t.Errorf("head loaded from a tower checkpoint generates %v, the same tensors alone %v", got, ref)
+	}
+	_, err = Load(b, write(weights.FromFloat32(TowerPrefix+"head_transformer.blocks.9.ln1.weight", []int{c.Width}, make([]float32, c.Width))))
+	if err == nil || !strings.Contains(err.Error(), "blocks.9.ln1.weight") || !strings.Contains(err.Error(), TowerPrefix) {
+		t.Errorf("an unknown tensor under %q: %v", TowerPrefix, err)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
