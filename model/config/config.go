@@ -88,11 +88,21 @@ func (r *Raw) Int(keys ...string) (int, error) {
 	if !ok {
 		return 0, fmt.Errorf("%s: missing field %s", r.Path, strings.Join(quote(keys), " or "))
 	}
-	f, ok := v.(float64)
-	if !ok || f != math.Trunc(f) {
+	n, ok := asInt(v)
+	if !ok {
 		return 0, fmt.Errorf("%s: field %q = %v, expected an integer", r.Path, k, v)
 	}
-	return int(f), nil
+	return n, nil
+}
+
+// asInt converts a JSON number that is a whole number an int can hold
+// (int(1e300) would silently give a wrong value).
+func asInt(v any) (int, bool) {
+	f, ok := v.(float64)
+	if !ok || f != math.Trunc(f) || f < math.MinInt || f >= math.MaxInt {
+		return 0, false
+	}
+	return int(f), true
 }
 
 // IntOr is Int with a default when no key is present.
@@ -170,11 +180,11 @@ func (r *Raw) Ints(keys ...string) ([]int, error) {
 	}
 	out := make([]int, len(arr))
 	for i, e := range arr {
-		f, ok := e.(float64)
-		if !ok || f != math.Trunc(f) {
+		n, ok := asInt(e)
+		if !ok {
 			return nil, fmt.Errorf("%s: field %q[%d] = %v, expected an integer", r.Path, k, i, e)
 		}
-		out[i] = int(f)
+		out[i] = n
 	}
 	return out, nil
 }

@@ -55,3 +55,21 @@ func TestErrorsNameFileAndField(t *testing.T) {
 		t.Errorf("IntOr = %d %v", n, err)
 	}
 }
+
+// A whole number beyond int's range used to convert to a wrong value
+// (int(1e300) is implementation-defined) instead of failing.
+func TestIntOutOfRange(t *testing.T) {
+	r := write(t, `{"hidden_size":1e300,"layers":[2,1e19],"big":-9.3e18,"ok":9007199254740992}`)
+	if n, err := r.Int("hidden_size"); err == nil || !strings.Contains(err.Error(), `field "hidden_size" = 1e+300, expected an integer`) || !strings.Contains(err.Error(), r.Path) {
+		t.Errorf("Int(1e300) = %d, %v", n, err)
+	}
+	if n, err := r.Int("big"); err == nil {
+		t.Errorf("Int(-9.3e18) = %d, want an error", n)
+	}
+	if ns, err := r.Ints("layers"); err == nil || !strings.Contains(err.Error(), `field "layers"[1] = 1e+19, expected an integer`) {
+		t.Errorf("Ints([2, 1e19]) = %v, %v", ns, err)
+	}
+	if n, err := r.Int("ok"); err != nil || n != 1<<53 {
+		t.Errorf("Int(2^53) = %d, %v", n, err)
+	}
+}

@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"math/bits"
 	"os"
 	"path"
 	"sort"
@@ -113,7 +114,7 @@ func OpenPth(filePath string) (*PthFile, error) {
 		err = fmt.Errorf("not a PyTorch checkpoint (neither a zip archive nor a pickle; first bytes %q)", data[:4])
 	}
 	if err == nil {
-		err = p.collect("", obj)
+		err = p.collect(obj)
 	}
 	if err == nil && len(p.tensors) == 0 {
 		err = fmt.Errorf("no tensors found in the pickled object (%T)", obj)
@@ -129,9 +130,15 @@ func OpenPth(filePath string) (*PthFile, error) {
 	return p, nil
 }
 
-// unpickle runs the pickle machine on r, turning gopickle's panics on
-// malformed input into errors.
-func unpickle(r io.Reader, find func(module, name string) (any, error), persistent func(any) (any, error)) (obj any, err error) {
+// unpickle runs the pickle machine on the next pickle in r (a reader over
+// buf), turning gopickle's panics on malformed input into errors. The pickle
+// is scanned first: gopickle allocates whatever a length field claims before
+// reading, so a length past the end of buf must be refused here.
+func unpickle(buf []byte, r *bytes.Reader, find func(module, name string) (any, error), persistent func(any) (any, error)) (obj any, err error) {
+	start := len(buf) - r.Len()
+	if err := scanPickle(buf[start:], start); err != nil {
+		return nil, err
+	}
 	defer func() {
 		if rec := recover(); rec != nil {
 			err = fmt.Errorf("malformed pickle: %v", rec)
@@ -147,6 +154,76 @@ func unpickle(r io.Reader, find func(module, name string) (any, error), persiste
 		err = fmt.Errorf("pickle ends early (truncated file)")
 	}
 	return obj, err
+}
+
+// scanPickle walks the opcodes of the pickle at the start of b (base is its
+// offset, for errors) up to its STOP and checks that every length-prefixed
+// argument fits in what is left of b. Anything else wrong (an unknown opcode,
+// a missing newline, a truncated fixed-size argument) is left for the
+// unpickler to report, which costs it nothing.
+func scanPickle(b []byte, base int) error {
+	for i := 0; i < len(b); {
+		op, at := b[i], i
+		i++
+		fixed, lenBytes, lines := 0, 0, 0
+		switch op {
+		case '.': // STOP
+			return nil
+		case 'F', 'I', 'L', 'P', 'S', 'V', 'g', 'p': // FLOAT INT LONG PERSID STRING UNICODE GET PUT
+			lines = 1
+		case 'c', 'i': // GLOBAL INST: module and name lines
+			lines = 2
+		case 'K', 'h', 'q', 0x80, 0x82: // BININT1 BINGET BINPUT PROTO EXT1
+			fixed = 1
+		case 'M', 0x83: // BININT2 EXT2
+			fixed = 2
+		case 'J', 'j', 'r', 0x84: // BININT LONG_BINGET LONG_BINPUT EXT4
+			fixed = 4
+		case 'G': // BINFLOAT
+			fixed = 8
+		case 'U', 'C', 0x8c, 0x8a: // SHORT_BINSTRING SHORT_BINBYTES SHORT_BINUNICODE LONG1
+			lenBytes = 1
+		case 'T', 'X', 'B', 0x8b: // BINSTRING BINUNICODE BINBYTES LONG4
+			lenBytes = 4
+		case 0x8d, 0x8e, 0x96, 0x95: // BINUNICODE8 BINBYTES8 BYTEARRAY8 FRAME
+			lenBytes = 8
+		case '(', '0', '1', '2', 'N', 'Q', 'R', 'a', 'b', 'd', '}', 'e', 'l', ']', 'o', 's', 't', ')', 'u',
+			0x81, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8f, 0x90, 0x91, 0x92, 0x93, 0x94, 0x97, 0x98:
+		default:
+			return nil
+		}
+		for ; lines > 0; lines-- {
+			j := bytes.IndexByte(b[i:], '\n')
+			if j < 0 {
+				return nil
+			}
+			i += j + 1
+		}
+		if len(b)-i < fixed+lenBytes {
+			return nil
+		}
+		i += fixed
+		if lenBytes == 0 {
+			continue
+		}
+		var n uint64
+		switch lenBytes {
+		case 1:
+			n = uint64(b[i])
+		case 4:
+			n = uint64(binary.LittleEndian.Uint32(b[i:]))
+		case 8:
+			n = binary.LittleEndian.Uint64(b[i:])
+		}
+		i += lenBytes
+		if n > uint64(len(b)-i) {
+			return fmt.Errorf("pickle opcode 0x%02x at byte %d claims %d bytes, only %d remain (truncated or corrupt)", op, base+at, n, len(b)-i)
+		}
+		if op != 0x95 { // a FRAME's bytes are the opcodes that follow it
+			i += int(n)
+		}
+	}
+	return nil
 }
 
 // findClass resolves the globals a state-dict pickle uses; anything else
@@ -248,9 +325,17 @@ func (o *opaqueObject) PySetAttr(string, any) error { return nil }
 func (o *opaqueObject) Set(k, v any)                { o.items.Set(k, v) }
 func (o *opaqueObject) Append(v any)                { o.list = append(o.list, v) }
 
+// storageTable holds the storages met while unpickling: roots by key, and
+// legacy views by their own key (a separate namespace).
+type storageTable struct{ roots, views map[string]*pthStorage }
+
+func newStorageTable() *storageTable {
+	return &storageTable{roots: map[string]*pthStorage{}, views: map[string]*pthStorage{}}
+}
+
 // persistentStorage decodes a persistent id ('storage', type, key, location,
 // numel[, view_metadata]) into a storage, one per key.
-func persistentStorage(storages map[string]*pthStorage, id any) (*pthStorage, error) {
+func persistentStorage(storages *storageTable, id any) (*pthStorage, error) {
 	t, ok := id.(*types.Tuple)
 	if !ok || t.Len() < 5 {
 		return nil, fmt.Errorf("persistent id %v: expected ('storage', type, key, location, numel)", id)
@@ -267,10 +352,13 @@ func persistentStorage(storages map[string]*pthStorage, id any) (*pthStorage, er
 	if !ok1 || !ok2 || numel < 0 {
 		return nil, fmt.Errorf("persistent id %v: bad key or element count", *t)
 	}
-	s, ok := storages[key]
+	if _, ok := dataBytes(cls.dtype, []int{numel}); !ok {
+		return nil, fmt.Errorf("storage %s: %d elements of %s overflow a byte count", key, numel, cls.dtype)
+	}
+	s, ok := storages.roots[key]
 	if !ok {
 		s = &pthStorage{key: key, dtype: cls.dtype, numel: numel}
-		storages[key] = s
+		storages.roots[key] = s
 	} else if s.dtype != cls.dtype || s.numel != numel {
 		return nil, fmt.Errorf("storage %s declared as %s[%d] and as %s[%d]", key, s.dtype, s.numel, cls.dtype, numel)
 	}
@@ -282,14 +370,17 @@ func persistentStorage(storages map[string]*pthStorage, id any) (*pthStorage, er
 		vkey, ok1 := vm.Get(0).(string)
 		voff, ok2 := vm.Get(1).(int)
 		vsize, ok3 := vm.Get(2).(int)
-		if !ok1 || !ok2 || !ok3 || voff < 0 || vsize < 0 || voff+vsize > numel {
+		if !ok1 || !ok2 || !ok3 || voff < 0 || vsize < 0 || voff > numel || vsize > numel-voff {
 			return nil, fmt.Errorf("storage %s: view %v outside its %d elements", key, *vm, numel)
 		}
-		if v, ok := storages["view:"+vkey]; ok {
+		if v, ok := storages.views[vkey]; ok {
+			if v.root != s || v.offset != voff || v.numel != vsize {
+				return nil, fmt.Errorf("storage view %s declared as elements [%d, %d) of %s and as [%d, %d) of %s", vkey, v.offset, v.offset+v.numel, v.root.key, voff, voff+vsize, key)
+			}
 			return v, nil
 		}
 		v := &pthStorage{key: vkey, dtype: cls.dtype, numel: vsize, root: s, offset: voff}
-		storages["view:"+vkey] = v
+		storages.views[vkey] = v
 		return v, nil
 	}
 	return s, nil
@@ -329,33 +420,42 @@ func (p *PthFile) loadZip() (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	storages := map[string]*pthStorage{}
-	obj, err := unpickle(bytes.NewReader(pb), findClass, func(id any) (any, error) {
-		s, err := persistentStorage(storages, id)
-		if err != nil {
-			return nil, err
+	// resolve points a root storage at its record's bytes (stored) or at the
+	// record itself (compressed, read on first use).
+	resolve := func(s *pthStorage) error {
+		if s.data != nil || s.record != nil {
+			return nil
 		}
-		if s.root != nil || s.data != nil || s.record != nil {
-			return s, nil
-		}
-		rec, ok := records[root+"/data/"+s.key]
+		name := root + "/data/" + s.key
+		rec, ok := records[name]
 		if !ok {
-			return nil, fmt.Errorf("storage %s: record %s/data/%s missing from the archive", s.key, root, s.key)
+			return fmt.Errorf("storage %s: record %s missing from the archive", s.key, name)
 		}
-		need := uint64(s.numel * s.dtype.Size())
+		need := uint64(s.numel * s.dtype.Size()) // cannot overflow: persistentStorage checked it
 		if rec.UncompressedSize64 < need {
-			return nil, fmt.Errorf("storage %s: record holds %d bytes, %s[%d] needs %d", s.key, rec.UncompressedSize64, s.dtype, s.numel, need)
+			return fmt.Errorf("storage %s: record %s holds %d bytes, %s[%d] needs %d", s.key, name, rec.UncompressedSize64, s.dtype, s.numel, need)
 		}
 		if rec.Method == zip.Store {
 			off, err := rec.DataOffset()
-			if err != nil || off < 0 || uint64(off)+need > uint64(len(p.data)) {
-				return nil, fmt.Errorf("storage %s: record data past the end of the file (truncated)", s.key)
+			if err != nil || off < 0 || need > uint64(len(p.data)) || uint64(off) > uint64(len(p.data))-need {
+				return fmt.Errorf("storage %s: record %s needs %d bytes at offset %d, the file has %d (truncated)", s.key, name, need, off, len(p.data))
 			}
 			s.data = p.data[off : uint64(off)+need]
 		} else {
 			s.record = rec
 		}
-		return s, nil
+		return nil
+	}
+	storages := newStorageTable()
+	obj, err := unpickle(pb, bytes.NewReader(pb), findClass, func(id any) (any, error) {
+		s, err := persistentStorage(storages, id)
+		if err != nil {
+			return nil, err
+		}
+		if s.root != nil { // a view: its bytes are the root's
+			return s, resolve(s.root)
+		}
+		return s, resolve(s)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %v", pkl.Name, err)
@@ -383,21 +483,21 @@ const (
 
 func (p *PthFile) loadLegacy() (any, error) {
 	r := bytes.NewReader(p.data)
-	magic, err := unpickle(r, nil, nil)
+	magic, err := unpickle(p.data, r, nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("legacy format: reading the magic number: %v", err)
 	}
 	if m, ok := magic.(*big.Int); !ok || m.Text(16) != legacyMagic {
 		return nil, fmt.Errorf("legacy format: bad magic number %v (not a torch.save file)", magic)
 	}
-	proto, err := unpickle(r, nil, nil)
+	proto, err := unpickle(p.data, r, nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("legacy format: reading the protocol version: %v", err)
 	}
 	if v, ok := proto.(int); !ok || v != legacyProtocol {
 		return nil, fmt.Errorf("legacy format: protocol version %v, expected %d", proto, legacyProtocol)
 	}
-	sysInfo, err := unpickle(r, nil, nil)
+	sysInfo, err := unpickle(p.data, r, nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("legacy format: reading sys_info: %v", err)
 	}
@@ -406,8 +506,8 @@ func (p *PthFile) loadLegacy() (any, error) {
 			return nil, fmt.Errorf("legacy format: written on a big-endian machine, not supported")
 		}
 	}
-	storages := map[string]*pthStorage{}
-	obj, err := unpickle(r, findClass, func(id any) (any, error) {
+	storages := newStorageTable()
+	obj, err := unpickle(p.data, r, findClass, func(id any) (any, error) {
 		if t, ok := id.(*types.Tuple); ok && t.Len() > 0 && t.Get(0) == "module" {
 			return &opaqueObject{class: "module"}, nil // source of a pickled nn.Module class
 		}
@@ -416,7 +516,7 @@ func (p *PthFile) loadLegacy() (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("legacy format: reading the main pickle: %v", err)
 	}
-	keysObj, err := unpickle(r, nil, nil)
+	keysObj, err := unpickle(p.data, r, nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("legacy format: reading the storage key list: %v", err)
 	}
@@ -427,7 +527,7 @@ func (p *PthFile) loadLegacy() (any, error) {
 	pos := int64(len(p.data)) - int64(r.Len())
 	for _, k := range *keys {
 		key, _ := k.(string)
-		s, ok := storages[key]
+		s, ok := storages.roots[key]
 		if !ok {
 			return nil, fmt.Errorf("legacy format: storage %v listed but never referenced", k)
 		}
@@ -439,68 +539,113 @@ func (p *PthFile) loadLegacy() (any, error) {
 		if n != int64(s.numel) {
 			return nil, fmt.Errorf("legacy format: storage %s: %d elements on disk, %d declared", key, n, s.numel)
 		}
-		end := pos + n*int64(s.dtype.Size())
-		if end > int64(len(p.data)) {
-			return nil, fmt.Errorf("legacy format: storage %s needs %d bytes at offset %d, the file has %d (truncated)", key, end-pos, pos, len(p.data))
+		need := n * int64(s.dtype.Size()) // n == numel: persistentStorage checked the product
+		if need > int64(len(p.data))-pos {
+			return nil, fmt.Errorf("legacy format: storage %s needs %d bytes at offset %d, the file has %d (truncated)", key, need, pos, len(p.data))
 		}
-		s.data = p.data[pos:end]
-		pos = end
+		s.data = p.data[pos : pos+need]
+		pos += need
 	}
-	for key, s := range storages {
-		if s.root == nil && s.data == nil {
+	for key, s := range storages.roots {
+		if s.data == nil {
 			return nil, fmt.Errorf("legacy format: storage %s has no data (missing from the key list)", key)
 		}
 	}
 	return obj, nil
 }
 
-// collect walks the unpickled object and records every tensor under its
-// dotted name.
-func (p *PthFile) collect(prefix string, obj any) error {
-	join := func(k any) string {
-		if prefix == "" {
-			return fmt.Sprint(k)
+// Limits on the walk over the unpickled object. Memo references let a few
+// bytes of pickle describe a container inside itself or a chain of shared
+// containers whose unfolded tree is exponentially large; real state dicts
+// nest a few levels and have names of a few hundred bytes at most.
+const (
+	maxNesting = 100
+	// maxWalkBytes bounds the bytes of dotted names built while walking.
+	maxWalkBytes = 1 << 24
+	// maxExpandedBytes bounds the copy Get makes of a tensor with more
+	// elements than its storage (an expanded, stride-0 view).
+	maxExpandedBytes = 1 << 26
+)
+
+// collect records every tensor in obj under its dotted name.
+func (p *PthFile) collect(obj any) error {
+	w := &walker{p: p, onPath: map[any]bool{}, budget: maxWalkBytes}
+	return w.walk("", obj, 0)
+}
+
+type walker struct {
+	p      *PthFile
+	onPath map[any]bool // containers being walked: one met again is a cycle
+	budget int
+}
+
+func (w *walker) walk(prefix string, obj any, depth int) error {
+	if w.budget -= len(prefix) + 1; w.budget < 0 {
+		return fmt.Errorf("the pickled object unfolds to more than %d MiB of tensor names (shared containers repeated over and over)", maxWalkBytes>>20)
+	}
+	switch obj.(type) {
+	case *types.OrderedDict, *types.Dict, *opaqueObject, *types.List, *types.Tuple:
+		if depth >= maxNesting {
+			return fmt.Errorf("the pickled object nests more than %d levels deep at %q", maxNesting, prefix)
 		}
-		return prefix + "." + fmt.Sprint(k)
+		if w.onPath[obj] { // a container inside itself adds no tensors
+			return nil
+		}
+		w.onPath[obj] = true
+		defer delete(w.onPath, obj)
+	}
+	// child walks one element; scalars (epochs, hyper-parameters) hold no
+	// tensors and get no name built.
+	child := func(k, v any) error {
+		switch v.(type) {
+		case *pthTensor, *types.OrderedDict, *types.Dict, *opaqueObject, *types.List, *types.Tuple:
+		default:
+			return nil
+		}
+		name := fmt.Sprint(k)
+		if prefix != "" {
+			name = prefix + "." + name
+		}
+		return w.walk(name, v, depth+1)
 	}
 	switch v := obj.(type) {
 	case *pthTensor:
 		name := prefix
-		if _, dup := p.tensors[name]; dup {
+		if _, dup := w.p.tensors[name]; dup {
 			return fmt.Errorf("tensor name %q occurs twice after flattening nested dicts", name)
 		}
 		if err := v.check(name); err != nil {
 			return err
 		}
-		p.tensors[name] = v
+		w.p.tensors[name] = v
 	case *types.OrderedDict:
 		for e := v.List.Front(); e != nil; e = e.Next() {
 			entry := e.Value.(*types.OrderedDictEntry)
-			if err := p.collect(join(entry.Key), entry.Value); err != nil {
+			if err := child(entry.Key, entry.Value); err != nil {
 				return err
 			}
 		}
 	case *types.Dict:
 		for _, entry := range *v {
-			if err := p.collect(join(entry.Key), entry.Value); err != nil {
+			if err := child(entry.Key, entry.Value); err != nil {
 				return err
 			}
 		}
 	case *opaqueObject:
-		if err := p.collect(prefix, &v.items); err != nil {
+		if err := w.walk(prefix, &v.items, depth+1); err != nil {
 			return err
 		}
 		l := types.List(v.list)
-		return p.collect(prefix, &l)
+		return w.walk(prefix, &l, depth+1)
 	case *types.List:
 		for i, it := range *v {
-			if err := p.collect(join(i), it); err != nil {
+			if err := child(i, it); err != nil {
 				return err
 			}
 		}
 	case *types.Tuple:
 		for i, it := range *v {
-			if err := p.collect(join(i), it); err != nil {
+			if err := child(i, it); err != nil {
 				return err
 			}
 		}
@@ -508,17 +653,39 @@ func (p *PthFile) collect(prefix string, obj any) error {
 	return nil
 }
 
-// check verifies that the strided view stays inside its storage.
+// check verifies that the strided view stays inside its storage and that
+// Get can materialise it, with overflow-safe arithmetic: size, stride and
+// offset come straight from the file.
 func (t *pthTensor) check(name string) error {
-	last := t.offset
-	for i, n := range t.size {
-		if n == 0 {
-			return nil
-		}
-		last += (n - 1) * t.stride[i]
+	numel := t.storage.numel
+	bad := func(why string) error {
+		return fmt.Errorf("tensor %q: size %v stride %v offset %d %s its storage of %d elements", name, t.size, t.stride, t.offset, why, numel)
 	}
-	if t.offset < 0 || last >= t.storage.numel {
-		return fmt.Errorf("tensor %q: size %v stride %v offset %d reaches past its storage of %d elements", name, t.size, t.stride, t.offset, t.storage.numel)
+	if t.offset < 0 {
+		return bad("starts before")
+	}
+	es := t.storage.dtype.Size()
+	nb, ok := dataBytes(t.storage.dtype, t.size) // what Get may allocate
+	if !ok {
+		return bad("has too many elements for")
+	}
+	if nb == 0 {
+		return nil
+	}
+	n := nb / es
+	last := t.offset // the storage index of the last element
+	for i, d := range t.size {
+		hi, step := bits.Mul64(uint64(d-1), uint64(t.stride[i]))
+		if hi != 0 || step > uint64(numel) || last > numel-int(step) {
+			return bad("reaches past")
+		}
+		last += int(step)
+	}
+	if last >= numel {
+		return bad("reaches past")
+	}
+	if n > numel && nb > maxExpandedBytes {
+		return bad(fmt.Sprintf("expands to %d elements (over %d MiB) from", n, maxExpandedBytes>>20))
 	}
 	return nil
 }

@@ -95,7 +95,15 @@ func (b *pk) str(s string) {
 	binary.Write(b, binary.LittleEndian, uint32(len(s)))
 	b.WriteString(s)
 }
-func (b *pk) int(n int) { b.WriteByte('J'); binary.Write(b, binary.LittleEndian, int32(n)) }
+func (b *pk) int(n int) {
+	if n == int(int32(n)) {
+		b.WriteByte('J')
+		binary.Write(b, binary.LittleEndian, int32(n))
+		return
+	}
+	b.Write([]byte{0x8a, 8}) // LONG1 with 8 bytes
+	binary.Write(b, binary.LittleEndian, int64(n))
+}
 func (b *pk) global(mod, name string) {
 	b.WriteByte('c')
 	b.WriteString(mod + "\n" + name + "\n")
@@ -137,42 +145,48 @@ func writePickle(b *pk, prefix string, ts []fakeTensor, legacy bool) {
 	b.WriteByte('(')
 	for _, ft := range ts {
 		b.str(ft.name)
-		b.global("torch._utils", "_rebuild_tensor_v2")
-		b.WriteByte('(')
-		b.WriteByte('(')
-		b.str("storage")
-		b.global("torch", ft.class)
-		b.str(ft.storage)
-		b.str("cpu")
-		b.int(ft.numel)
-		if legacy {
-			if ft.view == nil {
-				b.WriteByte('N')
-			} else {
-				b.WriteByte('(')
-				b.str(ft.view[0].(string))
-				b.int(ft.view[1].(int))
-				b.int(ft.view[2].(int))
-				b.WriteByte('t')
-			}
-		}
-		b.WriteByte('t')
-		b.WriteByte('Q') // BINPERSID
-		b.int(ft.offset)
-		b.tuple(ft.size)
-		b.tuple(ft.stride)
-		b.WriteByte(0x89) // False
-		b.global("collections", "OrderedDict")
-		b.WriteByte(')')
-		b.WriteByte('R')
-		b.WriteByte('t')
-		b.WriteByte('R')
+		b.tensor(ft, legacy)
 	}
 	b.WriteByte('u') // SETITEMS
 	if prefix != "" {
 		b.WriteByte('u')
 	}
 	b.WriteByte('.')
+}
+
+// tensor writes _rebuild_tensor_v2(storage, offset, size, stride, False,
+// OrderedDict()) with the persistent id of the given format.
+func (b *pk) tensor(ft fakeTensor, legacy bool) {
+	b.global("torch._utils", "_rebuild_tensor_v2")
+	b.WriteByte('(')
+	b.WriteByte('(')
+	b.str("storage")
+	b.global("torch", ft.class)
+	b.str(ft.storage)
+	b.str("cpu")
+	b.int(ft.numel)
+	if legacy || ft.view != nil { // zip files have no views; a hostile one may
+		if ft.view == nil {
+			b.WriteByte('N')
+		} else {
+			b.WriteByte('(')
+			b.str(ft.view[0].(string))
+			b.int(ft.view[1].(int))
+			b.int(ft.view[2].(int))
+			b.WriteByte('t')
+		}
+	}
+	b.WriteByte('t')
+	b.WriteByte('Q') // BINPERSID
+	b.int(ft.offset)
+	b.tuple(ft.size)
+	b.tuple(ft.stride)
+	b.WriteByte(0x89) // False
+	b.global("collections", "OrderedDict")
+	b.WriteByte(')')
+	b.WriteByte('R')
+	b.WriteByte('t')
+	b.WriteByte('R')
 }
 
 func f32bytes(v ...float32) []byte {
@@ -183,7 +197,7 @@ func f32bytes(v ...float32) []byte {
 	return out
 }
 
-func writeZipPth(t *testing.T, path, prefix string, ts []fakeTensor, storages map[string][]byte) {
+func writeZipPth(t testing.TB, path, prefix string, ts []fakeTensor, storages map[string][]byte) {
 	var pkl pk
 	writePickle(&pkl, prefix, ts, false)
 	var buf bytes.Buffer
@@ -208,7 +222,16 @@ func writeZipPth(t *testing.T, path, prefix string, ts []fakeTensor, storages ma
 	os.WriteFile(path, buf.Bytes(), 0o644)
 }
 
-func writeLegacyPth(t *testing.T, path, prefix string, ts []fakeTensor, keys []string, storages map[string][]byte, esize map[string]int) {
+func writeLegacyPth(t testing.TB, path, prefix string, ts []fakeTensor, keys []string, storages map[string][]byte, esize map[string]int) {
+	var main pk
+	writePickle(&main, prefix, ts, true)
+	os.WriteFile(path, legacyPth(main.Bytes(), keys, storages, esize), 0o644)
+}
+
+// legacyPth frames a main pickle as a legacy torch.save file: magic number,
+// protocol, sys_info, the pickle, the storage keys, then each storage's
+// element count and bytes.
+func legacyPth(mainPickle []byte, keys []string, storages map[string][]byte, esize map[string]int) []byte {
 	var b pk
 	// magic number 0x1950a86a20f9469cfc6c as LONG1, protocol 1001, empty sys_info
 	b.Write([]byte{0x80, 2, 0x8a, 10})
@@ -216,7 +239,7 @@ func writeLegacyPth(t *testing.T, path, prefix string, ts []fakeTensor, keys []s
 	b.WriteByte('.')
 	b.Write([]byte{0x80, 2, 'M', 0xe9, 0x03, '.'})
 	b.Write([]byte{0x80, 2, '}', '.'})
-	writePickle(&b, prefix, ts, true)
+	b.Write(mainPickle)
 	b.Write([]byte{0x80, 2, ']', '('})
 	for _, k := range keys {
 		b.str(k)
@@ -226,7 +249,7 @@ func writeLegacyPth(t *testing.T, path, prefix string, ts []fakeTensor, keys []s
 		binary.Write(&b, binary.LittleEndian, int64(len(storages[k])/esize[k]))
 		b.Write(storages[k])
 	}
-	os.WriteFile(path, b.Bytes(), 0o644)
+	return b.Bytes()
 }
 
 // TestPthStridesNestingDTypes: a transposed view, an offset into a shared

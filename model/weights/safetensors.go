@@ -52,11 +52,14 @@ func OpenSafetensors(path string) (*SafetensorsFile, error) {
 		f.Close()
 		return nil, fmt.Errorf("%s: truncated safetensors file (%d bytes, no header length)", path, size)
 	}
-	hlen := int64(binary.LittleEndian.Uint64(lenBuf[:]))
-	if hlen <= 0 || 8+hlen > size {
+	// Compare as uint64: a hostile length near 2^64 must not wrap to a small
+	// or negative number before the header buffer is allocated.
+	hlen64 := binary.LittleEndian.Uint64(lenBuf[:])
+	if hlen64 == 0 || hlen64 > uint64(size-8) {
 		f.Close()
-		return nil, fmt.Errorf("%s: truncated or invalid safetensors file: header length %d, file size %d", path, hlen, size)
+		return nil, fmt.Errorf("%s: truncated or invalid safetensors file: header length %d, expected 1 to %d (file size %d)", path, hlen64, size-8, size)
 	}
+	hlen := int64(hlen64)
 	hdr := make([]byte, hlen)
 	if _, err := io.ReadFull(f, hdr); err != nil {
 		f.Close()
@@ -84,17 +87,25 @@ func OpenSafetensors(path string) (*SafetensorsFile, error) {
 			f.Close()
 			return nil, fmt.Errorf("%s: tensor %q: unsupported dtype %q (want one of F64 F32 F16 BF16 I64 I32 I16 I8 U8 BOOL)", path, name, e.DType)
 		}
-		n := int64(dt.Size())
-		for _, d := range e.Shape {
-			n *= int64(d)
-		}
-		if e.Offsets[1]-e.Offsets[0] != n || e.Offsets[0] < 0 {
+		nb, ok := dataBytes(dt, e.Shape)
+		if !ok {
 			f.Close()
-			return nil, fmt.Errorf("%s: tensor %q: %s%v needs %d bytes, header offsets give %d", path, name, e.DType, e.Shape, n, e.Offsets[1]-e.Offsets[0])
+			return nil, fmt.Errorf("%s: tensor %q: shape %v has a negative dimension or too many elements", path, name, e.Shape)
 		}
-		if e.Offsets[1] > dataLen {
+		begin, end := e.Offsets[0], e.Offsets[1]
+		if begin < 0 || end < begin {
 			f.Close()
-			return nil, fmt.Errorf("%s: truncated safetensors file: tensor %q ends at byte %d of data, file has %d", path, name, e.Offsets[1], dataLen)
+			return nil, fmt.Errorf("%s: tensor %q: data_offsets [%d, %d], expected 0 <= begin <= end", path, name, begin, end)
+		}
+		// Checked before comparing sizes, so that a tensor claiming more
+		// bytes than the file holds is reported as such.
+		if end > dataLen || int64(nb) > dataLen {
+			f.Close()
+			return nil, fmt.Errorf("%s: truncated safetensors file: tensor %q (%s%v, %d bytes) ends at byte %d of data, file has %d", path, name, e.DType, e.Shape, nb, end, dataLen)
+		}
+		if end-begin != int64(nb) {
+			f.Close()
+			return nil, fmt.Errorf("%s: tensor %q: %s%v needs %d bytes, header offsets give %d", path, name, e.DType, e.Shape, nb, end-begin)
 		}
 		sf.entries[name] = e
 		sf.names = append(sf.names, name)

@@ -77,6 +77,12 @@ func OpenSharded(indexPath string) (*Sharded, error) {
 	s := &Sharded{Index: indexPath, files: map[string]*SafetensorsFile{}, owner: idx.WeightMap}
 	dir := filepath.Dir(indexPath)
 	for name, file := range idx.WeightMap {
+		// Shards live beside the index: a name reaching elsewhere ("../x",
+		// "/etc/...", "") is a corrupt or hostile index, not a file to open.
+		if !filepath.IsLocal(file) {
+			s.Close()
+			return nil, fmt.Errorf("%s: weight_map[%q] = %q, expected a file name inside %s", indexPath, name, file, dir)
+		}
 		if _, ok := s.files[file]; !ok {
 			f, err := OpenSafetensors(filepath.Join(dir, file))
 			if err != nil {

@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 	"unsafe"
 
@@ -75,11 +76,42 @@ func (t *Tensor) NumElements() int {
 	return n
 }
 
+// dataBytes is the byte size of a dtype[shape] tensor, false when a
+// dimension is negative or the size overflows an int: the checks a header
+// from a hostile file must pass before anything is allocated for it. The
+// non-zero dimensions must multiply without overflow even when another
+// dimension is 0, so that no caller ever sees a wrapped product.
+func dataBytes(dt DType, shape []int) (int, bool) {
+	n, empty := uint64(dt.Size()), false
+	for _, d := range shape {
+		if d < 0 {
+			return 0, false
+		}
+		if d == 0 {
+			empty = true
+			continue
+		}
+		hi, lo := bits.Mul64(n, uint64(d))
+		if hi != 0 || lo > math.MaxInt {
+			return 0, false
+		}
+		n = lo
+	}
+	if empty {
+		return 0, true
+	}
+	return int(n), true
+}
+
 func (t *Tensor) check() error {
 	if t.DType.Size() == 0 {
 		return fmt.Errorf("tensor %q in %s: unsupported dtype %q", t.Name, t.Source, t.DType)
 	}
-	if want := t.NumElements() * t.DType.Size(); len(t.Data) != want {
+	want, ok := dataBytes(t.DType, t.Shape)
+	if !ok {
+		return fmt.Errorf("tensor %q in %s: shape %v has a negative dimension or too many elements", t.Name, t.Source, t.Shape)
+	}
+	if len(t.Data) != want {
 		return fmt.Errorf("tensor %q in %s: %s%v needs %d bytes, found %d", t.Name, t.Source, t.DType, t.Shape, want, len(t.Data))
 	}
 	return nil
