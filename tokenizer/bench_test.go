@@ -122,3 +122,17 @@ func BenchmarkEncodeSiglip(b *testing.B) {
 	}
 	b.ReportMetric(float64(total)*float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
 }
+
+// BenchmarkEncodeUnknownRun times 64 KB of text the vocabulary does not
+// cover (no byte fallback): one merged unknown piece, linear in the run.
+func BenchmarkEncodeUnknownRun(b *testing.B) {
+	sp := mustParse(b, spSpec{modelType: modelUnigram, addDummyPrefix: true, removeExtraWS: true,
+		pieces: []spPiece{{"▁", -1, pieceNormal}, {"a", -1, pieceNormal}}})
+	text := strings.Repeat("数", 64<<10/3)
+	b.SetBytes(int64(len(text)))
+	for i := 0; i < b.N; i++ {
+		if ps := sp.EncodePieces(text); len(ps) != 2 {
+			b.Fatalf("%d pieces, want ▁ and one unknown run", len(ps))
+		}
+	}
+}

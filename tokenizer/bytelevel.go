@@ -3,6 +3,7 @@ package tokenizer
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -101,6 +102,10 @@ func LoadByteLevelBPE(path string) (*ByteLevelBPE, error) {
 	return t, nil
 }
 
+// maxTokenID is the largest id a tokenizer.json may use: the merge tables
+// and symbols hold ids as int32 (tokenizers itself uses u32).
+const maxTokenID = math.MaxInt32
+
 // knownEOS are special tokens that end a turn or a document in the model
 // families we load; those present become EOS ids.
 var knownEOS = []string{"<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>", "<|end|>", "</s>", "<eos>"}
@@ -141,8 +146,8 @@ func ParseByteLevelBPE(data []byte) (*ByteLevelBPE, error) {
 		cache:        map[string][]int{},
 	}
 	for tok, id := range m.Vocab {
-		if id < 0 {
-			return nil, fmt.Errorf("model.vocab[%q] = %d is negative", tok, id)
+		if id < 0 || id > maxTokenID {
+			return nil, fmt.Errorf("model.vocab[%q] = %d is outside 0..%d", tok, id, maxTokenID)
 		}
 		t.idToToken[id] = tok
 		t.vocabSize = max(t.vocabSize, id+1)
@@ -198,8 +203,8 @@ func ParseByteLevelBPE(data []byte) (*ByteLevelBPE, error) {
 		if a.Content == "" {
 			return nil, fmt.Errorf("added_tokens[%d] has empty content", i)
 		}
-		if a.ID < 0 {
-			return nil, fmt.Errorf("added_tokens[%d] %q has negative id %d", i, a.Content, a.ID)
+		if a.ID < 0 || a.ID > maxTokenID {
+			return nil, fmt.Errorf("added_tokens[%d] %q has id %d, outside 0..%d", i, a.Content, a.ID, maxTokenID)
 		}
 		t.added[a.Content] = a.ID
 		t.addedInfo[a.ID] = a

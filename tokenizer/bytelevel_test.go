@@ -95,7 +95,7 @@ func TestByteLevelMap(t *testing.T) {
 // tinyTokenizer builds a tokenizer.json whose vocab is the 256 byte
 // characters (id = byte value) plus the merged tokens, numbered from 256 in
 // merge order.
-func tinyTokenizer(t *testing.T, merges [][2]string, added []addedToken, normalizer, preTok string) []byte {
+func tinyTokenizer(t testing.TB, merges [][2]string, added []addedToken, normalizer, preTok string) []byte {
 	t.Helper()
 	vocab := map[string]int{}
 	for b := 0; b < 256; b++ {
@@ -123,7 +123,7 @@ func tinyTokenizer(t *testing.T, merges [][2]string, added []addedToken, normali
 
 const byteLevelOnly = `{"type":"ByteLevel","add_prefix_space":false,"use_regex":true}`
 
-func mustBPE(t *testing.T, data []byte) *ByteLevelBPE {
+func mustBPE(t testing.TB, data []byte) *ByteLevelBPE {
 	t.Helper()
 	tok, err := ParseByteLevelBPE(data)
 	if err != nil {

@@ -64,6 +64,11 @@ func (m *addedMatcher) split(s string) []segment {
 	for _, mt := range matches {
 		tok := m.tokens[mt.tok]
 		start, stop := mt.start, mt.end
+		if start < offset {
+			// An earlier token's rstrip already took this match's start (a
+			// whitespace added token): the text is consumed, the match void.
+			continue
+		}
 		if tok.SingleWord {
 			startSpace := start == 0 || !endsWithWord(s[:start])
 			stopSpace := stop == len(s) || !startsWithWord(s[stop:])

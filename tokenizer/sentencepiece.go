@@ -282,25 +282,42 @@ func (sp *SentencePiece) encodePieces(text string, addDummyPrefix bool) []Piece 
 	}
 	// PopulateSentencePieceText: byte fallback for unknown pieces, otherwise
 	// runs of unknown pieces merged into one.
+	// The text of a run of unknown pieces is collected in a builder:
+	// appending to the last piece's string would copy the run once per
+	// character, quadratic in a long stretch of unknown text.
 	out := make([]Piece, 0, len(raw))
-	prevUnk := false
+	var run strings.Builder // text of the unknown piece out[len(out)-1]
+	inRun := false
+	endRun := func() {
+		if inRun {
+			out[len(out)-1].Text = run.String()
+			run.Reset()
+			inRun = false
+		}
+	}
 	for _, p := range raw {
 		isUnk := p.ID == sp.unkID
 		switch {
 		case sp.isControl(p.ID):
+			endRun()
 			out = append(out, p)
 		case isUnk && sp.trainer.byteFallback:
 			for i := 0; i < len(p.Text); i++ {
 				id := sp.byteID[p.Text[i]]
 				out = append(out, Piece{ID: id, Text: sp.pieces[id].piece})
 			}
-		case isUnk && prevUnk:
-			out[len(out)-1].Text += p.Text
+		case isUnk && inRun:
+			run.WriteString(p.Text)
+		case isUnk:
+			out = append(out, p)
+			run.WriteString(p.Text)
+			inRun = true
 		default:
+			endRun()
 			out = append(out, p)
 		}
-		prevUnk = isUnk
 	}
+	endRun()
 	return out
 }
 

@@ -20,11 +20,13 @@ type spSpec struct {
 	addDummyPrefix bool
 	removeExtraWS  bool
 	pieces         []spPiece // after the fixed <unk>, <s>, </s> (ids 0, 1, 2)
+	charsmap       []byte    // normalizer_spec.precompiled_charsmap (nil: identity)
 }
 
 // buildModel serializes spec as a ModelProto, with identity normalisation
-// (no charsmap), so expectations follow from the pieces and scores alone.
-func buildModel(t *testing.T, s spSpec) []byte {
+// unless spec gives a charsmap, so expectations follow from the pieces and
+// scores alone.
+func buildModel(t testing.TB, s spSpec) []byte {
 	t.Helper()
 	var b []byte
 	all := append([]spPiece{{"<unk>", 0, pieceUnknown}, {"<s>", 0, pieceControl}, {"</s>", 0, pieceControl}}, s.pieces...)
@@ -58,6 +60,10 @@ func buildModel(t *testing.T, s spSpec) []byte {
 	n = protowire.AppendVarint(n, protowire.EncodeBool(s.addDummyPrefix))
 	n = protowire.AppendTag(n, 4, protowire.VarintType)
 	n = protowire.AppendVarint(n, protowire.EncodeBool(s.removeExtraWS))
+	if len(s.charsmap) > 0 {
+		n = protowire.AppendTag(n, 2, protowire.BytesType)
+		n = protowire.AppendBytes(n, s.charsmap)
+	}
 	b = protowire.AppendTag(b, 3, protowire.BytesType)
 	b = protowire.AppendBytes(b, n)
 	return b
@@ -68,7 +74,7 @@ func hex2(i int) string {
 	return string([]byte{d[i>>4], d[i&15]})
 }
 
-func mustParse(t *testing.T, s spSpec) *SentencePiece {
+func mustParse(t testing.TB, s spSpec) *SentencePiece {
 	t.Helper()
 	sp, err := ParseSentencePiece(buildModel(t, s))
 	if err != nil {

@@ -59,16 +59,22 @@ func New(opts bench.Options) (bench.Task, error) {
 		return nil, err
 	}
 	var list []string
+	var listPath string
 	switch t.split {
 	case "test", "dev", "train":
-		list, err = readList(filepath.Join(t.data, fmt.Sprintf("Flickr_8k.%sImages.txt", t.split)), false)
+		listPath = filepath.Join(t.data, fmt.Sprintf("Flickr_8k.%sImages.txt", t.split))
+		list, err = readList(listPath, false)
 	case "karpathy":
-		list, err = readList(filepath.Join(t.data, "flickr8k_test_karpathy.txt"), true)
+		listPath = filepath.Join(t.data, "flickr8k_test_karpathy.txt")
+		list, err = readList(listPath, true)
 	default:
 		return nil, fmt.Errorf("%s: unknown split %q (test, dev, train, karpathy)", Name, t.split)
 	}
 	if err != nil {
 		return nil, err
+	}
+	if len(list) == 0 {
+		return nil, fmt.Errorf("%s: %s lists no images", Name, listPath)
 	}
 	imgDir := ""
 	for _, d := range []string{"Flicker8k_Dataset", "Flickr8k_Dataset", "Images"} {
@@ -102,6 +108,7 @@ func readTokens(path string) (map[string][]string, error) {
 		c string
 	}
 	byImg := map[string][]kc{}
+	lineOf := map[string]int{} // "<image>#<k>" -> line, to catch repeats
 	sc := bufio.NewScanner(f)
 	line := 0
 	for sc.Scan() {
@@ -116,7 +123,19 @@ func readTokens(path string) (map[string][]string, error) {
 		if !ok || !ok2 || err != nil || img == "" {
 			return nil, fmt.Errorf("%s:%d: expected \"<image>.jpg#<k>\\t<caption>\", found %q", path, line, l)
 		}
-		byImg[img] = append(byImg[img], kc{k, strings.TrimSpace(caption)})
+		id := img + "#" + strconv.Itoa(k)
+		if prev, dup := lineOf[id]; dup {
+			return nil, fmt.Errorf("%s:%d: caption %s already given on line %d", path, line, id, prev)
+		}
+		lineOf[id] = line
+		caption = strings.TrimSpace(caption)
+		if caption == "" {
+			return nil, fmt.Errorf("%s:%d: caption %s is empty", path, line, id)
+		}
+		byImg[img] = append(byImg[img], kc{k, caption})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s:%d: %v", path, line+1, err)
 	}
 	out := map[string][]string{}
 	for img, list := range byImg {
@@ -125,7 +144,7 @@ func readTokens(path string) (map[string][]string, error) {
 			out[img] = append(out[img], x.c)
 		}
 	}
-	return out, sc.Err()
+	return out, nil
 }
 
 func readList(path string, karpathy bool) ([]string, error) {
@@ -211,6 +230,28 @@ func (t *Task) Predict(ctx context.Context, m bench.Model, items []bench.Item) (
 	return recs, nil
 }
 
+// checkPred validates one image's record against its entry: one embedding
+// per caption, every vector of the image embedding's size d (> 0), which the
+// earlier records fixed unless first. Without this a corrupt record could
+// shift every later embedding and still pass the total-size check.
+func checkPred(p pred, captions, d int, first bool) error {
+	if len(p.Image) == 0 {
+		return fmt.Errorf("empty image embedding")
+	}
+	if !first && len(p.Image) != d {
+		return fmt.Errorf("image embedding has %d values, want %d as the other images", len(p.Image), d)
+	}
+	if len(p.Captions) != captions {
+		return fmt.Errorf("%d caption embeddings, want %d (one per caption)", len(p.Captions), captions)
+	}
+	for k, c := range p.Captions {
+		if len(c) != len(p.Image) {
+			return fmt.Errorf("caption %d embedding has %d values, want %d as the image's", k, len(c), len(p.Image))
+		}
+	}
+	return nil
+}
+
 func (t *Task) Score(items []bench.Item, recs []bench.Record) (*bench.Metrics, error) {
 	var imgEmb, txtEmb []float32
 	var txtImg []int // caption -> image index
@@ -223,6 +264,9 @@ func (t *Task) Score(items []bench.Item, recs []bench.Record) (*bench.Metrics, e
 		}
 		var p pred
 		if err := json.Unmarshal(recs[i].Pred, &p); err != nil {
+			return nil, fmt.Errorf("item %s: bad prediction: %v", it.ID, err)
+		}
+		if err := checkPred(p, len(it.Payload.(entry).Captions), d, nImg == 0); err != nil {
 			return nil, fmt.Errorf("item %s: bad prediction: %v", it.ID, err)
 		}
 		for _, c := range p.Captions {

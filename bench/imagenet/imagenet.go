@@ -68,12 +68,16 @@ func New(opts bench.Options) (bench.Task, error) {
 	if err != nil {
 		return nil, err
 	}
-	names, err := readLines(opts.Get("classnames", filepath.Join(opts.Data, "classnames.txt")))
+	namesPath := opts.Get("classnames", filepath.Join(opts.Data, "classnames.txt"))
+	names, err := readLines(namesPath)
 	if err != nil {
 		return nil, fmt.Errorf("%s: class names: %v (give classnames.txt in the data root or --opt classnames=FILE, one name per line in sorted-WNID order)", Name, err)
 	}
 	if len(names) != len(wnids) {
-		return nil, fmt.Errorf("%s: %d class names but %d classes (WNIDs) in %s", Name, len(names), len(wnids), opts.Data)
+		return nil, fmt.Errorf("%s: %s has %d class names but there are %d classes (WNIDs) in %s", Name, namesPath, len(names), len(wnids), opts.Data)
+	}
+	if len(samples) == 0 {
+		return nil, fmt.Errorf("%s: no images to classify in %s", Name, opts.Data)
 	}
 	t.classNames = names
 	for _, s := range samples {
@@ -156,7 +160,7 @@ func scanFlat(root, val, gtPath, synsetsPath string) ([]string, []sample, error)
 		return nil, nil, fmt.Errorf("%s: flat layout needs the ILSVRC2012_ID -> WNID list: %v (--opt synsets=FILE, line i = WNID of ID i)", Name, err)
 	}
 	for i, l := range idToWnid {
-		idToWnid[i] = strings.Fields(l)[0]
+		idToWnid[i] = strings.Fields(l)[0] // readLines leaves no blank line
 	}
 	wnids := append([]string(nil), idToWnid...)
 	sort.Strings(wnids)
@@ -169,7 +173,7 @@ func scanFlat(root, val, gtPath, synsetsPath string) ([]string, []sample, error)
 	}
 	ids, err := readLines(gtPath)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("%s: %v", Name, err)
 	}
 	var samples []sample
 	for i, l := range ids {
@@ -191,6 +195,9 @@ func isImage(name string) bool {
 	return false
 }
 
+// readLines returns the lines of path, line i being entry i (an ID, a
+// label, a class name), without trailing blank lines. A blank line among the
+// entries would shift every entry after it, so it is an error naming it.
 func readLines(path string) ([]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -200,11 +207,20 @@ func readLines(path string) ([]string, error) {
 	var out []string
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if l := strings.TrimRight(sc.Text(), "\r"); l != "" {
-			out = append(out, l)
+		out = append(out, strings.TrimRight(sc.Text(), "\r"))
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s:%d: %v", path, len(out)+1, err)
+	}
+	for len(out) > 0 && strings.TrimSpace(out[len(out)-1]) == "" {
+		out = out[:len(out)-1]
+	}
+	for i, l := range out {
+		if strings.TrimSpace(l) == "" {
+			return nil, fmt.Errorf("%s:%d: blank line among the entries (line i is entry i)", path, i+1)
 		}
 	}
-	return out, sc.Err()
+	return out, nil
 }
 
 // ClassEmbeddings builds the zero-shot classifier [classes, d] from every
@@ -295,6 +311,9 @@ func (t *Task) Score(items []bench.Item, recs []bench.Record) (*bench.Metrics, e
 		var p pred
 		if err := json.Unmarshal(recs[i].Pred, &p); err != nil {
 			return nil, fmt.Errorf("item %s: bad prediction: %v", it.ID, err)
+		}
+		if p.Rank < 0 || p.Rank >= len(t.classNames) {
+			return nil, fmt.Errorf("item %s: bad prediction: rank %d of the true class, want 0..%d", it.ID, p.Rank, len(t.classNames)-1)
 		}
 		if p.Rank == 0 {
 			top1++

@@ -99,6 +99,9 @@ func New(opts bench.Options) (bench.Task, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", Name, err)
 	}
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("%s: %s: no question rows after the header", Name, t.path)
+	}
 	for i, r := range rows {
 		if err := checkRow(r); err != nil {
 			return nil, fmt.Errorf("%s: %s: row %d (index %d): %v", Name, t.path, i+2, r.Index, err)
@@ -120,8 +123,16 @@ func New(opts bench.Options) (bench.Task, error) {
 			}
 		}
 		rows = main
+		if len(rows) == 0 {
+			return nil, fmt.Errorf("%s: %s: no main rows (index < 1e6 or g_index = index), only circular passes: circular=false asks the main rows alone", Name, t.path)
+		}
 	}
+	seen := map[int64]int64{} // item index -> its question (group)
 	for _, r := range rows {
+		if g, dup := seen[r.Index]; dup {
+			return nil, fmt.Errorf("%s: %s: index %d would name a pass of question %d and one of question %d (indices too large for the circular passes' numbering, index + i·10^k)", Name, t.path, r.Index, g, r.Group())
+		}
+		seen[r.Index] = r.Group()
 		img, ok := shown[r.Index]
 		if !ok {
 			img, ok = shown[r.Group()] // a generated pass shows its question's image
@@ -226,6 +237,14 @@ func readImages(path string) (images map[int64]string, shown map[int64]int64, er
 		idx, err := strconv.ParseInt(cell("index"), 10, 64)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %s: row %d: index %q is not an integer", Name, path, row, cell("index"))
+		}
+		// Indices name items and number the circular passes (index + i·1e6):
+		// a repeated or negative one would give two items one ID.
+		if idx < 0 {
+			return nil, nil, fmt.Errorf("%s: %s: row %d: index %d is negative, want 0 or more", Name, path, row, idx)
+		}
+		if prev, dup := rowOf[idx]; dup {
+			return nil, nil, fmt.Errorf("%s: %s: row %d: index %d is already used by row %d", Name, path, row, idx, prev)
 		}
 		img := strings.TrimSpace(cell("image"))
 		rowOf[idx] = row

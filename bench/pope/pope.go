@@ -87,6 +87,9 @@ func New(opts bench.Options) (bench.Task, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %v", Name, err)
 		}
+		if len(qs) == 0 {
+			return nil, fmt.Errorf("%s: %s: no questions (want JSON lines {question_id, image, text, label})", Name, path)
+		}
 		for _, q := range qs {
 			switch {
 			case q.Label != "yes" && q.Label != "no":

@@ -269,12 +269,77 @@ func toF32(v []float64) []float32 {
 	return out
 }
 
+// Bounds on what a prediction record's size fields may ask Score to
+// allocate: codebook counters (depth×K; DualToken's pixel codebook is
+// 16384×8) and rFID features (Inception pool3: 2048; the covariance is d×d).
+// A corrupt record beyond them is an error, not gigabytes of zeros.
+const (
+	maxCodebookCounters = 1 << 26
+	maxFeatureDim       = 1 << 14
+)
+
+// scoreInputs is what Score pools from the records, checked to have one
+// shape: features of one size and codes of one depth and codebook size,
+// for every image or for none.
+type scoreInputs struct {
+	ref, rec     [][]float64
+	codes        []int64
+	depth, k     int
+	noFeat, noCd string // an item without features / codes (for errors)
+}
+
+func (s *scoreInputs) add(id string, p pred) error {
+	if p.FeatRef != "" || p.FeatRec != "" {
+		a, err1 := bench.UnpackFloat32(p.FeatRef)
+		b, err2 := bench.UnpackFloat32(p.FeatRec)
+		if err := firstErr(err1, err2); err != nil {
+			return fmt.Errorf("item %s: %v", id, err)
+		}
+		switch {
+		case len(a) == 0 || len(a) != len(b):
+			return fmt.Errorf("item %s: feat_ref has %d values and feat_rec %d, want the same non-zero size", id, len(a), len(b))
+		case len(a) > maxFeatureDim:
+			return fmt.Errorf("item %s: %d features per image, more than %d (Inception pool3 has 2048)", id, len(a), maxFeatureDim)
+		case len(s.ref) > 0 && len(a) != len(s.ref[0]):
+			return fmt.Errorf("item %s: %d features, want %d as the images before it", id, len(a), len(s.ref[0]))
+		}
+		s.ref, s.rec = append(s.ref, toF64(a)), append(s.rec, toF64(b))
+	} else if s.noFeat == "" {
+		s.noFeat = id
+	}
+	if p.Codes == "" {
+		if s.noCd == "" {
+			s.noCd = id
+		}
+		return nil
+	}
+	c, err := bench.UnpackInt32(p.Codes)
+	if err != nil {
+		return fmt.Errorf("item %s: %v", id, err)
+	}
+	switch {
+	case p.Depth <= 0 || p.K <= 0 || p.K > maxCodebookCounters/p.Depth:
+		return fmt.Errorf("item %s: codes of depth %d from a codebook of %d: want both positive, depth×size at most %d", id, p.Depth, p.K, maxCodebookCounters)
+	case len(c)%p.Depth != 0:
+		return fmt.Errorf("item %s: %d codes are not whole positions of depth %d", id, len(c), p.Depth)
+	case s.depth > 0 && (p.Depth != s.depth || p.K != s.k):
+		return fmt.Errorf("item %s: codes of depth %d from a codebook of %d, want %d and %d as the images before it", id, p.Depth, p.K, s.depth, s.k)
+	}
+	s.depth, s.k = p.Depth, p.K
+	for j, x := range c {
+		if x < 0 || int(x) >= p.K {
+			return fmt.Errorf("item %s: code %d is %d, outside the codebook [0, %d)", id, j, x, p.K)
+		}
+		s.codes = append(s.codes, int64(x))
+	}
+	return nil
+}
+
 func (t *Task) Score(items []bench.Item, recs []bench.Record) (*bench.Metrics, error) {
 	m := &bench.Metrics{}
 	var psnr, ssimW, ssimT float64
-	var ref, rec [][]float64
-	var codes []int64
-	n, depth, k, failed := 0, 0, 0, 0
+	var in scoreInputs
+	n, failed := 0, 0
 	for i, it := range items {
 		if recs[i].Error != "" {
 			failed++
@@ -290,29 +355,21 @@ func (t *Task) Score(items []bench.Item, recs []bench.Record) (*bench.Metrics, e
 		ssimW += p.SSIMWang
 		ssimT += p.SSIMTorchmetrics
 		m.PerSample = append(m.PerSample, map[string]any{"id": it.ID, "psnr": p.PSNR, "ssim_wang": p.SSIMWang, "ssim_torchmetrics": p.SSIMTorchmetrics})
-		if p.FeatRef != "" {
-			a, err1 := bench.UnpackFloat32(p.FeatRef)
-			b, err2 := bench.UnpackFloat32(p.FeatRec)
-			if err := firstErr(err1, err2); err != nil {
-				return nil, fmt.Errorf("item %s: %v", it.ID, err)
-			}
-			ref, rec = append(ref, toF64(a)), append(rec, toF64(b))
-		}
-		if p.Codes != "" {
-			c, err := bench.UnpackInt32(p.Codes)
-			if err != nil {
-				return nil, fmt.Errorf("item %s: %v", it.ID, err)
-			}
-			depth, k = p.Depth, p.K
-			for _, x := range c {
-				codes = append(codes, int64(x))
-			}
+		if err := in.add(it.ID, p); err != nil {
+			return nil, err
 		}
 	}
 	if failed > 0 {
 		// Averages over fewer images would silently be another benchmark.
 		return nil, fmt.Errorf("%d of %d images could not be read (see samples.jsonl); fix or remove them and run again", failed, len(items))
 	}
+	if len(in.ref) > 0 && in.noFeat != "" {
+		return nil, fmt.Errorf("item %s has no rFID features but %d other images have them (a mixed predictions file: rerun)", in.noFeat, len(in.ref))
+	}
+	if len(in.codes) > 0 && in.noCd != "" {
+		return nil, fmt.Errorf("item %s has no codes but other images have them (a mixed predictions file: rerun)", in.noCd)
+	}
+	ref, rec, codes, depth, k := in.ref, in.rec, in.codes, in.depth, in.k
 	m.Set("psnr", psnr/float64(n), true)
 	m.Set("ssim", ssimW/float64(n), true)
 	m.Set("ssim_torchmetrics", ssimT/float64(n), true)

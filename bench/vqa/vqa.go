@@ -157,6 +157,9 @@ func readQuestions(path string) ([]rawQuestion, error) {
 	if doc.Questions == nil {
 		return nil, fmt.Errorf("%s: %s: field \"questions\" is missing", Name, path)
 	}
+	if len(doc.Questions) == 0 {
+		return nil, fmt.Errorf("%s: %s: \"questions\" is empty, want at least one question", Name, path)
+	}
 	out := make([]rawQuestion, len(doc.Questions))
 	seen := map[int64]bool{}
 	for i, q := range doc.Questions {
