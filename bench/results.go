@@ -1,16 +1,28 @@
 package bench
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // ResultsSchema is the version of results.json; bump on incompatible change.
 const ResultsSchema = 1
 
 // Result is results.json: one (model, task) run. Documented in README.md.
+//
+// A metric that is NaN or infinite (PSNR of a perfect reconstruction, an
+// entropy of no codes) is written as the JSON string "NaN", "Infinity" or
+// "-Infinity" (JSON has no such numbers) and read back as that value; see
+// JSONFloat.
 type Result struct {
 	Schema         int                `json:"schema"`
 	Task           string             `json:"task"`
@@ -45,6 +57,114 @@ type RunInfo struct {
 	Cached         int     `json:"cached"`
 }
 
+// JSONFloat is a float64 whose JSON form is a number, or for the values JSON
+// cannot hold the string "NaN", "Infinity" or "-Infinity" (encoding/json
+// refuses to write them, which would lose a whole results or predictions
+// file to one undefined metric). Decoding accepts exactly those forms: null
+// and other strings are errors, not a silent 0.
+type JSONFloat float64
+
+// MarshalJSON implements json.Marshaler.
+func (f JSONFloat) MarshalJSON() ([]byte, error) {
+	switch v := float64(f); {
+	case math.IsNaN(v):
+		return []byte(`"NaN"`), nil
+	case math.IsInf(v, 1):
+		return []byte(`"Infinity"`), nil
+	case math.IsInf(v, -1):
+		return []byte(`"-Infinity"`), nil
+	}
+	return json.Marshal(float64(f))
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (f *JSONFloat) UnmarshalJSON(b []byte) error {
+	v, err := parseJSONFloat(b)
+	if err != nil {
+		return err
+	}
+	*f = JSONFloat(v)
+	return nil
+}
+
+// parseJSONFloat reads one JSON value as JSONFloat does.
+func parseJSONFloat(b []byte) (float64, error) {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err == nil {
+			switch s {
+			case "NaN":
+				return math.NaN(), nil
+			case "Infinity":
+				return math.Inf(1), nil
+			case "-Infinity":
+				return math.Inf(-1), nil
+			}
+		}
+	} else if len(b) > 0 && (b[0] == '-' || b[0] >= '0' && b[0] <= '9') && json.Valid(b) {
+		v, err := strconv.ParseFloat(string(b), 64)
+		if err == nil {
+			return v, nil
+		}
+		return 0, fmt.Errorf("want a float64, found %s (out of range)", clip(b))
+	}
+	return 0, fmt.Errorf(`want a number, "NaN", "Infinity" or "-Infinity", found %s`, clip(b))
+}
+
+// clip shortens b for an error message.
+func clip(b []byte) string {
+	const max = 40
+	if len(b) <= max {
+		return string(b)
+	}
+	n := max
+	for n > 0 && !utf8.RuneStart(b[n]) {
+		n--
+	}
+	return string(b[:n]) + "…"
+}
+
+// resultAlias has Result's fields without its methods.
+type resultAlias Result
+
+// resultJSON is Result as written: metrics through JSONFloat (the outer
+// Metrics field hides the embedded one for encoding/json).
+type resultJSON struct {
+	*resultAlias
+	Metrics map[string]JSONFloat `json:"metrics"`
+}
+
+// MarshalJSON writes r with non-finite metrics as strings (see JSONFloat).
+func (r Result) MarshalJSON() ([]byte, error) {
+	out := resultJSON{resultAlias: (*resultAlias)(&r)}
+	if r.Metrics != nil {
+		out.Metrics = make(map[string]JSONFloat, len(r.Metrics))
+		for k, v := range r.Metrics {
+			out.Metrics[k] = JSONFloat(v)
+		}
+	}
+	return json.Marshal(out)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes. It checks only the JSON
+// types; ReadResult also checks the contents.
+func (r *Result) UnmarshalJSON(b []byte) error {
+	var in resultJSON
+	in.resultAlias = (*resultAlias)(r)
+	if err := json.Unmarshal(b, &in); err != nil {
+		return err
+	}
+	r.Metrics = nil
+	if in.Metrics != nil {
+		r.Metrics = make(map[string]float64, len(in.Metrics))
+		for k, v := range in.Metrics {
+			r.Metrics[k] = float64(v)
+		}
+	}
+	return nil
+}
+
 // Write saves r as indented JSON.
 func (r *Result) Write(path string) error {
 	b, err := json.MarshalIndent(r, "", "  ")
@@ -57,23 +177,176 @@ func (r *Result) Write(path string) error {
 	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
-// ReadResult loads a results.json, checking the schema version.
+// ReadResult loads a results.json and checks it: schema version, task,
+// metrics (each a number or a JSONFloat string, with its direction in
+// higher_is_better), sample counts, and a predictions file name that stays
+// beside the results. Errors name the file and the field.
 func ReadResult(path string) (*Result, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	var r Result
-	if err := json.Unmarshal(b, &r); err != nil {
+	return parseResult(path, b)
+}
+
+// parseResult is ReadResult on the bytes of file path.
+func parseResult(path string, b []byte) (*Result, error) {
+	if err := checkJSONKeys(b); err != nil {
 		return nil, fmt.Errorf("%s: not a results file: %v", path, err)
 	}
-	if r.Schema != ResultsSchema {
-		return nil, fmt.Errorf("%s: field \"schema\" = %d, expected %d", path, r.Schema, ResultsSchema)
+	// Schema first: a newer file may have changed any other field.
+	var head struct {
+		Schema *json.RawMessage `json:"schema"`
+	}
+	if err := json.Unmarshal(b, &head); err != nil {
+		return nil, fmt.Errorf("%s: not a results file: %v", path, err)
+	}
+	if head.Schema == nil {
+		return nil, fmt.Errorf("%s: field \"schema\" is missing (want %d)", path, ResultsSchema)
+	}
+	var schema int
+	if err := json.Unmarshal(*head.Schema, &schema); err != nil {
+		return nil, fmt.Errorf("%s: field \"schema\": want an integer, found %s", path, clip(*head.Schema))
+	}
+	switch {
+	case schema > ResultsSchema:
+		return nil, fmt.Errorf("%s: field \"schema\" = %d: written by a newer evalrun (this one reads schema %d)", path, schema, ResultsSchema)
+	case schema != ResultsSchema:
+		return nil, fmt.Errorf("%s: field \"schema\" = %d, expected %d", path, schema, ResultsSchema)
+	}
+	// Metrics one by one, so that an error names the metric.
+	var raw struct {
+		*resultAlias
+		Metrics        map[string]json.RawMessage `json:"metrics"`
+		HigherIsBetter map[string]json.RawMessage `json:"higher_is_better"`
+	}
+	r := &Result{}
+	raw.resultAlias = (*resultAlias)(r)
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return nil, fmt.Errorf("%s: not a results file: %v", path, err)
 	}
 	if r.Task == "" {
 		return nil, fmt.Errorf("%s: field \"task\" is missing", path)
 	}
-	return &r, nil
+	if len(raw.Metrics) == 0 {
+		return nil, fmt.Errorf("%s: field \"metrics\" is missing or empty (a check or report would compare nothing)", path)
+	}
+	r.Metrics = make(map[string]float64, len(raw.Metrics))
+	r.HigherIsBetter = make(map[string]bool, len(raw.Metrics))
+	for name, v := range raw.Metrics {
+		f, err := parseJSONFloat(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: field \"metrics\" %q: %v", path, name, err)
+		}
+		r.Metrics[name] = f
+		d, ok := raw.HigherIsBetter[name]
+		if !ok {
+			return nil, fmt.Errorf("%s: field \"higher_is_better\" has no entry for metric %q (want true or false)", path, name)
+		}
+		switch string(bytes.TrimSpace(d)) {
+		case "true":
+			r.HigherIsBetter[name] = true
+		case "false":
+			r.HigherIsBetter[name] = false
+		default:
+			return nil, fmt.Errorf("%s: field \"higher_is_better\" %q: want true or false, found %s", path, name, clip(d))
+		}
+	}
+	if n := r.NSamples; n.Total < 0 || n.Scored < 0 || n.Failed < 0 || n.Scored+n.Failed != n.Total {
+		return nil, fmt.Errorf("%s: field \"n_samples\": want scored + failed = total, all >= 0, found scored %d, failed %d, total %d", path, n.Scored, n.Failed, n.Total)
+	}
+	if p := r.Predictions; p != "" && (!filepath.IsLocal(p) || filepath.Base(p) != p || strings.ContainsAny(p, `/\`)) {
+		return nil, fmt.Errorf("%s: field \"predictions\" = %q: want a file name beside results.json (no folder)", path, p)
+	}
+	return r, nil
+}
+
+// checkJSONKeys parses b as one JSON value and refuses an object key given
+// twice: encoding/json would silently keep the last. The keys of
+// results.json's own objects are also compared as encoding/json matches
+// them to fields, ignoring case ("Metrics" fills metrics too); metric and
+// protocol names are compared exactly.
+func checkJSONKeys(b []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := walkJSON(dec, "", true); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("data after the top-level value")
+	}
+	return nil
+}
+
+// walkJSON reads one value from dec. fold: the value, if an object, is one
+// of results.json's structs (keys matched ignoring case).
+// (json.Decoder refuses nesting deeper than encoding/json's limit.)
+func walkJSON(dec *json.Decoder, at string, fold bool) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	switch tok {
+	case json.Delim('{'):
+		seen := map[string]bool{}
+		for dec.More() {
+			kt, err := dec.Token()
+			if err != nil {
+				return err
+			}
+			k := kt.(string)
+			key := k
+			if fold {
+				key = foldKey(k)
+			}
+			if seen[key] {
+				return fmt.Errorf("key %q appears twice in %s", k, where(at))
+			}
+			seen[key] = true
+			// Only the top-level object's n_samples, model and run are structs.
+			sub := at == "" && (key == foldKey("n_samples") || key == foldKey("model") || key == foldKey("run"))
+			child := at + "." + k
+			if len(at) > 100 {
+				child = at // deep enough to say where; no quadratic names
+			}
+			if err := walkJSON(dec, child, sub); err != nil {
+				return err
+			}
+		}
+		_, err := dec.Token() // '}'
+		return err
+	case json.Delim('['):
+		for dec.More() {
+			if err := walkJSON(dec, at, false); err != nil {
+				return err
+			}
+		}
+		_, err := dec.Token() // ']'
+		return err
+	}
+	return nil
+}
+
+// foldKey maps the keys encoding/json takes for one field name (it matches
+// names as bytes.EqualFold does: "taſk" fills "task") to one string: each
+// rune becomes the smallest of its case-folding orbit.
+func foldKey(k string) string {
+	return strings.Map(func(r rune) rune {
+		for {
+			r2 := unicode.SimpleFold(r)
+			if r2 <= r {
+				return r2
+			}
+			r = r2
+		}
+	}, k)
+}
+
+func where(at string) string {
+	if at == "" {
+		return "the top-level object"
+	}
+	return "object " + strings.TrimPrefix(at, ".")
 }
 
 // FindResults collects every results.json under the given files/directories.

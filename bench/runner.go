@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,6 +28,7 @@ type RunConfig struct {
 	Subset    []string
 	Seed      int64
 	Progress  io.Writer // progress bar destination (nil = none)
+	Log       io.Writer // notices, such as a torn cache line dropped (nil = os.Stderr)
 	GitCommit string
 	Backend   string // stamped into results (the model may not know it)
 	DType     string
@@ -73,36 +75,145 @@ func PredictionsPath(cfg RunConfig, task Task, info ModelInfo) string {
 	return filepath.Join(RunDir(cfg, task, info), "predictions-"+CacheKey(task, info)+".jsonl")
 }
 
-// LoadRecords reads a predictions JSONL file (missing file = none). A torn
-// last line (a run killed mid-write) is ignored; any other bad line is an
-// error naming file and line.
+// LoadRecords reads a predictions JSONL file (missing file = none). A last
+// line that is not complete JSON — a run killed mid-write — is left out, so
+// its item counts as not predicted. Any other bad line is an error naming
+// file and line: not a JSON record, an empty "id", neither "pred" nor
+// "error", or an id whose record differs from an earlier one (two runs
+// writing one cache). Blank lines are skipped; a repeated identical record
+// is read once.
 func LoadRecords(path string) (map[string]Record, error) {
+	recs, _, err := loadRecords(path)
+	return recs, err
+}
+
+// cacheTail says how a predictions file ends: torn >= 0 is the offset of a
+// last line cut short (to truncate before appending), noNewline that the
+// last, complete, record lacks its newline (to add before appending).
+type cacheTail struct {
+	torn      int64
+	tornLen   int
+	noNewline bool
+}
+
+func loadRecords(path string) (map[string]Record, cacheTail, error) {
+	tail := cacheTail{torn: -1}
 	out := map[string]Record{}
 	f, err := os.Open(path)
 	if os.IsNotExist(err) {
-		return out, nil
+		return out, tail, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, tail, err
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<30)
+	r := bufio.NewReaderSize(f, 1<<20)
+	firstLine := map[string]int{}
+	var off int64
+	// A line is handled once the next is read: only the last may be torn.
+	var pending []byte
+	var pendingOff int64
 	line := 0
-	var pendingErr error
-	for sc.Scan() {
+	handle := func(b []byte, at int64, last bool) error {
 		line++
-		if pendingErr != nil {
-			return nil, pendingErr
+		text := bytes.TrimSpace(b)
+		if len(text) == 0 {
+			return nil
 		}
-		var r Record
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil || r.ID == "" {
-			pendingErr = fmt.Errorf("%s:%d: not a prediction record", path, line)
-			continue
+		if last && !json.Valid(text) {
+			tail.torn, tail.tornLen = at, len(b)
+			return nil
 		}
-		out[r.ID] = r
+		var rec Record
+		if err := json.Unmarshal(text, &rec); err != nil {
+			return fmt.Errorf("%s:%d: not a prediction record (want {\"id\": ..., \"pred\" or \"error\": ...}): %v", path, line, err)
+		}
+		switch {
+		case rec.ID == "":
+			return fmt.Errorf("%s:%d: field \"id\" is missing or empty", path, line)
+		case !rec.hasPred() && rec.Error == "":
+			return fmt.Errorf("%s:%d: item %q: record has neither \"pred\" nor \"error\" (delete the line to predict the item again)", path, line, rec.ID)
+		}
+		if prev, dup := out[rec.ID]; dup {
+			if !bytes.Equal(prev.Pred, rec.Pred) || prev.Error != rec.Error {
+				return fmt.Errorf("%s:%d: item %q has another record than on line %d (two runs wrote this file at once?): delete one of the two lines, or the file to predict everything again", path, line, rec.ID, firstLine[rec.ID])
+			}
+			return nil
+		}
+		out[rec.ID], firstLine[rec.ID] = rec, line
+		return nil
 	}
-	return out, sc.Err()
+	for {
+		b, err := r.ReadBytes('\n')
+		if len(b) > 0 {
+			if pending != nil {
+				if err := handle(pending, pendingOff, false); err != nil {
+					return nil, tail, err
+				}
+			}
+			pending, pendingOff = b, off
+			off += int64(len(b))
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, tail, fmt.Errorf("%s: %v", path, err)
+		}
+	}
+	if pending != nil {
+		if err := handle(pending, pendingOff, true); err != nil {
+			return nil, tail, err
+		}
+		tail.noNewline = tail.torn < 0 && pending[len(pending)-1] != '\n'
+	}
+	return out, tail, nil
+}
+
+// hasPred: a prediction, JSON null being none.
+func (r Record) hasPred() bool {
+	p := bytes.TrimSpace(r.Pred)
+	return len(p) > 0 && !bytes.Equal(p, []byte("null"))
+}
+
+// repairTail makes a predictions file safe to append to: a torn last line
+// is cut off (and said once on log), a last record without its newline
+// gets one.
+func repairTail(path string, tail cacheTail, log io.Writer) error {
+	switch {
+	case tail.torn >= 0:
+		if err := os.Truncate(path, tail.torn); err != nil {
+			return err
+		}
+		fmt.Fprintf(log, "%s: its last line (%d bytes) was cut short by an interrupted run: dropped, that item is predicted again\n", path, tail.tornLen)
+	case tail.noNewline:
+		f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		if _, err := f.Write([]byte{'\n'}); err != nil {
+			f.Close()
+			return err
+		}
+		return f.Close()
+	}
+	return nil
+}
+
+// checkItemIDs refuses items without an ID or sharing one: predictions are
+// cached by ID, so one item's answer would be taken for the other's.
+func checkItemIDs(task string, items []Item) error {
+	at := make(map[string]int, len(items))
+	for i, it := range items {
+		if it.ID == "" {
+			return fmt.Errorf("%s: item %d of %d has an empty ID (predictions are cached by ID)", task, i+1, len(items))
+		}
+		if j, dup := at[it.ID]; dup {
+			return fmt.Errorf("%s: items %d and %d have the same ID %q: one's cached prediction would be taken for the other's", task, j+1, i+1, it.ID)
+		}
+		at[it.ID] = i
+	}
+	return nil
 }
 
 // selectItems applies a subset (item IDs, all of which must exist) and then
@@ -131,19 +242,6 @@ func selectItems(items []Item, subset []string, limit int) ([]Item, error) {
 	return items, nil
 }
 
-// dropTornTail truncates a predictions file after its last newline: a run
-// killed mid-write leaves a partial record that later appends would corrupt.
-func dropTornTail(path string) error {
-	b, err := os.ReadFile(path)
-	if os.IsNotExist(err) || len(b) == 0 || b[len(b)-1] == '\n' {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	return os.Truncate(path, int64(bytes.LastIndexByte(b, '\n')+1))
-}
-
 // Run executes task on m, resuming from cached predictions, and writes
 // predictions, per-sample logs and results.json. It returns the result.
 func Run(ctx context.Context, task Task, m Model, cfg RunConfig) (*Result, error) {
@@ -159,8 +257,14 @@ func Run(ctx context.Context, task Task, m Model, cfg RunConfig) (*Result, error
 	if info.DType == "" {
 		info.DType = "float32"
 	}
+	if b := filepath.Base(info.Name); b == "." || b == ".." || b == string(filepath.Separator) {
+		return nil, fmt.Errorf("model name %q cannot name its results folder %s", info.Name, filepath.Join(cfg.OutDir, task.Name(), "<model>"))
+	}
 	items, err := task.Items()
 	if err != nil {
+		return nil, err
+	}
+	if err := checkItemIDs(task.Name(), items); err != nil {
 		return nil, err
 	}
 	if items, err = selectItems(items, cfg.Subset, cfg.Limit); err != nil {
@@ -174,11 +278,15 @@ func Run(ctx context.Context, task Task, m Model, cfg RunConfig) (*Result, error
 		return nil, err
 	}
 	predPath := PredictionsPath(cfg, task, info)
-	if err := dropTornTail(predPath); err != nil {
+	cached, tail, err := loadRecords(predPath)
+	if err != nil {
 		return nil, err
 	}
-	cached, err := LoadRecords(predPath)
-	if err != nil {
+	log := cfg.Log
+	if log == nil {
+		log = os.Stderr
+	}
+	if err := repairTail(predPath, tail, log); err != nil {
 		return nil, err
 	}
 	var todo []Item
@@ -255,9 +363,14 @@ func predictInto(ctx context.Context, task Task, m Model, todo []Item, cfg RunCo
 		var buf []byte
 		for i, r := range recs {
 			r.ID = batch[i].ID
+			if !r.hasPred() && r.Error == "" {
+				// A task that drops json.Marshal's error (NaN or Inf in a
+				// float field) gives this; cached, it would fail scoring later.
+				return fmt.Errorf("%s: item %q: Predict gave neither a prediction nor an error (a prediction that could not be encoded as JSON?)", task.Name(), r.ID)
+			}
 			line, err := json.Marshal(r)
 			if err != nil {
-				return err
+				return fmt.Errorf("%s: item %q: %v", task.Name(), r.ID, err)
 			}
 			buf = append(append(buf, line...), '\n')
 			cached[r.ID] = r
@@ -303,6 +416,9 @@ func Rescore(task Task, predPath string, limit int) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkItemIDs(task.Name(), items); err != nil {
+		return nil, err
+	}
 	if limit > 0 && limit < len(items) {
 		items = items[:limit]
 	}
@@ -326,7 +442,11 @@ func writeJSONL(path string, rows []map[string]any) error {
 	w := bufio.NewWriter(f)
 	enc := json.NewEncoder(w)
 	for _, r := range rows {
-		if err := enc.Encode(r); err != nil {
+		err := enc.Encode(r)
+		if _, nonFinite := err.(*json.UnsupportedValueError); nonFinite {
+			err = enc.Encode(jsonSafe(r))
+		}
+		if err != nil {
 			f.Close()
 			return err
 		}
@@ -336,4 +456,43 @@ func writeJSONL(path string, rows []map[string]any) error {
 		return err
 	}
 	return f.Close()
+}
+
+// jsonSafe returns v with every NaN or infinite float (in maps and slices
+// of the kinds per-sample rows hold) as a JSONFloat, which encoding/json can
+// write.
+func jsonSafe(v any) any {
+	switch x := v.(type) {
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return JSONFloat(x)
+		}
+	case float32:
+		return jsonSafe(float64(x))
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = jsonSafe(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = jsonSafe(e)
+		}
+		return out
+	case []float64:
+		out := make([]JSONFloat, len(x))
+		for i, e := range x {
+			out[i] = JSONFloat(e)
+		}
+		return out
+	case []float32:
+		out := make([]JSONFloat, len(x))
+		for i, e := range x {
+			out[i] = JSONFloat(e)
+		}
+		return out
+	}
+	return v
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,7 +75,7 @@ func (fakeModel) Info() ModelInfo {
 
 func TestResumeAfterKillGivesIdenticalResults(t *testing.T) {
 	dir := t.TempDir()
-	cfg := RunConfig{OutDir: dir, BatchSize: 4}
+	cfg := RunConfig{OutDir: dir, BatchSize: 4, Log: io.Discard}
 	full := 0
 	want, err := Run(context.Background(), countTask{n: 20, predicted: &full}, fakeModel{}, RunConfig{OutDir: filepath.Join(dir, "ref"), BatchSize: 4})
 	if err != nil {
@@ -127,7 +128,7 @@ func TestResumeAfterKillGivesIdenticalResults(t *testing.T) {
 
 func TestCorruptPredictionLineIsAnError(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "p.jsonl")
-	os.WriteFile(p, []byte("{\"id\":\"a\"}\nnot json\n{\"id\":\"b\"}\n"), 0o644)
+	os.WriteFile(p, []byte("{\"id\":\"a\",\"pred\":1}\nnot json\n{\"id\":\"b\",\"pred\":2}\n"), 0o644)
 	if _, err := LoadRecords(p); err == nil || !strings.Contains(err.Error(), ":2:") {
 		t.Errorf("want error naming line 2, got %v", err)
 	}

@@ -346,11 +346,43 @@ func mmbReport(qs []MMBenchQuestion) (map[string]float64, map[string]map[string]
 // Rows whose options contain choice labels, that have no options, or whose
 // answer is not one of their letters stay single-pass (so do rows whose
 // options are not contiguous from A). All returned rows carry GIndex.
+//
+// Rows read from a file go through MMBenchCircularizeChecked, which refuses
+// what int64 cannot number. Here a row whose passes would overflow int64
+// stays single-pass, and passes may meet other rows' indices when an index
+// is negative or 10^18 and above (callers check the indices are unique).
 func MMBenchCircularize(rows []MMBenchRow) []MMBenchRow {
+	out, _ := mmbCircularize(rows, false)
+	return out
+}
+
+// MMBenchCircularizeChecked is MMBenchCircularize for indices from a data
+// file: a negative index (its passes, index + i·offset, could be other
+// rows' indices), an index given twice, or indices too large for the passes'
+// numbering in int64 (VLMEvalKit's Python integers have no bound) are an
+// error naming the index.
+func MMBenchCircularizeChecked(rows []MMBenchRow) ([]MMBenchRow, error) {
+	return mmbCircularize(rows, true)
+}
+
+func mmbCircularize(rows []MMBenchRow, strict bool) ([]MMBenchRow, error) {
+	seen := make(map[int64]bool, len(rows))
 	offset := int64(1e6)
 	for _, r := range rows {
-		for r.Index >= offset {
+		if strict {
+			if r.Index < 0 {
+				return nil, fmt.Errorf("mmbench: index %d is negative: circular passes are numbered index + i·10^k, which could be another row's index (want index >= 0)", r.Index)
+			}
+			if seen[r.Index] {
+				return nil, fmt.Errorf("mmbench: index %d appears twice", r.Index)
+			}
+			seen[r.Index] = true
+		}
+		for r.Index >= offset && offset <= math.MaxInt64/10 {
 			offset *= 10
+		}
+		if r.Index >= offset && strict {
+			return nil, fmt.Errorf("mmbench: index %d is too large: circular passes are numbered index + i·10^k with 10^k above every index, beyond int64 (want index < 10^18)", r.Index)
 		}
 	}
 	var out []MMBenchRow
@@ -373,6 +405,12 @@ func MMBenchCircularize(rows []MMBenchRow) []MMBenchRow {
 		if len(r.Answer) != 1 || ai < 0 {
 			continue
 		}
+		if r.Index >= offset || int64(k-1) > (math.MaxInt64-max(r.Index, 0))/offset {
+			if strict {
+				return nil, fmt.Errorf("mmbench: index %d is too large: its %d circular passes, index + i·%d, go beyond int64", r.Index, k-1, offset)
+			}
+			continue
+		}
 		for i := 1; i < k; i++ {
 			p := r
 			p.Index = r.Index + int64(i)*offset
@@ -385,7 +423,7 @@ func MMBenchCircularize(rows []MMBenchRow) []MMBenchRow {
 			out = append(out, p)
 		}
 	}
-	return out
+	return out, nil
 }
 
 // mmbAbnormal: an option whose text (non-letters blanked) names two or more

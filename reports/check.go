@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"sort"
@@ -21,6 +22,29 @@ type CheckRow struct {
 	Tolerance      float64 `json:"tolerance"`
 	Regressed      bool    `json:"regressed"`
 	Note           string  `json:"note,omitempty"`
+}
+
+// MarshalJSON writes a NaN candidate or delta (missing or undefined) as null,
+// and any other NaN or infinite number as bench.JSONFloat does.
+func (r CheckRow) MarshalJSON() ([]byte, error) {
+	nullNaN := func(v float64) *bench.JSONFloat {
+		if math.IsNaN(v) {
+			return nil
+		}
+		f := bench.JSONFloat(v)
+		return &f
+	}
+	return json.Marshal(struct {
+		Task           string           `json:"task"`
+		Metric         string           `json:"metric"`
+		Baseline       bench.JSONFloat  `json:"baseline"`
+		Candidate      *bench.JSONFloat `json:"candidate"`
+		Delta          *bench.JSONFloat `json:"delta"`
+		HigherIsBetter bool             `json:"higher_is_better"`
+		Tolerance      bench.JSONFloat  `json:"tolerance"`
+		Regressed      bool             `json:"regressed"`
+		Note           string           `json:"note,omitempty"`
+	}{r.Task, r.Metric, bench.JSONFloat(r.Baseline), nullNaN(r.Candidate), nullNaN(r.Delta), r.HigherIsBetter, bench.JSONFloat(r.Tolerance), r.Regressed, r.Note})
 }
 
 // CheckReport is the whole comparison; MissingTasks are baseline tasks the

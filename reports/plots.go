@@ -29,8 +29,24 @@ type Plot struct {
 	Files []string
 }
 
-func save(p *plot.Plot, dir, stem string, w, h vg.Length) ([]string, error) {
-	var files []string
+// maxPlotted bounds the magnitude of what a plot shows: gonum pads an empty
+// axis range by ±1, which vanishes beyond about 1e15 (its tick code then
+// panics), and a range that overflows to Inf sends the rasteriser into a
+// near-endless loop. No metric of ours comes near; a results file that
+// claims one keeps it in the tables only.
+const maxPlotted = 1e12
+
+// plottable: v can be drawn (finite, at most maxPlotted in magnitude).
+func plottable(v float64) bool { return math.Abs(v) <= maxPlotted }
+
+func save(p *plot.Plot, dir, stem string, w, h vg.Length) (files []string, err error) {
+	defer func() {
+		// gonum panics on ranges it cannot tick; say which plot rather than
+		// lose the whole report.
+		if e := recover(); e != nil {
+			files, err = nil, fmt.Errorf("plot %s: %v", stem, e)
+		}
+	}()
 	for _, ext := range []string{".png", ".svg"} {
 		f := filepath.Join(dir, stem+ext)
 		if err := p.Save(w, h, f); err != nil {
@@ -67,7 +83,7 @@ func Figure1(dir string, results []*bench.Result) (*Plot, error) {
 			continue
 		}
 		zs, fid := r.Cells["ZS"], r.Cells["rFID"]
-		if zs.Set && fid.Set && !math.IsInf(fid.Value, 0) && !math.IsNaN(fid.Value) {
+		if zs.Set && fid.Set && plottable(fid.Value) && plottable(zs.Value) {
 			oursXY = append(oursXY, plotter.XY{X: fid.Value, Y: zs.Value})
 			oursLabels = append(oursLabels, r.Model)
 		}
@@ -122,7 +138,7 @@ func Bars(dir string, t Table, col Column) (*Plot, error) {
 	var colors []color.Color
 	for _, r := range t.Rows {
 		c := r.Cells[col.Label]
-		if r.Source == "delta" || !c.Set || math.IsNaN(c.Value) || math.IsInf(c.Value, 0) {
+		if r.Source == "delta" || !c.Set || !plottable(c.Value) {
 			continue
 		}
 		vals = append(vals, c.Value)
@@ -218,8 +234,8 @@ func checkpointOf(name string) (series string, step int, ok bool) {
 		return "", 0, false
 	}
 	n, err := strconv.Atoi(name[m[2]:m[3]])
-	if err != nil {
-		return "", 0, false
+	if err != nil || n > maxPlotted {
+		return "", 0, false // not a step a plot can tell from its neighbours
 	}
 	return name[:m[2]] + "#" + name[m[3]:], n, true
 }
@@ -276,7 +292,7 @@ func OverCheckpoints(dir string, results []*bench.Result) ([]*Plot, error) {
 			var xy plotter.XYs
 			for _, r := range rs {
 				_, step, _ := checkpointOf(r.Model.Name)
-				if v, ok := r.Metrics[m]; ok && !math.IsNaN(v) && !math.IsInf(v, 0) {
+				if v, ok := r.Metrics[m]; ok && plottable(v) {
 					xy = append(xy, plotter.XY{X: float64(step), Y: v})
 				}
 			}

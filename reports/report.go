@@ -30,7 +30,20 @@ type Report struct {
 
 // Make builds the paper tables that our results touch, the table of all
 // measured metrics, and (with OutDir) the plots.
+//
+// Two results of one model on one task (e.g. float32 and bfloat16 runs'
+// folders, which share the model name) are an error: a table cell holds
+// one number, and which one would depend on the order the folders were read.
 func Make(results []*bench.Result, opts Options) (*Report, error) {
+	type key struct{ model, task string }
+	seen := map[key]*bench.Result{}
+	for _, res := range results {
+		k := key{res.Model.Name, res.Task}
+		if prev, dup := seen[k]; dup {
+			return nil, fmt.Errorf("model %q has two results for task %q (dtype %q and %q, backend %q and %q): report one run's folder, or give the runs different model names", k.model, k.task, prev.Run.DType, res.Run.DType, prev.Run.Backend, res.Run.Backend)
+		}
+		seen[k] = res
+	}
 	r := &Report{Results: results}
 	for _, spec := range Tables() {
 		t := Build(spec, results, opts.Matches)

@@ -18,9 +18,19 @@ import (
 )
 
 // Cell is one number of a built table; NaN means "not reported / not run".
+// In JSON a NaN or infinite value is the string "NaN", "Infinity" or
+// "-Infinity" (bench.JSONFloat).
 type Cell struct {
 	Value float64 `json:"value"`
 	Set   bool    `json:"set"`
+}
+
+// MarshalJSON implements json.Marshaler.
+func (c Cell) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Value bench.JSONFloat `json:"value"`
+		Set   bool            `json:"set"`
+	}{bench.JSONFloat(c.Value), c.Set})
 }
 
 // Row is one line of a built table.

@@ -363,7 +363,10 @@ func (t *ByteLevelBPE) Encode(text string) ([]int, error) {
 			}
 			pieces := []string{s2.text}
 			for _, p := range t.preTok {
-				pieces = p.apply(pieces)
+				var err error
+				if pieces, err = p.split(pieces); err != nil {
+					return nil, err
+				}
 			}
 			for _, p := range pieces {
 				ids = t.encodeWord(p, ids)

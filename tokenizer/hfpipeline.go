@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -172,9 +173,19 @@ func rustLower(s string) string {
 
 // ---- pre-tokenizers ----
 
+// preTokenizer is one pre-tokenizer step. split returns an error when a
+// regex match runs past splitMatchTimeout: a hostile or broken
+// tokenizer.json's regex would otherwise hang Encode, or with the error
+// dropped, silently mis-tokenise.
 type preTokenizer interface {
-	apply(pieces []string) []string
+	split(pieces []string) ([]string, error)
 }
+
+// splitMatchTimeout bounds one regex match of a Split pre-tokenizer (the
+// regexp2 default is no bound). Real patterns take microseconds per piece;
+// catastrophic backtracking, e.g. (a+)+$ on a long run of a's, takes
+// forever.
+var splitMatchTimeout = 2 * time.Second
 
 func parsePreTokenizer(raw json.RawMessage) ([]preTokenizer, error) {
 	if len(raw) == 0 || string(raw) == "null" {
@@ -210,7 +221,7 @@ func parsePreTokenizer(raw json.RawMessage) ([]preTokenizer, error) {
 		useRegex := p.UseRegex == nil || *p.UseRegex
 		b := &byteLevelPre{addPrefixSpace: p.AddPrefixSpace}
 		if useRegex {
-			b.split = &splitPre{re: gpt2Regex, behavior: "Isolated"}
+			b.regex = &splitPre{re: gpt2Regex, behavior: "Isolated"}
 		}
 		return []preTokenizer{b}, nil
 	case "Split":
@@ -221,6 +232,7 @@ func parsePreTokenizer(raw json.RawMessage) ([]preTokenizer, error) {
 			if err != nil {
 				return nil, fmt.Errorf("Split pattern %q: %w", *p.Pattern.Regex, err)
 			}
+			re.MatchTimeout = splitMatchTimeout
 			s.re = re
 		case p.Pattern.String != nil:
 			if *p.Pattern.String == "" {
@@ -243,16 +255,20 @@ func parsePreTokenizer(raw json.RawMessage) ([]preTokenizer, error) {
 // gpt2Pattern is the ByteLevel pre-tokenizer's own regex (use_regex: true).
 const gpt2Pattern = `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
 
-var gpt2Regex = regexp2.MustCompile(gpt2Pattern, regexp2.None)
+var gpt2Regex = func() *regexp2.Regexp {
+	re := regexp2.MustCompile(gpt2Pattern, regexp2.None)
+	re.MatchTimeout = splitMatchTimeout
+	return re
+}()
 
 // byteLevelPre is the ByteLevel pre-tokenizer: optional prefix space, optional
 // GPT-2 regex split, then every byte mapped to its printable character.
 type byteLevelPre struct {
 	addPrefixSpace bool
-	split          *splitPre
+	regex          *splitPre
 }
 
-func (b *byteLevelPre) apply(pieces []string) []string {
+func (b *byteLevelPre) split(pieces []string) ([]string, error) {
 	if b.addPrefixSpace {
 		for i, p := range pieces {
 			if !strings.HasPrefix(p, " ") {
@@ -260,13 +276,16 @@ func (b *byteLevelPre) apply(pieces []string) []string {
 			}
 		}
 	}
-	if b.split != nil {
-		pieces = b.split.apply(pieces)
+	if b.regex != nil {
+		var err error
+		if pieces, err = b.regex.split(pieces); err != nil {
+			return nil, err
+		}
 	}
 	for i, p := range pieces {
 		pieces[i] = ByteLevelEncode(p)
 	}
-	return pieces
+	return pieces, nil
 }
 
 // splitPre is the Split pre-tokenizer (regex or literal pattern).
@@ -277,12 +296,16 @@ type splitPre struct {
 	invert   bool
 }
 
-func (s *splitPre) apply(pieces []string) []string {
+func (s *splitPre) split(pieces []string) ([]string, error) {
 	var out []string
 	for _, p := range pieces {
-		out = append(out, s.splitOne(p)...)
+		ps, err := s.splitPiece(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ps...)
 	}
-	return out
+	return out, nil
 }
 
 type span struct {
@@ -291,7 +314,7 @@ type span struct {
 }
 
 // findSpans covers p with alternating non-match / match spans (rune offsets).
-func (s *splitPre) findSpans(rs []rune) []span {
+func (s *splitPre) findSpans(rs []rune) ([]span, error) {
 	var spans []span
 	prev := 0
 	emit := func(start, end int) {
@@ -309,6 +332,10 @@ func (s *splitPre) findSpans(rs []rune) []span {
 		for err == nil && m != nil {
 			emit(m.Index, m.Index+m.Length)
 			m, err = s.re.FindNextMatch(m)
+		}
+		if err != nil {
+			// regexp2's own message quotes the whole input.
+			return nil, fmt.Errorf("tokenizer.json pre_tokenizer Split regex %q: a match ran past %v on a piece of %d characters (catastrophic backtracking?)", s.re.String(), s.re.MatchTimeout, len(rs))
 		}
 	} else {
 		lit := []rune(s.literal)
@@ -329,7 +356,7 @@ func (s *splitPre) findSpans(rs []rune) []span {
 			spans[i].match = !spans[i].match
 		}
 	}
-	return spans
+	return spans, nil
 }
 
 func equalRunes(a, b []rune) bool {
@@ -341,13 +368,26 @@ func equalRunes(a, b []rune) bool {
 	return true
 }
 
-// splitOne applies SplitDelimiterBehavior as tokenizers' NormalizedString::split.
+// splitOne is splitPiece for a pattern that cannot time out (tests).
+// splitOne is splitPiece for tests of ordinary patterns, which cannot time out.
 func (s *splitPre) splitOne(p string) []string {
+	out, err := s.splitPiece(p)
+	if err != nil {
+		panic(err)
+	}
+	return out
+}
+
+// splitPiece applies SplitDelimiterBehavior as tokenizers' NormalizedString::split.
+func (s *splitPre) splitPiece(p string) ([]string, error) {
 	if p == "" {
-		return nil
+		return nil, nil
 	}
 	rs := []rune(p)
-	spans := s.findSpans(rs)
+	spans, err := s.findSpans(rs)
+	if err != nil {
+		return nil, err
+	}
 	type piece struct {
 		start, end int
 		remove     bool
@@ -403,7 +443,7 @@ func (s *splitPre) splitOne(p string) []string {
 			out = append(out, string(rs[x.start:x.end]))
 		}
 	}
-	return out
+	return out, nil
 }
 
 // ---- decoders ----

@@ -91,6 +91,9 @@ func New(opts bench.Options) (bench.Task, error) {
 		if !ok {
 			return nil, fmt.Errorf("%s: split lists %s, which has no captions in %s", Name, img, tokens)
 		}
+		if !filepath.IsLocal(img) { // a data file must not reach outside the image folder
+			return nil, fmt.Errorf("%s: split lists image %q, expected a file inside %s", Name, img, imgDir)
+		}
 		t.items = append(t.items, bench.Item{ID: img, Payload: entry{img, filepath.Join(imgDir, img), c}})
 	}
 	return t, nil
@@ -223,8 +226,12 @@ func (t *Task) Predict(ctx context.Context, m bench.Model, items []bench.Item) (
 	next := 0
 	for j, i := range okIdx {
 		n := len(items[i].Payload.(entry).Captions)
-		b, _ := json.Marshal(pred{Image: iemb[j], Captions: temb[next : next+n]})
+		b, err := json.Marshal(pred{Image: iemb[j], Captions: temb[next : next+n]})
 		next += n
+		if err != nil { // NaN in an embedding: the record says so rather than hold nothing
+			recs[i].Error = fmt.Sprintf("embedding not storable: %v", err)
+			continue
+		}
 		recs[i].Pred = b
 	}
 	return recs, nil

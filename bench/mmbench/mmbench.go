@@ -114,7 +114,10 @@ func New(opts bench.Options) (bench.Task, error) {
 		// question's passes together keeps --limit to whole questions.
 		sort.SliceStable(rows, func(i, j int) bool { return rows[i].Group() < rows[j].Group() })
 	case t.circular && !t.inFile:
-		rows = metrics.MMBenchCircularize(rows)
+		var err error
+		if rows, err = metrics.MMBenchCircularizeChecked(rows); err != nil {
+			return nil, fmt.Errorf("%s: %s: %v", Name, t.path, err)
+		}
 	case !t.circular && t.inFile:
 		main := rows[:0:0]
 		for _, r := range rows {

@@ -114,6 +114,8 @@ func New(opts bench.Options) (bench.Task, error) {
 			return nil, fmt.Errorf("%s: %s: item %s appears twice", Name, path, it.ID)
 		case it.ImageName == "":
 			return nil, fmt.Errorf("%s: %s: item %s: field \"imagename\" is missing", Name, path, it.ID)
+		case !filepath.IsLocal(it.ImageName): // a data file must not reach outside the image folder
+			return nil, fmt.Errorf("%s: %s: item %s: imagename %q, expected a file inside %s", Name, path, it.ID, it.ImageName, filepath.Join(t.data, "images"))
 		}
 		seen[it.ID] = true
 		t.items = append(t.items, bench.Item{ID: it.ID, Payload: question{it, filepath.Join(t.data, "images", it.ImageName)}})

@@ -98,6 +98,8 @@ func New(opts bench.Options) (bench.Task, error) {
 				return nil, fmt.Errorf("%s: %s: question_id %d: field \"image\" is missing", Name, path, q.QuestionID)
 			case q.Text == "":
 				return nil, fmt.Errorf("%s: %s: question_id %d: field \"text\" is missing", Name, path, q.QuestionID)
+			case !filepath.IsLocal(q.Image): // a data file must not reach outside the image folder
+				return nil, fmt.Errorf("%s: %s: question_id %d: image %q, expected a file inside %s", Name, path, q.QuestionID, q.Image, t.images)
 			}
 			t.items = append(t.items, bench.Item{ID: fmt.Sprintf("%s/%d", s, q.QuestionID),
 				Payload: question{Split: s, POPEQuestion: q, Path: filepath.Join(t.images, q.Image)}})

@@ -42,13 +42,28 @@ const (
 // Letters are the option letters in order.
 const Letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
-// OptionLines renders choices as LLaVA does: "\nA. text" per option.
-func OptionLines(choices []string) string {
+// FormatOptions renders choices as LLaVA does, "\nA. text" per option, or
+// refuses more than 26 (there is no letter for the 27th).
+func FormatOptions(choices []string) (string, error) {
+	if len(choices) > len(Letters) {
+		return "", fmt.Errorf("%d options, want at most %d (A to Z)", len(choices), len(Letters))
+	}
 	var b strings.Builder
 	for i, c := range choices {
 		fmt.Fprintf(&b, "\n%c. %s", Letters[i], c)
 	}
-	return b.String()
+	return b.String(), nil
+}
+
+// OptionLines is FormatOptions for callers whose number of choices is fixed
+// by construction (at most 26); it panics beyond. Choices read from a data
+// file go through FormatOptions.
+func OptionLines(choices []string) string {
+	s, err := FormatOptions(choices)
+	if err != nil {
+		panic("qa.OptionLines: " + err.Error())
+	}
+	return s
 }
 
 // Pred is the cached prediction of one question: the prompt sent, the raw
@@ -58,8 +73,43 @@ type Pred struct {
 	Prompt string `json:"prompt"`
 	Raw    string `json:"raw"`
 	Parsed string `json:"parsed"`
-	// Losses are the per-choice mean token NLLs (likelihood mode).
+	// Losses are the per-choice mean token NLLs (likelihood mode). An
+	// infinite or NaN loss (a candidate of no tokens, a model's NaN logits)
+	// is written as a string, as bench.JSONFloat does.
 	Losses []float64 `json:"losses,omitempty"`
+}
+
+// predJSON is Pred as written: losses through bench.JSONFloat (the outer
+// field hides the embedded one for encoding/json).
+type predJSON struct {
+	*predFields
+	Losses []bench.JSONFloat `json:"losses,omitempty"`
+}
+
+// predFields has Pred's fields without its methods.
+type predFields Pred
+
+// MarshalJSON implements json.Marshaler (encoding/json alone refuses NaN
+// and Inf, and the record was lost).
+func (p Pred) MarshalJSON() ([]byte, error) {
+	out := predJSON{predFields: (*predFields)(&p)}
+	for _, l := range p.Losses {
+		out.Losses = append(out.Losses, bench.JSONFloat(l))
+	}
+	return json.Marshal(out)
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (p *Pred) UnmarshalJSON(b []byte) error {
+	in := predJSON{predFields: (*predFields)(p)}
+	if err := json.Unmarshal(b, &in); err != nil {
+		return err
+	}
+	p.Losses = nil
+	for _, l := range in.Losses {
+		p.Losses = append(p.Losses, float64(l))
+	}
+	return nil
 }
 
 // Decode reads a record's prediction; failed records give ok=false.
@@ -138,7 +188,9 @@ func Generate(ctx context.Context, task string, m bench.Model, qs []Query, maxNe
 	}
 	for j, i := range idx {
 		raw := answers[j]
-		recs[i].Pred, _ = json.Marshal(Pred{Prompt: qs[i].Prompt, Raw: raw, Parsed: parse(i, raw)})
+		if recs[i].Pred, err = json.Marshal(Pred{Prompt: qs[i].Prompt, Raw: raw, Parsed: parse(i, raw)}); err != nil {
+			return nil, err
+		}
 	}
 	return recs, nil
 }
@@ -164,7 +216,9 @@ func Rank(ctx context.Context, task string, m bench.Model, qs []Query, cands [][
 		if len(losses) != len(cands[i]) {
 			return nil, fmt.Errorf("%s: model returned %d losses for %d candidates", task, len(losses), len(cands[i]))
 		}
-		recs[i].Pred, _ = json.Marshal(Pred{Prompt: q.Prompt, Losses: losses, Parsed: pick(losses)})
+		if recs[i].Pred, err = json.Marshal(Pred{Prompt: q.Prompt, Losses: losses, Parsed: pick(losses)}); err != nil {
+			return nil, err
+		}
 	}
 	return recs, nil
 }

@@ -127,14 +127,14 @@ func (t *Task) ImagePath(it bench.Item) string { return it.Payload.(string) }
 func (t *Task) Items() ([]bench.Item, error) { return t.items, nil }
 
 type pred struct {
-	PSNR             float64 `json:"psnr"`
-	SSIMWang         float64 `json:"ssim_wang"`
-	SSIMTorchmetrics float64 `json:"ssim_torchmetrics"`
-	Codes            string  `json:"codes,omitempty"` // packed int32 [positions*depth]
-	Depth            int     `json:"depth,omitempty"`
-	K                int     `json:"k,omitempty"`        // codebook size
-	FeatRef          string  `json:"feat_ref,omitempty"` // packed float32 pool3
-	FeatRec          string  `json:"feat_rec,omitempty"`
+	PSNR             bench.JSONFloat `json:"psnr"` // +Inf for a perfect reconstruction
+	SSIMWang         bench.JSONFloat `json:"ssim_wang"`
+	SSIMTorchmetrics bench.JSONFloat `json:"ssim_torchmetrics"`
+	Codes            string          `json:"codes,omitempty"` // packed int32 [positions*depth]
+	Depth            int             `json:"depth,omitempty"`
+	K                int             `json:"k,omitempty"`        // codebook size
+	FeatRef          string          `json:"feat_ref,omitempty"` // packed float32 pool3
+	FeatRec          string          `json:"feat_rec,omitempty"`
 }
 
 func (t *Task) inception(m bench.Model) (*inception.Net, error) {
@@ -190,9 +190,11 @@ func (t *Task) Predict(ctx context.Context, m bench.Model, items []bench.Item) (
 		gt, rec := gts[j], out[j].Image
 		p := &preds[j]
 		var e1, e2, e3 error
-		p.PSNR, e1 = metrics.PSNRUint8(gt.Pix, rec.Pix, size, size, 3)
-		p.SSIMWang, e2 = metrics.SSIMUint8(gt.Pix, rec.Pix, size, size, 3, metrics.SSIMWang)
-		p.SSIMTorchmetrics, e3 = metrics.SSIMUint8(gt.Pix, rec.Pix, size, size, 3, metrics.SSIMTorchmetrics)
+		var psnr, ssimW, ssimT float64
+		psnr, e1 = metrics.PSNRUint8(gt.Pix, rec.Pix, size, size, 3)
+		ssimW, e2 = metrics.SSIMUint8(gt.Pix, rec.Pix, size, size, 3, metrics.SSIMWang)
+		ssimT, e3 = metrics.SSIMUint8(gt.Pix, rec.Pix, size, size, 3, metrics.SSIMTorchmetrics)
+		p.PSNR, p.SSIMWang, p.SSIMTorchmetrics = bench.JSONFloat(psnr), bench.JSONFloat(ssimW), bench.JSONFloat(ssimT)
 		if out[j].Codes != nil {
 			p.Codes, p.Depth, p.K = bench.PackInt32(out[j].Codes), out[j].Depth, r.CodebookSize()
 		}
@@ -246,7 +248,11 @@ func (t *Task) Predict(ctx context.Context, m bench.Model, items []bench.Item) (
 		}
 	}
 	for j, i := range idx {
-		b, _ := json.Marshal(preds[j])
+		b, err := json.Marshal(preds[j])
+		if err != nil { // a non-finite feature: the record says so rather than hold nothing
+			recs[i].Error = fmt.Sprintf("prediction not storable: %v", err)
+			continue
+		}
 		recs[i].Pred = b
 	}
 	return recs, nil
@@ -351,9 +357,9 @@ func (t *Task) Score(items []bench.Item, recs []bench.Record) (*bench.Metrics, e
 			return nil, fmt.Errorf("item %s: bad prediction: %v", it.ID, err)
 		}
 		n++
-		psnr += p.PSNR
-		ssimW += p.SSIMWang
-		ssimT += p.SSIMTorchmetrics
+		psnr += float64(p.PSNR)
+		ssimW += float64(p.SSIMWang)
+		ssimT += float64(p.SSIMTorchmetrics)
 		m.PerSample = append(m.PerSample, map[string]any{"id": it.ID, "psnr": p.PSNR, "ssim_wang": p.SSIMWang, "ssim_torchmetrics": p.SSIMTorchmetrics})
 		if err := in.add(it.ID, p); err != nil {
 			return nil, err

@@ -118,3 +118,38 @@ func TestBadInputs(t *testing.T) {
 		t.Errorf("unreadable image: %v", err)
 	}
 }
+
+// identity reconstructs every image exactly: PSNR is +Inf.
+type identity struct{ plusOne }
+
+func (identity) Reconstruct(_ context.Context, imgs []*imageio.Image) ([]bench.Reconstruction, error) {
+	out := make([]bench.Reconstruction, len(imgs))
+	for i, im := range imgs {
+		out[i] = bench.Reconstruction{Image: im.Clone(), Codes: []int32{0, 1, 2, 3, 0, 1, 2, 3}, Depth: 2}
+	}
+	return out, nil
+}
+
+// TestPerfectReconstruction: an exact reconstruction's PSNR (+Inf) is stored
+// in the predictions and results and read back on resume, not a failed
+// item (encoding/json cannot write +Inf).
+func TestPerfectReconstruction(t *testing.T) {
+	dir := t.TempDir()
+	if err := WriteDemo(dir, 1, 3, 40); err != nil {
+		t.Fatal(err)
+	}
+	task, err := New(bench.Options{Data: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	for run := range 2 { // the second run reads the cached predictions
+		res, err := bench.Run(context.Background(), task, identity{plusOne{k: 16}}, bench.RunConfig{OutDir: out, BatchSize: 2})
+		if err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+		if !math.IsInf(res.Metrics["psnr"], 1) || res.Metrics["ssim"] != 1 || res.NSamples.Failed != 0 {
+			t.Errorf("run %d: psnr %v, ssim %v, %d failed; want +Inf, 1, 0", run, res.Metrics["psnr"], res.Metrics["ssim"], res.NSamples.Failed)
+		}
+	}
+}

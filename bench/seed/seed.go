@@ -130,6 +130,9 @@ func New(opts bench.Options) (bench.Task, error) {
 		if bad != "" {
 			return nil, fmt.Errorf("%s: %s: questions[%d] (question_id %s): %s", Name, path, i, q.QuestionID, bad)
 		}
+		if !filepath.IsLocal(q.DataID) { // a data file must not reach outside the image folder
+			return nil, fmt.Errorf("%s: %s: questions[%d] (question_id %s): data_id %q, expected a path inside %s", Name, path, i, q.QuestionID, q.DataID, images)
+		}
 		seen[q.QuestionID] = true
 		t.items = append(t.items, bench.Item{ID: q.QuestionID, Payload: question{q, filepath.Join(images, q.DataID)}})
 	}

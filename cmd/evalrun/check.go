@@ -54,7 +54,9 @@ func (c *checkCmd) Run(g *Globals) error {
 	if c.JSON {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
-		enc.Encode(jsonSafe(rep))
+		if err := enc.Encode(checkJSON(rep)); err != nil {
+			return fmt.Errorf("writing the report: %w", err)
+		}
 	} else {
 		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "task\tmetric\tbaseline\tcandidate\tdelta\tbetter\ttolerance\tstatus")
@@ -83,20 +85,8 @@ func (c *checkCmd) Run(g *Globals) error {
 	return nil
 }
 
-// jsonSafe replaces NaN (missing candidate metrics) by nulls for JSON.
-func jsonSafe(rep *reports.CheckReport) any {
-	type row struct {
-		reports.CheckRow
-		Candidate *float64 `json:"candidate"`
-		Delta     *float64 `json:"delta"`
-	}
-	rows := make([]row, len(rep.Rows))
-	for i, r := range rep.Rows {
-		rows[i].CheckRow = r
-		if r.Candidate == r.Candidate {
-			c, d := r.Candidate, r.Delta
-			rows[i].Candidate, rows[i].Delta = &c, &d
-		}
-	}
-	return map[string]any{"schema": rep.Schema, "rows": rows, "regressions": rep.Regressions, "missing_tasks": rep.MissingTasks, "extra_tasks": rep.ExtraTasks}
+// checkJSON is check --json's document (schema 1): every key always
+// present; rows write a missing candidate as null (CheckRow.MarshalJSON).
+func checkJSON(rep *reports.CheckReport) any {
+	return map[string]any{"schema": rep.Schema, "rows": rep.Rows, "regressions": rep.Regressions, "missing_tasks": rep.MissingTasks, "extra_tasks": rep.ExtraTasks}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -65,6 +66,39 @@ func TestRunScoreReportCheck(t *testing.T) {
 	}
 	if code := run([]string{"check", "--baseline", out, "--candidate", filepath.Dir(cand), "--tolerance", "imagenet-zeroshot/top1=5"}); code != 0 {
 		t.Errorf("within tolerance: exit %d, want 0", code)
+	}
+	// check --json (schema 1): every key present, the regressed row readable.
+	code, stdout, _ := runCaptured(t, "check", "--json", "--baseline", out, "--candidate", filepath.Dir(cand))
+	var doc struct {
+		Schema int `json:"schema"`
+		Rows   []struct {
+			Task, Metric        string
+			Baseline, Candidate *float64
+			Delta               *float64
+			Regressed           bool
+		} `json:"rows"`
+		Regressions int `json:"regressions"`
+	}
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil || json.Unmarshal([]byte(stdout), &keys) != nil {
+		t.Fatalf("check --json: %v in %q", err, stdout)
+	}
+	for _, k := range []string{"schema", "rows", "regressions", "missing_tasks", "extra_tasks"} {
+		if _, ok := keys[k]; !ok {
+			t.Errorf("check --json lacks %q", k)
+		}
+	}
+	found := false
+	for _, r := range doc.Rows {
+		if r.Metric == "top1" {
+			found = true
+			if !r.Regressed || r.Candidate == nil || r.Delta == nil || math.Abs(*r.Delta+5) > 1e-9 {
+				t.Errorf("top1 row %+v: want regressed, delta -5", r)
+			}
+		}
+	}
+	if code != 1 || doc.Schema != 1 || doc.Regressions < 1 || !found {
+		t.Errorf("check --json: exit %d, schema %d, %d regressions, top1 row found %v", code, doc.Schema, doc.Regressions, found)
 	}
 	// Missing task in the candidate: usage error.
 	other := worse

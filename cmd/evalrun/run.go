@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -25,11 +28,86 @@ type RunFile struct {
 	Limit     int               `yaml:"limit"`
 	Seed      int64             `yaml:"seed"`
 	Models    []bench.ModelSpec `yaml:"models"`
-	Tasks     []struct {
-		Name  string            `yaml:"name"`
-		Data  string            `yaml:"data"`
-		Extra map[string]string `yaml:"extra"`
-	} `yaml:"tasks"`
+	Tasks     []RunTask         `yaml:"tasks"`
+}
+
+// RunTask is one entry of a RunFile's tasks.
+type RunTask struct {
+	Name  string            `yaml:"name"`
+	Data  string            `yaml:"data"`
+	Extra map[string]string `yaml:"extra"`
+}
+
+// parseRunFile reads a run.yaml and checks it before anything runs, so that
+// a typo in the last entry does not fail hours in: unknown keys (a
+// misspelt "batch_size" would silently be the default), a second YAML
+// document, negative sizes, a model without name, kind or path or of an
+// unknown kind, a model name that is no folder name, an unknown task, and
+// two entries that would write the same OUT/<task>/<model>/results.json.
+// Errors are one line naming the file and the entry.
+func parseRunFile(path string, b []byte) (*RunFile, error) {
+	var rf RunFile
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&rf); err != nil {
+		if err == io.EOF {
+			return nil, fmt.Errorf("%s: empty; needs at least one entry under \"models\" and one under \"tasks\"", path)
+		}
+		msg := err.Error()
+		if te, ok := err.(*yaml.TypeError); ok {
+			msg = strings.Join(te.Errors, "; ")
+		}
+		// One line: yaml quotes the offending text as it is.
+		return nil, fmt.Errorf("%s: %s", path, strings.NewReplacer("\n", `\n`, "\r", `\r`).Replace(msg))
+	}
+	var more yaml.Node
+	if err := dec.Decode(&more); err != io.EOF {
+		return nil, fmt.Errorf("%s: more than one YAML document (\"---\"): put every model and task in one", path)
+	}
+	switch {
+	case len(rf.Models) == 0 || len(rf.Tasks) == 0:
+		return nil, fmt.Errorf("%s: needs at least one entry under \"models\" and one under \"tasks\"", path)
+	case rf.BatchSize < 0:
+		return nil, fmt.Errorf("%s: batch_size = %d, want a positive number (or none for the default)", path, rf.BatchSize)
+	case rf.Limit < 0:
+		return nil, fmt.Errorf("%s: limit = %d, want a positive number of items (or none for all)", path, rf.Limit)
+	}
+	kinds := bench.ModelKinds()
+	models := map[string]int{}
+	for i, m := range rf.Models {
+		at := fmt.Sprintf("%s: models[%d]", path, i)
+		switch {
+		case m.Name == "":
+			return nil, fmt.Errorf("%s: field \"name\" is missing (it names the results folder OUT/<task>/<name>/)", at)
+		case m.Name == "." || m.Name == ".." || strings.ContainsAny(m.Name, `/\`) || strings.ContainsRune(m.Name, 0):
+			return nil, fmt.Errorf("%s: name %q cannot name a folder (OUT/<task>/<name>/): want no slash, not . or ..", at, m.Name)
+		case m.Kind == "":
+			return nil, fmt.Errorf("%s (%s): field \"kind\" is missing (want one of %s)", at, m.Name, strings.Join(kinds, ", "))
+		case !slices.Contains(kinds, m.Kind):
+			return nil, fmt.Errorf("%s (%s): kind %q is unknown (want one of %s)", at, m.Name, m.Kind, strings.Join(kinds, ", "))
+		case m.Path == "":
+			return nil, fmt.Errorf("%s (%s): field \"path\" is missing", at, m.Name)
+		}
+		if j, dup := models[m.Name]; dup {
+			return nil, fmt.Errorf("%s: name %q is also models[%d]'s: both would write OUT/<task>/%s/results.json", at, m.Name, j, m.Name)
+		}
+		models[m.Name] = i
+	}
+	tasks := map[string]int{}
+	for i, t := range rf.Tasks {
+		at := fmt.Sprintf("%s: tasks[%d]", path, i)
+		switch {
+		case t.Name == "":
+			return nil, fmt.Errorf("%s: field \"name\" is missing (want one of %s)", at, strings.Join(bench.Names(), ", "))
+		case !slices.Contains(bench.Names(), t.Name):
+			return nil, fmt.Errorf("%s: task %q is unknown (want one of %s)", at, t.Name, strings.Join(bench.Names(), ", "))
+		}
+		if j, dup := tasks[t.Name]; dup {
+			return nil, fmt.Errorf("%s: task %q is also tasks[%d]: both would write OUT/%s/<model>/results.json (use two config files with different \"out\")", at, t.Name, j, t.Name)
+		}
+		tasks[t.Name] = i
+	}
+	return &rf, nil
 }
 
 type runCmd struct {
@@ -75,22 +153,17 @@ func (c *runCmd) Run(g *Globals) error {
 		if err != nil {
 			return usageErr("%v", err)
 		}
-		if err := yaml.Unmarshal(b, &rf); err != nil {
-			return usageErr("%s: %v", c.Config, err)
+		parsed, err := parseRunFile(c.Config, b)
+		if err != nil {
+			return usageErr("%v", err)
 		}
-		if len(rf.Models) == 0 || len(rf.Tasks) == 0 {
-			return usageErr("%s: needs at least one entry under \"models\" and one under \"tasks\"", c.Config)
-		}
+		rf = *parsed
 	case c.Task != "":
 		if c.ModelKind == "" || c.Model == "" {
 			return usageErr("--task needs --model-kind and --model")
 		}
 		rf.Models = []bench.ModelSpec{{Name: modelName(c.Model), Kind: c.ModelKind, Path: c.Model, Tokenizer: c.Tokenizer}}
-		rf.Tasks = append(rf.Tasks, struct {
-			Name  string            `yaml:"name"`
-			Data  string            `yaml:"data"`
-			Extra map[string]string `yaml:"extra"`
-		}{c.Task, c.Data, c.Opt})
+		rf.Tasks = append(rf.Tasks, RunTask{c.Task, c.Data, c.Opt})
 	default:
 		return usageErr("give --config FILE or --task NAME (see evalrun run --help)")
 	}
