@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/dualtoken/evalharness/bench"
+	"github.com/dualtoken/evalharness/bench/benchtest"
 )
 
 // FuzzRead feeds the flat layout's synsets.txt, ground-truth file and
@@ -36,27 +37,17 @@ func FuzzRead(f *testing.F) {
 			}
 		}
 		task, err := New(bench.Options{Data: dir})
-		if err != nil {
-			if !strings.Contains(err.Error(), dir) {
-				t.Fatalf("error names no file in %s: %v", dir, err)
+		items, m, err := benchtest.CheckLoaded(t, dir, task, err, func(i int, it bench.Item) any {
+			// Checked here, before Score reads the label.
+			tk := task.(*Task)
+			if l := it.Payload.(sample).Label; l < 0 || l >= len(tk.classNames) {
+				t.Fatalf("item %d (%s): label %d of %d classes", i, it.ID, l, len(tk.classNames))
 			}
+			return pred{Rank: i % len(tk.classNames), Top5: []int{0}}
+		})
+		if items == nil {
 			return
 		}
-		tk := task.(*Task)
-		items, _ := task.Items()
-		if len(items) == 0 {
-			t.Fatal("loaded with no images")
-		}
-		seen := map[string]bool{}
-		recs := make([]bench.Record, len(items))
-		for i, it := range items {
-			if l := it.Payload.(sample).Label; it.ID == "" || seen[it.ID] || l < 0 || l >= len(tk.classNames) {
-				t.Fatalf("item %d: id %q (empty or repeated?), label %d of %d classes", i, it.ID, l, len(tk.classNames))
-			}
-			seen[it.ID] = true
-			recs[i].Pred, _ = json.Marshal(pred{Rank: i % len(tk.classNames), Top5: []int{0}})
-		}
-		m, err := task.Score(items, recs)
 		if err != nil {
 			t.Fatalf("Score of valid predictions: %v", err)
 		}

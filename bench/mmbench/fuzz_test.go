@@ -1,13 +1,13 @@
 package mmbench
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/dualtoken/evalharness/bench"
+	"github.com/dualtoken/evalharness/bench/benchtest"
 	"github.com/dualtoken/evalharness/bench/qa"
 )
 
@@ -44,30 +44,9 @@ func FuzzRead(f *testing.F) {
 		}
 		for _, circular := range []string{"true", "false"} {
 			task, err := New(bench.Options{Data: dir, Extra: map[string]string{"circular": circular}})
-			if err != nil {
-				if !strings.Contains(err.Error(), path) {
-					t.Fatalf("circular=%s: error does not name %s: %v", circular, path, err)
-				}
-				continue
-			}
-			tk := task.(*Task)
-			items, _ := task.Items()
-			if len(items) == 0 {
-				t.Fatalf("circular=%s: loaded with no questions", circular)
-			}
-			seen := map[string]bool{}
-			recs := make([]bench.Record, len(items))
-			for i, it := range items {
-				if it.ID == "" || seen[it.ID] {
-					t.Fatalf("circular=%s: item %d: id %q is empty or repeated", circular, i, it.ID)
-				}
-				seen[it.ID] = true
-				recs[i].Pred, _ = json.Marshal(qa.Pred{Prompt: tk.query(it).Prompt, Raw: answer})
-			}
-			task.Protocol()
-			if _, err := task.Score(items, recs); err != nil && err.Error() == "" {
-				t.Fatal("Score failed with an empty error")
-			}
+			benchtest.CheckLoaded(t, path, task, err, func(_ int, it bench.Item) any {
+				return qa.Pred{Prompt: task.(*Task).query(it).Prompt, Raw: answer}
+			})
 		}
 	})
 }

@@ -1,13 +1,12 @@
 package mme
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/dualtoken/evalharness/bench"
+	"github.com/dualtoken/evalharness/bench/benchtest"
 	"github.com/dualtoken/evalharness/bench/qa"
 )
 
@@ -46,28 +45,16 @@ func FuzzRead(f *testing.F) {
 			}
 		}
 		task, err := New(bench.Options{Data: dir, Extra: map[string]string{"subtasks": "existence"}})
-		if err != nil {
-			if !strings.Contains(err.Error(), sub) {
-				t.Fatalf("error names no file in %s: %v", sub, err)
-			}
+		items, _, err := benchtest.CheckLoaded(t, sub, task, err, func(_ int, it bench.Item) any {
+			return qa.Pred{Prompt: task.(*Task).query(it).Prompt, Raw: answer}
+		})
+		if items == nil {
 			return
 		}
-		tk := task.(*Task)
-		items, _ := task.Items()
 		if len(items) != 4 {
 			t.Fatalf("%d items from two question files, want 4", len(items))
 		}
-		seen := map[string]bool{}
-		recs := make([]bench.Record, len(items))
-		for i, it := range items {
-			if it.ID == "" || seen[it.ID] {
-				t.Fatalf("item %d: id %q is empty or repeated", i, it.ID)
-			}
-			seen[it.ID] = true
-			recs[i].Pred, _ = json.Marshal(qa.Pred{Prompt: tk.query(it).Prompt, Raw: answer})
-		}
-		task.Protocol()
-		if _, err := task.Score(items, recs); err != nil {
+		if err != nil {
 			t.Fatalf("Score of a loaded task: %v", err)
 		}
 	})

@@ -1,13 +1,12 @@
 package vqa
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/dualtoken/evalharness/bench"
+	"github.com/dualtoken/evalharness/bench/benchtest"
 	"github.com/dualtoken/evalharness/bench/qa"
 )
 
@@ -36,29 +35,8 @@ func FuzzRead(f *testing.F) {
 			}
 		}
 		task, err := New(bench.Options{Data: dir})
-		if err != nil {
-			if !strings.Contains(err.Error(), dir) {
-				t.Fatalf("error names no file in %s: %v", dir, err)
-			}
-			return
-		}
-		tk := task.(*Task)
-		items, _ := task.Items()
-		if len(items) == 0 {
-			t.Fatal("loaded with no questions")
-		}
-		seen := map[string]bool{}
-		recs := make([]bench.Record, len(items))
-		for i, it := range items {
-			if it.ID == "" || seen[it.ID] {
-				t.Fatalf("item %d: id %q is empty or repeated", i, it.ID)
-			}
-			seen[it.ID] = true
-			recs[i].Pred, _ = json.Marshal(qa.Pred{Prompt: tk.query(it).Prompt, Raw: answer})
-		}
-		task.Protocol()
-		if _, err := task.Score(items, recs); err != nil && err.Error() == "" {
-			t.Fatal("Score failed with an empty error")
-		}
+		benchtest.CheckLoaded(t, dir, task, err, func(_ int, it bench.Item) any {
+			return qa.Pred{Prompt: task.(*Task).query(it).Prompt, Raw: answer}
+		})
 	})
 }
