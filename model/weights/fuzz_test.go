@@ -160,6 +160,22 @@ func exerciseSet(t *testing.T, s Set, path string, mayFailGet bool) {
 	}
 }
 
+// checkFile writes data to p, opens it with open and checks the result: a
+// refusal names p, a set that opens gives up every tensor it lists.
+func checkFile[S Set](t *testing.T, p string, data []byte, open func(string) (S, error), mayFailGet bool) {
+	t.Helper()
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := open(p)
+	if err != nil {
+		errorNamesFile(t, err, p)
+		return
+	}
+	defer s.Close()
+	exerciseSet(t, s, p, mayFailGet)
+}
+
 func errorNamesFile(t *testing.T, err error, path string) {
 	t.Helper()
 	if !strings.Contains(err.Error(), path) {
@@ -180,16 +196,7 @@ func FuzzSafetensors(f *testing.F) {
 	}
 	p := filepath.Join(f.TempDir(), "fuzz.safetensors") // calls are sequential
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		s, err := OpenSafetensors(p)
-		if err != nil {
-			errorNamesFile(t, err, p)
-			return
-		}
-		defer s.Close()
-		exerciseSet(t, s, p, false)
+		checkFile(t, p, data, OpenSafetensors, false)
 	})
 }
 
@@ -266,16 +273,7 @@ func FuzzPth(f *testing.F) {
 		if wrap {
 			file = zipPth(file, blob)
 		}
-		if err := os.WriteFile(p, file, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		s, err := OpenPth(p)
-		if err != nil {
-			errorNamesFile(t, err, p)
-			return
-		}
-		defer s.Close()
-		exerciseSet(t, s, p, true)
+		checkFile(t, p, file, OpenPth, true)
 	})
 }
 
@@ -369,16 +367,7 @@ func FuzzSafetensorsFields(f *testing.F) {
 		shape := []int64{r.next(), r.next(), r.next()}[:rank]
 		begin, end, dataLen := r.next(), r.next(), uint64(r.next())%4096
 		js, _ := json.Marshal(map[string]any{"x": map[string]any{"dtype": dtype, "shape": shape, "data_offsets": []int64{begin, end}}})
-		if err := os.WriteFile(p, rawSafetensors(string(js), make([]byte, dataLen)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		s, err := OpenSafetensors(p)
-		if err != nil {
-			errorNamesFile(t, err, p)
-			return
-		}
-		defer s.Close()
-		exerciseSet(t, s, p, false)
+		checkFile(t, p, rawSafetensors(string(js), make([]byte, dataLen)), OpenSafetensors, false)
 	})
 }
 
@@ -416,15 +405,6 @@ func FuzzPthFields(f *testing.F) {
 			file = legacyPth(pkl.Bytes(), []string{"0"}, map[string][]byte{"0": blob}, map[string]int{"0": 4})
 			binary.LittleEndian.PutUint64(file[len(file)-len(blob)-8:], uint64(count))
 		}
-		if err := os.WriteFile(p, file, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		s, err := OpenPth(p)
-		if err != nil {
-			errorNamesFile(t, err, p)
-			return
-		}
-		defer s.Close()
-		exerciseSet(t, s, p, true)
+		checkFile(t, p, file, OpenPth, true)
 	})
 }
