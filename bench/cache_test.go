@@ -174,7 +174,7 @@ func TestItemIDsUniqueAndNonEmpty(t *testing.T) {
 		if n != 0 {
 			t.Errorf("%q: predicted %d items before refusing", c.ids, n)
 		}
-		if _, err := Rescore(task, filepath.Join(t.TempDir(), "p.jsonl"), 0); err == nil || !strings.Contains(err.Error(), c.want) {
+		if _, err := Rescore(task, filepath.Join(t.TempDir(), "p.jsonl"), Selection{}); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: Rescore got %v, want %q", c.ids, err, c.want)
 		}
 	}

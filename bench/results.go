@@ -36,11 +36,14 @@ type Result struct {
 	Predictions    string             `json:"predictions,omitempty"`
 }
 
-// NSamples counts items: scored + failed = total.
+// NSamples counts items: scored + failed = total. IDsSHA256 fingerprints
+// which items they were (ItemsDigest), so that check can tell two runs on
+// different items apart even when their counts agree.
 type NSamples struct {
-	Total  int `json:"total"`
-	Scored int `json:"scored"`
-	Failed int `json:"failed"`
+	Total     int    `json:"total"`
+	Scored    int    `json:"scored"`
+	Failed    int    `json:"failed"`
+	IDsSHA256 string `json:"ids_sha256,omitempty"`
 }
 
 // RunInfo describes how the run was made.
@@ -55,6 +58,11 @@ type RunInfo struct {
 	ItemsPerSecond float64 `json:"items_per_second"`
 	Computed       int     `json:"computed"`
 	Cached         int     `json:"cached"`
+	// The item selection, which score reuses: the first Limit items
+	// (0 = all) of those listed in the file Subset beside results.json
+	// ("" = all items).
+	Limit  int    `json:"limit,omitempty"`
+	Subset string `json:"subset,omitempty"`
 }
 
 // JSONFloat is a float64 whose JSON form is a number, or for the values JSON
@@ -255,8 +263,13 @@ func parseResult(path string, b []byte) (*Result, error) {
 	if n := r.NSamples; n.Total < 0 || n.Scored < 0 || n.Failed < 0 || n.Scored+n.Failed != n.Total {
 		return nil, fmt.Errorf("%s: field \"n_samples\": want scored + failed = total, all >= 0, found scored %d, failed %d, total %d", path, n.Scored, n.Failed, n.Total)
 	}
-	if p := r.Predictions; p != "" && (!filepath.IsLocal(p) || filepath.Base(p) != p || strings.ContainsAny(p, `/\`)) {
-		return nil, fmt.Errorf("%s: field \"predictions\" = %q: want a file name beside results.json (no folder)", path, p)
+	for _, f := range []struct{ name, value string }{{"predictions", r.Predictions}, {"run.subset", r.Run.Subset}} {
+		if p := f.value; p != "" && (!filepath.IsLocal(p) || filepath.Base(p) != p || strings.ContainsAny(p, `/\`)) {
+			return nil, fmt.Errorf("%s: field \"%s\" = %q: want a file name beside results.json (no folder)", path, f.name, p)
+		}
+	}
+	if r.Run.Limit < 0 {
+		return nil, fmt.Errorf("%s: field \"run.limit\" = %d: want a positive number of items, or none for all", path, r.Run.Limit)
 	}
 	return r, nil
 }

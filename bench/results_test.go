@@ -79,7 +79,7 @@ func TestReadResultAcceptsGoodFiles(t *testing.T) {
 	if r.Task != "pope" || r.Metrics["f1"] != 85.2 || !math.IsInf(r.Metrics["rfid"], 1) || !math.IsNaN(r.Metrics["nan"]) || !math.IsInf(r.Metrics["neg"], -1) {
 		t.Errorf("metrics %v", r.Metrics)
 	}
-	if !r.HigherIsBetter["f1"] || r.HigherIsBetter["rfid"] || r.NSamples != (NSamples{9, 8, 1}) || r.Predictions != "predictions-1a2b.jsonl" {
+	if !r.HigherIsBetter["f1"] || r.HigherIsBetter["rfid"] || r.NSamples != (NSamples{Total: 9, Scored: 8, Failed: 1}) || r.Predictions != "predictions-1a2b.jsonl" {
 		t.Errorf("read %+v", r)
 	}
 	// Written again, read again: the same.

@@ -12,6 +12,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -216,6 +218,59 @@ func checkItemIDs(task string, items []Item) error {
 	return nil
 }
 
+// Selection picks the items a run or a re-scoring covers: those listed in
+// Subset (nil = all), then the first Limit of them (0 = all), in the
+// task's order.
+type Selection struct {
+	Subset []string
+	Limit  int
+}
+
+// ReadSubsetFile reads item IDs, one per line (blank lines ignored), as
+// predictions and samples files name them.
+func ReadSubsetFile(path string) ([]string, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, l := range strings.Split(string(raw), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			ids = append(ids, l)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("%s: no item IDs (want one per line)", path)
+	}
+	return ids, nil
+}
+
+// KeepSubset writes a subset's IDs into dir, beside results.json, for
+// score to reuse, and returns the file's name: subset-<digest>.txt, so that
+// runs on the same subset share it.
+func KeepSubset(dir string, ids []string) (string, error) {
+	name := "subset-" + idsDigest(ids)[:16] + ".txt"
+	return name, os.WriteFile(filepath.Join(dir, name), []byte(strings.Join(ids, "\n")+"\n"), 0o644)
+}
+
+// ItemsDigest is the SHA-256 (hex) of the items' IDs, sorted and joined by
+// newlines: equal for two runs exactly when they covered the same items.
+func ItemsDigest(items []Item) string {
+	ids := make([]string, len(items))
+	for i, it := range items {
+		ids[i] = it.ID
+	}
+	return idsDigest(ids)
+}
+
+func idsDigest(ids []string) string {
+	s := append([]string(nil), ids...)
+	sort.Strings(s)
+	s = slices.Compact(s)
+	h := sha256.Sum256([]byte(strings.Join(s, "\n")))
+	return hex.EncodeToString(h[:])
+}
+
 // selectItems applies a subset (item IDs, all of which must exist) and then
 // a limit, keeping the task's order.
 func selectItems(items []Item, subset []string, limit int) ([]Item, error) {
@@ -277,6 +332,12 @@ func Run(ctx context.Context, task Task, m Model, cfg RunConfig) (*Result, error
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
+	subsetFile := ""
+	if cfg.Subset != nil {
+		if subsetFile, err = KeepSubset(dir, cfg.Subset); err != nil {
+			return nil, err
+		}
+	}
 	predPath := PredictionsPath(cfg, task, info)
 	cached, tail, err := loadRecords(predPath)
 	if err != nil {
@@ -310,7 +371,7 @@ func Run(ctx context.Context, task Task, m Model, cfg RunConfig) (*Result, error
 	res.Run = RunInfo{
 		Backend: info.Backend, DType: info.DType, BatchSize: cfg.BatchSize, Seed: cfg.Seed,
 		GitCommit: cfg.GitCommit, Started: started.UTC().Format(time.RFC3339), WallSeconds: wall,
-		Computed: computed, Cached: len(items) - computed,
+		Computed: computed, Cached: len(items) - computed, Limit: cfg.Limit, Subset: subsetFile,
 	}
 	if computed > 0 && wall > 0 {
 		res.Run.ItemsPerSecond = float64(computed) / wall
@@ -406,12 +467,14 @@ func scoreAndWrite(task Task, items []Item, cached map[string]Record, dir string
 	return &Result{
 		Schema: ResultsSchema, Task: task.Name(), TaskVersion: task.Version(), Protocol: task.Protocol(),
 		Metrics: met.Values, HigherIsBetter: met.HigherIsBetter,
-		NSamples: NSamples{Total: len(items), Scored: len(items) - failed, Failed: failed},
+		NSamples: NSamples{Total: len(items), Scored: len(items) - failed, Failed: failed, IDsSHA256: ItemsDigest(items)},
 	}, nil
 }
 
-// Rescore recomputes metrics from a saved predictions file, without a model.
-func Rescore(task Task, predPath string, limit int) (*Result, error) {
+// Rescore recomputes metrics from a saved predictions file, without a
+// model, over the items sel picks (a run's own selection is in its
+// results.json: Run.Subset and Run.Limit).
+func Rescore(task Task, predPath string, sel Selection) (*Result, error) {
 	items, err := task.Items()
 	if err != nil {
 		return nil, err
@@ -419,8 +482,8 @@ func Rescore(task Task, predPath string, limit int) (*Result, error) {
 	if err := checkItemIDs(task.Name(), items); err != nil {
 		return nil, err
 	}
-	if limit > 0 && limit < len(items) {
-		items = items[:limit]
+	if items, err = selectItems(items, sel.Subset, sel.Limit); err != nil {
+		return nil, fmt.Errorf("%s: %w", task.Name(), err)
 	}
 	cached, err := LoadRecords(predPath)
 	if err != nil {

@@ -115,7 +115,7 @@ func TestResumeAfterKillGivesIdenticalResults(t *testing.T) {
 		t.Errorf("run info %+v", got.Run)
 	}
 	// Re-scoring the saved predictions without the model gives the same.
-	res, err := Rescore(countTask{n: 20}, p, 0)
+	res, err := Rescore(countTask{n: 20}, p, Selection{})
 	if err != nil || res.Metrics["accuracy"] != want.Metrics["accuracy"] {
 		t.Errorf("rescore %v %v", res, err)
 	}

@@ -55,6 +55,10 @@ type CheckReport struct {
 	Regressions  int        `json:"regressions"`
 	MissingTasks []string   `json:"missing_tasks,omitempty"`
 	ExtraTasks   []string   `json:"extra_tasks,omitempty"`
+	// DifferentItems names the tasks whose two runs covered different
+	// items ("pope: baseline 9000 items (all), candidate 100 items
+	// (limit 100)"): their metrics are not comparable.
+	DifferentItems []string `json:"different_items,omitempty"`
 }
 
 // Tolerances maps "task/metric", "task/*", "*/metric" or "metric" to an
@@ -120,6 +124,10 @@ func Check(baseline, candidate []*bench.Result, tol Tolerances) (*CheckReport, e
 			rep.MissingTasks = append(rep.MissingTasks, task)
 			continue
 		}
+		differ := itemsDiffer(b, c)
+		if differ != "" {
+			rep.DifferentItems = append(rep.DifferentItems, task+": "+differ)
+		}
 		metrics := make([]string, 0, len(b.Metrics))
 		for m := range b.Metrics {
 			metrics = append(metrics, m)
@@ -140,6 +148,9 @@ func Check(baseline, candidate []*bench.Result, tol Tolerances) (*CheckReport, e
 					row.Note = "protocol or task version differs"
 				}
 			}
+			if differ != "" {
+				row.Note = strings.TrimPrefix(row.Note+"; different items", "; ")
+			}
 			if row.Regressed {
 				rep.Regressions++
 			}
@@ -153,6 +164,34 @@ func Check(baseline, candidate []*bench.Result, tol Tolerances) (*CheckReport, e
 	}
 	sort.Strings(rep.ExtraTasks)
 	return rep, nil
+}
+
+// itemsDiffer says how two runs of one task covered different items, or
+// "" when they covered the same (by the IDs' digest where both results
+// have it, else by the item count).
+func itemsDiffer(b, c *bench.Result) string {
+	if b.NSamples.IDsSHA256 != "" && c.NSamples.IDsSHA256 != "" {
+		if b.NSamples.IDsSHA256 == c.NSamples.IDsSHA256 {
+			return ""
+		}
+	} else if b.NSamples.Total == c.NSamples.Total {
+		return ""
+	}
+	return fmt.Sprintf("baseline %s, candidate %s", selection(b), selection(c))
+}
+
+func selection(r *bench.Result) string {
+	var how []string
+	if r.Run.Subset != "" {
+		how = append(how, "subset "+r.Run.Subset)
+	}
+	if r.Run.Limit > 0 {
+		how = append(how, fmt.Sprintf("limit %d", r.Run.Limit))
+	}
+	if len(how) == 0 {
+		how = append(how, "all")
+	}
+	return fmt.Sprintf("%d items (%s)", r.NSamples.Total, strings.Join(how, ", "))
 }
 
 func regressed(base, cand float64, higherIsBetter bool, tol float64) bool {

@@ -67,3 +67,36 @@ func TestCheckMissingTaskAndBadTolerance(t *testing.T) {
 		t.Errorf("ambiguous baseline accepted")
 	}
 }
+
+// Runs on different items are told apart by the IDs' digest where both
+// results carry one, and by the item count for results written before it.
+func TestCheckDifferentItems(t *testing.T) {
+	run := func(n int, digest string, limit int) *bench.Result {
+		r := res("pope", map[string]float64{"f1": 85}, map[string]bool{"f1": true})
+		r.NSamples = bench.NSamples{Total: n, Scored: n, IDsSHA256: digest}
+		r.Run.Limit = limit
+		return r
+	}
+	for _, c := range []struct {
+		name       string
+		base, cand *bench.Result
+		want       string // "" = comparable
+	}{
+		{"same digest", run(10, "aa", 0), run(10, "aa", 0), ""},
+		{"same count, other items", run(10, "aa", 0), run(10, "bb", 10), "pope: baseline 10 items (all), candidate 10 items (limit 10)"},
+		{"old results, same count", run(10, "", 0), run(10, "bb", 0), ""},
+		{"old results, other count", run(10, "", 0), run(4, "", 4), "pope: baseline 10 items (all), candidate 4 items (limit 4)"},
+	} {
+		rep, err := Check([]*bench.Result{c.base}, []*bench.Result{c.cand}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ""
+		if len(rep.DifferentItems) > 0 {
+			got = rep.DifferentItems[0]
+		}
+		if got != c.want || (c.want != "") != (rep.Rows[0].Note == "different items") {
+			t.Errorf("%s: different_items %q, note %q; want %q", c.name, got, rep.Rows[0].Note, c.want)
+		}
+	}
+}

@@ -171,7 +171,7 @@ func TestRescoreUnderAnotherRule(t *testing.T) {
 		t.Errorf("legacy: %v", res.Metrics)
 	}
 	last4 := newTask(t, dir, map[string]string{"circular": "false", "rule": "last4"})
-	re, err := bench.Rescore(last4, bench.PredictionsPath(cfg, task, m.Info()), 0)
+	re, err := bench.Rescore(last4, bench.PredictionsPath(cfg, task, m.Info()), bench.Selection{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,12 +20,17 @@ type checkCmd struct {
 	Candidate string   `required:"" help:"Directory (or results.json) of the candidate run." placeholder:"DIR"`
 	Tolerance []string `help:"Allowed absolute worsening, task/metric=ABS (also task/*=, */metric=, metric=); default 0." placeholder:"T/M=ABS"`
 	JSON      bool     `name:"json" help:"Print the comparison as JSON (schema 1)."`
+	// Comparing a --limit run with a full one is almost always a mistake
+	// in a CI script, so it must be asked for.
+	AllowDifferentItems bool `help:"Compare tasks whose runs covered different items (another --limit or --subset) instead of refusing."`
 }
 
 func (c *checkCmd) Help() string {
 	return `Pairs results by task and compares every baseline metric in the direction its
 higher_is_better gives. Exit 0 when nothing regressed beyond its tolerance, 1 when
-something did, 2 when a baseline task is missing from the candidate.
+something did, 2 when a baseline task is missing from the candidate or the two
+runs of a task covered different items (results.json's n_samples.ids_sha256, or
+the item counts for results written before it existed).
 
 Example (in a user's CI, after evaluating a new checkpoint):
   evalrun check --baseline baselines/v1 --candidate results/ --tolerance 'recon/rfid_clean=0.05' --tolerance '*/psnr=0.1'`
@@ -79,6 +84,9 @@ func (c *checkCmd) Run(g *Globals) error {
 	if len(rep.MissingTasks) > 0 {
 		return usageErr("candidate %s lacks baseline task(s) %s", c.Candidate, strings.Join(rep.MissingTasks, ", "))
 	}
+	if len(rep.DifferentItems) > 0 && !c.AllowDifferentItems {
+		return usageErr("baseline and candidate ran on different items, %s: rerun on the same items or pass --allow-different-items", strings.Join(rep.DifferentItems, "; "))
+	}
 	if rep.Regressions > 0 {
 		return failErr("%d metric(s) regressed beyond tolerance", rep.Regressions)
 	}
@@ -88,5 +96,5 @@ func (c *checkCmd) Run(g *Globals) error {
 // checkJSON is check --json's document (schema 1): every key always
 // present; rows write a missing candidate as null (CheckRow.MarshalJSON).
 func checkJSON(rep *reports.CheckReport) any {
-	return map[string]any{"schema": rep.Schema, "rows": rep.Rows, "regressions": rep.Regressions, "missing_tasks": rep.MissingTasks, "extra_tasks": rep.ExtraTasks}
+	return map[string]any{"schema": rep.Schema, "rows": rep.Rows, "regressions": rep.Regressions, "missing_tasks": rep.MissingTasks, "extra_tasks": rep.ExtraTasks, "different_items": rep.DifferentItems}
 }

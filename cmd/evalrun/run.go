@@ -121,7 +121,7 @@ type runCmd struct {
 	Out       string            `default:"results" help:"Output root: OUT/<task>/<model>/{predictions-*.jsonl,results.json,samples.jsonl}."`
 	Batch     int               `default:"8" help:"Batch size."`
 	Limit     int               `help:"Only the first N items of each task."`
-	Subset    string            `help:"File of item IDs (one per line, as in predictions/samples files) to run instead of all items." placeholder:"FILE"`
+	Subset    string            `help:"File of item IDs (one per line, as in predictions/samples files) to run instead of all items (kept beside results.json; score reuses it)." placeholder:"FILE"`
 	DType     string            `name:"dtype" help:"Compute dtype of every model without its own \"dtype\" in the config: float32 (default) or bfloat16 (for GPUs; predictions are cached per dtype)."`
 	Quiet     bool              `help:"No progress bars."`
 }
@@ -178,14 +178,9 @@ func (c *runCmd) Run(g *Globals) error {
 	}
 	var subset []string
 	if c.Subset != "" {
-		raw, err := os.ReadFile(c.Subset)
-		if err != nil {
+		var err error
+		if subset, err = bench.ReadSubsetFile(c.Subset); err != nil {
 			return usageErr("--subset: %v", err)
-		}
-		for _, l := range strings.Split(string(raw), "\n") {
-			if l = strings.TrimSpace(l); l != "" {
-				subset = append(subset, l)
-			}
 		}
 	}
 	b, err := backend.New(g.Backend)

@@ -14,12 +14,18 @@ type scoreCmd struct {
 	Results string            `arg:"" help:"A results.json of an earlier run (its task, protocol and predictions file are reused)." placeholder:"RESULTS"`
 	Data    string            `help:"Data root, if it moved since the run." placeholder:"DIR"`
 	Opt     map[string]string `help:"Task option key=value overriding the recorded protocol (e.g. a scorer rule variant)."`
-	Limit   int               `help:"Only the first N items (as the run did with --limit)."`
+	Limit   int               `default:"-1" help:"Only the first N items; 0 = all (default: the run's own --limit, from results.json)." placeholder:"N"`
+	Subset  string            `help:"File of item IDs to score instead (default: the run's own --subset, kept beside results.json)." placeholder:"FILE"`
+	All     bool              `help:"Score every item of the task, whatever the run selected (each needs a saved prediction)."`
 }
 
 func (c *scoreCmd) Help() string {
 	return `Inference and scoring are joined by the prediction file: this re-reads it and
 recomputes the metrics, e.g. after a scorer fix or to apply another scorer variant.
+
+It scores the items the run covered (its --limit and --subset are recorded in
+results.json), unless --limit, --subset or --all says otherwise; every item
+scored needs a saved prediction.
 
 Example:
   evalrun score results/pope/tiny-llava/results.json --opt rule=vlmevalkit`
@@ -49,11 +55,42 @@ func (c *scoreCmd) Run(g *Globals) error {
 	if prev.Predictions == "" {
 		return usageErr("%s: field \"predictions\" is missing", c.Results)
 	}
-	res, err := bench.Rescore(task, filepath.Join(filepath.Dir(c.Results), prev.Predictions), c.Limit)
+	// The run's own selection unless told otherwise, so that a subset or
+	// limited run re-scores over the items it predicted.
+	sel := bench.Selection{Limit: prev.Run.Limit}
+	subsetFile := prev.Run.Subset
+	if subsetFile != "" {
+		subsetFile = filepath.Join(filepath.Dir(c.Results), subsetFile)
+	}
+	switch {
+	case c.All && (c.Subset != "" || c.Limit > 0):
+		return usageErr("--all scores every item: it cannot go with --subset or --limit")
+	case c.All:
+		sel, subsetFile = bench.Selection{}, ""
+	case c.Limit < -1:
+		return usageErr("--limit %d: want a number of items (0 = all)", c.Limit)
+	case c.Limit >= 0:
+		sel.Limit = c.Limit
+	}
+	if c.Subset != "" {
+		subsetFile = c.Subset
+	}
+	if subsetFile != "" {
+		if sel.Subset, err = bench.ReadSubsetFile(subsetFile); err != nil {
+			return usageErr("subset: %v", err)
+		}
+	}
+	res, err := bench.Rescore(task, filepath.Join(filepath.Dir(c.Results), prev.Predictions), sel)
 	if err != nil {
 		return usageErr("%v", err)
 	}
 	res.Model, res.Run, res.Predictions = prev.Model, prev.Run, prev.Predictions
+	res.Run.Limit, res.Run.Subset = sel.Limit, ""
+	if sel.Subset != nil {
+		if res.Run.Subset, err = bench.KeepSubset(filepath.Dir(c.Results), sel.Subset); err != nil {
+			return err
+		}
+	}
 	if err := res.Write(c.Results); err != nil {
 		return err
 	}

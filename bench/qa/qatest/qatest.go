@@ -178,7 +178,7 @@ func CheckResume(t *testing.T, task bench.Task, o *Oracle) *bench.Result {
 	if !reflect.DeepEqual(got.Metrics, want.Metrics) || got.NSamples != want.NSamples {
 		t.Errorf("resumed metrics %v %+v, want %v %+v", got.Metrics, got.NSamples, want.Metrics, want.NSamples)
 	}
-	re, err := bench.Rescore(task, bench.PredictionsPath(cfg, task, o.Info()), 0)
+	re, err := bench.Rescore(task, bench.PredictionsPath(cfg, task, o.Info()), bench.Selection{})
 	if err != nil {
 		t.Fatal(err)
 	}
