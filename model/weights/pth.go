@@ -25,6 +25,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"math"
 	"math/big"
 	"math/bits"
 	"os"
@@ -408,7 +409,7 @@ func (p *PthFile) loadZip() (any, error) {
 	}
 	root := path.Dir(pkl.Name)
 	if bo, ok := records[root+"/byteorder"]; ok {
-		b, err := readRecord(bo)
+		b, err := readRecord(bo, bo.UncompressedSize64)
 		if err != nil {
 			return nil, err
 		}
@@ -416,7 +417,7 @@ func (p *PthFile) loadZip() (any, error) {
 			return nil, fmt.Errorf("checkpoint byte order %q is not supported (little-endian only)", b)
 		}
 	}
-	pb, err := readRecord(pkl)
+	pb, err := readRecord(pkl, pkl.UncompressedSize64)
 	if err != nil {
 		return nil, err
 	}
@@ -463,14 +464,36 @@ func (p *PthFile) loadZip() (any, error) {
 	return obj, nil
 }
 
-func readRecord(zf *zip.File) ([]byte, error) {
+// maxDeflateRatio bounds how much a deflated record can expand: deflate
+// codes at most 258 bytes per 2 bits, about 1032:1. A record that declares
+// more than that of its compressed size lies, and would make us allocate
+// what it declares.
+const maxDeflateRatio = 1032
+
+// readRecord reads the first n bytes of a zip record (all of it when n is
+// its declared size) and checks the rest's CRC. It allocates n only when
+// the record's compressed size can hold that much.
+func readRecord(zf *zip.File, n uint64) ([]byte, error) {
+	size := zf.UncompressedSize64
+	switch {
+	case zf.Method == zip.Store && size != zf.CompressedSize64:
+		return nil, fmt.Errorf("zip record %s is stored with %d bytes but declares %d (corrupt)", zf.Name, zf.CompressedSize64, size)
+	case zf.Method != zip.Store && size/maxDeflateRatio > zf.CompressedSize64+1:
+		return nil, fmt.Errorf("zip record %s declares %d bytes from %d compressed, more than deflate can expand (corrupt)", zf.Name, size, zf.CompressedSize64)
+	case n > size || n > math.MaxInt:
+		return nil, fmt.Errorf("zip record %s holds %d bytes, %d needed", zf.Name, size, n)
+	}
 	r, err := zf.Open()
 	if err != nil {
 		return nil, fmt.Errorf("zip record %s: %v", zf.Name, err)
 	}
 	defer r.Close()
-	b, err := io.ReadAll(r)
-	if err != nil {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, fmt.Errorf("zip record %s: %v (truncated or corrupt)", zf.Name, err)
+	}
+	// The CRC is checked at the end of the stream.
+	if _, err := io.Copy(io.Discard, r); err != nil {
 		return nil, fmt.Errorf("zip record %s: %v (truncated or corrupt)", zf.Name, err)
 	}
 	return b, nil
@@ -701,15 +724,11 @@ func (s *pthStorage) bytes() ([]byte, error) {
 		return rb[s.offset*es : (s.offset+s.numel)*es], nil
 	}
 	if s.data == nil && s.record != nil {
-		b, err := readRecord(s.record)
+		b, err := readRecord(s.record, uint64(s.numel*s.dtype.Size()))
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("storage %s: %v", s.key, err)
 		}
-		need := s.numel * s.dtype.Size()
-		if len(b) < need {
-			return nil, fmt.Errorf("storage %s: record holds %d bytes, needs %d", s.key, len(b), need)
-		}
-		s.data = b[:need]
+		s.data = b
 	}
 	return s.data, nil
 }
