@@ -30,10 +30,12 @@ type Result struct {
 	Protocol       map[string]any     `json:"protocol"`
 	Metrics        map[string]float64 `json:"metrics"`
 	HigherIsBetter map[string]bool    `json:"higher_is_better"`
-	NSamples       NSamples           `json:"n_samples"`
-	Model          ModelInfo          `json:"model"`
-	Run            RunInfo            `json:"run"`
-	Predictions    string             `json:"predictions,omitempty"`
+	// Informational metrics are reported but never judged by check.
+	Informational []string  `json:"informational,omitempty"`
+	NSamples      NSamples  `json:"n_samples"`
+	Model         ModelInfo `json:"model"`
+	Run           RunInfo   `json:"run"`
+	Predictions   string    `json:"predictions,omitempty"`
 }
 
 // NSamples counts items: scored + failed = total. IDsSHA256 fingerprints
@@ -258,6 +260,11 @@ func parseResult(path string, b []byte) (*Result, error) {
 			r.HigherIsBetter[name] = false
 		default:
 			return nil, fmt.Errorf("%s: field \"higher_is_better\" %q: want true or false, found %s", path, name, clip(d))
+		}
+	}
+	for _, name := range r.Informational {
+		if _, ok := r.Metrics[name]; !ok {
+			return nil, fmt.Errorf("%s: field \"informational\" names %q, which is not a metric", path, name)
 		}
 	}
 	if n := r.NSamples; n.Total < 0 || n.Scored < 0 || n.Failed < 0 || n.Scored+n.Failed != n.Total {

@@ -466,7 +466,7 @@ func scoreAndWrite(task Task, items []Item, cached map[string]Record, dir string
 	}
 	return &Result{
 		Schema: ResultsSchema, Task: task.Name(), TaskVersion: task.Version(), Protocol: task.Protocol(),
-		Metrics: met.Values, HigherIsBetter: met.HigherIsBetter,
+		Metrics: met.Values, HigherIsBetter: met.HigherIsBetter, Informational: met.Informational,
 		NSamples: NSamples{Total: len(items), Scored: len(items) - failed, Failed: failed, IDsSHA256: ItemsDigest(items)},
 	}, nil
 }

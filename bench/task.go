@@ -35,8 +35,19 @@ type Record struct {
 type Metrics struct {
 	Values         map[string]float64 `json:"metrics"`
 	HigherIsBetter map[string]bool    `json:"higher_is_better"`
+	// Informational lists metrics reported for reading but not judged by
+	// check (a yes-ratio, whose ideal is the data's share, not an extreme).
+	Informational []string `json:"informational,omitempty"`
 	// PerSample optional per-sample metric logs written beside results.
 	PerSample []map[string]any `json:"-"`
+}
+
+// SetInformational records a metric that check reports but never counts as
+// a regression; higherIsBetter is still written, for the tools that expect
+// every metric to have a direction.
+func (m *Metrics) SetInformational(name string, v float64, higherIsBetter bool) {
+	m.Set(name, v, higherIsBetter)
+	m.Informational = append(m.Informational, name)
 }
 
 // Set records a metric and its direction.

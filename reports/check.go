@@ -133,20 +133,27 @@ func Check(baseline, candidate []*bench.Result, tol Tolerances) (*CheckReport, e
 			metrics = append(metrics, m)
 		}
 		sort.Strings(metrics)
+		informational := map[string]bool{}
+		for _, m := range b.Informational {
+			informational[m] = true
+		}
 		for _, m := range metrics {
 			hib := b.HigherIsBetter[m]
 			row := CheckRow{Task: task, Metric: m, Baseline: b.Metrics[m], HigherIsBetter: hib, Tolerance: tol.For(task, m)}
 			cv, ok := c.Metrics[m]
 			switch {
 			case !ok:
-				row.Candidate, row.Delta, row.Regressed, row.Note = math.NaN(), math.NaN(), true, "missing in candidate"
+				row.Candidate, row.Delta, row.Regressed, row.Note = math.NaN(), math.NaN(), !informational[m], "missing in candidate"
 			default:
 				row.Candidate = cv
 				row.Delta = cv - row.Baseline
-				row.Regressed = regressed(row.Baseline, cv, hib, row.Tolerance)
+				row.Regressed = regressed(row.Baseline, cv, hib, row.Tolerance) && !informational[m]
 				if b.TaskVersion != c.TaskVersion || fmt.Sprint(b.Protocol) != fmt.Sprint(c.Protocol) {
 					row.Note = "protocol or task version differs"
 				}
+			}
+			if informational[m] {
+				row.Note = strings.TrimPrefix(row.Note+"; informational, not judged", "; ")
 			}
 			if differ != "" {
 				row.Note = strings.TrimPrefix(row.Note+"; different items", "; ")

@@ -100,3 +100,23 @@ func TestCheckDifferentItems(t *testing.T) {
 		}
 	}
 }
+
+// An informational metric (POPE's yes-ratio) is reported with a note but
+// never regresses; the other metrics of the task still do.
+func TestCheckInformational(t *testing.T) {
+	base := res("pope", map[string]float64{"f1": 85, "yes_ratio": 50}, map[string]bool{"f1": true, "yes_ratio": true})
+	base.Informational = []string{"yes_ratio"}
+	cand := res("pope", map[string]float64{"f1": 84, "yes_ratio": 40}, nil)
+	rep, err := Check([]*bench.Result{base}, []*bench.Result{cand}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Regressions != 1 {
+		t.Errorf("want only f1 regressed, got %+v", rep.Rows)
+	}
+	for _, r := range rep.Rows {
+		if r.Metric == "yes_ratio" && (r.Regressed || r.Note != "informational, not judged") {
+			t.Errorf("yes_ratio row %+v", r)
+		}
+	}
+}

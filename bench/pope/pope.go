@@ -207,9 +207,9 @@ func (t *Task) Score(items []bench.Item, recs []bench.Record) (*bench.Metrics, e
 		m.Set(prefix+"/recall", 100*r.Recall, true)
 		m.Set(prefix+"/f1", 100*r.F1, true)
 		// The ideal yes-ratio is the share of yes labels (50%), not an
-		// extreme; the direction is lmms-eval's (pope_yes_ratio), so that
-		// `check` users see the convention they know.
-		m.Set(prefix+"/yes_ratio", 100*r.YesRatio, true)
+		// extreme: informational, so check never calls a change in it a
+		// regression. The direction written is lmms-eval's (pope_yes_ratio).
+		m.SetInformational(prefix+"/yes_ratio", 100*r.YesRatio, true)
 	}
 	f1, acc, n := 0.0, 0.0, 0
 	for _, s := range t.splits {

@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -91,6 +92,9 @@ func TestOracleIsPerfectAndResumes(t *testing.T) {
 		}
 		if res.Metrics[s+"/yes_ratio"] != 50 {
 			t.Errorf("%s/yes_ratio = %v", s, res.Metrics[s+"/yes_ratio"])
+		}
+		if !slices.Contains(res.Informational, s+"/yes_ratio") || slices.Contains(res.Informational, s+"/f1") {
+			t.Errorf("informational metrics %v: want the yes-ratios only", res.Informational)
 		}
 	}
 	if res.Metrics["f1_avg"] != 100 || res.NSamples.Failed != 0 || !res.HigherIsBetter["f1_avg"] {
@@ -182,6 +186,9 @@ func TestUnreadableImageIsACountedFailure(t *testing.T) {
 		}
 		if res.Metrics[s+"/yes_ratio"] != 50 {
 			t.Errorf("%s/yes_ratio = %v", s, res.Metrics[s+"/yes_ratio"])
+		}
+		if !slices.Contains(res.Informational, s+"/yes_ratio") || slices.Contains(res.Informational, s+"/f1") {
+			t.Errorf("informational metrics %v: want the yes-ratios only", res.Informational)
 		}
 	}
 }
