@@ -48,24 +48,15 @@ func New(spec string) (b compute.Backend, err error) {
 		os.Setenv(xla.NoAutoInstallEnv, "1")
 		xla.EnableAutoInstall(false)
 	}
+	if err := Check(spec); err != nil {
+		return nil, err
+	}
 	name, cfg, _ := strings.Cut(spec, ":")
 	switch name {
 	case "xladry":
 		return xladry.New(cfg)
 	case "go":
 		GuardHeapTail()
-	case "xla", "stablehlo", "shlo", "hlo":
-		plugin, _, _ := strings.Cut(cfg, ",")
-		if strings.Contains(plugin, "/") {
-			if !filepath.IsAbs(plugin) {
-				return nil, fmt.Errorf("backend %q: a PJRT plugin path must be absolute, e.g. xla:/opt/.../xla_cuda_plugin.so", spec)
-			}
-			if _, statErr := os.Stat(plugin); statErr != nil {
-				return nil, fmt.Errorf("backend %q: PJRT plugin %s not found: install JAX's CUDA plugin (pip install jax[cuda13]) and pass its xla_cuda_plugin.so path, or use --backend go", spec, plugin)
-			}
-		}
-	default:
-		return nil, fmt.Errorf("unknown backend %q: use go, xla:cpu, xla:cuda, xla:/abs/path/to/xla_cuda_plugin.so or xladry[:cuda|cpu] (builds XLA programs, runs nothing)", spec)
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -77,6 +68,30 @@ func New(spec string) (b compute.Backend, err error) {
 		return nil, fmt.Errorf("backend %q: %s (set %s=1 to let GoMLX download a missing plugin, or use --backend go)", spec, firstLine(err.Error()), EnvAutoInstall)
 	}
 	return b, nil
+}
+
+// Check says whether spec (resolved as in Resolve) names a backend New
+// knows, without creating it: commands that use no backend still refuse a
+// misspelt --backend.
+func Check(spec string) error {
+	spec = Resolve(spec)
+	name, cfg, _ := strings.Cut(spec, ":")
+	switch name {
+	case "xladry", "go":
+	case "xla", "stablehlo", "shlo", "hlo":
+		plugin, _, _ := strings.Cut(cfg, ",")
+		if strings.Contains(plugin, "/") {
+			if !filepath.IsAbs(plugin) {
+				return fmt.Errorf("backend %q: a PJRT plugin path must be absolute, e.g. xla:/opt/.../xla_cuda_plugin.so", spec)
+			}
+			if _, statErr := os.Stat(plugin); statErr != nil {
+				return fmt.Errorf("backend %q: PJRT plugin %s not found: install JAX's CUDA plugin (pip install jax[cuda13]) and pass its xla_cuda_plugin.so path, or use --backend go", spec, plugin)
+			}
+		}
+	default:
+		return fmt.Errorf("unknown backend %q: use go, xla:cpu, xla:cuda, xla:/abs/path/to/xla_cuda_plugin.so or xladry[:cuda|cpu] (builds XLA programs, runs nothing)", spec)
+	}
+	return nil
 }
 
 func firstLine(s string) string {

@@ -23,8 +23,19 @@ func TestBadBackendsGiveOneLineErrors(t *testing.T) {
 		if err == nil {
 			t.Fatalf("New(%q): want error", spec)
 		}
+		if cerr := Check(spec); cerr == nil || cerr.Error() != err.Error() {
+			t.Errorf("Check(%q) = %v, want New's error %v", spec, cerr, err)
+		}
 		if strings.Contains(err.Error(), "\n") {
 			t.Errorf("New(%q): error spans lines: %q", spec, err)
+		}
+	}
+}
+
+func TestCheckAcceptsKnownBackends(t *testing.T) {
+	for _, spec := range []string{"go", "go:ops_sequential", "xla:cpu", "xla:cuda", "xladry", "xladry:cuda"} {
+		if err := Check(spec); err != nil {
+			t.Errorf("Check(%q): %v", spec, err)
 		}
 	}
 }

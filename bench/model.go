@@ -10,13 +10,21 @@ import (
 	"github.com/dualtoken/evalharness/imageio"
 )
 
-// ModelInfo identifies a model in cache keys and results.
+// ModelInfo identifies a model in cache keys and results: everything that
+// decides its predictions (checkpoint and config content, tokenizer, options).
 type ModelInfo struct {
 	Name          string `json:"name"`
 	ConfigSHA256  string `json:"config_sha256"`
 	WeightsSHA256 string `json:"weights_sha256"`
-	Backend       string `json:"-"`
-	DType         string `json:"-"`
+	// TokenizerSHA256 is the sha256 of the tokenizer file the model reads
+	// (empty when it reads none, or where ConfigSHA256 already covers it).
+	TokenizerSHA256 string `json:"tokenizer_sha256,omitempty"`
+	// Options are the model options that decide its predictions, defaults
+	// filled in (e.g. preprocess=crop, max_length=64); execution knobs
+	// such as batch sizes are left out.
+	Options map[string]string `json:"options,omitempty"`
+	Backend string            `json:"-"`
+	DType   string            `json:"-"`
 }
 
 // Model is anything a task can run; tasks type-assert the capability they

@@ -36,6 +36,10 @@ type Result struct {
 	Model         ModelInfo `json:"model"`
 	Run           RunInfo   `json:"run"`
 	Predictions   string    `json:"predictions,omitempty"`
+	// DataFiles records the SHA-256 (hex) of each fixed data file the task
+	// read (annotations, question files, ground truth, class lists; never
+	// images), keyed by its path relative to the data root: see DataFiler.
+	DataFiles map[string]string `json:"data_files,omitempty"`
 }
 
 // NSamples counts items: scored + failed = total. IDsSHA256 fingerprints
@@ -229,6 +233,7 @@ func parseResult(path string, b []byte) (*Result, error) {
 		*resultAlias
 		Metrics        map[string]json.RawMessage `json:"metrics"`
 		HigherIsBetter map[string]json.RawMessage `json:"higher_is_better"`
+		DataFiles      map[string]json.RawMessage `json:"data_files"`
 	}
 	r := &Result{}
 	raw.resultAlias = (*resultAlias)(r)
@@ -275,6 +280,11 @@ func parseResult(path string, b []byte) (*Result, error) {
 			return nil, fmt.Errorf("%s: field \"%s\" = %q: want a file name beside results.json (no folder)", path, f.name, p)
 		}
 	}
+	dataFiles, err := parseDataFiles(raw.DataFiles)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	r.DataFiles = dataFiles
 	if r.Run.Limit < 0 {
 		return nil, fmt.Errorf("%s: field \"run.limit\" = %d: want a positive number of items, or none for all", path, r.Run.Limit)
 	}

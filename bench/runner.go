@@ -37,8 +37,11 @@ type RunConfig struct {
 }
 
 // CacheKey fingerprints everything that determines a prediction: model
-// identity, compute dtype (other than float32, so float32 keys stay as they
-// were), task name/version and protocol.
+// identity (ModelInfo: config, checkpoint with every shard, tokenizer file
+// and the options that decide predictions, such as preprocess and
+// max_length), compute dtype (other than float32, so float32 keys stay as
+// they were), task name/version and protocol. Fields ModelInfo leaves empty
+// do not enter the key.
 func CacheKey(task Task, info ModelInfo) string {
 	k := map[string]any{"model": info, "task": task.Name(), "version": task.Version(), "protocol": task.Protocol()}
 	if info.DType != "" && info.DType != "float32" {
@@ -325,6 +328,11 @@ func Run(ctx context.Context, task Task, m Model, cfg RunConfig) (*Result, error
 	if items, err = selectItems(items, cfg.Subset, cfg.Limit); err != nil {
 		return nil, fmt.Errorf("%s: %w", task.Name(), err)
 	}
+	// Hashed before predicting: a data file gone missing fails the run early.
+	dataFiles, err := taskDataFiles(task)
+	if err != nil {
+		return nil, err
+	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 8
 	}
@@ -377,6 +385,7 @@ func Run(ctx context.Context, task Task, m Model, cfg RunConfig) (*Result, error
 		res.Run.ItemsPerSecond = float64(computed) / wall
 	}
 	res.Predictions = filepath.Base(predPath)
+	res.DataFiles = dataFiles
 	return res, res.Write(filepath.Join(dir, "results.json"))
 }
 
@@ -494,7 +503,16 @@ func Rescore(task Task, predPath string, sel Selection) (*Result, error) {
 			return nil, fmt.Errorf("%s: no prediction for item %q: run the model first (evalrun run)", predPath, it.ID)
 		}
 	}
-	return scoreAndWrite(task, items, cached, filepath.Dir(predPath))
+	dataFiles, err := taskDataFiles(task)
+	if err != nil {
+		return nil, err
+	}
+	res, err := scoreAndWrite(task, items, cached, filepath.Dir(predPath))
+	if err != nil {
+		return nil, err
+	}
+	res.DataFiles = dataFiles // the files this scoring read
+	return res, nil
 }
 
 func writeJSONL(path string, rows []map[string]any) error {

@@ -11,7 +11,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 )
 
@@ -87,45 +89,216 @@ type Factory func(opts Options) (Task, error)
 type Options struct {
 	Data  string            `json:"data" yaml:"data"`
 	Extra map[string]string `json:"extra,omitempty" yaml:"extra,omitempty"`
+	// Rescore is set by `evalrun score`: the task will only Score saved
+	// predictions, so files that only Predict opens (model-side weights,
+	// recorded in the protocol by base name) need not exist.
+	Rescore bool `json:"-" yaml:"-"`
+
+	// declared is the task's option keys when New built these options:
+	// Get panics on any other key, so that a suite cannot read an option it
+	// does not document (a programming error, caught by the suites' tests).
+	declared map[string]bool
+	task     string
 }
 
-// Get returns an extra option or def.
+// Get returns an extra option or def. Inside a factory called by New the key
+// must be one the task declared.
 func (o Options) Get(key, def string) string {
+	if o.declared != nil && !o.declared[key] {
+		panic(fmt.Sprintf("bench: task %s reads option %q, which its Spec does not declare", o.task, key))
+	}
 	if v, ok := o.Extra[key]; ok && v != "" {
 		return v
 	}
 	return def
 }
 
-type registered struct {
-	factory Factory
-	help    string
+// OptionDoc declares one task option (a key of Options.Extra) for users
+// (`evalrun tasks`) and for New's check of what a user passed.
+type OptionDoc struct {
+	Key  string `json:"key"`
+	Help string `json:"help"`
+	// Default is the value in force when the option is unset; "" when the
+	// default is worked out from the data or the environment (Help says how).
+	Default string `json:"default"`
+	// Values is the fixed set of accepted values; empty for free-form
+	// (a path, a number, a name).
+	Values []string `json:"values"`
+	// List means the value is a comma list of Values (e.g. pope's splits).
+	List bool `json:"list,omitempty"`
+}
+
+// Check reports whether v is acceptable for the option: one of Values (each
+// element of a comma list for a List option), or anything when Values is empty.
+func (d OptionDoc) Check(v string) error {
+	if len(d.Values) == 0 {
+		return nil
+	}
+	parts := []string{v}
+	if d.List {
+		parts = strings.Split(v, ",")
+	}
+	for _, p := range parts {
+		if !slices.Contains(d.Values, strings.TrimSpace(p)) {
+			what := "want one of"
+			if d.List {
+				what = "want a comma list of"
+			}
+			return fmt.Errorf("option %s=%q: %s %s", d.Key, v, what, strings.Join(d.Values, ", "))
+		}
+	}
+	return nil
+}
+
+// Spec registers a task: its factory and what a user needs to know to run it.
+type Spec struct {
+	Name    string
+	Version int    // equals every built task's Version()
+	Help    string // one line: what the task measures
+	Data    string // one line: the layout it reads under the data root
+	// Options are every key the factory reads from Options.Extra, in the
+	// order `evalrun tasks` lists them. New refuses any other key.
+	Options []OptionDoc
+	New     Factory
+}
+
+// Keys lists the declared option keys, in declaration order.
+func (s Spec) Keys() []string {
+	keys := make([]string, len(s.Options))
+	for i, o := range s.Options {
+		keys[i] = o.Key
+	}
+	return keys
+}
+
+// Option returns the declaration of key.
+func (s Spec) Option(key string) (OptionDoc, bool) {
+	for _, o := range s.Options {
+		if o.Key == key {
+			return o, true
+		}
+	}
+	return OptionDoc{}, false
+}
+
+// Check verifies that opts sets only declared keys, each to an accepted
+// value; the error names the task, the key and what is accepted.
+func (s Spec) Check(opts Options) error {
+	keys := make([]string, 0, len(opts.Extra))
+	for k := range opts.Extra {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // the same first error every time
+	for _, k := range keys {
+		d, ok := s.Option(k)
+		if !ok {
+			known := "none"
+			if len(s.Options) > 0 {
+				known = strings.Join(s.Keys(), ", ")
+			}
+			return fmt.Errorf("%s: unknown option %q (known: %s)", s.Name, k, known)
+		}
+		if v := opts.Extra[k]; v != "" { // "" means unset, as in Get
+			if err := d.Check(v); err != nil {
+				return fmt.Errorf("%s: %v", s.Name, err)
+			}
+		}
+	}
+	return nil
 }
 
 var (
 	regMu    sync.Mutex
-	registry = map[string]registered{}
+	registry = map[string]Spec{}
 )
 
-// Register adds a task factory under name.
-func Register(name, help string, f Factory) {
+// Register adds a task. Every option its factory reads must be declared in
+// s.Options.
+func Register(s Spec) {
 	regMu.Lock()
 	defer regMu.Unlock()
-	if _, dup := registry[name]; dup {
-		panic("bench: task registered twice: " + name)
+	if _, dup := registry[s.Name]; dup {
+		panic("bench: task registered twice: " + s.Name)
 	}
-	registry[name] = registered{f, help}
+	seen := map[string]bool{}
+	for _, o := range s.Options {
+		if o.Key == "" || seen[o.Key] {
+			panic(fmt.Sprintf("bench: task %s declares option %q twice or empty", s.Name, o.Key))
+		}
+		if o.Default != "" {
+			if err := o.Check(o.Default); err != nil {
+				panic(fmt.Sprintf("bench: task %s: declared default: %v", s.Name, err))
+			}
+		}
+		seen[o.Key] = true
+	}
+	registry[s.Name] = s
 }
 
-// New builds the named task.
+// New builds the named task after checking opts against its declared
+// options: an unknown key or a value outside an option's fixed set is an
+// error naming the task, the key and what is accepted.
 func New(name string, opts Options) (Task, error) {
-	regMu.Lock()
-	r, ok := registry[name]
-	regMu.Unlock()
+	s, ok := Lookup(name)
 	if !ok {
 		return nil, fmt.Errorf("unknown task %q (known: %v)", name, Names())
 	}
-	return r.factory(opts)
+	if err := s.Check(opts); err != nil {
+		return nil, err
+	}
+	opts.task, opts.declared = name, map[string]bool{}
+	for _, k := range s.Keys() {
+		opts.declared[k] = true
+	}
+	return s.New(opts)
+}
+
+// OptionsFromProtocol rebuilds the options of a recorded run from the
+// protocol in its results.json: the data root and every declared option the
+// protocol records with a value the option accepts. Protocol entries that
+// describe rather than configure ("decoding", "ties", recon's "fid_mode: not
+// computed ...") are left out, so those options take their defaults, which
+// is what produced such an entry.
+func OptionsFromProtocol(name string, protocol map[string]any) (Options, error) {
+	s, ok := Lookup(name)
+	if !ok {
+		return Options{}, fmt.Errorf("unknown task %q (known: %v)", name, Names())
+	}
+	opts := Options{Data: protocolString(protocol["data"]), Extra: map[string]string{}}
+	for _, d := range s.Options {
+		raw, ok := protocol[d.Key]
+		if !ok {
+			continue
+		}
+		if v := protocolString(raw); d.Check(v) == nil {
+			opts.Extra[d.Key] = v
+		}
+	}
+	return opts, nil
+}
+
+// protocolString is a protocol value as an option string: strings as they
+// are, numbers and booleans in their JSON form.
+func protocolString(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// Lookup returns the registration of a task.
+func Lookup(name string) (Spec, bool) {
+	regMu.Lock()
+	defer regMu.Unlock()
+	s, ok := registry[name]
+	return s, ok
 }
 
 // Names lists the registered tasks, sorted.
@@ -142,9 +315,8 @@ func Names() []string {
 
 // Help returns the one-line help of a registered task.
 func Help(name string) string {
-	regMu.Lock()
-	defer regMu.Unlock()
-	return registry[name].help
+	s, _ := Lookup(name)
+	return s.Help
 }
 
 // DemoWriter writes a small copy of a task's official data layout, made from

@@ -109,6 +109,23 @@ func PSNR(ref, dist []float64, h, w, c int, opt PSNROptions) (float64, error) {
 	return PSNRFromMSE(mse, opt), nil
 }
 
+// PSNRPyiqaUint8 is pyiqa's psnr (data_range 1, eps 1e-8, all channels)
+// of two uint8 images read as [0,1]: 10·log10(1/(MSE + 1e-8)), DualToken's
+// reconstruction PSNR. The squared error is summed exactly in integers; an
+// exact reconstruction gives 80 dB where scikit-image's formula gives +Inf.
+func PSNRPyiqaUint8(ref, dist []uint8, h, w, c int) (float64, error) {
+	if len(ref) != h*w*c || len(dist) != len(ref) || len(ref) == 0 {
+		return 0, fmt.Errorf("psnr: images have %d and %d values, want %d×%d×%d", len(ref), len(dist), h, w, c)
+	}
+	var s uint64
+	for i, r := range ref {
+		d := int64(r) - int64(dist[i])
+		s += uint64(d * d)
+	}
+	mse := float64(s) / float64(len(ref)) / (255 * 255)
+	return PSNRFromMSE(mse, PSNROptions{DataRange: 1, Eps: 1e-8}), nil
+}
+
 // PSNRUint8 is PSNR on uint8 images with R = 255 over all channels
 // (scikit-image's peak_signal_noise_ratio on uint8 arrays); +Inf when identical.
 func PSNRUint8(ref, dist []uint8, h, w, c int) (float64, error) {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"image/jpeg"
 	"io"
 	"math"
 	"slices"
@@ -492,7 +491,7 @@ func (e *reconEval) metrics(rb *reconBatch) error {
 	bench.ParallelFor(B, func(i int) {
 		gt, rec := rb.gts[i].Pix, rb.imgs[i].Pix
 		var e1, e2, e3 error
-		psnr[i], e1 = metrics.PSNRUint8(gt, rec, S, S, 3)
+		psnr[i], e1 = metrics.PSNRPyiqaUint8(gt, rec, S, S, 3)
 		ssim[i], e2 = metrics.SSIMUint8(gt, rec, S, S, 3, metrics.SSIMWang)
 		_, e3 = metrics.SSIMUint8(gt, rec, S, S, 3, metrics.SSIMTorchmetrics)
 		errs[i] = errors.Join(e1, e2, e3)
@@ -508,8 +507,9 @@ func (e *reconEval) metrics(rb *reconBatch) error {
 	return nil
 }
 
-// incPrep is recon's jpegRoundTrip (standard library encoder at quality 95,
-// imageio decoder) and clean-fid's resize of each reconstruction.
+// incPrep is recon's jpegRoundTrip (libjpeg-exact encoder at quality 95,
+// as cv2.imwrite; imageio decoder) and clean-fid's resize of each
+// reconstruction.
 func (e *reconEval) incPrep(rb *reconBatch) error {
 	B := e.batch
 	per := 3 * inception.InputSize * inception.InputSize
@@ -517,7 +517,7 @@ func (e *reconEval) incPrep(rb *reconBatch) error {
 	errs := make([]error, B)
 	bench.ParallelFor(B, func(i int) {
 		var buf bytes.Buffer
-		if err := jpeg.Encode(&buf, rb.imgs[i].ToNRGBA(), &jpeg.Options{Quality: 95}); err != nil {
+		if err := imageio.EncodeJPEG(&buf, rb.imgs[i], 95); err != nil {
 			errs[i] = err
 			return
 		}

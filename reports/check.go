@@ -13,7 +13,12 @@ import (
 
 // CheckRow compares one metric of one task between a baseline and a candidate.
 type CheckRow struct {
-	Task           string  `json:"task"`
+	Task string `json:"task"`
+	// Model is the baseline result's model name. CandidateModel is the
+	// candidate's, set only where it differs (results paired by task, such
+	// as checkpoint v1 against v2).
+	Model          string  `json:"model"`
+	CandidateModel string  `json:"candidate_model,omitempty"`
 	Metric         string  `json:"metric"`
 	Baseline       float64 `json:"baseline"`
 	Candidate      float64 `json:"candidate"`
@@ -22,13 +27,18 @@ type CheckRow struct {
 	Tolerance      float64 `json:"tolerance"`
 	Regressed      bool    `json:"regressed"`
 	Note           string  `json:"note,omitempty"`
+	// Missing is true when the candidate lacks the metric; Candidate and
+	// Delta are then NaN and JSON writes them as null.
+	Missing bool `json:"-"`
 }
 
-// MarshalJSON writes a NaN candidate or delta (missing or undefined) as null,
-// and any other NaN or infinite number as bench.JSONFloat does.
+// MarshalJSON writes the candidate and delta of a metric missing from the
+// candidate as null; every other NaN or infinite number (a candidate metric
+// that is present but NaN included) is written as bench.JSONFloat does
+// ("NaN", "Infinity", "-Infinity").
 func (r CheckRow) MarshalJSON() ([]byte, error) {
-	nullNaN := func(v float64) *bench.JSONFloat {
-		if math.IsNaN(v) {
+	orNull := func(v float64) *bench.JSONFloat {
+		if r.Missing {
 			return nil
 		}
 		f := bench.JSONFloat(v)
@@ -36,6 +46,8 @@ func (r CheckRow) MarshalJSON() ([]byte, error) {
 	}
 	return json.Marshal(struct {
 		Task           string           `json:"task"`
+		Model          string           `json:"model"`
+		CandidateModel string           `json:"candidate_model,omitempty"`
 		Metric         string           `json:"metric"`
 		Baseline       bench.JSONFloat  `json:"baseline"`
 		Candidate      *bench.JSONFloat `json:"candidate"`
@@ -44,11 +56,13 @@ func (r CheckRow) MarshalJSON() ([]byte, error) {
 		Tolerance      bench.JSONFloat  `json:"tolerance"`
 		Regressed      bool             `json:"regressed"`
 		Note           string           `json:"note,omitempty"`
-	}{r.Task, r.Metric, bench.JSONFloat(r.Baseline), nullNaN(r.Candidate), nullNaN(r.Delta), r.HigherIsBetter, bench.JSONFloat(r.Tolerance), r.Regressed, r.Note})
+	}{r.Task, r.Model, r.CandidateModel, r.Metric, bench.JSONFloat(r.Baseline), orNull(r.Candidate), orNull(r.Delta), r.HigherIsBetter, bench.JSONFloat(r.Tolerance), r.Regressed, r.Note})
 }
 
-// CheckReport is the whole comparison; MissingTasks are baseline tasks the
-// candidate lacks (a usage error: nothing to compare).
+// CheckReport is the whole comparison. MissingTasks are baseline tasks the
+// candidate lacks (a usage error: nothing to compare), ExtraTasks candidate
+// tasks the baseline lacks; both are "task", or "task (model)" where the
+// results of that task were paired by model.
 type CheckReport struct {
 	Schema       int        `json:"schema"`
 	Rows         []CheckRow `json:"rows"`
@@ -74,13 +88,22 @@ func ParseTolerances(specs []string) (Tolerances, error) {
 		if !ok || k == "" || err != nil || f < 0 || math.IsNaN(f) {
 			return nil, fmt.Errorf("--tolerance %q: expected task/metric=ABS with ABS a non-negative number", s)
 		}
+		if task, metric, slash := strings.Cut(k, "/"); slash && (task == "" || metric == "" || task == "*" && metric == "*") {
+			return nil, fmt.Errorf("--tolerance %q: the key must be task/metric, task/*, */metric or metric", s)
+		}
 		t[k] = f
 	}
 	return t, nil
 }
 
+// keys are the tolerance keys that apply to (task, metric), most specific first.
+func tolKeys(task, metric string) []string {
+	return []string{task + "/" + metric, task + "/*", "*/" + metric, metric}
+}
+
+// For is the tolerance of metric in task.
 func (t Tolerances) For(task, metric string) float64 {
-	for _, k := range []string{task + "/" + metric, task + "/*", "*/" + metric, metric} {
+	for _, k := range tolKeys(task, metric) {
 		if v, ok := t[k]; ok {
 			return v
 		}
@@ -88,68 +111,199 @@ func (t Tolerances) For(task, metric string) float64 {
 	return 0
 }
 
-// byTask indexes results by task; two results of one task are ambiguous.
-func byTask(rs []*bench.Result, side string) (map[string]*bench.Result, error) {
-	out := map[string]*bench.Result{}
-	for _, r := range rs {
-		if prev, dup := out[r.Task]; dup {
-			return nil, fmt.Errorf("%s has two results for task %q (models %q and %q): point it at one model's results", side, r.Task, prev.Model.Name, r.Model.Name)
+// Validate checks that every key applies to some (task, metric) of
+// results: a key that applies to none (a typo such as "vqav2/acuracy") is
+// an error naming it and what the results hold.
+func (t Tolerances) Validate(results []*bench.Result) error {
+	used := map[string]bool{}
+	metricsOf := map[string]map[string]bool{}
+	for _, r := range results {
+		if metricsOf[r.Task] == nil {
+			metricsOf[r.Task] = map[string]bool{}
 		}
-		out[r.Task] = r
+		for m := range r.Metrics {
+			metricsOf[r.Task][m] = true
+			for _, k := range tolKeys(r.Task, m) {
+				used[k] = true
+			}
+		}
+	}
+	var bad []string
+	for k := range t {
+		if !used[k] {
+			bad = append(bad, k)
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	sort.Strings(bad)
+	k := bad[0]
+	task, _, slash := strings.Cut(k, "/")
+	switch {
+	case slash && task != "*" && metricsOf[task] != nil:
+		return fmt.Errorf("--tolerance key %q matches no metric of the baseline's task %s (it has %s)", k, task, strings.Join(sortedKeys(metricsOf[task]), ", "))
+	case slash && task != "*":
+		return fmt.Errorf("--tolerance key %q matches no task/metric of the baseline (tasks: %s)", k, strings.Join(sortedKeys(metricsOf), ", "))
+	}
+	all := map[string]bool{}
+	for _, ms := range metricsOf {
+		for m := range ms {
+			all[m] = true
+		}
+	}
+	return fmt.Errorf("--tolerance key %q matches no metric of the baseline (it has %s)", k, strings.Join(sortedKeys(all), ", "))
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// SelectModels keeps the results of the named models. A name that neither
+// side has is an error listing the models they have.
+func SelectModels(names []string, sides ...[]*bench.Result) ([][]*bench.Result, error) {
+	if len(names) == 0 {
+		return sides, nil
+	}
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	have := map[string]bool{}
+	out := make([][]*bench.Result, len(sides))
+	for i, rs := range sides {
+		for _, r := range rs {
+			have[r.Model.Name] = true
+			if want[r.Model.Name] {
+				out[i] = append(out[i], r)
+			}
+		}
+	}
+	for _, n := range names {
+		if !have[n] {
+			return nil, fmt.Errorf("--model %q: no result has that model name (models: %s)", n, strings.Join(sortedKeys(have), ", "))
+		}
 	}
 	return out, nil
 }
 
+// pairKey is how results are paired: by task, or by task and model name
+// where either side has several models for the task.
+type pairKey struct{ task, model string }
+
+func (k pairKey) String() string {
+	if k.model == "" {
+		return k.task
+	}
+	return k.task + " (" + k.model + ")"
+}
+
+// index groups results by task and, within a task, by model name; two
+// results of one model on one task are ambiguous.
+func index(rs []*bench.Result, side string) (map[string]map[string]*bench.Result, error) {
+	out := map[string]map[string]*bench.Result{}
+	for _, r := range rs {
+		if out[r.Task] == nil {
+			out[r.Task] = map[string]*bench.Result{}
+		}
+		if prev, dup := out[r.Task][r.Model.Name]; dup {
+			return nil, fmt.Errorf("%s has two results for task %q of model %q (dtype %q and %q, backend %q and %q): point it at one run's results", side, r.Task, r.Model.Name, prev.Run.DType, r.Run.DType, prev.Run.Backend, r.Run.Backend)
+		}
+		out[r.Task][r.Model.Name] = r
+	}
+	return out, nil
+}
+
+// pairs keys one side's results: by task where both sides have one model
+// for it, else by (task, model).
+func pairs(side, other map[string]map[string]*bench.Result) map[pairKey]*bench.Result {
+	out := map[pairKey]*bench.Result{}
+	for task, models := range side {
+		byTask := len(models) == 1 && len(other[task]) <= 1
+		for name, r := range models {
+			k := pairKey{task, name}
+			if byTask {
+				k.model = ""
+			}
+			out[k] = r
+		}
+	}
+	return out
+}
+
 // Check compares every baseline metric with the candidate in the direction
 // higher_is_better gives. A candidate metric that is missing or NaN regresses.
+//
+// Results pair by task where each side has one result for it (so two
+// checkpoints with different model names compare), and by (task, model
+// name) where either side has several models for the task (a demo or
+// multi-model run's OUT/<task>/<model>/). Every tolerance key must apply
+// to some baseline metric.
 func Check(baseline, candidate []*bench.Result, tol Tolerances) (*CheckReport, error) {
-	base, err := byTask(baseline, "baseline")
+	bi, err := index(baseline, "baseline")
 	if err != nil {
 		return nil, err
 	}
-	cand, err := byTask(candidate, "candidate")
+	ci, err := index(candidate, "candidate")
 	if err != nil {
 		return nil, err
 	}
+	if err := tol.Validate(baseline); err != nil {
+		return nil, err
+	}
+	base, cand := pairs(bi, ci), pairs(ci, bi)
+	keys := make([]pairKey, 0, len(base))
+	for k := range base {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].task != keys[j].task {
+			return keys[i].task < keys[j].task
+		}
+		return keys[i].model < keys[j].model
+	})
 	rep := &CheckReport{Schema: 1}
-	tasks := make([]string, 0, len(base))
-	for t := range base {
-		tasks = append(tasks, t)
-	}
-	sort.Strings(tasks)
-	for _, task := range tasks {
-		b := base[task]
-		c, ok := cand[task]
+	for _, key := range keys {
+		b := base[key]
+		c, ok := cand[key]
 		if !ok {
-			rep.MissingTasks = append(rep.MissingTasks, task)
+			rep.MissingTasks = append(rep.MissingTasks, key.String())
 			continue
 		}
+		task := key.task
 		differ := itemsDiffer(b, c)
 		if differ != "" {
-			rep.DifferentItems = append(rep.DifferentItems, task+": "+differ)
+			rep.DifferentItems = append(rep.DifferentItems, key.String()+": "+differ)
 		}
-		metrics := make([]string, 0, len(b.Metrics))
-		for m := range b.Metrics {
-			metrics = append(metrics, m)
-		}
-		sort.Strings(metrics)
 		informational := map[string]bool{}
 		for _, m := range b.Informational {
 			informational[m] = true
 		}
-		for _, m := range metrics {
+		candModel := ""
+		if c.Model.Name != b.Model.Name {
+			candModel = c.Model.Name
+		}
+		for _, m := range sortedKeys(b.Metrics) {
 			hib := b.HigherIsBetter[m]
-			row := CheckRow{Task: task, Metric: m, Baseline: b.Metrics[m], HigherIsBetter: hib, Tolerance: tol.For(task, m)}
+			row := CheckRow{Task: task, Model: b.Model.Name, CandidateModel: candModel, Metric: m, Baseline: b.Metrics[m], HigherIsBetter: hib, Tolerance: tol.For(task, m)}
 			cv, ok := c.Metrics[m]
 			switch {
 			case !ok:
-				row.Candidate, row.Delta, row.Regressed, row.Note = math.NaN(), math.NaN(), !informational[m], "missing in candidate"
+				row.Candidate, row.Delta, row.Missing, row.Regressed, row.Note = math.NaN(), math.NaN(), true, !informational[m], "missing in candidate"
 			default:
 				row.Candidate = cv
 				row.Delta = cv - row.Baseline
 				row.Regressed = regressed(row.Baseline, cv, hib, row.Tolerance) && !informational[m]
+				if math.IsNaN(cv) {
+					row.Note = "NaN in candidate"
+				}
 				if b.TaskVersion != c.TaskVersion || fmt.Sprint(b.Protocol) != fmt.Sprint(c.Protocol) {
-					row.Note = "protocol or task version differs"
+					row.Note = strings.TrimPrefix(row.Note+"; protocol or task version differs", "; ")
 				}
 			}
 			if informational[m] {
@@ -164,9 +318,9 @@ func Check(baseline, candidate []*bench.Result, tol Tolerances) (*CheckReport, e
 			rep.Rows = append(rep.Rows, row)
 		}
 	}
-	for t := range cand {
-		if _, ok := base[t]; !ok {
-			rep.ExtraTasks = append(rep.ExtraTasks, t)
+	for k := range cand {
+		if _, ok := base[k]; !ok {
+			rep.ExtraTasks = append(rep.ExtraTasks, k.String())
 		}
 	}
 	sort.Strings(rep.ExtraTasks)
@@ -176,7 +330,13 @@ func Check(baseline, candidate []*bench.Result, tol Tolerances) (*CheckReport, e
 // itemsDiffer says how two runs of one task covered different items, or
 // "" when they covered the same (by the IDs' digest where both results
 // have it, else by the item count).
+// Two runs whose fixed data files (data_files: annotations, questions)
+// hashed differently were scored against different data, whatever their
+// item IDs.
 func itemsDiffer(b, c *bench.Result) string {
+	if files := bench.DataDiffers(b, c); len(files) > 0 {
+		return "data files differ: " + strings.Join(files, ", ")
+	}
 	if b.NSamples.IDsSHA256 != "" && c.NSamples.IDsSHA256 != "" {
 		if b.NSamples.IDsSHA256 == c.NSamples.IDsSHA256 {
 			return ""

@@ -44,6 +44,9 @@ func Make(results []*bench.Result, opts Options) (*Report, error) {
 		}
 		seen[k] = res
 	}
+	if err := CheckMatches(results, opts.Matches); err != nil {
+		return nil, err
+	}
 	r := &Report{Results: results}
 	for _, spec := range Tables() {
 		t := Build(spec, results, opts.Matches)
@@ -88,6 +91,53 @@ func Make(results []*bench.Result, opts Options) (*Report, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// PaperRows lists the paper rows a match may name, in table order.
+func PaperRows() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, spec := range Tables() {
+		for _, p := range spec.Paper {
+			if !seen[p.Model] {
+				seen[p.Model] = true
+				out = append(out, p.Model)
+			}
+		}
+	}
+	return out
+}
+
+// CheckMatches checks that every match pairs a model some result has with
+// a paper row some table has; otherwise the error names the bad one and
+// lists the known ones (a typo would silently give no delta row).
+func CheckMatches(results []*bench.Result, matches map[string]string) error {
+	models := map[string]bool{}
+	for _, r := range results {
+		models[r.Model.Name] = true
+	}
+	rows := map[string]bool{}
+	for _, p := range PaperRows() {
+		rows[p] = true
+	}
+	for _, name := range sortedKeys(matches) {
+		paper := matches[name]
+		if !models[name] {
+			return fmt.Errorf("--match %q: no result has model %q (models: %s)", name+"="+paper, name, quoteList(sortedKeys(models)))
+		}
+		if !rows[paper] {
+			return fmt.Errorf("--match %q: no paper row %q (rows: %s)", name+"="+paper, paper, quoteList(PaperRows()))
+		}
+	}
+	return nil
+}
+
+func quoteList(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = fmt.Sprintf("%q", s)
+	}
+	return strings.Join(q, ", ")
 }
 
 func (r *Report) writeFile(path, format string) error {

@@ -117,3 +117,102 @@ func TestReportRendersNonBlankPlots(t *testing.T) {
 		t.Errorf("html lacks plots or tables")
 	}
 }
+
+// A table whose models ran a task with different protocols says so under
+// the table, model by model; one protocol gives one line.
+func TestTableNotesPerModelProtocol(t *testing.T) {
+	a := mkResult("tiny-a", "recon", map[string]float64{"psnr": 20, "rfid_clean": 2, "ssim": 0.5})
+	b := mkResult("tiny-b", "recon", map[string]float64{"psnr": 21, "rfid_clean": 1, "ssim": 0.6})
+	c := mkResult("tiny-c", "recon", map[string]float64{"psnr": 22, "rfid_clean": 1, "ssim": 0.7})
+	a.Protocol = map[string]any{"jpeg": "q95"}
+	b.Protocol = map[string]any{"jpeg": "none"}
+	c.Protocol = map[string]any{"jpeg": "q95"}
+	notes := func(rs ...*bench.Result) []string {
+		var out []string
+		for _, n := range Build(Tables()[0], rs, nil).Notes {
+			if strings.HasPrefix(n, "Our protocol") {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	got := notes(a, b, c)
+	want := []string{
+		"Our protocol — recon (differs by model; tiny-a, tiny-c): v1, jpeg=q95, n=1",
+		"Our protocol — recon (differs by model; tiny-b): v1, jpeg=none, n=1",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("differing protocols:\n got %q\nwant %q", got, want)
+	}
+	if got := notes(a, c); len(got) != 1 || got[0] != "Our protocol — recon: v1, jpeg=q95, n=1" {
+		t.Errorf("same protocol: %q", got)
+	}
+	// The rendered markdown report carries both under Table 1.
+	rep, err := Make([]*bench.Result{a, b}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := rep.Tables[0].Render(&buf, "markdown"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "tiny-a): v1, jpeg=q95") || !strings.Contains(buf.String(), "tiny-b): v1, jpeg=none") {
+		t.Errorf("table 1 notes:\n%s", buf.String())
+	}
+}
+
+// A --match naming a model no result has, or a paper row no table has, is
+// an error that names it and lists the known ones.
+func TestMatchesMustExist(t *testing.T) {
+	rs := sample()
+	if err := CheckMatches(rs, map[string]string{"ckpt-step-200": "DualToken (SigLIP-So/14-384)"}); err != nil {
+		t.Errorf("good match: %v", err)
+	}
+	for _, c := range []struct {
+		matches map[string]string
+		want    []string
+	}{
+		{map[string]string{"ckpt-step-200": "NoSuchPaperRow"}, []string{`no paper row "NoSuchPaperRow"`, `"DualToken (SigLIP-So/14-384)"`, `"LLaVA-1.5 7B"`}},
+		{map[string]string{"nomodel": "MoVQGAN"}, []string{`no result has model "nomodel"`, `"ckpt-step-100", "ckpt-step-200"`}},
+	} {
+		err := CheckMatches(rs, c.matches)
+		if err == nil {
+			t.Errorf("%v accepted", c.matches)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%v: %v lacks %s", c.matches, err, w)
+			}
+		}
+		if _, err := Make(rs, Options{Matches: c.matches}); err == nil {
+			t.Errorf("Make accepted %v", c.matches)
+		}
+	}
+}
+
+// Table 4 prints MME normalised: our perception sum goes in as a share of
+// its 2000-point maximum, so the delta is in the paper's unit.
+func TestTable4MMENormalised(t *testing.T) {
+	var spec TableSpec
+	for _, s := range Tables() {
+		if s.ID == "table4" {
+			spec = s
+		}
+	}
+	r := &bench.Result{Schema: 1, Task: "mme", Metrics: map[string]float64{"perception": 1290}, HigherIsBetter: map[string]bool{"perception": true}}
+	r.Model.Name = "ours-d"
+	tab := Build(spec, []*bench.Result{r}, map[string]string{"ours-d": "(d) DualToken semantic+pixel"})
+	var ours, delta float64
+	for _, row := range tab.Rows {
+		switch {
+		case row.Model == "ours-d" && row.Source == "ours":
+			ours = row.Cells["MME"].Value
+		case row.Source == "delta":
+			delta = row.Cells["MME"].Value
+		}
+	}
+	if math.Abs(ours-64.5) > 1e-9 || math.Abs(delta-(64.5-64.6)) > 1e-9 {
+		t.Errorf("table4 MME: ours %v, delta %v; want 64.5 and -0.1", ours, delta)
+	}
+}

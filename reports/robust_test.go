@@ -81,11 +81,12 @@ func TestReportRefusesTwoResultsOfOneRun(t *testing.T) {
 	}
 }
 
-// check --json: a missing or NaN candidate is null (as documented), other
-// non-finite numbers are strings, so the encoder never fails.
+// check --json: null means only "missing in candidate"; a present NaN
+// (candidate or delta) and other non-finite numbers are strings, so the
+// encoder never fails and a reader can tell "not measured" from "undefined".
 func TestCheckJSONNonFinite(t *testing.T) {
-	base := []*bench.Result{res("recon", map[string]float64{"psnr": math.Inf(1), "ent": math.NaN(), "gone": 1, "fid": 2}, map[string]bool{"psnr": true, "ent": true, "gone": true})}
-	cand := []*bench.Result{res("recon", map[string]float64{"psnr": 30, "ent": 1, "fid": math.Inf(1)}, nil)}
+	base := []*bench.Result{res("recon", map[string]float64{"psnr": math.Inf(1), "ent": math.NaN(), "gone": 1, "fid": 2, "lpips": 0.1}, map[string]bool{"psnr": true, "ent": true, "gone": true})}
+	cand := []*bench.Result{res("recon", map[string]float64{"psnr": 30, "ent": 1, "fid": math.Inf(1), "lpips": math.NaN()}, nil)}
 	rep, err := Check(base, cand, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -95,13 +96,17 @@ func TestCheckJSONNonFinite(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		`"metric":"ent","baseline":"NaN","candidate":1,"delta":null`,
+		`"metric":"ent","baseline":"NaN","candidate":1,"delta":"NaN"`,
 		`"metric":"fid","baseline":2,"candidate":"Infinity","delta":"Infinity"`,
-		`"metric":"gone","baseline":1,"candidate":null,"delta":null`,
+		`"metric":"gone","baseline":1,"candidate":null,"delta":null,"higher_is_better":true,"tolerance":0,"regressed":true,"note":"missing in candidate"`,
+		`"metric":"lpips","baseline":0.1,"candidate":"NaN","delta":"NaN","higher_is_better":false,"tolerance":0,"regressed":true,"note":"NaN in candidate"`,
 		`"metric":"psnr","baseline":"Infinity","candidate":30,"delta":"-Infinity"`,
 	} {
 		if !bytes.Contains(b, []byte(want)) {
 			t.Errorf("check JSON lacks %s:\n%s", want, b)
 		}
+	}
+	if n := bytes.Count(b, []byte("null")); n != 2 {
+		t.Errorf("want null only for the missing metric's candidate and delta, found %d:\n%s", n, b)
 	}
 }

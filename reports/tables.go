@@ -62,7 +62,7 @@ func Build(spec TableSpec, results []*bench.Result, matches map[string]string) T
 	}
 	ours := map[string]map[string]Cell{}
 	var order []string
-	protocols := map[string]string{}
+	protocols := map[string]map[string]string{} // task -> model -> protocol
 	for _, r := range results {
 		for _, c := range spec.Columns {
 			if r.Task != c.Task {
@@ -72,13 +72,19 @@ func Build(spec TableSpec, results []*bench.Result, matches map[string]string) T
 			if !ok {
 				continue
 			}
+			if c.Scale != 0 {
+				v *= c.Scale
+			}
 			name := r.Model.Name
 			if ours[name] == nil {
 				ours[name] = map[string]Cell{}
 				order = append(order, name)
 			}
 			ours[name][c.Label] = Cell{v, true}
-			protocols[r.Task] = protocolString(r)
+			if protocols[r.Task] == nil {
+				protocols[r.Task] = map[string]string{}
+			}
+			protocols[r.Task][name] = protocolString(r)
 		}
 	}
 	paperIdx := map[string]int{}
@@ -117,16 +123,33 @@ func Build(spec TableSpec, results []*bench.Result, matches map[string]string) T
 	for _, name := range unmatched {
 		t.Rows = append(t.Rows, Row{Model: name, Source: "ours", Cells: ours[name]})
 	}
-	tasks := make([]string, 0, len(protocols))
-	for k := range protocols {
-		tasks = append(tasks, k)
-	}
-	sort.Strings(tasks)
-	for _, k := range tasks {
-		t.Notes = append(t.Notes, "Our protocol — "+k+": "+protocols[k])
+	for _, task := range sortedKeys(protocols) {
+		t.Notes = append(t.Notes, protocolNotes(task, protocols[task])...)
 	}
 	t.Notes = append(t.Notes, "Paper numbers: "+PaperSource+".")
 	return t
+}
+
+// protocolNotes says which protocol the models of a table ran task with:
+// one line when they agree, else one line per protocol naming its models
+// (a table mixing, say, jpeg=q95 and jpeg=none rows must say so).
+func protocolNotes(task string, byModel map[string]string) []string {
+	models := map[string][]string{} // protocol -> models
+	for _, m := range sortedKeys(byModel) {
+		models[byModel[m]] = append(models[byModel[m]], m)
+	}
+	if len(models) == 1 {
+		for p := range models {
+			return []string{"Our protocol — " + task + ": " + p}
+		}
+	}
+	protos := sortedKeys(models)
+	sort.SliceStable(protos, func(i, j int) bool { return models[protos[i]][0] < models[protos[j]][0] })
+	notes := make([]string, 0, len(protos))
+	for _, p := range protos {
+		notes = append(notes, "Our protocol — "+task+" (differs by model; "+strings.Join(models[p], ", ")+"): "+p)
+	}
+	return notes
 }
 
 // HasOurs reports whether our results fill at least half of the table's

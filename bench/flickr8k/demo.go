@@ -20,13 +20,16 @@ func init() {
 }
 
 // WriteDemo writes world scenes [first, first+n) in the Flickr8K layout:
-// five captions each, all listed as the test split (and a Karpathy list).
+// five captions each, all listed as the test split, and the same captions in
+// CLIP_benchmark's flickr8k_test_karpathy.txt layout ("image,caption" header,
+// then one "<image>.jpg,<caption>" line per caption).
 func WriteDemo(dir string, seed uint64, first, n, size int) error {
 	imgDir := filepath.Join(dir, "Flicker8k_Dataset")
 	if err := os.MkdirAll(imgDir, 0o755); err != nil {
 		return err
 	}
 	var tok, test, karpathy strings.Builder
+	karpathy.WriteString("image,caption\n")
 	for i := first; i < first+n; i++ {
 		s := world.Generate(seed, i)
 		name := fmt.Sprintf("%08d_world.jpg", i)

@@ -5,9 +5,11 @@
 //
 // Layout under the data root: Flickr8k.token.txt (`<img>.jpg#k\t<caption>`),
 // the split lists Flickr_8k.{train,dev,test}Images.txt, optionally
-// flickr8k_test_karpathy.txt (CLIP_benchmark's list, entries split on ".jpg,"),
-// and the images in Flicker8k_Dataset/ (the official folder name, misspelt)
-// or Flickr8k_Dataset/ or Images/.
+// flickr8k_test_karpathy.txt (CLIP_benchmark's test list and captions: an
+// "image,caption" header, then `<img>.jpg,<caption>` lines split on ".jpg,";
+// split=karpathy needs only this file), and the images in Flicker8k_Dataset/
+// (the official folder name, misspelt) or Flickr8k_Dataset/ or Images/ — for
+// split=karpathy, failing those, the data root itself, as CLIP_benchmark.
 package flickr8k
 
 import (
@@ -29,8 +31,19 @@ import (
 // Name is the registry name.
 const Name = "flickr8k"
 
+// Version is Task.Version: it changes whenever predictions or scores would.
+// 2: split=karpathy reads CLIP_benchmark's file as it does (header skipped,
+// captions from that file, not Flickr8k.token.txt).
+const Version = 2
+
 func init() {
-	bench.Register(Name, "Flickr8K retrieval R@1/5/10 both directions (opts: split=test|karpathy)", New)
+	bench.Register(bench.Spec{Name: Name, Version: Version,
+		Help: "Flickr8K retrieval R@1/5/10 both directions",
+		Data: "Flickr8k.token.txt and Flickr_8k.{train,dev,test}Images.txt (split=karpathy: flickr8k_test_karpathy.txt alone), images in Flicker8k_Dataset/, Flickr8k_Dataset/ or Images/",
+		Options: []bench.OptionDoc{
+			{Key: "split", Help: "image list: the official Flickr_8k.<split>Images.txt, or karpathy = flickr8k_test_karpathy.txt (CLIP_benchmark's test list and captions)", Default: "test", Values: []string{"test", "dev", "train", "karpathy"}},
+		},
+		New: New})
 }
 
 // Task is one configured retrieval run. Items are images; each image's
@@ -53,20 +66,30 @@ func New(opts bench.Options) (bench.Task, error) {
 	if t.data == "" {
 		return nil, fmt.Errorf("%s: --data (the Flickr8K root) is required", Name)
 	}
-	tokens := filepath.Join(t.data, "Flickr8k.token.txt")
-	caps, err := readTokens(tokens)
-	if err != nil {
-		return nil, err
-	}
-	var list []string
-	var listPath string
+	var list []entry // images in split order, with their captions
+	var listPath, capsFrom string
+	var err error
 	switch t.split {
 	case "test", "dev", "train":
+		capsFrom = filepath.Join(t.data, "Flickr8k.token.txt")
+		caps, err := readTokens(capsFrom)
+		if err != nil {
+			return nil, err
+		}
 		listPath = filepath.Join(t.data, fmt.Sprintf("Flickr_8k.%sImages.txt", t.split))
-		list, err = readList(listPath, false)
+		names, err := readList(listPath)
+		if err != nil {
+			return nil, err
+		}
+		for _, img := range names {
+			list = append(list, entry{Image: img, Captions: caps[img]})
+		}
 	case "karpathy":
+		// CLIP_benchmark's own file holds the captions too; Flickr8k.token.txt
+		// is neither read nor needed.
 		listPath = filepath.Join(t.data, "flickr8k_test_karpathy.txt")
-		list, err = readList(listPath, true)
+		capsFrom = listPath
+		list, err = readKarpathy(listPath)
 	default:
 		return nil, fmt.Errorf("%s: unknown split %q (test, dev, train, karpathy)", Name, t.split)
 	}
@@ -83,18 +106,24 @@ func New(opts bench.Options) (bench.Task, error) {
 			break
 		}
 	}
+	if imgDir == "" && t.split == "karpathy" {
+		// CLIP_benchmark opens <root>/<image>: its root is Kaggle's Images
+		// folder holding the list as well.
+		imgDir = t.data
+	}
 	if imgDir == "" {
 		return nil, fmt.Errorf("%s: no image folder (Flicker8k_Dataset/, Flickr8k_Dataset/ or Images/) in %s", Name, t.data)
 	}
-	for _, img := range list {
-		c, ok := caps[img]
-		if !ok {
-			return nil, fmt.Errorf("%s: split lists %s, which has no captions in %s", Name, img, tokens)
+	for _, e := range list {
+		img := e.Image
+		if len(e.Captions) == 0 {
+			return nil, fmt.Errorf("%s: split lists %s, which has no captions in %s", Name, img, capsFrom)
 		}
 		if !filepath.IsLocal(img) { // a data file must not reach outside the image folder
 			return nil, fmt.Errorf("%s: split lists image %q, expected a file inside %s", Name, img, imgDir)
 		}
-		t.items = append(t.items, bench.Item{ID: img, Payload: entry{img, filepath.Join(imgDir, img), c}})
+		e.Path = filepath.Join(imgDir, img)
+		t.items = append(t.items, bench.Item{ID: img, Payload: e})
 	}
 	return t, nil
 }
@@ -150,7 +179,8 @@ func readTokens(path string) (map[string][]string, error) {
 	return out, nil
 }
 
-func readList(path string, karpathy bool) ([]string, error) {
+// readList reads an official split list, one image name a line.
+func readList(path string) ([]string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", Name, err)
@@ -161,14 +191,8 @@ func readList(path string, karpathy bool) ([]string, error) {
 		if l == "" {
 			continue
 		}
-		if karpathy {
-			// CLIP_benchmark: "<name>.jpg,<caption>" lines; keep the image.
-			name, _, _ := strings.Cut(l, ".jpg,")
-			l = strings.TrimSuffix(name, ".jpg") + ".jpg"
-		}
 		out = append(out, l)
 	}
-	// Karpathy lists repeat an image once per caption.
 	seen := map[string]bool{}
 	uniq := out[:0]
 	for _, x := range out {
@@ -180,11 +204,56 @@ func readList(path string, karpathy bool) ([]string, error) {
 	return uniq, nil
 }
 
+// readKarpathy reads CLIP_benchmark's flickr8k_test_karpathy.txt as its
+// Flickr dataset does: the first line (the "image,caption" header) skipped,
+// every other stripped, non-empty line split on ".jpg," into exactly an image
+// (".jpg" put back) and its caption, captions grouped per image in file
+// order, images in the order they first appear. A line that split cannot
+// unpack fails there too; a first line that is itself a caption would be
+// dropped silently, so it is an error here.
+func readKarpathy(path string) ([]entry, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", Name, err)
+	}
+	var out []entry
+	at := map[string]int{} // image -> index in out
+	for i, l := range strings.Split(string(b), "\n") {
+		l = strings.TrimSpace(l)
+		if i == 0 {
+			if strings.Contains(l, ".jpg,") {
+				return nil, fmt.Errorf("%s:1: the first line is skipped as CLIP_benchmark's header (image,caption), but it is a caption: %q", path, l)
+			}
+			continue
+		}
+		if l == "" {
+			continue
+		}
+		parts := strings.Split(l, ".jpg,")
+		if len(parts) != 2 {
+			return nil, fmt.Errorf("%s:%d: expected \"<image>.jpg,<caption>\" with one \".jpg,\", found %q", path, i+1, l)
+		}
+		img := parts[0] + ".jpg"
+		j, ok := at[img]
+		if !ok {
+			j = len(out)
+			at[img] = j
+			out = append(out, entry{Image: img})
+		}
+		out[j].Captions = append(out[j].Captions, parts[1])
+	}
+	return out, nil
+}
+
 func (t *Task) Name() string  { return Name }
-func (t *Task) Version() int  { return 1 }
+func (t *Task) Version() int  { return Version }
 func (t *Task) Needs() string { return bench.NeedsEmbedder }
 func (t *Task) Protocol() map[string]any {
-	return map[string]any{"data": t.data, "split": t.split, "similarity": "cosine", "ties": "lowest index"}
+	caps := "Flickr8k.token.txt, by #k"
+	if t.split == "karpathy" {
+		caps = "flickr8k_test_karpathy.txt as CLIP_benchmark: header skipped, lines split on .jpg, grouped per image in file order"
+	}
+	return map[string]any{"data": t.data, "split": t.split, "captions": caps, "similarity": "cosine", "ties": "lowest index"}
 }
 
 // ImagePath lets the runner decode the next batch ahead (bench.ImagePather).

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -18,6 +19,7 @@ func TestDemoLayoutLoads(t *testing.T) {
 	if err := WriteDemo(dir, 3, 100, 6, 16); err != nil {
 		t.Fatal(err)
 	}
+	var bySplit [][]bench.Item
 	for _, split := range []string{"test", "karpathy"} {
 		task, err := New(bench.Options{Data: dir, Extra: map[string]string{"split": split}})
 		if err != nil {
@@ -31,6 +33,12 @@ func TestDemoLayoutLoads(t *testing.T) {
 		if len(e.Captions) != 5 || e.Image != "00000102_world.jpg" {
 			t.Errorf("%s: entry %+v", split, e)
 		}
+		bySplit = append(bySplit, items)
+	}
+	// The demo's Karpathy file (header, then the same captions) gives the
+	// same items as the official files: nothing lost to the header.
+	if !reflect.DeepEqual(bySplit[0], bySplit[1]) {
+		t.Errorf("karpathy split differs from test:\n%+v\n%+v", bySplit[1], bySplit[0])
 	}
 }
 

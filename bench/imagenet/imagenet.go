@@ -8,7 +8,9 @@
 //   - flat: val/ILSVRC2012_val_NNNNNNNN.JPEG with
 //     ILSVRC2012_validation_ground_truth.txt (ILSVRC2012_IDs, 1-based, in the
 //     devkit's meta.mat order) and synsets.txt mapping those IDs to WNIDs (line
-//     i = WNID of ID i, extra words after the WNID ignored).
+//     i = WNID of ID i, extra words after the WNID ignored). A 1000-line list
+//     in sorted-WNID order (Kaggle's LOC_synset_mapping.txt) is refused: it
+//     is not the order the IDs number.
 //
 // Class index = position of the WNID in sorted WNID order (0 = n01440764).
 // Class names: classnames.txt (one per line, sorted-WNID order) in the data
@@ -34,8 +36,19 @@ import (
 // Name is the registry name.
 const Name = "imagenet-zeroshot"
 
+// Version is Task.Version: it changes whenever predictions or scores would.
+const Version = 1
+
 func init() {
-	bench.Register(Name, "ImageNet-1K val zero-shot top-1/top-5 (ImageFolder or flat layout; opts: templates=openai80|clip_best|class_name_only, classnames=FILE, synsets=FILE)", New)
+	bench.Register(bench.Spec{Name: Name, Version: Version,
+		Help: "ImageNet-1K val zero-shot top-1/top-5",
+		Data: "ImageFolder val/<wnid>/*.JPEG (or <wnid>/ at the root), or flat val/*.JPEG with ILSVRC2012_validation_ground_truth.txt and synsets.txt; classnames.txt in sorted-WNID order",
+		Options: []bench.OptionDoc{
+			{Key: "templates", Help: "prompt templates averaged per class: openai80 (CLIP's 80), clip_paper (80 + the bare name), clip_best (CLIP's selected 7 + the bare name), class_name_only", Default: "openai80", Values: []string{"openai80", "clip_paper", "clip_best", "class_name_only"}},
+			{Key: "classnames", Help: "FILE of class names, one per line in sorted-WNID order (default: classnames.txt in the data root)"},
+			{Key: "synsets", Help: "flat layout only: FILE mapping ILSVRC2012 IDs to WNIDs, line i = ID i (default: synsets.txt in the data root)"},
+		},
+		New: New})
 }
 
 // Task is one configured zero-shot run.
@@ -44,6 +57,8 @@ type Task struct {
 	templates  string
 	classNames []string
 	items      []bench.Item
+	// the options naming class-list files (DataFiles)
+	synsetsOpt, namesPath string
 	// the classifier [classes, dim], computed once per model
 	classEmb []float32
 	dim      int
@@ -80,6 +95,7 @@ func New(opts bench.Options) (bench.Task, error) {
 		return nil, fmt.Errorf("%s: no images to classify in %s", Name, opts.Data)
 	}
 	t.classNames = names
+	t.synsetsOpt, t.namesPath = opts.Get("synsets", ""), namesPath
 	for _, s := range samples {
 		rel, _ := filepath.Rel(opts.Data, s.Path)
 		t.items = append(t.items, bench.Item{ID: filepath.ToSlash(rel), Payload: s})
@@ -102,7 +118,7 @@ func (t *Task) templateList() ([]string, error) {
 }
 
 func (t *Task) Name() string  { return Name }
-func (t *Task) Version() int  { return 1 }
+func (t *Task) Version() int  { return Version }
 func (t *Task) Needs() string { return bench.NeedsEmbedder }
 func (t *Task) Protocol() map[string]any {
 	return map[string]any{"data": t.data, "templates": t.templates, "classes": len(t.classNames), "ties": "lowest index"}
@@ -151,6 +167,9 @@ func scan(root, synsetsPath string) (wnids []string, samples []sample, err error
 	return wnids, samples, nil
 }
 
+// numILSVRCClasses is the number of ILSVRC2012 classes, IDs 1..1000.
+const numILSVRCClasses = 1000
+
 func scanFlat(root, val, gtPath, synsetsPath string) ([]string, []sample, error) {
 	if synsetsPath == "" {
 		synsetsPath = filepath.Join(root, "synsets.txt")
@@ -161,6 +180,12 @@ func scanFlat(root, val, gtPath, synsetsPath string) ([]string, []sample, error)
 	}
 	for i, l := range idToWnid {
 		idToWnid[i] = strings.Fields(l)[0] // readLines leaves no blank line
+	}
+	// The IDs are in meta.mat order, which is not sorted (ID 1 = n02119789
+	// kit fox); a 1000-class list in sorted-WNID order, such as Kaggle's
+	// LOC_synset_mapping.txt, would silently give most images another class.
+	if n := len(idToWnid); n >= numILSVRCClasses && sort.StringsAreSorted(idToWnid[:numILSVRCClasses]) {
+		return nil, nil, fmt.Errorf("%s: %s lists its WNIDs in sorted order (%s first, like Kaggle's LOC_synset_mapping.txt), but %s holds ILSVRC2012_IDs, which number the classes in the devkit's meta.mat order: pass the devkit's ID -> WNID list instead (--opt synsets=FILE, line i = WNID of ID i, starting n02119789, n02100735, n02110185), or use the ImageFolder layout", Name, synsetsPath, idToWnid[0], filepath.Base(gtPath))
 	}
 	wnids := append([]string(nil), idToWnid...)
 	sort.Strings(wnids)

@@ -44,8 +44,21 @@ import (
 // Name is the registry name.
 const Name = "mmbench"
 
+// Version is Task.Version: it changes whenever predictions or scores would.
+const Version = 1
+
 func init() {
-	bench.Register(Name, "MMBench multiple choice, circular evaluation (opts: file=NAME.tsv, circular=true|false, rule=legacy|last4, prompt=llava|plain)", New)
+	bench.Register(bench.Spec{Name: Name, Version: Version,
+		Help: "MMBench multiple choice, circular evaluation, overall and per category",
+		Data: "one MMBench .tsv (the data root itself, or the only .tsv in it; legacy OpenCompass or VLMEvalKit columns, base64 images)",
+		Options: []bench.OptionDoc{
+			{Key: "file", Help: "NAME.tsv to read when the data folder holds several"},
+			{Key: "circular", Help: "circular evaluation: a question counts only if every rotation of its options is right; false asks the main rows alone", Default: "true", Values: []string{"true", "false"}},
+			{Key: "rule", Help: "answer-letter extraction: legacy = VLMEvalKit's can_infer before Aug 2025, last4 = the letter must be among the last 4 tokens", Default: string(metrics.MMBenchRuleLegacy), Values: []string{string(metrics.MMBenchRuleLegacy), string(metrics.MMBenchRuleLast4)}},
+			qa.PromptOption(),
+			qa.MaxNewTokensOption(qa.MaxNewTokensLong),
+		},
+		New: New})
 }
 
 // Task is one configured MMBench run; items are circular passes (rows).
@@ -280,7 +293,7 @@ func readImages(path string) (images map[int64]string, shown map[int64]int64, er
 }
 
 func (t *Task) Name() string                 { return Name }
-func (t *Task) Version() int                 { return 1 }
+func (t *Task) Version() int                 { return Version }
 func (t *Task) Needs() string                { return bench.NeedsAnswerer }
 func (t *Task) Items() ([]bench.Item, error) { return t.items, nil }
 

@@ -34,6 +34,9 @@ import (
 // Name is the registry name.
 const Name = "mme"
 
+// Version is Task.Version: it changes whenever predictions or scores would.
+const Version = 1
+
 // RootName is the folder the MME release unpacks to.
 const RootName = "MME_Benchmark_release_version"
 
@@ -41,7 +44,15 @@ const RootName = "MME_Benchmark_release_version"
 const YesNoSuffix = " Please answer yes or no."
 
 func init() {
-	bench.Register(Name, "MME perception and cognition scores (opts: subtasks=all|available|a,b,..., prompt=llava|plain)", New)
+	bench.Register(bench.Spec{Name: Name, Version: Version,
+		Help: "MME perception and cognition scores (14 yes/no subtasks)",
+		Data: "MME_Benchmark_release_version/<subtask>/ (or the subtask folders at the root), images with questions_answers_YN/<stem>.txt or <stem>.txt beside them",
+		Options: []bench.OptionDoc{
+			{Key: "subtasks", Help: "all = the 14, each required for the totals; available = those present; or a comma list of subtask names", Default: "all"},
+			qa.PromptOption(),
+			qa.MaxNewTokensOption(qa.MaxNewTokensShort),
+		},
+		New: New})
 }
 
 // Task is one configured MME run. Items are questions, subtask by subtask in
@@ -210,7 +221,7 @@ func readPair(path string) ([]question, error) {
 }
 
 func (t *Task) Name() string                 { return Name }
-func (t *Task) Version() int                 { return 1 }
+func (t *Task) Version() int                 { return Version }
 func (t *Task) Needs() string                { return bench.NeedsAnswerer }
 func (t *Task) Items() ([]bench.Item, error) { return t.items, nil }
 

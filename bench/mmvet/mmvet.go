@@ -40,6 +40,9 @@ import (
 // Name is the registry name.
 const Name = "mmvet"
 
+// Version is Task.Version: it changes whenever predictions or scores would.
+const Version = 1
+
 // FileName is the official question file.
 const FileName = "mm-vet.json"
 
@@ -50,7 +53,19 @@ const (
 )
 
 func init() {
-	bench.Register(Name, "MM-Vet, LLM-judged (opts: grader=llm|substring, judge_url=URL, judge_model=NAME, judge_cache=DIR, grader_runs=N)", New)
+	bench.Register(bench.Spec{Name: Name, Version: Version,
+		Help: "MM-Vet open-ended answers graded 0..1 by an LLM judge, total and per capability",
+		Data: "mm-vet.json and images/<imagename>",
+		Options: []bench.OptionDoc{
+			{Key: "grader", Help: "llm = MM-Vet's few-shot LLM judge (the benchmark's protocol); substring = an offline stand-in that is NOT MM-Vet's protocol", Default: GraderLLM, Values: []string{GraderLLM, GraderSubstring}},
+			{Key: "judge_url", Help: "OpenAI-compatible base URL of the judge (default: $" + metrics.JudgeEnvURL + "; key from $" + metrics.JudgeEnvKey + ")"},
+			{Key: "judge_model", Help: "judge model name ($" + metrics.JudgeEnvModel + " overrides the default)", Default: metrics.JudgeDefaultModel},
+			{Key: "judge_cache", Help: "DIR caching every judge reply (default: <user cache dir>/evalharness/judge)"},
+			{Key: "grader_runs", Help: "times the grading is repeated (the paper: 5; mean and population std); a positive integer", Default: "1"},
+			{Key: "judge_workers", Help: "judge requests in flight at once; a positive integer", Default: "4"},
+			qa.MaxNewTokensOption(qa.MaxNewTokensLong),
+		},
+		New: New})
 }
 
 // Task is one configured MM-Vet run; items are the questions in file order.
@@ -124,7 +139,7 @@ func New(opts bench.Options) (bench.Task, error) {
 }
 
 func (t *Task) Name() string                 { return Name }
-func (t *Task) Version() int                 { return 1 }
+func (t *Task) Version() int                 { return Version }
 func (t *Task) Needs() string                { return bench.NeedsAnswerer }
 func (t *Task) Items() ([]bench.Item, error) { return t.items, nil }
 

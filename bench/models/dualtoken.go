@@ -43,13 +43,31 @@ type DualToken struct {
 }
 
 // NewDualToken loads spec.Path (a tokenizer directory, see dualtoken.Load).
-// Options as the siglip kind: tokenizer (spec.Tokenizer, else spiece.model
-// beside the weights; needed only to embed texts), max_length,
-// preprocess=resize|crop; and batch (images per graph call, default 16).
+// Options: tokenizer (spec.Tokenizer, else spiece.model beside the weights;
+// needed only to embed texts), max_length (as the siglip kind),
+// preprocess=crop|resize (default crop, the authors' evaluation: shorter
+// side to the input size, bicubic, then centre crop; resize squashes the
+// whole image to the input size, the SigLIP processor's way), and batch
+// (images per graph call, default 16; not part of the identity, as images
+// are independent through the tokenizer in eval mode). Unknown options are
+// an error. Info holds the checkpoint's, the config's and the tokenizer
+// file's digests and the options that decide predictions, defaults filled
+// in.
 func NewDualToken(spec bench.ModelSpec, b compute.Backend) (*DualToken, error) {
+	if err := checkOptions(spec, "dualtoken", "batch", "max_length", "preprocess"); err != nil {
+		return nil, err
+	}
 	dt, err := specDType(spec)
 	if err != nil {
 		return nil, err
+	}
+	preprocess := spec.Extra["preprocess"]
+	switch preprocess {
+	case "", "crop":
+		preprocess = "crop"
+	case "resize":
+	default:
+		return nil, fmt.Errorf("model %s: preprocess %q (crop or resize)", spec.Path, preprocess)
 	}
 	m, err := dualtoken.Load(b, spec.Path)
 	if err != nil {
@@ -63,14 +81,8 @@ func NewDualToken(spec bench.ModelSpec, b compute.Backend) (*DualToken, error) {
 		return nil, err
 	}
 	info.DType = precision.Name(dt)
-	d := &DualToken{Model: m, size: m.Config.Tower.Vision.ImageSize, batch: 16, info: info}
-	switch p := spec.Extra["preprocess"]; p {
-	case "", "resize":
-	case "crop":
-		d.crop = true
-	default:
-		return nil, fmt.Errorf("model %s: preprocess %q (resize or crop)", spec.Path, p)
-	}
+	info.Options = map[string]string{"preprocess": preprocess}
+	d := &DualToken{Model: m, size: m.Config.Tower.Vision.ImageSize, crop: preprocess == "crop", batch: 16, info: info}
 	if v := spec.Extra["batch"]; v != "" {
 		if d.batch, err = strconv.Atoi(v); err != nil || d.batch < 1 {
 			return nil, fmt.Errorf("model %s: batch %q must be a positive integer", spec.Path, v)
@@ -95,6 +107,10 @@ func NewDualToken(spec bench.ModelSpec, b compute.Backend) (*DualToken, error) {
 			if sp.VocabSize() > tc.VocabSize {
 				return nil, fmt.Errorf("model %s: tokenizer %s has %d pieces but the text tower only %d embeddings", spec.Path, tokPath, sp.VocabSize(), tc.VocabSize)
 			}
+			if d.info.TokenizerSHA256, err = tokenizerSHA256(spec, tokPath); err != nil {
+				return nil, err
+			}
+			d.info.Options["max_length"] = strconv.Itoa(maxLen)
 			d.tok = tokenizer.NewSiglip(sp, maxLen)
 			if d.text, err = siglip.NewEncoder(b, m.Siglip(), 32); err != nil {
 				return nil, err

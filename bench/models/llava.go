@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	"github.com/gomlx/compute"
@@ -31,8 +32,12 @@ type Llava struct {
 // NewLlava loads spec.Path (a LLaVA folder: config.json with model_type
 // "llava" naming the vision tower, projector and language model). Options:
 // spec.Tokenizer replaces the config's tokenizer; spec.Extra["max_batch"]
-// bounds the questions decoded together (default 8).
+// bounds the questions decoded together (default 8; not part of the
+// identity). Unknown options are an error.
 func NewLlava(spec bench.ModelSpec, b compute.Backend) (*Llava, error) {
+	if err := checkOptions(spec, "llava", "max_batch"); err != nil {
+		return nil, err
+	}
 	cfg, err := llava.LoadConfig(spec.Path)
 	if err != nil {
 		return nil, err
@@ -67,24 +72,57 @@ func NewLlava(spec bench.ModelSpec, b compute.Backend) (*Llava, error) {
 }
 
 // LlavaIdentity hashes what decides a LLaVA's answers: ConfigSHA256 covers
-// the LLaVA config.json, the tower's and the language model's config.json
-// and the tokenizer file; WeightsSHA256 covers the tower, projector and
-// language-model checkpoints (a sharded checkpoint by its index file).
+// the LLaVA config.json, the tower's and the language model's config.json,
+// the tokenizer file and, when present, the files that set decoding's eos
+// ids (the language model's generation_config.json, the tokenizer's
+// tokenizer_config.json and generation_config.json); WeightsSHA256 covers
+// the tower, projector and language-model checkpoints, a sharded one by its
+// index and every shard it names. Without those optional files and shards
+// the digests are those of earlier versions, so such caches stay valid.
 func LlavaIdentity(spec bench.ModelSpec, cfg *llava.Config) (bench.ModelInfo, error) {
 	info := bench.ModelInfo{Name: spec.Name}
 	if info.Name == "" {
 		info.Name = filepath.Base(filepath.Dir(cfg.Path))
 	}
+	tok := llavaPick(cfg.Tokenizer, "tokenizer.json", "tokenizer.model", "spiece.model")
 	var err error
-	if info.ConfigSHA256, err = llavaHashFiles(cfg.Path, filepath.Join(cfg.VisionTower, "config.json"), filepath.Join(cfg.LanguageModel, "config.json"),
-		llavaPick(cfg.Tokenizer, "tokenizer.json", "tokenizer.model", "spiece.model")); err != nil {
+	if info.ConfigSHA256, err = llavaHashFiles(cfg.Path, filepath.Join(cfg.VisionTower, "config.json"), filepath.Join(cfg.LanguageModel, "config.json"), tok); err != nil {
 		return info, err
 	}
-	ckpt := func(p string) string {
-		return llavaPick(p, "model.safetensors", "model.safetensors.index.json")
+	// Optional files are named in the digest, so that which of them are
+	// present is part of it.
+	var extra []string
+	for _, p := range []string{filepath.Join(cfg.LanguageModel, "generation_config.json"), filepath.Join(filepath.Dir(tok), "tokenizer_config.json"), filepath.Join(filepath.Dir(tok), "generation_config.json")} {
+		if !llavaFileExists(p) || slices.Contains(extra, p) {
+			continue
+		}
+		d, err := fileDigest(p)
+		if err != nil {
+			return info, err
+		}
+		extra = append(extra, p, d)
 	}
-	info.WeightsSHA256, err = llavaHashFiles(ckpt(cfg.VisionTower), ckpt(cfg.Projector), ckpt(cfg.LanguageModel))
-	return info, err
+	if len(extra) > 0 {
+		lines := []string{info.ConfigSHA256}
+		for i := 0; i < len(extra); i += 2 {
+			rel, err := filepath.Rel(filepath.Dir(cfg.Path), extra[i])
+			if err != nil {
+				rel = extra[i]
+			}
+			lines = append(lines, filepath.ToSlash(rel)+" "+extra[i+1])
+		}
+		info.ConfigSHA256 = digestOfDigests(lines)
+	}
+	var ds []string
+	for _, p := range []string{cfg.VisionTower, cfg.Projector, cfg.LanguageModel} {
+		d, err := checkpointDigests(p)
+		if err != nil {
+			return info, err
+		}
+		ds = append(ds, d...)
+	}
+	info.WeightsSHA256 = digestOfDigests(ds)
+	return info, nil
 }
 
 // llavaPick returns path itself when it is a file, else the first of names that
@@ -110,7 +148,7 @@ func llavaFileExists(p string) bool {
 func llavaHashFiles(paths ...string) (string, error) {
 	h := sha256.New()
 	for _, p := range paths {
-		d, err := bench.FileSHA256(p)
+		d, err := fileDigest(p)
 		if err != nil {
 			return "", err
 		}

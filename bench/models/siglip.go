@@ -6,7 +6,6 @@ package models
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 
@@ -37,12 +36,27 @@ type Siglip struct {
 // NewSiglip loads spec.Path (HF SigLIP directory). The tokenizer is
 // spec.Tokenizer or spiece.model beside the weights; options (spec.Extra):
 // max_length (default the text tower's max_position_embeddings; SigLIP
-// So/14-384 evaluations use 64), preprocess=resize|crop (resize: the SigLIP
-// processor, no crop; crop: shorter side then centre crop, as DualToken's eval).
+// So/14-384 evaluations use 64), preprocess=resize|crop (default resize: the
+// HF SigLIP processor, a bicubic squash to the input size, no crop; crop:
+// shorter side to the input size then centre crop, as DualToken's eval).
+// Unknown options are an error. The model's identity (Info) holds the
+// checkpoint's, the config's and the tokenizer file's digests and the
+// options, defaults filled in, so each setting caches apart.
 func NewSiglip(spec bench.ModelSpec, b compute.Backend) (*Siglip, error) {
+	if err := checkOptions(spec, "siglip", "max_length", "preprocess"); err != nil {
+		return nil, err
+	}
 	dt, err := specDType(spec)
 	if err != nil {
 		return nil, err
+	}
+	preprocess := spec.Extra["preprocess"]
+	switch preprocess {
+	case "", "resize":
+		preprocess = "resize"
+	case "crop":
+	default:
+		return nil, fmt.Errorf("model %s: preprocess %q (resize or crop)", spec.Path, preprocess)
 	}
 	m, err := siglip.Load(spec.Path)
 	if err != nil {
@@ -80,18 +94,18 @@ func NewSiglip(spec bench.ModelSpec, b compute.Backend) (*Siglip, error) {
 		return nil, err
 	}
 	info.DType = precision.Name(dt)
-	s := &Siglip{enc: enc, tok: tokenizer.NewSiglip(sp, maxLen), size: m.Config.Vision.ImageSize, info: info}
-	switch p := spec.Extra["preprocess"]; p {
-	case "", "resize":
-	case "crop":
-		s.crop = true
-	default:
-		return nil, fmt.Errorf("model %s: preprocess %q (resize or crop)", spec.Path, p)
+	if info.TokenizerSHA256, err = tokenizerSHA256(spec, tokPath); err != nil {
+		return nil, err
 	}
-	return s, nil
+	info.Options = map[string]string{"preprocess": preprocess, "max_length": strconv.Itoa(maxLen)}
+	return &Siglip{enc: enc, tok: tokenizer.NewSiglip(sp, maxLen), size: m.Config.Vision.ImageSize, crop: preprocess == "crop", info: info}, nil
 }
 
-// Identity hashes config.json and the weights for results and cache keys.
+// Identity is a checkpoint directory's part of a model's identity:
+// ConfigSHA256 of config.json, WeightsSHA256 of the checkpoint weights.Open
+// loads (the file's sha256; for a sharded checkpoint the sha256 over the
+// digests of the index and of every shard it names, so a changed shard is a
+// changed model). The kinds add the tokenizer's digest and their options.
 func Identity(spec bench.ModelSpec) (bench.ModelInfo, error) {
 	info := bench.ModelInfo{Name: spec.Name}
 	if info.Name == "" {
@@ -101,14 +115,8 @@ func Identity(spec bench.ModelSpec) (bench.ModelInfo, error) {
 	if info.ConfigSHA256, err = bench.FileSHA256(filepath.Join(spec.Path, "config.json")); err != nil {
 		return info, err
 	}
-	for _, w := range []string{"model.safetensors", "model.safetensors.index.json"} {
-		p := filepath.Join(spec.Path, w)
-		if _, statErr := os.Stat(p); statErr == nil {
-			info.WeightsSHA256, err = bench.FileSHA256(p)
-			return info, err
-		}
-	}
-	return info, nil
+	info.WeightsSHA256, err = weightsSHA256(spec.Path)
+	return info, err
 }
 
 func (s *Siglip) Info() bench.ModelInfo { return s.info }

@@ -27,11 +27,24 @@ import (
 // Name is the registry name.
 const Name = "pope"
 
+// Version is Task.Version: it changes whenever predictions or scores would.
+const Version = 1
+
 // Splits are POPE's negative-sampling settings, in report order.
 var Splits = []string{"random", "popular", "adversarial"}
 
 func init() {
-	bench.Register(Name, "POPE yes/no hallucination F1 per split and averaged (opts: splits=random,popular,adversarial, rule=official|vlmevalkit, prompt=llava|plain, images=DIR)", New)
+	bench.Register(bench.Spec{Name: Name, Version: Version,
+		Help: "POPE yes/no hallucination F1 per split and averaged",
+		Data: "coco_pope_{random,popular,adversarial}.json (JSON lines; also under coco/ or .jsonl) and the COCO images in val2014/ or images/",
+		Options: []bench.OptionDoc{
+			{Key: "splits", Help: "comma list of the negative-sampling splits to ask", Default: strings.Join(Splits, ","), Values: Splits, List: true},
+			{Key: "rule", Help: "yes/no extraction: official = POPE's evaluate.py / LLaVA's eval_pope.py, vlmevalkit = VLMEvalKit's YOrN_Extraction", Default: string(metrics.POPEOfficial), Values: []string{string(metrics.POPEOfficial), string(metrics.POPEVLMEvalKit)}},
+			qa.PromptOption(),
+			qa.MaxNewTokensOption(qa.MaxNewTokensShort),
+			{Key: "images", Help: "DIR of the COCO images (default: val2014/, images/ or the data root itself)"},
+		},
+		New: New})
 }
 
 // Task is one configured POPE run; items are questions, split by split.
@@ -123,7 +136,7 @@ func questionFile(data, split string) (string, error) {
 }
 
 func (t *Task) Name() string                 { return Name }
-func (t *Task) Version() int                 { return 1 }
+func (t *Task) Version() int                 { return Version }
 func (t *Task) Needs() string                { return bench.NeedsAnswerer }
 func (t *Task) Items() ([]bench.Item, error) { return t.items, nil }
 

@@ -223,6 +223,17 @@ func Rank(ctx context.Context, task string, m bench.Model, qs []Query, cands [][
 	return recs, nil
 }
 
+// PromptOption declares the prompt option of the generation suites.
+func PromptOption() bench.OptionDoc {
+	return bench.OptionDoc{Key: "prompt", Help: "llava = the question plus LLaVA-1.5's answer-format suffix; plain = the question as the benchmark writes it",
+		Default: PromptLLaVA, Values: []string{PromptLLaVA, PromptPlain}}
+}
+
+// MaxNewTokensOption declares the generation length limit, default def.
+func MaxNewTokensOption(def int) bench.OptionDoc {
+	return bench.OptionDoc{Key: "max_new_tokens", Help: "most tokens generated per answer (greedy decoding); a positive integer", Default: strconv.Itoa(def)}
+}
+
 // Choice reads option key, which must be one of allowed (def when unset).
 func Choice(task string, opts bench.Options, key, def string, allowed ...string) (string, error) {
 	v := opts.Get(key, def)

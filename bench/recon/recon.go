@@ -1,11 +1,12 @@
 // Package recon is the reconstruction suite (benchmarks.md §9–§10, Table 1):
 // every image is resized on its shorter side and centre-cropped to the
 // tokenizer's input size (bicubic, as the authors' eval), encoded and decoded;
-// per image PSNR (RGB, range 255 on the uint8 reconstruction) and SSIM in both
-// conventions; over the set rFID from Inception pool3 features of the ground
-// truth and the reconstructions (clean-fid "clean" or pytorch-fid mode, the
-// images optionally round-tripped through JPEG q95 first as the authors did)
-// and pixel-codebook usage statistics.
+// per image PSNR (pyiqa's, as the authors: RGB in [0,1], MSE + 1e-8, on the
+// uint8 reconstruction) and SSIM in both conventions; over the set rFID from
+// Inception pool3 features of the ground truth and the reconstructions
+// (clean-fid "clean" or pytorch-fid mode, the images optionally round-tripped
+// through JPEG q95 first as the authors did, with libjpeg-turbo's encoder as
+// cv2 uses) and pixel-codebook usage statistics.
 //
 // Data: any folder of images, searched recursively (the ImageNet val folder in
 // either layout works as is). Options: inception=PATH (pytorch-fid's
@@ -19,7 +20,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"image/jpeg"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -37,8 +37,22 @@ import (
 // Name is the registry name.
 const Name = "recon"
 
+// Version is Task.Version: it changes whenever predictions or scores would.
+// 2: pyiqa PSNR (MSE + 1e-8, finite for exact images) and the libjpeg-turbo
+// q95 encoder for the rFID round trip (was Go's image/jpeg).
+const Version = 2
+
 func init() {
-	bench.Register(Name, "Reconstruction: PSNR, SSIM (Wang and torchmetrics), rFID, codebook usage (opts: inception=PATH, fid_mode=clean|pytorch-fid, jpeg=q95|none, save=DIR)", New)
+	bench.Register(bench.Spec{Name: Name, Version: Version,
+		Help: "Reconstruction: PSNR, SSIM (Wang and torchmetrics), rFID, codebook usage",
+		Data: "any folder of images (.jpeg/.jpg/.png/.webp), searched recursively, e.g. ImageNet val",
+		Options: []bench.OptionDoc{
+			{Key: "inception", Help: "PATH of pytorch-fid's pt_inception-2015-12-05-6726825d.pth (or a .safetensors of it); without it rFID is not computed"},
+			{Key: "fid_mode", Help: "rFID preprocessing: clean = clean-fid's, pytorch-fid = pytorch-fid's (metric rfid_clean or rfid_pytorch)", Default: "clean", Values: []string{"clean", "pytorch-fid"}},
+			{Key: "jpeg", Help: "round-trip ground truth and reconstructions through JPEG quality 95 before rFID, as the authors' eval (q95), or not (none)", Default: "q95", Values: []string{"q95", "none"}},
+			{Key: "save", Help: "DIR to write the reconstructions to as PNG, same relative paths"},
+		},
+		New: New})
 }
 
 // Task is one configured reconstruction run.
@@ -65,7 +79,7 @@ func New(opts bench.Options) (bench.Task, error) {
 	if t.jpeg != "q95" && t.jpeg != "none" {
 		return nil, fmt.Errorf("%s: jpeg=%q: use q95 or none", Name, t.jpeg)
 	}
-	if t.inceptionPath != "" {
+	if t.inceptionPath != "" && !opts.Rescore { // scoring reads saved features, not the network
 		if _, err := os.Stat(t.inceptionPath); err != nil {
 			return nil, fmt.Errorf("%s: inception weights: %v (pytorch-fid's pt_inception-2015-12-05-6726825d.pth, from the pytorch-fid GitHub releases)", Name, err)
 		}
@@ -103,14 +117,17 @@ func isImage(name string) bool {
 }
 
 func (t *Task) Name() string  { return Name }
-func (t *Task) Version() int  { return 1 }
+func (t *Task) Version() int  { return Version }
 func (t *Task) Needs() string { return bench.NeedsReconstructor }
 func (t *Task) Protocol() map[string]any {
 	p := map[string]any{
 		"data": t.data, "preprocess": "shorter side + centre crop, bicubic",
-		"psnr": "RGB, uint8 reconstructions, range 255, mean over images",
+		"psnr": psnrProtocol,
 		"ssim": "ssim = Wang/skimage/pytorch_msssim; ssim_torchmetrics also reported",
 		"jpeg": t.jpeg,
+	}
+	if t.jpeg == "q95" {
+		p["jpeg"] = jpegProtocol
 	}
 	if t.inceptionPath != "" {
 		p["fid_mode"] = t.mode.String()
@@ -127,7 +144,7 @@ func (t *Task) ImagePath(it bench.Item) string { return it.Payload.(string) }
 func (t *Task) Items() ([]bench.Item, error) { return t.items, nil }
 
 type pred struct {
-	PSNR             bench.JSONFloat `json:"psnr"` // +Inf for a perfect reconstruction
+	PSNR             bench.JSONFloat `json:"psnr"` // pyiqa: 80 dB for a perfect reconstruction
 	SSIMWang         bench.JSONFloat `json:"ssim_wang"`
 	SSIMTorchmetrics bench.JSONFloat `json:"ssim_torchmetrics"`
 	Codes            string          `json:"codes,omitempty"` // packed int32 [positions*depth]
@@ -152,15 +169,31 @@ func (t *Task) inception(m bench.Model) (*inception.Net, error) {
 	return t.net, t.netErr
 }
 
+// How the JPEG round trip and PSNR are done, as the protocol records them.
+const (
+	jpegProtocol = "q95: libjpeg-turbo encoder as cv2.imwrite (baseline, 4:2:0, islow DCT, standard tables), libjpeg-turbo decoder as PIL"
+	psnrProtocol = "pyiqa: RGB [0,1], MSE+1e-8, mean over images (uint8 reconstructions)"
+)
+
+// jpegQuality is the authors' cv2.imwrite quality before clean-fid.
+const jpegQuality = 95
+
 // jpegRoundTrip encodes img as JPEG q95 and decodes it again (the authors
 // write ground truth and reconstructions with cv2 at quality 95 before FID).
+// cv2.imwrite and PIL both call libjpeg-turbo with its defaults — 4:2:0
+// chroma at every quality — which imageio.EncodeJPEG reproduces byte for
+// byte; Go's image/jpeg does not (other colour conversion, subsampling and
+// DCT: a third of the values moved by up to 6 levels on a 384² image).
 func jpegRoundTrip(img *imageio.Image) (*imageio.Image, error) {
 	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, img.ToNRGBA(), &jpeg.Options{Quality: 95}); err != nil {
+	if err := imageio.EncodeJPEG(&buf, img, jpegQuality); err != nil {
 		return nil, err
 	}
 	return imageio.DecodeBytes(buf.Bytes(), "roundtrip.jpg")
 }
+
+// psnrPyiqa is DualToken's reconstruction PSNR (pyiqa's: [0,1], MSE+1e-8).
+var psnrPyiqa = metrics.PSNRPyiqaUint8
 
 func (t *Task) Predict(ctx context.Context, m bench.Model, items []bench.Item) ([]bench.Record, error) {
 	r := m.(bench.Reconstructor)
@@ -191,7 +224,7 @@ func (t *Task) Predict(ctx context.Context, m bench.Model, items []bench.Item) (
 		p := &preds[j]
 		var e1, e2, e3 error
 		var psnr, ssimW, ssimT float64
-		psnr, e1 = metrics.PSNRUint8(gt.Pix, rec.Pix, size, size, 3)
+		psnr, e1 = psnrPyiqa(gt.Pix, rec.Pix, size, size, 3)
 		ssimW, e2 = metrics.SSIMUint8(gt.Pix, rec.Pix, size, size, 3, metrics.SSIMWang)
 		ssimT, e3 = metrics.SSIMUint8(gt.Pix, rec.Pix, size, size, 3, metrics.SSIMTorchmetrics)
 		p.PSNR, p.SSIMWang, p.SSIMTorchmetrics = bench.JSONFloat(psnr), bench.JSONFloat(ssimW), bench.JSONFloat(ssimT)

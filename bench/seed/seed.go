@@ -36,6 +36,9 @@ import (
 // Name is the registry name.
 const Name = "seed"
 
+// Version is Task.Version: it changes whenever predictions or scores would.
+const Version = 1
+
 // FileName is the official question file.
 const FileName = "SEED-Bench.json"
 
@@ -43,7 +46,17 @@ const FileName = "SEED-Bench.json"
 const PromptSEED = "seed"
 
 func init() {
-	bench.Register(Name, "SEED-Bench image accuracy (opts: mode=generation|likelihood, prompt=llava|plain|seed, images=DIR)", New)
+	bench.Register(bench.Spec{Name: Name, Version: Version,
+		Help: "SEED-Bench image accuracy, per dimension and question-weighted",
+		Data: "SEED-Bench.json and the image part's files, named by data_id, in SEED-Bench-image/ (or seed_bench_image/, images/)",
+		Options: []bench.OptionDoc{
+			{Key: "mode", Help: "generation = LLaVA-1.5's (answer letter generated, exact match); likelihood = SEED-Bench's eval.py (choice of lowest mean cross-entropy)", Default: string(metrics.SEEDGeneration), Values: []string{string(metrics.SEEDGeneration), string(metrics.SEEDLikelihood)}},
+			{Key: "prompt", Help: "generation: llava (default) = question, option lines and the multiple-choice suffix, plain = no suffix; likelihood: seed (default) = \"Question: ...\\nAnswer:\", plain = the question alone", Values: []string{qa.PromptLLaVA, qa.PromptPlain, PromptSEED}},
+			qa.MaxNewTokensOption(qa.MaxNewTokensShort),
+			{Key: "file", Help: "question FILE, relative to the data root or absolute (default: " + FileName + ")"},
+			{Key: "images", Help: "DIR of the images (default: SEED-Bench-image/, seed_bench_image/ or images/ in the data root)"},
+		},
+		New: New})
 }
 
 // Task is one configured SEED-Bench run; items are the image questions.
@@ -143,7 +156,7 @@ func New(opts bench.Options) (bench.Task, error) {
 }
 
 func (t *Task) Name() string                 { return Name }
-func (t *Task) Version() int                 { return 1 }
+func (t *Task) Version() int                 { return Version }
 func (t *Task) Needs() string                { return bench.NeedsAnswerer }
 func (t *Task) Items() ([]bench.Item, error) { return t.items, nil }
 

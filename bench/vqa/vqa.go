@@ -34,11 +34,24 @@ import (
 // Name is the registry name (the paper's column "VQAv2").
 const Name = "vqav2"
 
+// Version is Task.Version: it changes whenever predictions or scores would.
+const Version = 1
+
 // imageSplit maps a question split to its COCO image folder.
 var imageSplit = map[string]string{"val2014": "val2014", "train2014": "train2014", "test-dev2015": "test2015", "test2015": "test2015"}
 
 func init() {
-	bench.Register(Name, "VQAv2 open-ended accuracy (opts: split=val2014|test-dev2015|..., rule=official|evalai|lmms-eval, prompt=llava|plain, images=DIR)", New)
+	bench.Register(bench.Spec{Name: Name, Version: Version,
+		Help: "VQAv2 open-ended accuracy",
+		Data: "v2_OpenEnded_mscoco_<split>_questions.json, v2_mscoco_<split>_annotations.json (absent for the test splits) and COCO images in val2014/, train2014/ or test2015/",
+		Options: []bench.OptionDoc{
+			{Key: "split", Help: "question split; test-dev2015 and test2015 have no public answers: their predictions are for EvalAI", Default: "val2014", Values: []string{"val2014", "train2014", "test-dev2015", "test2015"}},
+			{Key: "rule", Help: "answer normalisation: official = vqaEval.py, evalai = LLaVA's EvalAIAnswerProcessor first, lmms-eval", Default: string(metrics.VQAOfficial), Values: []string{string(metrics.VQAOfficial), string(metrics.VQAEvalAI), string(metrics.VQALmmsEval)}},
+			qa.PromptOption(),
+			qa.MaxNewTokensOption(qa.MaxNewTokensShort),
+			{Key: "images", Help: "DIR of the COCO images (default: the split's folder, e.g. val2014/, in the data root)"},
+		},
+		New: New})
 }
 
 // Task is one configured VQAv2 run; items are questions in file order.
@@ -204,7 +217,7 @@ func readMC(path string) (map[int64]string, error) {
 }
 
 func (t *Task) Name() string                 { return Name }
-func (t *Task) Version() int                 { return 1 }
+func (t *Task) Version() int                 { return Version }
 func (t *Task) Needs() string                { return bench.NeedsAnswerer }
 func (t *Task) Items() ([]bench.Item, error) { return t.items, nil }
 

@@ -197,7 +197,7 @@ func (c *ablationCmd) Run(g *Globals) error {
 		})
 		if err != nil {
 			if ctx.Err() != nil {
-				return failErr("interrupted during row %s; its state is saved: run the same command to resume", m.ID)
+				return interruptedErr("interrupted during row %s; its state is saved: run the same command to resume", m.ID)
 			}
 			return fmt.Errorf("row %s: %w", m.ID, err)
 		}

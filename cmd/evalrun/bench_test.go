@@ -87,6 +87,10 @@ func TestBenchCLIBF16(t *testing.T) {
 
 func TestBenchMergeCLI(t *testing.T) {
 	raw := t.TempDir()
+	// An empty raw folder is a usage error, not an empty report.
+	if code, _, stderr := runCaptured(t, "bench-merge", "--raw", raw, "--card", "h100", "--date", "2026-12-01", "--out-dir", filepath.Join(t.TempDir(), "perf")); code != 2 || !strings.Contains(stderr, "no benchmark output found") {
+		t.Errorf("empty --raw: exit %d, %q", code, stderr)
+	}
 	code, stdout, stderr := runCaptured(t, "bench", "--backend", "go", "--component", "siglip-vision", "--preset", "tiny",
 		"--iters", "1", "--peak-n", "64", "--json")
 	if code != 0 {

@@ -51,6 +51,9 @@ func (c *benchMergeCmd) Run(g *Globals) error {
 		return usageErr("--raw: %v", err)
 	}
 	rep := perf.Merge(in, c.Card, c.Date, c.Device)
+	if len(rep.Components) == 0 && len(rep.Runs) == 0 {
+		return usageErr("--raw %s: no benchmark output found (want the raw/ folder scripts/gpu/bench.sh wrote: *.json from evalrun bench, torch_*.out/.jsonl)", c.Raw)
+	}
 	if err := os.MkdirAll(c.OutDir, 0o755); err != nil {
 		return usageErr("--out-dir: %v", err)
 	}

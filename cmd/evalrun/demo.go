@@ -79,6 +79,7 @@ func (c *demoCmd) Run(g *Globals) error {
 	}
 	type outcome struct{ task, model, status string }
 	var summary []outcome
+	var notes []string
 	for _, name := range bench.Names() {
 		writer, ok := bench.Demo(name)
 		if !ok {
@@ -101,14 +102,19 @@ func (c *demoCmd) Run(g *Globals) error {
 			ran = true
 			cfg := bench.RunConfig{OutDir: filepath.Join(c.Out, "results"), BatchSize: c.Batch, Seed: int64(c.Seed), GitCommit: gitCommit(), Backend: backend.Resolve(g.Backend)}
 			if !c.Quiet {
-				cfg.Progress = os.Stderr
+				cfg.Progress = progressOut()
 			}
 			res, err := bench.Run(ctx, task, m.model, cfg)
 			if err != nil {
 				return fmt.Errorf("%s on %s: %w", name, m.name, err)
 			}
 			printResult(res)
-			summary = append(summary, outcome{name, m.name, fmt.Sprintf("ran: %d items, %d failed", res.NSamples.Total, res.NSamples.Failed)})
+			status := fmt.Sprintf("ran: %d items, %d failed", res.NSamples.Total, res.NSamples.Failed)
+			if res.Run.Cached > 0 {
+				status = fmt.Sprintf("%d items (%d computed, %d from an earlier run), %d failed", res.NSamples.Total, res.Run.Computed, res.Run.Cached, res.NSamples.Failed)
+			}
+			summary = append(summary, outcome{name, m.name, status})
+			notes = append(notes, demoNotes(res)...)
 		}
 		if !ran {
 			summary = append(summary, outcome{name, "-", "skipped: no shipped model can run it (needs: " + task.Needs() + ")"})
@@ -129,6 +135,9 @@ func (c *demoCmd) Run(g *Globals) error {
 	for _, o := range summary {
 		fmt.Printf("  %-18s %-16s %s\n", o.task, o.model, o.status)
 	}
+	for _, n := range notes {
+		fmt.Println("Note: " + n)
+	}
 	if len(results) > 0 {
 		fmt.Printf("Report: %s\n", filepath.Join(c.Out, "report", "index.html"))
 	}
@@ -141,4 +150,17 @@ func (c *demoCmd) Run(g *Globals) error {
 func dirExists(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && st.IsDir()
+}
+
+// demoNotes says what a demo result left out or graded differently from the
+// paper's protocol, so that the console says it, not only the report.
+func demoNotes(r *bench.Result) []string {
+	var notes []string
+	if fm, _ := r.Protocol["fid_mode"].(string); strings.HasPrefix(fm, "not computed") {
+		notes = append(notes, r.Task+" on "+r.Model.Name+": rFID not computed (it needs pytorch-fid's Inception weights: --opt inception=FILE with evalrun run)")
+	}
+	if gn, _ := r.Protocol["grader_note"].(string); gn != "" {
+		notes = append(notes, r.Task+" on "+r.Model.Name+": graded by an "+gn+" (set DUALTOKEN_JUDGE_URL for the LLM judge)")
+	}
+	return notes
 }

@@ -286,7 +286,7 @@ func (c *fidCmd) Run(g *Globals) error {
 		}
 		res.Weights, res.WeightsSHA256, res.Backend = path, sum, backend.Resolve(g.Backend)
 		bar := progressbar.NewOptions(total,
-			progressbar.OptionSetWriter(os.Stderr),
+			progressbar.OptionSetWriter(progressOut()),
 			progressbar.OptionSetDescription("fid "+mode.String()),
 			progressbar.OptionShowCount(),
 			progressbar.OptionShowIts(),

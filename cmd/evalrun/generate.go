@@ -103,7 +103,9 @@ func (c *generateCmd) Run(g *Globals) error {
 	var generated []int
 	printed := ""
 	opts.OnStep = func(_ int, tokens []int) bool {
-		if tokens[0] < 0 {
+		// The end token is not text (HF's decode with skip_special_tokens
+		// drops it; a SentencePiece user-defined <|im_end|> would print).
+		if tokens[0] < 0 || slices.Contains(opts.EOS, tokens[0]) {
 			return true
 		}
 		generated = append(generated, tokens[0])

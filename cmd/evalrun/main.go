@@ -6,6 +6,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -55,11 +56,27 @@ func dryOut(g *Globals, out string) string {
 }
 
 func usageErr(format string, args ...any) error {
-	return &exitError{2, fmt.Sprintf(format, args...)}
+	return &exitError{codeFor(2, args), fmt.Sprintf(format, args...)}
+}
+
+// codeFor is code, or exitInterrupted when one of args is an error that
+// comes from Ctrl-C (a command's context cancelled by its signal handler).
+func codeFor(code int, args []any) int {
+	for _, a := range args {
+		if e, ok := a.(error); ok && errors.Is(e, context.Canceled) {
+			return exitInterrupted
+		}
+	}
+	return code
+}
+
+// interruptedErr is a command's own account of a Ctrl-C (what was saved).
+func interruptedErr(format string, args ...any) error {
+	return &exitError{exitInterrupted, fmt.Sprintf(format, args...)}
 }
 
 func failErr(format string, args ...any) error {
-	return &exitError{1, fmt.Sprintf(format, args...)}
+	return &exitError{codeFor(1, args), fmt.Sprintf(format, args...)}
 }
 
 func main() {
@@ -71,7 +88,7 @@ func run(args []string) int {
 	sort.Slice(commands, func(i, j int) bool { return commands[i].name < commands[j].name })
 	opts := []kong.Option{
 		kong.Name("evalrun"),
-		kong.Description("Evaluation and benchmarking harness for the DualToken visual tokenizer and unified model.\n\nExit codes: 0 ok, 1 a comparison/check/regression failed, 2 bad input or usage."),
+		kong.Description("Evaluation and benchmarking harness for the DualToken visual tokenizer and unified model.\n\nExit codes: 0 ok, 1 a comparison/check/regression failed, 2 bad input or usage, 130 interrupted (Ctrl-C; rerun to resume)."),
 		kong.UsageOnError(),
 		kong.Bind(&globals),
 		kong.Exit(func(code int) { panic(exitCode(code)) }),
@@ -107,14 +124,37 @@ func runParser(globals *Globals, args []string, opts []kong.Option) (code int) {
 		fmt.Fprintln(os.Stderr, "evalrun:", err)
 		return 2
 	}
+	if globals.Backend != "" {
+		if err := backend.Check(globals.Backend); err != nil {
+			fmt.Fprintln(os.Stderr, "evalrun: --backend:", err)
+			return 2
+		}
+	}
 	if err := ctx.Run(globals); err != nil {
 		var ee *exitError
+		msg, code := err.Error(), 2
 		if errors.As(err, &ee) {
-			fmt.Fprintln(os.Stderr, "evalrun:", ee.msg)
-			return ee.code
+			msg, code = ee.msg, ee.code
 		}
-		fmt.Fprintln(os.Stderr, "evalrun:", err)
-		return 2
+		if code == exitInterrupted || errors.Is(err, context.Canceled) {
+			return interrupted(msg)
+		}
+		fmt.Fprintln(os.Stderr, "evalrun:", msg)
+		return code
 	}
 	return 0
+}
+
+// exitInterrupted is the exit code after Ctrl-C: 128 + SIGINT, as shells
+// report it, so that scripts can tell it from a failure (1) or bad input (2).
+const exitInterrupted = 130
+
+// interrupted reports a command stopped by Ctrl-C. The line starts on a
+// line of its own (a progress bar may have the cursor).
+func interrupted(msg string) int {
+	if !strings.Contains(msg, "interrupted") {
+		msg = "interrupted; what finished is saved: the same command resumes"
+	}
+	fmt.Fprintln(os.Stderr, "\nevalrun:", msg)
+	return exitInterrupted
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/dualtoken/evalharness/bench"
 	"github.com/dualtoken/evalharness/imageio"
 	"github.com/dualtoken/evalharness/metrics"
 )
@@ -58,16 +59,16 @@ type reconRow struct {
 }
 
 type reconSummary struct {
-	Schema        int     `json:"schema"`
-	Ref           string  `json:"ref"`
-	Pred          string  `json:"pred"`
-	Pairs         int     `json:"pairs"`
-	PSNR          float64 `json:"psnr"`       // mean over pairs with finite PSNR
-	PSNRPairs     int     `json:"psnr_pairs"` // pairs in that mean
-	IdenticalPair int     `json:"identical"`  // pairs with +Inf PSNR
-	SSIMWang      float64 `json:"ssim_wang"`  // mean over all pairs
-	SSIMTM        float64 `json:"ssim_torchmetrics"`
-	CSV           string  `json:"csv,omitempty"`
+	Schema        int             `json:"schema"`
+	Ref           string          `json:"ref"`
+	Pred          string          `json:"pred"`
+	Pairs         int             `json:"pairs"`
+	PSNR          bench.JSONFloat `json:"psnr"`       // mean over pairs with finite PSNR; "Infinity" when every pair is identical
+	PSNRPairs     int             `json:"psnr_pairs"` // pairs in that mean
+	IdenticalPair int             `json:"identical"`  // pairs with +Inf PSNR
+	SSIMWang      float64         `json:"ssim_wang"`  // mean over all pairs
+	SSIMTM        float64         `json:"ssim_torchmetrics"`
+	CSV           string          `json:"csv,omitempty"`
 }
 
 func (c *reconMetricsCmd) Run(g *Globals) error {
@@ -131,14 +132,16 @@ func (c *reconMetricsCmd) Run(g *Globals) error {
 		if math.IsInf(r.PSNR, 1) {
 			sum.IdenticalPair++
 		} else {
-			sum.PSNR += r.PSNR
+			sum.PSNR += bench.JSONFloat(r.PSNR)
 			sum.PSNRPairs++
 		}
 		sum.SSIMWang += r.SSIMWang
 		sum.SSIMTM += r.SSIMTorchmetrics
 	}
 	if sum.PSNRPairs > 0 {
-		sum.PSNR /= float64(sum.PSNRPairs)
+		sum.PSNR /= bench.JSONFloat(sum.PSNRPairs)
+	} else {
+		sum.PSNR = bench.JSONFloat(math.Inf(1))
 	}
 	sum.SSIMWang /= float64(len(rows))
 	sum.SSIMTM /= float64(len(rows))
@@ -149,16 +152,13 @@ func (c *reconMetricsCmd) Run(g *Globals) error {
 		}
 	}
 	if c.JSON {
-		if sum.PSNRPairs == 0 {
-			sum.PSNR = 0 // JSON has no Inf; psnr_pairs = 0 says every pair was identical
-		}
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(sum)
 	}
 	fmt.Printf("pairs              %d\n", sum.Pairs)
 	if sum.PSNRPairs > 0 {
-		fmt.Printf("psnr               %.4f dB", sum.PSNR)
+		fmt.Printf("psnr               %.4f dB", float64(sum.PSNR))
 	} else {
 		fmt.Printf("psnr               +Inf dB")
 	}

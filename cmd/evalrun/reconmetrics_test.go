@@ -94,7 +94,7 @@ func TestReconMetrics(t *testing.T) {
 		}
 	}
 	if sum.Pairs != 3 || sum.IdenticalPair != 1 || sum.PSNRPairs != 2 ||
-		math.Abs(sum.PSNR-psnrSum/2) > 1e-9 || math.Abs(sum.SSIMWang-wangSum/3) > 1e-9 || math.Abs(sum.SSIMTM-tmSum/3) > 1e-9 {
+		math.Abs(float64(sum.PSNR)-psnrSum/2) > 1e-9 || math.Abs(sum.SSIMWang-wangSum/3) > 1e-9 || math.Abs(sum.SSIMTM-tmSum/3) > 1e-9 {
 		t.Errorf("summary %+v; want psnr %v wang %v tm %v", sum, psnrSum/2, wangSum/3, tmSum/3)
 	}
 	// Text output names the means.
@@ -142,5 +142,22 @@ func TestReconMetricsBadInput(t *testing.T) {
 	code, _, errOut = runCaptured(t, "recon-metrics", "--ref", empty, "--pred", empty)
 	if code != 2 || !strings.Contains(errOut, "no images") {
 		t.Errorf("empty: exit %d, stderr:\n%s", code, errOut)
+	}
+}
+
+// Every pair identical: the mean PSNR is +Inf, written "Infinity" in JSON
+// (it used to be written 0).
+func TestReconMetricsAllIdenticalJSON(t *testing.T) {
+	dir := t.TempDir()
+	ref, pred := filepath.Join(dir, "ref"), filepath.Join(dir, "pred")
+	reconSave(t, filepath.Join(ref, "a.png"), reconTestImage(16, 16, 0))
+	reconSave(t, filepath.Join(pred, "a.png"), reconTestImage(16, 16, 0))
+	code, out, errOut := runCaptured(t, "recon-metrics", "--ref", ref, "--pred", pred, "--json")
+	var doc map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &doc) != nil {
+		t.Fatalf("exit %d: %s %s", code, out, errOut)
+	}
+	if doc["psnr"] != "Infinity" || doc["psnr_pairs"] != 0.0 || doc["identical"] != 1.0 {
+		t.Errorf("summary %v: want psnr \"Infinity\", psnr_pairs 0, identical 1", doc)
 	}
 }

@@ -1,9 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 
 	"github.com/dualtoken/evalharness/bench"
@@ -18,7 +18,7 @@ type reportCmd struct {
 	Runs   []string          `arg:"" help:"results.json files or directories searched for them." placeholder:"RUNS"`
 	Format string            `default:"text" enum:"text,markdown,csv,json,html" help:"Terminal output format: text, markdown, csv, json, html."`
 	Out    string            `help:"Also write report.{md,csv,json,txt}, index.html and PNG/SVG plots here." placeholder:"DIR"`
-	Match  map[string]string `help:"Our model name = the paper row it reproduces (repeatable), for delta rows, e.g. --match 'my-ckpt=DualToken (SigLIP-So/14-384)'."`
+	Match  map[string]string `help:"Our model name = the paper row it reproduces (repeatable), for delta rows, e.g. --match 'my-ckpt=DualToken (SigLIP-So/14-384)'; an unknown model or paper row is an error listing the known ones."`
 }
 
 func (c *reportCmd) Help() string {
@@ -28,9 +28,11 @@ func (c *reportCmd) Help() string {
 	}
 	return `Builds the paper's table shapes (` + strings.Join(names, ", ") + `) from whichever results
 touch them, with the paper's number, ours and the delta side by side and our
-protocol under each table; plots: the Figure-1 scatter (zero-shot vs rFID), one
+protocol under each table (one line per model where the table's models ran a task
+with different protocols); plots: the Figure-1 scatter (zero-shot vs rFID), one
 bar chart per column, and metrics across checkpoints (models ordered by the
-number in their name).
+number in their name). --match names must be a model some result has and a paper
+row of one of the tables; anything else is a usage error (exit 2).
 
 Example:
   evalrun report results/ --out report/ --match 'step-20000=DualToken (SigLIP-So/14-384)'`
@@ -44,9 +46,17 @@ func (c *reportCmd) Run(g *Globals) error {
 	if len(results) == 0 {
 		return usageErr("no results.json found under %s", strings.Join(c.Runs, ", "))
 	}
+	if err := reports.CheckMatches(results, c.Match); err != nil {
+		return usageErr("%v", err)
+	}
 	rep, err := reports.Make(results, reports.Options{OutDir: c.Out, Matches: c.Match})
 	if err != nil {
 		return err
+	}
+	for _, name := range sortedNames(c.Match) {
+		if !hasDeltaRow(rep, name) {
+			fmt.Fprintf(os.Stderr, "evalrun: warning: --match %q gives no delta row: no table shown has both that paper row and a result of %s\n", name+"="+c.Match[name], name)
+		}
 	}
 	if err := rep.Write(os.Stdout, c.Format); err != nil {
 		return err
@@ -57,7 +67,24 @@ func (c *reportCmd) Run(g *Globals) error {
 	return nil
 }
 
-func jsonString(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
+func sortedNames(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// hasDeltaRow reports whether some table of rep compares model with its
+// matched paper row.
+func hasDeltaRow(rep *reports.Report, model string) bool {
+	for _, t := range rep.Tables {
+		for _, r := range t.Rows {
+			if r.Source == "delta" && r.Model == model {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -57,6 +58,12 @@ func parseRunFile(path string, b []byte) (*RunFile, error) {
 		if te, ok := err.(*yaml.TypeError); ok {
 			msg = strings.Join(te.Errors, "; ")
 		}
+		// yaml names our Go types; say which keys the entry takes instead.
+		msg = strings.NewReplacer(
+			"not found in type main.RunFile", "is not a key of run.yaml (keys: out, batch_size, limit, seed, models, tasks)",
+			"not found in type main.RunTask", "is not a key of a task entry (keys: name, data, extra)",
+			"not found in type bench.ModelSpec", "is not a key of a model entry (keys: "+strings.Join(yamlKeys(bench.ModelSpec{}), ", ")+")",
+		).Replace(msg)
 		// One line: yaml quotes the offending text as it is.
 		return nil, fmt.Errorf("%s: %s", path, strings.NewReplacer("\n", `\n`, "\r", `\r`).Replace(msg))
 	}
@@ -114,7 +121,7 @@ type runCmd struct {
 	Config    string            `help:"YAML file listing models and tasks (see --help)." placeholder:"FILE" xor:"src"`
 	Task      string            `help:"One task name (with --model-kind/--model and --data)." xor:"src"`
 	Data      string            `help:"Data root for --task." placeholder:"DIR"`
-	Opt       map[string]string `help:"Task option key=value (repeatable), e.g. --opt split=random."`
+	Opt       map[string]string `help:"Task option key=value (repeatable), e.g. --opt rule=vlmevalkit; evalrun tasks lists each task's options."`
 	ModelKind string            `help:"Model kind for --task (siglip, dualtoken, llava; see --help)." placeholder:"KIND"`
 	Model     string            `help:"Model checkpoint for --task." placeholder:"DIR"`
 	Tokenizer string            `help:"Tokenizer for --task's model." placeholder:"PATH"`
@@ -124,6 +131,18 @@ type runCmd struct {
 	Subset    string            `help:"File of item IDs (one per line, as in predictions/samples files) to run instead of all items (kept beside results.json; score reuses it)." placeholder:"FILE"`
 	DType     string            `name:"dtype" help:"Compute dtype of every model without its own \"dtype\" in the config: float32 (default) or bfloat16 (for GPUs; predictions are cached per dtype)."`
 	Quiet     bool              `help:"No progress bars."`
+}
+
+// yamlKeys lists the yaml keys of a struct's fields.
+func yamlKeys(v any) []string {
+	var keys []string
+	t := reflect.TypeOf(v)
+	for i := range t.NumField() {
+		if k, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); k != "" && k != "-" {
+			keys = append(keys, k)
+		}
+	}
+	return keys
 }
 
 func (c *runCmd) Help() string {
@@ -139,10 +158,11 @@ Config file example (run.yaml):
     - {name: dualtoken-so400m-bf16, kind: dualtoken, path: ckpt/dualtoken-so400m, dtype: bfloat16}
   tasks:
     - {name: imagenet-zeroshot, data: /data/imagenet}
-    - {name: recon, data: /data/imagenet, extra: {mode: clean}}
+    - {name: recon, data: /data/imagenet, extra: {inception: weights/pt_inception-2015-12-05-6726825d.pth, fid_mode: clean}}
 
-Tasks: ` + strings.Join(bench.Names(), ", ") + `
-Model kinds: ` + strings.Join(bench.ModelKinds(), ", ")
+Tasks: ` + strings.Join(bench.Names(), ", ") + `.
+Task options (extra: / --opt): evalrun tasks NAME.
+Model kinds: ` + strings.Join(bench.ModelKinds(), ", ") + `.`
 }
 
 func (c *runCmd) Run(g *Globals) error {
@@ -173,8 +193,14 @@ func (c *runCmd) Run(g *Globals) error {
 	if rf.BatchSize == 0 {
 		rf.BatchSize = c.Batch
 	}
-	if c.Limit > 0 {
+	switch {
+	case c.Limit < 0:
+		return usageErr("--limit %d: want a positive number of items (or none for all)", c.Limit)
+	case c.Limit > 0:
 		rf.Limit = c.Limit
+	}
+	if c.Batch <= 0 {
+		return usageErr("--batch %d: want a positive batch size", c.Batch)
 	}
 	var subset []string
 	if c.Subset != "" {
@@ -183,29 +209,58 @@ func (c *runCmd) Run(g *Globals) error {
 			return usageErr("--subset: %v", err)
 		}
 	}
+	// Everything that can be checked without a model is checked before
+	// the first model runs: task options, data files and model paths.
+	where := "--task"
+	if c.Config != "" {
+		where = c.Config
+	}
+	tasks := make([]bench.Task, len(rf.Tasks))
+	for i, ts := range rf.Tasks {
+		at := fmt.Sprintf("%s: tasks[%d] (%s)", where, i, ts.Name)
+		if c.Config == "" {
+			at = ts.Name
+		}
+		task, err := bench.New(ts.Name, bench.Options{Data: ts.Data, Extra: ts.Extra})
+		if err != nil {
+			return usageErr("%s: %v", at, err)
+		}
+		if _, err := task.Items(); err != nil {
+			return usageErr("%s: %v", at, err)
+		}
+		tasks[i] = task
+	}
+	for i, ms := range rf.Models {
+		if _, err := os.Stat(ms.Path); err != nil {
+			if c.Config == "" {
+				return usageErr("--model: %v", err)
+			}
+			return usageErr("%s: models[%d] (%s): path: %v", where, i, ms.Name, err)
+		}
+	}
 	b, err := backend.New(g.Backend)
 	if err != nil {
 		return usageErr("%v", err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	var progress *os.File
+	var progress io.Writer
 	if !c.Quiet {
-		progress = os.Stderr
+		progress = progressOut()
 	}
-	for _, ms := range rf.Models {
+	for i, ms := range rf.Models {
 		if ms.DType == "" {
 			ms.DType = c.DType
 		}
 		m, err := bench.NewModel(ms, b)
 		if err != nil {
-			return usageErr("%v", err)
-		}
-		for _, ts := range rf.Tasks {
-			task, err := bench.New(ts.Name, bench.Options{Data: ts.Data, Extra: ts.Extra})
-			if err != nil {
+			if c.Config == "" {
 				return usageErr("%v", err)
 			}
+			return usageErr("%s: models[%d] (%s): %v", where, i, ms.Name, err)
+		}
+		for j, ts := range rf.Tasks {
+			task := tasks[j]
 			if !bench.CanRun(task, m) {
 				fmt.Fprintf(os.Stderr, "skip %s on %s: the task needs a model of capability %q\n", ts.Name, ms.Name, task.Needs())
 				continue

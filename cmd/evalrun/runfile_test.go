@@ -32,8 +32,8 @@ func TestParseRunFile(t *testing.T) {
 	for _, c := range []struct{ name, body, want string }{
 		{"empty", "", "run.yaml: empty; needs at least one entry"},
 		{"no tasks", "models: [{name: a, kind: siglip, path: p}]", `run.yaml: needs at least one entry under "models" and one under "tasks"`},
-		{"misspelt key", edit("batch_size: 16", "batchsize: 16"), "run.yaml: line 2: field batchsize not found in type main.RunFile"},
-		{"misspelt model key", edit("path: ckpt/tiny}", "pth: ckpt/tiny}"), "run.yaml: line 4: field pth not found"},
+		{"misspelt key", edit("batch_size: 16", "batchsize: 16"), "run.yaml: line 2: field batchsize is not a key of run.yaml (keys: out, batch_size, limit, seed, models, tasks)"},
+		{"misspelt model key", edit("path: ckpt/tiny}", "pth: ckpt/tiny}"), "run.yaml: line 4: field pth is not a key of a model entry (keys: name, kind, path, tokenizer, extra, dtype)"},
 		{"wrong type", edit("batch_size: 16", "batch_size: many"), "run.yaml: line 2: cannot unmarshal !!str `many` into int"},
 		{"extra not a string", edit("{mode: clean}", "{mode: [a, b]}"), "run.yaml: line 8: cannot unmarshal !!seq into string"},
 		{"two documents", goodRunFile + "---\nlimit: 5\n", "run.yaml: more than one YAML document"},

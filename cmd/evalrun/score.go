@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 
 	"github.com/dualtoken/evalharness/bench"
@@ -32,21 +33,30 @@ Example:
 }
 
 func (c *scoreCmd) Run(g *Globals) error {
+	if st, err := os.Stat(c.Results); err == nil && st.IsDir() {
+		c.Results = filepath.Join(c.Results, "results.json") // a run's folder
+	}
 	prev, err := bench.ReadResult(c.Results)
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	opts := bench.Options{Data: stringOf(prev.Protocol["data"]), Extra: map[string]string{}}
-	for k, v := range prev.Protocol {
-		if k != "data" {
-			opts.Extra[k] = stringOf(v)
-		}
+	// Only the task's declared options come back from the protocol; its
+	// descriptive entries ("decoding", "ties") are not options.
+	opts, err := bench.OptionsFromProtocol(prev.Task, prev.Protocol)
+	if err != nil {
+		return usageErr("%s: %v", c.Results, err)
 	}
+	opts.Rescore = true
 	if c.Data != "" {
 		opts.Data = c.Data
 	}
 	for k, v := range c.Opt {
 		opts.Extra[k] = v
+	}
+	if _, err := os.Stat(opts.Data); err != nil && opts.Data != "" && c.Data == "" {
+		// results.json keeps the data path as the run was given it, which
+		// is relative to where the run started.
+		return usageErr("%s: the run's data %q: %v; pass --data DIR where it is now", c.Results, opts.Data, err)
 	}
 	task, err := bench.New(prev.Task, opts)
 	if err != nil {
@@ -96,15 +106,4 @@ func (c *scoreCmd) Run(g *Globals) error {
 	}
 	printResult(res)
 	return nil
-}
-
-func stringOf(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return x
-	default:
-		return jsonString(x)
-	}
 }

@@ -25,7 +25,7 @@ func (s *stepBar) onStep(describe func(train.Result) string) func(train.Result) 
 		}
 		if s.bar == nil {
 			s.bar = progressbar.NewOptions(s.steps,
-				progressbar.OptionSetWriter(os.Stderr),
+				progressbar.OptionSetWriter(progressOut()),
 				progressbar.OptionShowCount(),
 				progressbar.OptionShowIts(),
 				progressbar.OptionSetItsString("steps"),

@@ -97,7 +97,7 @@ func (c *trainTinyCmd) Run(g *Globals) error {
 	rec, err := tinysiglip.Train(ctx, b, o, onStep)
 	bar.finish()
 	if errors.Is(err, context.Canceled) {
-		return failErr("interrupted; the checkpoint in %s resumes with the same command", tinysiglip.CheckpointDir(o.Out))
+		return interruptedErr("interrupted; the checkpoint in %s resumes with the same command", tinysiglip.CheckpointDir(o.Out))
 	}
 	if err != nil {
 		return err

@@ -75,7 +75,7 @@ func (c *trainTinyLlavaCmd) Run(g *Globals) error {
 	rec, err := tinyllava.Train(ctx, b, o, onStep)
 	bar.finish()
 	if errors.Is(err, context.Canceled) {
-		return failErr("interrupted; the checkpoint in %s resumes with the same command", tinyllava.CheckpointDir(o.Out))
+		return interruptedErr("interrupted; the checkpoint in %s resumes with the same command", tinyllava.CheckpointDir(o.Out))
 	}
 	if err != nil {
 		return err

@@ -79,6 +79,11 @@ func (c *verifyCmd) Run(g *Globals) error {
 	if c.Rtol != nil {
 		chk.Rtol = *c.Rtol
 	}
+	if st, err := os.Stat(c.Golden); err != nil {
+		return usageErr("--golden: %v", err)
+	} else if st.IsDir() {
+		return usageErr("--golden %s is a folder: want the golden .safetensors file in it", c.Golden)
+	}
 	b, err := backend.New(g.Backend)
 	if err != nil {
 		return usageErr("%v", err)

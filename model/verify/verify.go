@@ -181,7 +181,7 @@ type Report struct {
 	// their share of equal elements.
 	Compared  int  `json:"compared"`
 	Failed    int  `json:"failed"`
-	Agreement int  `json:"agreement,omitempty"`
+	Agreement int  `json:"agreement"`
 	OK        bool `json:"ok"`
 }
 
