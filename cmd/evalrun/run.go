@@ -161,7 +161,9 @@ Config file example (run.yaml):
     - {name: recon, data: /data/imagenet, extra: {inception: weights/pt_inception-2015-12-05-6726825d.pth, fid_mode: clean}}
 
 Tasks: ` + strings.Join(bench.Names(), ", ") + `.
+
 Task options (extra: / --opt): evalrun tasks NAME.
+
 Model kinds: ` + strings.Join(bench.ModelKinds(), ", ") + `.`
 }
 

@@ -26,10 +26,12 @@ With a SentencePiece model, --max-length N gives transformers' SiglipTokenizer i
 (padding="max_length", truncation=True, max_length=N), as SigLIP's text tower takes them.
 Put -- before the texts when one starts with a dash.
 
-Examples:
-  evalrun tokenize --tokenizer ../shared/fixtures/spm/spiece.model "a photo of a cat"
-  evalrun tokenize --tokenizer ../shared/fixtures/spm/spiece.model --max-length 16 "A photo of a cat." "two dogs"
-  evalrun tokenize --tokenizer ../shared/fixtures/bpe/tokenizer.json "<|im_start|>user" "hello world"`
+Examples (the first two on the demo's tiny SigLIP: run 'evalrun demo' first; the
+real tokenizers come with their checkpoints, e.g. google/siglip-so400m-patch14-384's
+spiece.model and Qwen/Qwen2.5-3B-Instruct's tokenizer.json on Hugging Face):
+  evalrun tokenize --tokenizer demo-out/models/tiny-siglip/spiece.model "a photo of a cat"
+  evalrun tokenize --tokenizer demo-out/models/tiny-siglip/spiece.model --max-length 16 "A photo of a cat." "two dogs"
+  evalrun tokenize --tokenizer Qwen2.5-3B-Instruct/tokenizer.json "<|im_start|>user" "hello world"`
 }
 
 func (c *tokenizeCmd) Run(g *Globals) error {
