@@ -157,15 +157,21 @@ func TestUnreadableImageIsACountedFailure(t *testing.T) {
 	}
 }
 
-// test-dev has no public annotations: items run, scoring explains.
+// test-dev has no public annotations: items run, and results.json records
+// only the share answered (informational), for the submission export.
 func TestUnannotatedSplit(t *testing.T) {
 	dir := demo(t, 1)
 	os.Rename(filepath.Join(dir, QuestionsFile("val2014")), filepath.Join(dir, QuestionsFile("test-dev2015")))
 	os.Rename(filepath.Join(dir, "val2014"), filepath.Join(dir, "test2015"))
 	os.Rename(filepath.Join(dir, "test2015", "COCO_val2014_000000000500.jpg"), filepath.Join(dir, "test2015", "COCO_test2015_000000000500.jpg"))
 	task := newTask(t, dir, map[string]string{"split": "test-dev2015"})
-	_, err := bench.Run(context.Background(), task, qatest.Const{Text: "yes"}, bench.RunConfig{OutDir: t.TempDir()})
-	if err == nil || !strings.Contains(err.Error(), "EvalAI") {
+	res, err := bench.Run(context.Background(), task, qatest.Const{Text: "yes"}, bench.RunConfig{OutDir: t.TempDir()})
+	if err != nil || len(res.Metrics) != 1 || res.Metrics["answered"] != 100 || res.Informational[0] != "answered" {
+		t.Errorf("run on test-dev: %v %v", res, err)
+	}
+	// Score itself still explains where the number comes from.
+	items, _ := task.Items()
+	if _, err := task.Score(items, make([]bench.Record, len(items))); err == nil || !strings.Contains(err.Error(), "EvalAI") {
 		t.Errorf("scoring test-dev: %v", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -276,6 +277,7 @@ func (c *runCmd) Run(g *Globals) error {
 				return usageErr("%v", err)
 			}
 			printResult(res)
+			submissionNotice(task, filepath.Join(bench.RunDir(cfg, task, m.Info()), "results.json"))
 		}
 	}
 	return nil

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 
@@ -18,6 +19,9 @@ type scoreCmd struct {
 	Limit   int               `default:"-1" help:"Only the first N items; 0 = all (default: the run's own --limit, from results.json)." placeholder:"N"`
 	Subset  string            `help:"File of item IDs to score instead (default: the run's own --subset, kept beside results.json)." placeholder:"FILE"`
 	All     bool              `help:"Score every item of the task, whatever the run selected (each needs a saved prediction)."`
+	// ExportSubmission is the one flag that also works on a split without
+	// public answers: there it writes the file and skips scoring.
+	ExportSubmission string `help:"Also write the task's submission file for an outside scorer (vqav2: EvalAI's JSON) from the saved predictions; on a split without public answers (test-dev2015) only that." placeholder:"FILE"`
 }
 
 func (c *scoreCmd) Help() string {
@@ -28,8 +32,9 @@ It scores the items the run covered (its --limit and --subset are recorded in
 results.json), unless --limit, --subset or --all says otherwise; every item
 scored needs a saved prediction.
 
-Example:
-  evalrun score results/pope/tiny-llava/results.json --opt rule=vlmevalkit`
+Examples:
+  evalrun score results/pope/tiny-llava/results.json --opt rule=vlmevalkit
+  evalrun score results/vqav2/llava/results.json --export-submission vqav2-test-dev.json`
 }
 
 func (c *scoreCmd) Run(g *Globals) error {
@@ -62,6 +67,9 @@ func (c *scoreCmd) Run(g *Globals) error {
 	if err != nil {
 		return usageErr("%v", err)
 	}
+	if _, ok := task.(bench.Submitter); c.ExportSubmission != "" && !ok {
+		return usageErr("task %s has no submission format", prev.Task)
+	}
 	if prev.Predictions == "" {
 		return usageErr("%s: field \"predictions\" is missing", c.Results)
 	}
@@ -90,7 +98,17 @@ func (c *scoreCmd) Run(g *Globals) error {
 			return usageErr("subset: %v", err)
 		}
 	}
-	res, err := bench.Rescore(task, filepath.Join(filepath.Dir(c.Results), prev.Predictions), sel)
+	predPath := filepath.Join(filepath.Dir(c.Results), prev.Predictions)
+	if c.ExportSubmission != "" {
+		if err := bench.ExportSubmission(task, predPath, sel, c.ExportSubmission, os.Stderr); err != nil {
+			return usageErr("%v", err)
+		}
+		fmt.Printf("%s: submission written to %s\n", prev.Task, c.ExportSubmission)
+		if bench.SubmissionOnly(task) {
+			return nil // no public answers: Score would only say to submit
+		}
+	}
+	res, err := bench.Rescore(task, predPath, sel)
 	if err != nil {
 		return usageErr("%v", err)
 	}
@@ -105,5 +123,14 @@ func (c *scoreCmd) Run(g *Globals) error {
 		return err
 	}
 	printResult(res)
+	submissionNotice(task, c.Results)
 	return nil
+}
+
+// submissionNotice says how to get the number of a split without public
+// answers: results.json records only the share answered.
+func submissionNotice(task bench.Task, results string) {
+	if bench.SubmissionOnly(task) {
+		fmt.Fprintf(os.Stderr, "%s: this split has no public answers; write the file its server scores with: evalrun score %s --export-submission FILE\n", task.Name(), results)
+	}
 }

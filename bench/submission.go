@@ -1,0 +1,85 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// Submitter is implemented by a task whose official numbers come from an
+// outside server (VQAv2 test-dev on EvalAI): it writes the file that server
+// takes from the saved predictions, so that `evalrun score
+// --export-submission` can produce it without the model.
+type Submitter interface {
+	// Submission writes the submission file for items and their records
+	// (one per item, same order; a failed record is the task's to answer,
+	// usually with an empty answer). log receives one-line notices, such
+	// as a file missing that would have completed the submission.
+	Submission(items []Item, recs []Record, w, log io.Writer) error
+	// Scorable reports whether Score can run here: false for a split whose
+	// answers are not public, where the submission is the only output.
+	Scorable() bool
+}
+
+// SubmissionOnly reports whether task can only be submitted, not scored
+// here (a Submitter on a split without public answers).
+func SubmissionOnly(task Task) bool {
+	s, ok := task.(Submitter)
+	return ok && !s.Scorable()
+}
+
+// ExportSubmission writes task's submission file to path from the saved
+// predictions in predPath, over the items sel picks (each needs a saved
+// prediction, as for Rescore). The file is written whole or not at all.
+// The task must be a Submitter.
+func ExportSubmission(task Task, predPath string, sel Selection, path string, log io.Writer) error {
+	sub, ok := task.(Submitter)
+	if !ok {
+		return fmt.Errorf("task %s has no submission format", task.Name())
+	}
+	items, err := task.Items()
+	if err != nil {
+		return err
+	}
+	if err := checkItemIDs(task.Name(), items); err != nil {
+		return err
+	}
+	if items, err = selectItems(items, sel.Subset, sel.Limit); err != nil {
+		return fmt.Errorf("%s: %w", task.Name(), err)
+	}
+	cached, err := LoadRecords(predPath)
+	if err != nil {
+		return err
+	}
+	recs := make([]Record, len(items))
+	for i, it := range items {
+		r, ok := cached[it.ID]
+		if !ok {
+			return fmt.Errorf("%s: no prediction for item %q: run the model first (evalrun run)", predPath, it.ID)
+		}
+		recs[i] = r
+	}
+	if log == nil {
+		log = os.Stderr
+	}
+	// A temporary file beside path, renamed into place: an error midway
+	// leaves no truncated submission behind.
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())              // after a successful rename there is nothing to remove
+	if err := tmp.Chmod(0o644); err != nil { // CreateTemp makes it private
+		tmp.Close()
+		return err
+	}
+	if err := sub.Submission(items, recs, tmp, log); err != nil {
+		tmp.Close()
+		return fmt.Errorf("%s: submission: %w", task.Name(), err)
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
