@@ -94,24 +94,15 @@ func NewDualToken(spec bench.ModelSpec, b compute.Backend) (*DualToken, error) {
 			tokPath = filepath.Join(spec.Path, "spiece.model")
 		}
 		if _, statErr := os.Stat(tokPath); statErr == nil || spec.Tokenizer != "" {
-			sp, err := tokenizer.LoadSentencePiece(tokPath)
+			tok, maxLen, err := loadSiglipTokenizer(spec, tokPath, tc.MaxPositions, tc.VocabSize)
 			if err != nil {
-				return nil, fmt.Errorf("model %s: tokenizer: %w", spec.Path, err)
-			}
-			maxLen := tc.MaxPositions
-			if v := spec.Extra["max_length"]; v != "" {
-				if maxLen, err = strconv.Atoi(v); err != nil || maxLen < 1 || maxLen > tc.MaxPositions {
-					return nil, fmt.Errorf("model %s: max_length %q must be 1..%d", spec.Path, v, tc.MaxPositions)
-				}
-			}
-			if sp.VocabSize() > tc.VocabSize {
-				return nil, fmt.Errorf("model %s: tokenizer %s has %d pieces but the text tower only %d embeddings", spec.Path, tokPath, sp.VocabSize(), tc.VocabSize)
+				return nil, err
 			}
 			if d.info.TokenizerSHA256, err = tokenizerSHA256(spec, tokPath); err != nil {
 				return nil, err
 			}
 			d.info.Options["max_length"] = strconv.Itoa(maxLen)
-			d.tok = tokenizer.NewSiglip(sp, maxLen)
+			d.tok = tok
 			if d.text, err = siglip.NewEncoder(b, m.Siglip(), 32); err != nil {
 				return nil, err
 			}

@@ -72,18 +72,9 @@ func NewSiglip(spec bench.ModelSpec, b compute.Backend) (*Siglip, error) {
 	if tokPath == "" {
 		tokPath = filepath.Join(spec.Path, "spiece.model")
 	}
-	sp, err := tokenizer.LoadSentencePiece(tokPath)
+	tok, maxLen, err := loadSiglipTokenizer(spec, tokPath, m.Config.Text.MaxPositions, m.Config.Text.VocabSize)
 	if err != nil {
-		return nil, fmt.Errorf("model %s: tokenizer: %w", spec.Path, err)
-	}
-	maxLen := m.Config.Text.MaxPositions
-	if v := spec.Extra["max_length"]; v != "" {
-		if maxLen, err = strconv.Atoi(v); err != nil || maxLen < 1 || maxLen > m.Config.Text.MaxPositions {
-			return nil, fmt.Errorf("model %s: max_length %q must be 1..%d", spec.Path, v, m.Config.Text.MaxPositions)
-		}
-	}
-	if sp.VocabSize() > m.Config.Text.VocabSize {
-		return nil, fmt.Errorf("model %s: tokenizer %s has %d pieces but the text tower only %d embeddings", spec.Path, tokPath, sp.VocabSize(), m.Config.Text.VocabSize)
+		return nil, err
 	}
 	enc, err := siglip.NewEncoder(b, m, 32)
 	if err != nil {
@@ -98,7 +89,7 @@ func NewSiglip(spec bench.ModelSpec, b compute.Backend) (*Siglip, error) {
 		return nil, err
 	}
 	info.Options = map[string]string{"preprocess": preprocess, "max_length": strconv.Itoa(maxLen)}
-	return &Siglip{enc: enc, tok: tokenizer.NewSiglip(sp, maxLen), size: m.Config.Vision.ImageSize, crop: preprocess == "crop", info: info}, nil
+	return &Siglip{enc: enc, tok: tok, size: m.Config.Vision.ImageSize, crop: preprocess == "crop", info: info}, nil
 }
 
 // Identity is a checkpoint directory's part of a model's identity:
@@ -145,4 +136,30 @@ func (s *Siglip) EmbedTexts(_ context.Context, texts []string) ([][]float32, err
 		}
 	}
 	return s.enc.EmbedTexts(ids)
+}
+
+// loadSiglipTokenizer loads SigLIP's SentencePiece tokenizer for a text
+// tower of maxPositions positions and vocab embeddings, padded to the
+// max_length option (default maxPositions). Only SigLIP (v1)'s rules are
+// implemented ("</s>" appended and padded, punctuation canonicalised):
+// SigLIP2's Gemma tokenizer has no "</s>" piece and is refused rather than
+// tokenized by the wrong rules.
+func loadSiglipTokenizer(spec bench.ModelSpec, tokPath string, maxPositions, vocab int) (*tokenizer.Siglip, int, error) {
+	sp, err := tokenizer.LoadSentencePiece(tokPath)
+	if err != nil {
+		return nil, 0, fmt.Errorf("model %s: tokenizer: %w", spec.Path, err)
+	}
+	if sp.IDToPiece(sp.PieceToID("</s>")) != "</s>" {
+		return nil, 0, fmt.Errorf("model %s: tokenizer %s has no \"</s>\" piece, so it is not SigLIP's: SigLIP2's Gemma tokenizer (its own casing, <bos>/<eos> and padding rules) is not implemented, and texts cannot be encoded", spec.Path, tokPath)
+	}
+	maxLen := maxPositions
+	if v := spec.Extra["max_length"]; v != "" {
+		if maxLen, err = strconv.Atoi(v); err != nil || maxLen < 1 || maxLen > maxPositions {
+			return nil, 0, fmt.Errorf("model %s: max_length %q must be 1..%d", spec.Path, v, maxPositions)
+		}
+	}
+	if sp.VocabSize() > vocab {
+		return nil, 0, fmt.Errorf("model %s: tokenizer %s has %d pieces but the text tower only %d embeddings", spec.Path, tokPath, sp.VocabSize(), vocab)
+	}
+	return tokenizer.NewSiglip(sp, maxLen), maxLen, nil
 }
