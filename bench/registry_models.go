@@ -2,7 +2,9 @@ package bench
 
 import (
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/gomlx/compute"
@@ -25,8 +27,9 @@ type ModelSpec struct {
 type ModelFactory func(spec ModelSpec, b compute.Backend) (Model, error)
 
 var (
-	modelMu    sync.Mutex
-	modelKinds = map[string]ModelFactory{}
+	modelMu      sync.Mutex
+	modelKinds   = map[string]ModelFactory{}
+	modelOptions = map[string][]string{}
 )
 
 // RegisterModel adds a model kind.
@@ -34,6 +37,38 @@ func RegisterModel(kind string, f ModelFactory) {
 	modelMu.Lock()
 	defer modelMu.Unlock()
 	modelKinds[kind] = f
+}
+
+// RegisterModelOptions declares the option keys (ModelSpec.Extra) a model
+// kind takes, so that CheckModelOptions can refuse a misspelt one before
+// any model is loaded.
+func RegisterModelOptions(kind string, keys ...string) {
+	modelMu.Lock()
+	defer modelMu.Unlock()
+	modelOptions[kind] = append([]string(nil), keys...)
+}
+
+// ModelOptionKeys lists the option keys kind declared.
+func ModelOptionKeys(kind string) []string {
+	modelMu.Lock()
+	defer modelMu.Unlock()
+	return append([]string(nil), modelOptions[kind]...)
+}
+
+// CheckModelOptions refuses an option key spec's kind did not declare.
+func CheckModelOptions(spec ModelSpec) error {
+	known := ModelOptionKeys(spec.Kind)
+	var bad []string
+	for k := range spec.Extra {
+		if !slices.Contains(known, k) {
+			bad = append(bad, k)
+		}
+	}
+	if len(bad) > 0 {
+		sort.Strings(bad)
+		return fmt.Errorf("model %s: unknown %s option(s) %s (known: %s)", spec.Path, spec.Kind, strings.Join(bad, ", "), strings.Join(known, ", "))
+	}
+	return nil
 }
 
 // NewModel builds spec on b.

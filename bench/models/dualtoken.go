@@ -21,6 +21,7 @@ import (
 )
 
 func init() {
+	bench.RegisterModelOptions("dualtoken", "batch", "max_length", "preprocess")
 	bench.RegisterModel("dualtoken", func(spec bench.ModelSpec, b compute.Backend) (bench.Model, error) {
 		return NewDualToken(spec, b)
 	})
@@ -54,7 +55,7 @@ type DualToken struct {
 // file's digests and the options that decide predictions, defaults filled
 // in.
 func NewDualToken(spec bench.ModelSpec, b compute.Backend) (*DualToken, error) {
-	if err := checkOptions(spec, "dualtoken", "batch", "max_length", "preprocess"); err != nil {
+	if err := bench.CheckModelOptions(spec); err != nil {
 		return nil, err
 	}
 	dt, err := specDType(spec)

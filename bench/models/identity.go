@@ -16,22 +16,6 @@ import (
 	"github.com/dualtoken/evalharness/bench"
 )
 
-// checkOptions refuses an option (spec.Extra key) the kind does not know, so
-// that a misspelt option cannot silently leave the default in force.
-func checkOptions(spec bench.ModelSpec, kind string, known ...string) error {
-	var bad []string
-	for k := range spec.Extra {
-		if !slices.Contains(known, k) {
-			bad = append(bad, k)
-		}
-	}
-	if len(bad) > 0 {
-		sort.Strings(bad)
-		return fmt.Errorf("model %s: unknown %s option(s) %s (known: %s)", spec.Path, kind, strings.Join(bad, ", "), strings.Join(known, ", "))
-	}
-	return nil
-}
-
 // checkpointFiles lists the files a checkpoint path loads from, resolved as
 // weights.Open resolves it: a file is itself; a directory holds
 // model.safetensors, model.safetensors.index.json or a single

@@ -18,6 +18,7 @@ import (
 )
 
 func init() {
+	bench.RegisterModelOptions("llava", "max_batch")
 	bench.RegisterModel("llava", func(spec bench.ModelSpec, b compute.Backend) (bench.Model, error) {
 		return NewLlava(spec, b)
 	})
@@ -35,7 +36,7 @@ type Llava struct {
 // bounds the questions decoded together (default 8; not part of the
 // identity). Unknown options are an error.
 func NewLlava(spec bench.ModelSpec, b compute.Backend) (*Llava, error) {
-	if err := checkOptions(spec, "llava", "max_batch"); err != nil {
+	if err := bench.CheckModelOptions(spec); err != nil {
 		return nil, err
 	}
 	cfg, err := llava.LoadConfig(spec.Path)

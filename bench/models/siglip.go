@@ -19,6 +19,7 @@ import (
 )
 
 func init() {
+	bench.RegisterModelOptions("siglip", "max_length", "preprocess")
 	bench.RegisterModel("siglip", func(spec bench.ModelSpec, b compute.Backend) (bench.Model, error) {
 		return NewSiglip(spec, b)
 	})
@@ -43,7 +44,7 @@ type Siglip struct {
 // checkpoint's, the config's and the tokenizer file's digests and the
 // options, defaults filled in, so each setting caches apart.
 func NewSiglip(spec bench.ModelSpec, b compute.Backend) (*Siglip, error) {
-	if err := checkOptions(spec, "siglip", "max_length", "preprocess"); err != nil {
+	if err := bench.CheckModelOptions(spec); err != nil {
 		return nil, err
 	}
 	dt, err := specDType(spec)

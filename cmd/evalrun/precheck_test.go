@@ -38,6 +38,10 @@ func TestRunChecksEveryEntryFirst(t *testing.T) {
 			fmt.Sprintf("  - {name: tiny, kind: siglip, path: %s}\n  - {name: gone, kind: siglip, path: %s}\n", model, filepath.Join(dir, "nomodel")),
 			fmt.Sprintf("  - {name: imagenet-zeroshot, data: %s}\n", opts.Data),
 			"models[1] (gone): path: "},
+		{"misspelt option of the last model",
+			fmt.Sprintf("  - {name: tiny, kind: siglip, path: %s}\n  - {name: crop, kind: siglip, path: %s, extra: {preproces: crop}}\n", model, model),
+			fmt.Sprintf("  - {name: imagenet-zeroshot, data: %s}\n", opts.Data),
+			"models[1] (crop): model " + model + ": unknown siglip option(s) preproces (known: max_length, preprocess)"},
 	} {
 		cfg := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "-")+".yaml")
 		os.WriteFile(cfg, []byte("out: "+out+"\nmodels:\n"+c.models+"tasks:\n"+c.tasks), 0o644)

@@ -240,6 +240,9 @@ func (c *runCmd) Run(g *Globals) error {
 			}
 			return usageErr("%s: models[%d] (%s): path: %v", where, i, ms.Name, err)
 		}
+		if err := bench.CheckModelOptions(ms); err != nil {
+			return usageErr("%s: models[%d] (%s): %v", where, i, ms.Name, err)
+		}
 	}
 	b, err := backend.New(g.Backend)
 	if err != nil {
