@@ -4,10 +4,14 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+
+	"github.com/dualtoken/evalharness/model/precision"
 )
 
 // ModelSpec names a model to build: its kind (siglip, dualtoken, llava, ...),
@@ -29,7 +33,7 @@ type ModelFactory func(spec ModelSpec, b compute.Backend) (Model, error)
 var (
 	modelMu      sync.Mutex
 	modelKinds   = map[string]ModelFactory{}
-	modelOptions = map[string][]string{}
+	modelOptions = map[string][]OptionDoc{}
 )
 
 // RegisterModel adds a model kind.
@@ -39,24 +43,43 @@ func RegisterModel(kind string, f ModelFactory) {
 	modelKinds[kind] = f
 }
 
-// RegisterModelOptions declares the option keys (ModelSpec.Extra) a model
-// kind takes, so that CheckModelOptions can refuse a misspelt one before
-// any model is loaded.
-func RegisterModelOptions(kind string, keys ...string) {
+// RegisterModelOptions declares the options (ModelSpec.Extra) a model kind
+// takes, with their accepted values or integer ranges and defaults, so that
+// CheckModelOptions can refuse a misspelt key or a bad value before any
+// model is loaded, and the kind's constructor reads them (ModelSpec.Option,
+// ModelSpec.IntOption) by the same declaration.
+func RegisterModelOptions(kind string, opts ...OptionDoc) {
 	modelMu.Lock()
 	defer modelMu.Unlock()
-	modelOptions[kind] = append([]string(nil), keys...)
+	modelOptions[kind] = append([]OptionDoc(nil), opts...)
+}
+
+// ModelOptions lists the options kind declared, in declaration order.
+func ModelOptions(kind string) []OptionDoc {
+	modelMu.Lock()
+	defer modelMu.Unlock()
+	return append([]OptionDoc(nil), modelOptions[kind]...)
 }
 
 // ModelOptionKeys lists the option keys kind declared.
 func ModelOptionKeys(kind string) []string {
-	modelMu.Lock()
-	defer modelMu.Unlock()
-	return append([]string(nil), modelOptions[kind]...)
+	opts := ModelOptions(kind)
+	keys := make([]string, len(opts))
+	for i, o := range opts {
+		keys[i] = o.Key
+	}
+	return keys
 }
 
-// CheckModelOptions refuses an option key spec's kind did not declare.
+// CheckModelOptions checks what can be checked of spec without loading
+// it: every option key is one its kind declared, every value is accepted
+// by the declaration (a value of a fixed set, an integer in range; "" is
+// unset), and the dtype is one model/precision implements. Checks that
+// need the checkpoint (max_length against the text tower's positions) stay
+// with the kind's constructor. The error is one line naming the model path
+// and the field.
 func CheckModelOptions(spec ModelSpec) error {
+	opts := ModelOptions(spec.Kind)
 	known := ModelOptionKeys(spec.Kind)
 	var bad []string
 	for k := range spec.Extra {
@@ -68,7 +91,72 @@ func CheckModelOptions(spec ModelSpec) error {
 		sort.Strings(bad)
 		return fmt.Errorf("model %s: unknown %s option(s) %s (known: %s)", spec.Path, spec.Kind, strings.Join(bad, ", "), strings.Join(known, ", "))
 	}
+	for _, o := range opts { // declaration order: the same first error every time
+		if v := spec.Extra[o.Key]; v != "" {
+			if err := o.Check(v); err != nil {
+				return fmt.Errorf("model %s: %s %v", spec.Path, spec.Kind, err)
+			}
+		}
+	}
+	if _, err := ParseModelDType(spec); err != nil {
+		return err
+	}
 	return nil
+}
+
+// ParseModelDType is spec's compute dtype: float32 when unset, else what
+// precision.Parse accepts (float32, bfloat16 and their short names).
+func ParseModelDType(spec ModelSpec) (dtypes.DType, error) {
+	if spec.DType == "" {
+		return precision.F32, nil
+	}
+	dt, err := precision.Parse(spec.DType)
+	if err != nil {
+		why := ""
+		if d := strings.ToLower(spec.DType); d == "float16" || d == "f16" || d == "fp16" || d == "half" {
+			why = "; float16 is not implemented (its range overflows in activations)"
+		}
+		return dt, fmt.Errorf("model %s: dtype %q: want float32 or bfloat16 (bf16)%s", spec.Path, spec.DType, why)
+	}
+	return dt, nil
+}
+
+// Option is the value of option key: spec.Extra's when set (not ""), else
+// the default spec's kind declared for it ("" when none, or when the kind
+// did not declare key).
+func (spec ModelSpec) Option(key string) string {
+	if v := spec.Extra[key]; v != "" {
+		return v
+	}
+	for _, o := range ModelOptions(spec.Kind) {
+		if o.Key == key {
+			return o.Default
+		}
+	}
+	return ""
+}
+
+// IntOption is the value of the integer option key (Option, parsed and
+// checked against its declaration); ok is false when neither spec nor the
+// declared default sets it.
+func (spec ModelSpec) IntOption(key string) (n int, ok bool, err error) {
+	v := spec.Option(key)
+	if v == "" {
+		return 0, false, nil
+	}
+	for _, o := range ModelOptions(spec.Kind) {
+		if o.Key == key {
+			if !o.Int {
+				return 0, false, fmt.Errorf("model %s: %s option %s is not declared an integer", spec.Path, spec.Kind, key)
+			}
+			if err := o.Check(v); err != nil {
+				return 0, false, fmt.Errorf("model %s: %s %v", spec.Path, spec.Kind, err)
+			}
+			n, _ = strconv.Atoi(v) // Check parsed it
+			return n, true, nil
+		}
+	}
+	return 0, false, fmt.Errorf("model %s: %s declares no option %s", spec.Path, spec.Kind, key)
 }
 
 // NewModel builds spec on b.
@@ -77,7 +165,7 @@ func NewModel(spec ModelSpec, b compute.Backend) (Model, error) {
 	f, ok := modelKinds[spec.Kind]
 	modelMu.Unlock()
 	if !ok {
-		return nil, fmt.Errorf("model %q: unknown kind %q (known: %v)", spec.Name, spec.Kind, ModelKinds())
+		return nil, fmt.Errorf("model %q: unknown kind %q (known: %s)", spec.Name, spec.Kind, strings.Join(ModelKinds(), ", "))
 	}
 	return f(spec, b)
 }

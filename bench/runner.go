@@ -237,8 +237,13 @@ func ReadSubsetFile(path string) ([]string, error) {
 		return nil, err
 	}
 	var ids []string
-	for _, l := range strings.Split(string(raw), "\n") {
+	seen := map[string]int{}
+	for n, l := range strings.Split(string(raw), "\n") {
 		if l = strings.TrimSpace(l); l != "" {
+			if first, dup := seen[l]; dup {
+				return nil, fmt.Errorf("%s:%d: item %q is also on line %d (a subset lists each item once)", path, n+1, l, first)
+			}
+			seen[l] = n + 1
 			ids = append(ids, l)
 		}
 	}

@@ -65,9 +65,12 @@ func ExportSubmission(task Task, predPath string, sel Selection, path string, lo
 	}
 	// A temporary file beside path, renamed into place: an error midway
 	// leaves no truncated submission behind.
+	if st, err := os.Stat(filepath.Dir(path)); err != nil || !st.IsDir() {
+		return fmt.Errorf("submission file %s: its folder %s does not exist", path, filepath.Dir(path))
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
-		return err
+		return fmt.Errorf("submission file %s: %v", path, err)
 	}
 	defer os.Remove(tmp.Name())              // after a successful rename there is nothing to remove
 	if err := tmp.Chmod(0o644); err != nil { // CreateTemp makes it private

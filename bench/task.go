@@ -11,8 +11,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -125,12 +127,32 @@ type OptionDoc struct {
 	// (a path, a number, a name).
 	Values []string `json:"values"`
 	// List means the value is a comma list of Values (e.g. pope's splits).
-	List bool `json:"list,omitempty"`
+	List bool `json:"list"`
+	// Scoring means the option only changes how saved predictions are
+	// scored (a rule, a judge, which items are counted), so evalrun score
+	// may change it; any other option decides the predictions themselves.
+	Scoring bool `json:"scoring"`
+	// Int means the value is a whole number of at least Min (a batch size,
+	// a length); Values is then empty. (Model kinds' options use it.)
+	Int bool `json:"int,omitempty"`
+	// Min is the least value an Int option accepts.
+	Min int `json:"min,omitempty"`
 }
 
-// Check reports whether v is acceptable for the option: one of Values (each
-// element of a comma list for a List option), or anything when Values is empty.
+// Check reports whether v is acceptable for the option: an integer of at
+// least Min for an Int option, one of Values (each element of a comma list
+// for a List option), or anything when Values is empty.
 func (d OptionDoc) Check(v string) error {
+	if d.Int {
+		if n, err := strconv.Atoi(v); err != nil || n < d.Min {
+			want := fmt.Sprintf("an integer >= %d", d.Min)
+			if d.Min == 1 {
+				want = "a positive integer"
+			}
+			return fmt.Errorf("option %s=%q: want %s", d.Key, v, want)
+		}
+		return nil
+	}
 	if len(d.Values) == 0 {
 		return nil
 	}
@@ -241,10 +263,19 @@ func Register(s Spec) {
 func New(name string, opts Options) (Task, error) {
 	s, ok := Lookup(name)
 	if !ok {
-		return nil, fmt.Errorf("unknown task %q (known: %v)", name, Names())
+		return nil, fmt.Errorf("unknown task %q (known: %s)", name, strings.Join(Names(), ", "))
 	}
 	if err := s.Check(opts); err != nil {
 		return nil, err
+	}
+	// The data root as an absolute path: results.json and the prediction
+	// cache key then name the same data wherever the command was started.
+	if opts.Data != "" {
+		abs, err := filepath.Abs(opts.Data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: data %q: %w", name, opts.Data, err)
+		}
+		opts.Data = abs
 	}
 	opts.task, opts.declared = name, map[string]bool{}
 	for _, k := range s.Keys() {
@@ -262,7 +293,7 @@ func New(name string, opts Options) (Task, error) {
 func OptionsFromProtocol(name string, protocol map[string]any) (Options, error) {
 	s, ok := Lookup(name)
 	if !ok {
-		return Options{}, fmt.Errorf("unknown task %q (known: %v)", name, Names())
+		return Options{}, fmt.Errorf("unknown task %q (known: %s)", name, strings.Join(Names(), ", "))
 	}
 	opts := Options{Data: protocolString(protocol["data"]), Extra: map[string]string{}}
 	for _, d := range s.Options {

@@ -26,10 +26,16 @@ type CheckRow struct {
 	HigherIsBetter bool    `json:"higher_is_better"`
 	Tolerance      float64 `json:"tolerance"`
 	Regressed      bool    `json:"regressed"`
-	Note           string  `json:"note,omitempty"`
+	// Note says why a row is special ("missing in candidate", "different
+	// items: not compared", ...); "" when nothing is. JSON always has it.
+	Note string `json:"note"`
 	// Missing is true when the candidate lacks the metric; Candidate and
 	// Delta are then NaN and JSON writes them as null.
 	Missing bool `json:"-"`
+	// NotCompared is true when the row was not judged because the task's
+	// two runs covered different items and CheckOptions.AllowDifferentItems
+	// was false; Regressed is then false.
+	NotCompared bool `json:"-"`
 }
 
 // MarshalJSON writes the candidate and delta of a metric missing from the
@@ -55,7 +61,7 @@ func (r CheckRow) MarshalJSON() ([]byte, error) {
 		HigherIsBetter bool             `json:"higher_is_better"`
 		Tolerance      bench.JSONFloat  `json:"tolerance"`
 		Regressed      bool             `json:"regressed"`
-		Note           string           `json:"note,omitempty"`
+		Note           string           `json:"note"`
 	}{r.Task, r.Model, r.CandidateModel, r.Metric, bench.JSONFloat(r.Baseline), orNull(r.Candidate), orNull(r.Delta), r.HigherIsBetter, bench.JSONFloat(r.Tolerance), r.Regressed, r.Note})
 }
 
@@ -71,7 +77,9 @@ type CheckReport struct {
 	ExtraTasks   []string   `json:"extra_tasks,omitempty"`
 	// DifferentItems names the tasks whose two runs covered different
 	// items ("pope: baseline 9000 items (all), candidate 100 items
-	// (limit 100)"): their metrics are not comparable.
+	// (limit 100)"): their metrics are not comparable, so unless
+	// CheckOptions.AllowDifferentItems their rows are not judged and do
+	// not count in Regressions.
 	DifferentItems []string `json:"different_items,omitempty"`
 }
 
@@ -203,18 +211,61 @@ func (k pairKey) String() string {
 	return k.task + " (" + k.model + ")"
 }
 
+// checkPaths checks that paths, the results.json files results were read
+// from, has one entry per result (nil: unknown, allowed).
+func checkPaths(what string, results []*bench.Result, paths []string) error {
+	if paths != nil && len(paths) != len(results) {
+		return fmt.Errorf("reports: %d paths for %d %s results", len(paths), len(results), what)
+	}
+	return nil
+}
+
+// pathOf is the i-th result's file, or "" when paths are unknown.
+func pathOf(paths []string, i int) string {
+	if i < len(paths) {
+		return paths[i]
+	}
+	return ""
+}
+
+// twoResults describes two results of one model on one task: their dtype
+// and backend (each once where they agree) and, where known, both files.
+func twoResults(a, b *bench.Result, pa, pb string) string {
+	var parts []string
+	for _, f := range []struct{ what, x, y string }{{"dtype", a.Run.DType, b.Run.DType}, {"backend", a.Run.Backend, b.Run.Backend}} {
+		switch {
+		case f.x == "" && f.y == "":
+		case f.x == f.y:
+			parts = append(parts, fmt.Sprintf("both %s %q", f.what, f.x))
+		default:
+			parts = append(parts, fmt.Sprintf("%s %q and %q", f.what, f.x, f.y))
+		}
+	}
+	s := ""
+	if len(parts) > 0 {
+		s = " (" + strings.Join(parts, ", ") + ")"
+	}
+	if pa != "" && pb != "" {
+		s += ": " + pa + " and " + pb
+	}
+	return s
+}
+
 // index groups results by task and, within a task, by model name; two
-// results of one model on one task are ambiguous.
-func index(rs []*bench.Result, side string) (map[string]map[string]*bench.Result, error) {
+// results of one model on one task are ambiguous (the error names both
+// files where paths are known).
+func index(rs []*bench.Result, paths []string, side string) (map[string]map[string]*bench.Result, error) {
 	out := map[string]map[string]*bench.Result{}
-	for _, r := range rs {
+	at := map[*bench.Result]int{}
+	for i, r := range rs {
 		if out[r.Task] == nil {
 			out[r.Task] = map[string]*bench.Result{}
 		}
 		if prev, dup := out[r.Task][r.Model.Name]; dup {
-			return nil, fmt.Errorf("%s has two results for task %q of model %q (dtype %q and %q, backend %q and %q): point it at one run's results", side, r.Task, r.Model.Name, prev.Run.DType, r.Run.DType, prev.Run.Backend, r.Run.Backend)
+			return nil, fmt.Errorf("%s has two results for task %q of model %q%s; point it at one run's results", side, r.Task, r.Model.Name, twoResults(prev, r, pathOf(paths, at[prev]), pathOf(paths, i)))
 		}
 		out[r.Task][r.Model.Name] = r
+		at[r] = i
 	}
 	return out, nil
 }
@@ -236,6 +287,45 @@ func pairs(side, other map[string]map[string]*bench.Result) map[pairKey]*bench.R
 	return out
 }
 
+// CheckOptions control Check.
+type CheckOptions struct {
+	// Tolerances are the allowed worsenings (--tolerance). Every key must
+	// apply to some metric of the whole baseline, before Models narrows it,
+	// so one tolerance list serves every --model.
+	Tolerances Tolerances
+	// Models, when not empty, keeps only these models' results on both
+	// sides (--model); a name neither side has is an error.
+	Models []string
+	// AllowDifferentItems judges the rows of a task whose two runs covered
+	// different items (note "different items"); otherwise they are listed
+	// in DifferentItems but not judged (note "different items: not
+	// compared") and do not count in Regressions.
+	AllowDifferentItems bool
+	// BaselinePaths and CandidatePaths are the results.json files the
+	// results were read from, in the same order (bench.FindResults's second
+	// value), named by errors; nil when unknown.
+	BaselinePaths, CandidatePaths []string
+}
+
+// selectModels keeps the results (and their paths) of the named models.
+func selectModels(names []string, rs []*bench.Result, paths []string) ([]*bench.Result, []string) {
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	var out []*bench.Result
+	var outPaths []string
+	for i, r := range rs {
+		if want[r.Model.Name] {
+			out = append(out, r)
+			if paths != nil {
+				outPaths = append(outPaths, paths[i])
+			}
+		}
+	}
+	return out, outPaths
+}
+
 // Check compares every baseline metric with the candidate in the direction
 // higher_is_better gives. A candidate metric that is missing or NaN regresses.
 //
@@ -243,17 +333,37 @@ func pairs(side, other map[string]map[string]*bench.Result) map[pairKey]*bench.R
 // checkpoints with different model names compare), and by (task, model
 // name) where either side has several models for the task (a demo or
 // multi-model run's OUT/<task>/<model>/). Every tolerance key must apply
-// to some baseline metric.
-func Check(baseline, candidate []*bench.Result, tol Tolerances) (*CheckReport, error) {
-	bi, err := index(baseline, "baseline")
-	if err != nil {
+// to some metric of the whole baseline (before opts.Models narrows it).
+func Check(baseline, candidate []*bench.Result, opts CheckOptions) (*CheckReport, error) {
+	if err := checkPaths("baseline", baseline, opts.BaselinePaths); err != nil {
 		return nil, err
 	}
-	ci, err := index(candidate, "candidate")
-	if err != nil {
+	if err := checkPaths("candidate", candidate, opts.CandidatePaths); err != nil {
 		return nil, err
+	}
+	tol := opts.Tolerances
+	basePaths, candPaths := opts.BaselinePaths, opts.CandidatePaths
+	if len(opts.Models) > 0 {
+		if _, err := SelectModels(opts.Models, baseline, candidate); err != nil {
+			return nil, err
+		}
 	}
 	if err := tol.Validate(baseline); err != nil {
+		return nil, err
+	}
+	if len(opts.Models) > 0 {
+		baseline, basePaths = selectModels(opts.Models, baseline, basePaths)
+		candidate, candPaths = selectModels(opts.Models, candidate, candPaths)
+		if len(baseline) == 0 {
+			return nil, fmt.Errorf("the baseline has no results of model(s) %s", strings.Join(opts.Models, ", "))
+		}
+	}
+	bi, err := index(baseline, basePaths, "baseline")
+	if err != nil {
+		return nil, err
+	}
+	ci, err := index(candidate, candPaths, "candidate")
+	if err != nil {
 		return nil, err
 	}
 	base, cand := pairs(bi, ci), pairs(ci, bi)
@@ -280,6 +390,7 @@ func Check(baseline, candidate []*bench.Result, tol Tolerances) (*CheckReport, e
 		if differ != "" {
 			rep.DifferentItems = append(rep.DifferentItems, key.String()+": "+differ)
 		}
+		skip := differ != "" && !opts.AllowDifferentItems
 		informational := map[string]bool{}
 		for _, m := range b.Informational {
 			informational[m] = true
@@ -302,14 +413,18 @@ func Check(baseline, candidate []*bench.Result, tol Tolerances) (*CheckReport, e
 				if math.IsNaN(cv) {
 					row.Note = "NaN in candidate"
 				}
-				if b.TaskVersion != c.TaskVersion || fmt.Sprint(b.Protocol) != fmt.Sprint(c.Protocol) {
+				if b.TaskVersion != c.TaskVersion || fmt.Sprint(withoutData(b.Protocol)) != fmt.Sprint(withoutData(c.Protocol)) {
 					row.Note = strings.TrimPrefix(row.Note+"; protocol or task version differs", "; ")
 				}
 			}
 			if informational[m] {
 				row.Note = strings.TrimPrefix(row.Note+"; informational, not judged", "; ")
 			}
-			if differ != "" {
+			switch {
+			case skip:
+				row.Regressed, row.NotCompared = false, true
+				row.Note = strings.TrimPrefix(row.Note+"; different items: not compared", "; ")
+			case differ != "":
 				row.Note = strings.TrimPrefix(row.Note+"; different items", "; ")
 			}
 			if row.Regressed {
@@ -344,7 +459,12 @@ func itemsDiffer(b, c *bench.Result) string {
 	} else if b.NSamples.Total == c.NSamples.Total {
 		return ""
 	}
-	return fmt.Sprintf("baseline %s, candidate %s", selection(b), selection(c))
+	msg := fmt.Sprintf("baseline %s, candidate %s", selection(b), selection(c))
+	if b.NSamples.Total == c.NSamples.Total {
+		// Only the digests tell them apart: say so, or the two halves read alike.
+		msg += ": same count, other item IDs"
+	}
+	return msg
 }
 
 func selection(r *bench.Result) string {
@@ -378,4 +498,16 @@ func regressed(base, cand float64, higherIsBetter bool, tol float64) bool {
 		return cand < base-tol
 	}
 	return cand > base+tol
+}
+
+// withoutData is a protocol without its data root: where a copy of the data
+// lies is no difference of protocol (its content is data_files' business).
+func withoutData(p map[string]any) map[string]any {
+	out := make(map[string]any, len(p))
+	for k, v := range p {
+		if k != "data" {
+			out[k] = v
+		}
+	}
+	return out
 }

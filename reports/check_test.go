@@ -19,7 +19,7 @@ func TestCheckDirectionsAndTolerances(t *testing.T) {
 		res("recon", map[string]float64{"rfid": 1.0, "psnr": 25}, map[string]bool{"rfid": false, "psnr": true}),
 	}
 	same := []*bench.Result{base[0], base[1]}
-	rep, err := Check(base, same, nil)
+	rep, err := Check(base, same, CheckOptions{})
 	if err != nil || rep.Regressions != 0 || len(rep.Rows) != 4 {
 		t.Fatalf("identical: %+v %v", rep, err)
 	}
@@ -28,7 +28,7 @@ func TestCheckDirectionsAndTolerances(t *testing.T) {
 		res("pope", map[string]float64{"f1": 84.5, "yes_ratio": 50}, nil),
 		res("recon", map[string]float64{"rfid": 1.2, "psnr": 26}, nil),
 	}
-	rep, _ = Check(base, cand, nil)
+	rep, _ = Check(base, cand, CheckOptions{})
 	if rep.Regressions != 2 {
 		t.Errorf("want 2 regressions, got %+v", rep.Rows)
 	}
@@ -36,19 +36,19 @@ func TestCheckDirectionsAndTolerances(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, _ = Check(base, cand, tol)
+	rep, _ = Check(base, cand, CheckOptions{Tolerances: tol})
 	if rep.Regressions != 0 {
 		t.Errorf("within tolerance: %+v", rep.Rows)
 	}
 	tol["pope/f1"] = 0.4999
-	if rep, _ = Check(base, cand, tol); rep.Regressions != 1 {
+	if rep, _ = Check(base, cand, CheckOptions{Tolerances: tol}); rep.Regressions != 1 {
 		t.Errorf("just outside tolerance: %+v", rep.Rows)
 	}
 	// Improvement is never a regression; NaN and missing metrics are.
 	cand[1].Metrics["rfid"] = 0.1
 	cand[0].Metrics["f1"] = math.NaN()
 	delete(cand[0].Metrics, "yes_ratio")
-	rep, _ = Check(base, cand, nil)
+	rep, _ = Check(base, cand, CheckOptions{})
 	if rep.Regressions != 2 {
 		t.Errorf("NaN+missing: %+v", rep.Rows)
 	}
@@ -56,7 +56,7 @@ func TestCheckDirectionsAndTolerances(t *testing.T) {
 
 func TestCheckMissingTaskAndBadTolerance(t *testing.T) {
 	base := []*bench.Result{res("a", map[string]float64{"x": 1}, map[string]bool{"x": true}), res("b", map[string]float64{"x": 1}, map[string]bool{"x": true})}
-	rep, _ := Check(base, base[:1], nil)
+	rep, _ := Check(base, base[:1], CheckOptions{})
 	if len(rep.MissingTasks) != 1 || rep.MissingTasks[0] != "b" {
 		t.Errorf("missing: %+v", rep)
 	}
@@ -65,13 +65,15 @@ func TestCheckMissingTaskAndBadTolerance(t *testing.T) {
 			t.Errorf("%q accepted", s)
 		}
 	}
-	if _, err := Check(append(base, base[0]), base, nil); err == nil {
+	if _, err := Check(append(base, base[0]), base, CheckOptions{}); err == nil {
 		t.Errorf("ambiguous baseline accepted")
 	}
 }
 
 // Runs on different items are told apart by the IDs' digest where both
 // results carry one, and by the item count for results written before it.
+// Without AllowDifferentItems such a task's rows are not judged; with it
+// they are, noted.
 func TestCheckDifferentItems(t *testing.T) {
 	run := func(n int, digest string, limit int) *bench.Result {
 		r := res("pope", map[string]float64{"f1": 85}, map[string]bool{"f1": true})
@@ -85,23 +87,84 @@ func TestCheckDifferentItems(t *testing.T) {
 		want       string // "" = comparable
 	}{
 		{"same digest", run(10, "aa", 0), run(10, "aa", 0), ""},
-		{"same count, other items", run(10, "aa", 0), run(10, "bb", 10), "pope: baseline 10 items (all), candidate 10 items (limit 10)"},
+		{"same count, other items", run(10, "aa", 0), run(10, "bb", 10), "pope: baseline 10 items (all), candidate 10 items (limit 10): same count, other item IDs"},
+		{"same count and selection, other items", run(120, "aa", 0), run(120, "bb", 0), "pope: baseline 120 items (all), candidate 120 items (all): same count, other item IDs"},
+		{"other count and digest", run(10, "aa", 0), run(4, "bb", 4), "pope: baseline 10 items (all), candidate 4 items (limit 4)"},
 		{"old results, same count", run(10, "", 0), run(10, "bb", 0), ""},
 		{"old results, other count", run(10, "", 0), run(4, "", 4), "pope: baseline 10 items (all), candidate 4 items (limit 4)"},
 		{"same items, other annotations", withData(run(10, "aa", 0), "x.json", "11"), withData(run(10, "aa", 0), "x.json", "22"), "pope: data files differ: x.json"},
 		{"same items, same annotations", withData(run(10, "aa", 0), "x.json", "11"), withData(run(10, "aa", 0), "x.json", "11"), ""},
 	} {
-		rep, err := Check([]*bench.Result{c.base}, []*bench.Result{c.cand}, nil)
-		if err != nil {
-			t.Fatal(err)
+		for _, allow := range []bool{false, true} {
+			rep, err := Check([]*bench.Result{c.base}, []*bench.Result{c.cand}, CheckOptions{AllowDifferentItems: allow})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := ""
+			if len(rep.DifferentItems) > 0 {
+				got = rep.DifferentItems[0]
+			}
+			wantNote := ""
+			if c.want != "" && allow {
+				wantNote = "different items"
+			} else if c.want != "" {
+				wantNote = "different items: not compared"
+			}
+			if got != c.want || rep.Rows[0].Note != wantNote {
+				t.Errorf("%s (allow %v): different_items %q, note %q; want %q, %q", c.name, allow, got, rep.Rows[0].Note, c.want, wantNote)
+			}
 		}
-		got := ""
-		if len(rep.DifferentItems) > 0 {
-			got = rep.DifferentItems[0]
+	}
+}
+
+// A task whose runs covered different items is not judged unless allowed:
+// its rows, however much worse, neither regress nor count, while a task
+// on the same items still does.
+func TestCheckDifferentItemsNotJudged(t *testing.T) {
+	pope := func(n int, digest string, f1, yes float64) *bench.Result {
+		r := res("pope", map[string]float64{"f1": f1, "acc": f1, "yes_ratio": yes}, map[string]bool{"f1": true, "acc": true, "yes_ratio": true})
+		r.Informational = []string{"yes_ratio"}
+		r.NSamples = bench.NSamples{Total: n, Scored: n, IDsSHA256: digest}
+		return r
+	}
+	recon := func(psnr float64) *bench.Result {
+		return res("recon", map[string]float64{"psnr": psnr}, map[string]bool{"psnr": true})
+	}
+	base := []*bench.Result{pope(120, "aa", 85, 50), recon(25)}
+	worse := pope(120, "bb", 60, 40)
+	delete(worse.Metrics, "acc")
+	cand := []*bench.Result{worse, recon(24)}
+
+	rep, err := Check(base, cand, CheckOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Regressions != 1 || len(rep.DifferentItems) != 1 {
+		t.Errorf("want only recon/psnr counted and pope listed: %d regressions, different %v, rows %+v", rep.Regressions, rep.DifferentItems, rep.Rows)
+	}
+	for metric, note := range map[string]string{
+		"f1":        "different items: not compared",
+		"acc":       "missing in candidate; different items: not compared",
+		"yes_ratio": "informational, not judged; different items: not compared",
+	} {
+		r := rowOf(rep, "pope", "", metric)
+		if r == nil || r.Regressed || !r.NotCompared || r.Note != note {
+			t.Errorf("pope/%s row %+v, want not regressed, note %q", metric, r, note)
 		}
-		if got != c.want || (c.want != "") != (rep.Rows[0].Note == "different items") {
-			t.Errorf("%s: different_items %q, note %q; want %q", c.name, got, rep.Rows[0].Note, c.want)
-		}
+	}
+	if r := rowOf(rep, "recon", "", "psnr"); r == nil || !r.Regressed || r.NotCompared || r.Note != "" {
+		t.Errorf("recon/psnr row %+v", r)
+	}
+
+	rep, err = Check(base, cand, CheckOptions{AllowDifferentItems: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Regressions != 3 || len(rep.DifferentItems) != 1 {
+		t.Errorf("allowed: want f1, acc and psnr regressed: %d, rows %+v", rep.Regressions, rep.Rows)
+	}
+	if r := rowOf(rep, "pope", "", "f1"); r == nil || !r.Regressed || r.NotCompared || r.Note != "different items" {
+		t.Errorf("allowed pope/f1 row %+v", r)
 	}
 }
 
@@ -111,7 +174,7 @@ func TestCheckInformational(t *testing.T) {
 	base := res("pope", map[string]float64{"f1": 85, "yes_ratio": 50}, map[string]bool{"f1": true, "yes_ratio": true})
 	base.Informational = []string{"yes_ratio"}
 	cand := res("pope", map[string]float64{"f1": 84, "yes_ratio": 40}, nil)
-	rep, err := Check([]*bench.Result{base}, []*bench.Result{cand}, nil)
+	rep, err := Check([]*bench.Result{base}, []*bench.Result{cand}, CheckOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +216,7 @@ func TestCheckPairsByModelWhenSeveral(t *testing.T) {
 		modelRes("tiny-dualtoken", "recon", map[string]float64{"psnr": 25}),
 		modelRes("tiny-other", "recon", map[string]float64{"psnr": 1}),
 	}
-	rep, err := Check(base, cand, nil)
+	rep, err := Check(base, cand, CheckOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +236,7 @@ func TestCheckPairsByModelWhenSeveral(t *testing.T) {
 	if len(rep.MissingTasks) != 0 || len(rep.ExtraTasks) != 1 || rep.ExtraTasks[0] != "recon (tiny-other)" {
 		t.Errorf("missing %v, extra %v", rep.MissingTasks, rep.ExtraTasks)
 	}
-	rep, err = Check(base, cand[1:], nil)
+	rep, err = Check(base, cand[1:], CheckOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +244,7 @@ func TestCheckPairsByModelWhenSeveral(t *testing.T) {
 		t.Errorf("missing %v", rep.MissingTasks)
 	}
 	// Two results of one model on one task are still ambiguous.
-	if _, err := Check(append(base, modelRes("tiny-siglip", "flickr8k", nil)), cand, nil); err == nil || !strings.Contains(err.Error(), `model "tiny-siglip"`) {
+	if _, err := Check(append(base, modelRes("tiny-siglip", "flickr8k", nil)), cand, CheckOptions{}); err == nil || !strings.Contains(err.Error(), `model "tiny-siglip"`) {
 		t.Errorf("ambiguous baseline: %v", err)
 	}
 }
@@ -191,7 +254,7 @@ func TestCheckPairsByModelWhenSeveral(t *testing.T) {
 func TestCheckPairsByTaskWhenOne(t *testing.T) {
 	base := []*bench.Result{modelRes("ckpt-v1", "pope", map[string]float64{"f1": 85})}
 	cand := []*bench.Result{modelRes("ckpt-v2", "pope", map[string]float64{"f1": 84})}
-	rep, err := Check(base, cand, nil)
+	rep, err := Check(base, cand, CheckOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +270,7 @@ func TestCheckPairsByTaskWhenOne(t *testing.T) {
 		t.Errorf("row JSON %s", js)
 	}
 	// Same name: no candidate_model key.
-	rep, _ = Check(base, base, nil)
+	rep, _ = Check(base, base, CheckOptions{})
 	if js, _ := json.Marshal(rep.Rows[0]); strings.Contains(string(js), "candidate_model") || !strings.Contains(string(js), `"model":"ckpt-v1"`) {
 		t.Errorf("row JSON %s", js)
 	}
@@ -240,7 +303,7 @@ func TestCheckToleranceMustMatch(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := Check(base, cand, tol)
+		rep, err := Check(base, cand, CheckOptions{Tolerances: tol})
 		if err != nil || rep.Regressions != 0 || rep.Rows[0].Tolerance != 5 {
 			t.Errorf("%s: %v %+v", key, err, rep)
 		}
@@ -256,7 +319,7 @@ func TestCheckToleranceMustMatch(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Check(base, cand, tol); err == nil || !strings.Contains(err.Error(), want) {
+		if _, err := Check(base, cand, CheckOptions{Tolerances: tol}); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: got %v, want %q", key, err, want)
 		}
 	}
@@ -272,7 +335,7 @@ func TestCheckToleranceMustMatch(t *testing.T) {
 func TestCheckNaNCandidateIsNotMissing(t *testing.T) {
 	base := []*bench.Result{res("recon", map[string]float64{"psnr": 25, "ssim": 0.7}, map[string]bool{"psnr": true, "ssim": true})}
 	cand := []*bench.Result{res("recon", map[string]float64{"psnr": math.NaN()}, nil)}
-	rep, err := Check(base, cand, nil)
+	rep, err := Check(base, cand, CheckOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,4 +351,102 @@ func TestCheckNaNCandidateIsNotMissing(t *testing.T) {
 func withData(r *bench.Result, file, digest string) *bench.Result {
 	r.DataFiles = map[string]string{file: digest}
 	return r
+}
+
+// --model narrows the comparison but not the tolerance check: a shared CI
+// tolerance list naming a task of a model left out still applies, while a
+// key that fits no baseline metric at all is still refused.
+func TestCheckToleranceBeforeModelFilter(t *testing.T) {
+	base := []*bench.Result{
+		modelRes("tiny-dualtoken", "recon", map[string]float64{"psnr": 25}),
+		modelRes("tiny-llava", "pope", map[string]float64{"f1": 85}),
+	}
+	cand := []*bench.Result{
+		modelRes("tiny-dualtoken", "recon", map[string]float64{"psnr": 24.95}),
+		modelRes("tiny-llava", "pope", map[string]float64{"f1": 80}),
+	}
+	tol := Tolerances{"pope/f1": 1, "recon/psnr": 0.1}
+	rep, err := Check(base, cand, CheckOptions{Tolerances: tol, Models: []string{"tiny-dualtoken"}})
+	if err != nil {
+		t.Fatalf("tolerance for a filtered-out model's task: %v", err)
+	}
+	if len(rep.Rows) != 1 || rep.Rows[0].Task != "recon" || rep.Regressions != 0 || rep.Rows[0].Tolerance != 0.1 {
+		t.Errorf("--model tiny-dualtoken: %+v", rep)
+	}
+	tol["pope/f2"] = 1
+	if _, err := Check(base, cand, CheckOptions{Tolerances: tol, Models: []string{"tiny-dualtoken"}}); err == nil || !strings.Contains(err.Error(), `"pope/f2"`) {
+		t.Errorf("typo under --model: %v", err)
+	}
+	if _, err := Check(base, cand, CheckOptions{Models: []string{"nosuch"}}); err == nil || !strings.Contains(err.Error(), `"nosuch"`) {
+		t.Errorf("--model nosuch: %v", err)
+	}
+	only := append(cand, modelRes("cand-only", "pope", map[string]float64{"f1": 1}))
+	if _, err := Check(base, only, CheckOptions{Models: []string{"cand-only"}}); err == nil || !strings.Contains(err.Error(), "baseline has no results of model(s) cand-only") {
+		t.Errorf("--model of the candidate only: %v", err)
+	}
+}
+
+// Two results of one model on one task name both files (paths follow
+// their results through --model), and say a dtype or backend once where
+// they agree.
+func TestCheckDuplicateNamesFiles(t *testing.T) {
+	a := modelRes("tiny-llava", "pope", map[string]float64{"f1": 85})
+	b := modelRes("tiny-llava", "pope", map[string]float64{"f1": 84})
+	other := modelRes("tiny-siglip", "pope", map[string]float64{"f1": 1})
+	for _, r := range []*bench.Result{a, b} {
+		r.Run.DType, r.Run.Backend = "float32", "go"
+	}
+	paths := []string{"out/siglip/results.json", "runA/pope/tiny-llava/results.json", "runB/pope/tiny-llava/results.json"}
+	want := `candidate has two results for task "pope" of model "tiny-llava" (both dtype "float32", both backend "go"): runA/pope/tiny-llava/results.json and runB/pope/tiny-llava/results.json`
+	for _, models := range [][]string{nil, {"tiny-llava"}} {
+		_, err := Check([]*bench.Result{a}, []*bench.Result{other, a, b}, CheckOptions{Models: models, BaselinePaths: []string{"base/results.json"}, CandidatePaths: paths})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("models %v: got %v, want %q", models, err, want)
+		}
+	}
+	b.Run.DType = "bfloat16"
+	_, err := Check([]*bench.Result{a, b}, []*bench.Result{a}, CheckOptions{BaselinePaths: paths[1:]})
+	if want := `baseline has two results for task "pope" of model "tiny-llava" (dtype "float32" and "bfloat16", both backend "go"): runA/pope/tiny-llava/results.json and runB/pope/tiny-llava/results.json; point it`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("got %v, want %q", err, want)
+	}
+	if _, err := Check([]*bench.Result{a}, []*bench.Result{a}, CheckOptions{BaselinePaths: paths}); err == nil {
+		t.Errorf("three paths for one result accepted")
+	}
+}
+
+// Every check JSON row has "note", "" when there is none.
+func TestCheckJSONNoteAlwaysPresent(t *testing.T) {
+	base := []*bench.Result{res("recon", map[string]float64{"psnr": 25}, map[string]bool{"psnr": true})}
+	rep, err := Check(base, base, CheckOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := json.Marshal(rep.Rows[0])
+	if err != nil || !strings.Contains(string(js), `"regressed":false,"note":""}`) {
+		t.Errorf("row JSON %s, %v", js, err)
+	}
+}
+
+// The data root's path is no protocol difference; a scorer rule is.
+func TestCheckProtocolIgnoresDataPath(t *testing.T) {
+	mk := func(data, rule string) *bench.Result {
+		r := res("pope", map[string]float64{"f1": 85}, map[string]bool{"f1": true})
+		r.Protocol = map[string]any{"data": data, "rule": rule}
+		return r
+	}
+	for _, c := range []struct {
+		cand *bench.Result
+		note string
+	}{
+		{mk("/elsewhere/pope", "official"), ""},
+		{mk("/data/pope", "vlmevalkit"), "protocol or task version differs"},
+	} {
+		rep, err := Check([]*bench.Result{mk("/data/pope", "official")}, []*bench.Result{c.cand}, CheckOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Rows[0].Note != c.note {
+			t.Errorf("candidate %v: note %q, want %q", c.cand.Protocol, rep.Rows[0].Note, c.note)
+		}
+	}
 }

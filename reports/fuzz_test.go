@@ -44,13 +44,13 @@ func FuzzCheckAndReport(f *testing.F) {
 			}
 			rs = append(rs, r)
 		}
-		self, err := Check(rs[:1], rs[:1], nil)
+		self, err := Check(rs[:1], rs[:1], CheckOptions{})
 		if err != nil || self.Regressions != 0 {
 			t.Fatalf("a result against itself: %d regressions, %v", self.Regressions, err)
 		}
-		rep, err := Check(rs[:1], rs[1:], Tolerances{"*/psnr": 0.5})
+		rep, err := Check(rs[:1], rs[1:], CheckOptions{Tolerances: Tolerances{"*/psnr": 0.5}})
 		if _, has := rs[0].Metrics["psnr"]; err != nil && !has && strings.Contains(err.Error(), `"*/psnr"`) {
-			rep, err = Check(rs[:1], rs[1:], nil) // a tolerance that applies to nothing is refused
+			rep, err = Check(rs[:1], rs[1:], CheckOptions{}) // a tolerance that applies to nothing is refused
 		}
 		if err != nil {
 			t.Fatal(err)

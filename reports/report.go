@@ -18,9 +18,15 @@ type Options struct {
 	OutDir string
 	// Matches maps our model names to the paper rows they reproduce.
 	Matches map[string]string
+	// Paths are the results.json files the results were read from, in the
+	// same order (bench.FindResults's second value), named by errors; nil
+	// when unknown.
+	Paths []string
 }
 
-// Report is every table and plot made from a set of results.
+// Report is every table and plot made from a set of results. Tables holds
+// only the paper tables that our results fill at least half the columns of
+// (Table.HasOurs); it is empty, not nil, when there are none.
 type Report struct {
 	Tables  []Table         `json:"tables"`
 	All     Table           `json:"all_results"`
@@ -28,26 +34,29 @@ type Report struct {
 	Results []*bench.Result `json:"-"`
 }
 
-// Make builds the paper tables that our results touch, the table of all
-// measured metrics, and (with OutDir) the plots.
+// Make builds the paper tables that our results fill at least half the
+// columns of, the table of all measured metrics, and (with OutDir) the plots.
 //
 // Two results of one model on one task (e.g. float32 and bfloat16 runs'
 // folders, which share the model name) are an error: a table cell holds
 // one number, and which one would depend on the order the folders were read.
 func Make(results []*bench.Result, opts Options) (*Report, error) {
+	if err := checkPaths("reported", results, opts.Paths); err != nil {
+		return nil, err
+	}
 	type key struct{ model, task string }
-	seen := map[key]*bench.Result{}
-	for _, res := range results {
+	seen := map[key]int{}
+	for i, res := range results {
 		k := key{res.Model.Name, res.Task}
-		if prev, dup := seen[k]; dup {
-			return nil, fmt.Errorf("model %q has two results for task %q (dtype %q and %q, backend %q and %q): report one run's folder, or give the runs different model names", k.model, k.task, prev.Run.DType, res.Run.DType, prev.Run.Backend, res.Run.Backend)
+		if j, dup := seen[k]; dup {
+			return nil, fmt.Errorf("model %q has two results for task %q%s; report one run's folder, or give the runs different model names", k.model, k.task, twoResults(results[j], res, pathOf(opts.Paths, j), pathOf(opts.Paths, i)))
 		}
-		seen[k] = res
+		seen[k] = i
 	}
 	if err := CheckMatches(results, opts.Matches); err != nil {
 		return nil, err
 	}
-	r := &Report{Results: results}
+	r := &Report{Tables: []Table{}, Results: results}
 	for _, spec := range Tables() {
 		t := Build(spec, results, opts.Matches)
 		if t.HasOurs() {
@@ -182,7 +191,11 @@ func (r *Report) Write(w io.Writer, format string) error {
 	case "json":
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"schema": 1, "tables": r.Tables, "all_results": r.All})
+		tables := r.Tables
+		if tables == nil { // [] rather than null when no paper table is shown
+			tables = []Table{}
+		}
+		return enc.Encode(map[string]any{"schema": 1, "tables": tables, "all_results": r.All})
 	case "html":
 		return r.writeHTML(w)
 	case "csv":

@@ -87,7 +87,7 @@ func TestReportRefusesTwoResultsOfOneRun(t *testing.T) {
 func TestCheckJSONNonFinite(t *testing.T) {
 	base := []*bench.Result{res("recon", map[string]float64{"psnr": math.Inf(1), "ent": math.NaN(), "gone": 1, "fid": 2, "lpips": 0.1}, map[string]bool{"psnr": true, "ent": true, "gone": true})}
 	cand := []*bench.Result{res("recon", map[string]float64{"psnr": 30, "ent": 1, "fid": math.Inf(1), "lpips": math.NaN()}, nil)}
-	rep, err := Check(base, cand, nil)
+	rep, err := Check(base, cand, CheckOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,5 +108,37 @@ func TestCheckJSONNonFinite(t *testing.T) {
 	}
 	if n := bytes.Count(b, []byte("null")); n != 2 {
 		t.Errorf("want null only for the missing metric's candidate and delta, found %d:\n%s", n, b)
+	}
+}
+
+// The report's duplicate error names both files where paths are given.
+func TestReportDuplicateNamesFiles(t *testing.T) {
+	a := mkResult("m", "recon", map[string]float64{"psnr": 20})
+	b := mkResult("m", "recon", map[string]float64{"psnr": 30})
+	_, err := Make([]*bench.Result{a, mkResult("m", "pope", map[string]float64{"f1": 1}), b}, Options{Paths: []string{"x/recon/m/results.json", "x/pope/m/results.json", "y/recon/m/results.json"}})
+	if want := `model "m" has two results for task "recon": x/recon/m/results.json and y/recon/m/results.json; report one`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("got %v, want %q", err, want)
+	}
+}
+
+// With no paper table at least half filled, JSON says "tables": [] (not
+// null) and still has all_results.
+func TestReportJSONNoTables(t *testing.T) {
+	rep, err := Make([]*bench.Result{mkResult("m", "no-such-paper-task", map[string]float64{"x": 1})}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []*Report{rep, {All: rep.All}} { // from Make, and a zero Report
+		var buf bytes.Buffer
+		if err := r.Write(&buf, "json"); err != nil {
+			t.Fatal(err)
+		}
+		var doc map[string]json.RawMessage
+		if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+			t.Fatal(err)
+		}
+		if string(doc["tables"]) != "[]" || doc["all_results"] == nil {
+			t.Errorf("tables %s, all_results %.40s", doc["tables"], doc["all_results"])
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -46,6 +47,28 @@ func NewSiglip(sp *SentencePiece, maxLen int) *Siglip {
 	s.eosID = sp.PieceToID(siglipEOS)
 	s.unkLen = len(sp.encodePieces(siglipUNK, false))
 	return s
+}
+
+// NotSiglipError is NewSiglipChecked's refusal of a SentencePiece model
+// that is not SigLIP's (errors.As tells it from a file that cannot be read).
+type NotSiglipError struct {
+	Path string // the tokenizer file, as the caller named it
+}
+
+func (e *NotSiglipError) Error() string {
+	return fmt.Sprintf("tokenizer %s has no %q piece, so it is not SigLIP's: SigLIP2's Gemma tokenizer (its own casing, <bos>/<eos> and padding rules) is not implemented, and texts cannot be encoded", e.Path, siglipEOS)
+}
+
+// NewSiglipChecked is NewSiglip for a model read from path (named in the
+// error) that first refuses, with a *NotSiglipError, a model without
+// SigLIP's "</s>" piece: SiglipTokenizer's rules append and pad with it, so
+// with any other model (SigLIP2's Gemma tokenizer has <eos>) they would
+// encode texts wrongly rather than fail.
+func NewSiglipChecked(sp *SentencePiece, path string, maxLen int) (*Siglip, error) {
+	if sp.IDToPiece(sp.PieceToID(siglipEOS)) != siglipEOS {
+		return nil, &NotSiglipError{Path: path}
+	}
+	return NewSiglip(sp, maxLen), nil
 }
 
 // MaxLength is the padded length (0: no truncation or padding).

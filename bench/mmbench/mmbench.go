@@ -53,8 +53,8 @@ func init() {
 		Data: "one MMBench .tsv (the data root itself, or the only .tsv in it; legacy OpenCompass or VLMEvalKit columns, base64 images)",
 		Options: []bench.OptionDoc{
 			{Key: "file", Help: "NAME.tsv to read when the data folder holds several"},
-			{Key: "circular", Help: "circular evaluation: a question counts only if every rotation of its options is right; false asks the main rows alone", Default: "true", Values: []string{"true", "false"}},
-			{Key: "rule", Help: "answer-letter extraction: legacy = VLMEvalKit's can_infer before Aug 2025, last4 = the letter must be among the last 4 tokens", Default: string(metrics.MMBenchRuleLegacy), Values: []string{string(metrics.MMBenchRuleLegacy), string(metrics.MMBenchRuleLast4)}},
+			{Key: "circular", Help: "circular evaluation: a question counts only if every rotation of its options is right; false asks the main rows alone", Default: "true", Values: []string{"true", "false"}, Scoring: true},
+			{Key: "rule", Help: "answer-letter extraction: legacy = VLMEvalKit's can_infer before Aug 2025, last4 = the letter must be among the last 4 tokens", Default: string(metrics.MMBenchRuleLegacy), Values: []string{string(metrics.MMBenchRuleLegacy), string(metrics.MMBenchRuleLast4)}, Scoring: true},
 			qa.PromptOption(),
 			qa.MaxNewTokensOption(qa.MaxNewTokensLong),
 		},

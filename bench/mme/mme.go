@@ -48,7 +48,7 @@ func init() {
 		Help: "MME perception and cognition scores (14 yes/no subtasks)",
 		Data: "MME_Benchmark_release_version/<subtask>/ (or the subtask folders at the root), images with questions_answers_YN/<stem>.txt or <stem>.txt beside them",
 		Options: []bench.OptionDoc{
-			{Key: "subtasks", Help: "all = the 14, each required for the totals; available = those present; or a comma list of subtask names", Default: "all"},
+			{Key: "subtasks", Help: "all = the 14, each required for the totals; available = those present; or a comma list of subtask names", Default: "all", Scoring: true},
 			qa.PromptOption(),
 			qa.MaxNewTokensOption(qa.MaxNewTokensShort),
 		},

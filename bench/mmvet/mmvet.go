@@ -57,12 +57,12 @@ func init() {
 		Help: "MM-Vet open-ended answers graded 0..1 by an LLM judge, total and per capability",
 		Data: "mm-vet.json and images/<imagename>",
 		Options: []bench.OptionDoc{
-			{Key: "grader", Help: "llm = MM-Vet's few-shot LLM judge (the benchmark's protocol); substring = an offline stand-in that is NOT MM-Vet's protocol", Default: GraderLLM, Values: []string{GraderLLM, GraderSubstring}},
-			{Key: "judge_url", Help: "OpenAI-compatible base URL of the judge (default: $" + metrics.JudgeEnvURL + "; key from $" + metrics.JudgeEnvKey + ")"},
-			{Key: "judge_model", Help: "judge model name ($" + metrics.JudgeEnvModel + " overrides the default)", Default: metrics.JudgeDefaultModel},
-			{Key: "judge_cache", Help: "DIR caching every judge reply (default: <user cache dir>/evalharness/judge)"},
-			{Key: "grader_runs", Help: "times the grading is repeated (the paper: 5; mean and population std); a positive integer", Default: "1"},
-			{Key: "judge_workers", Help: "judge requests in flight at once; a positive integer", Default: "4"},
+			{Key: "grader", Help: "llm = MM-Vet's few-shot LLM judge (the benchmark's protocol); substring = an offline stand-in that is NOT MM-Vet's protocol", Default: GraderLLM, Values: []string{GraderLLM, GraderSubstring}, Scoring: true},
+			{Key: "judge_url", Help: "OpenAI-compatible base URL of the judge (default: $" + metrics.JudgeEnvURL + "; key from $" + metrics.JudgeEnvKey + ")", Scoring: true},
+			{Key: "judge_model", Help: "judge model name ($" + metrics.JudgeEnvModel + " overrides the default)", Default: metrics.JudgeDefaultModel, Scoring: true},
+			{Key: "judge_cache", Help: "DIR caching every judge reply (default: <user cache dir>/evalharness/judge)", Scoring: true},
+			{Key: "grader_runs", Help: "times the grading is repeated (the paper: 5; mean and population std); a positive integer", Default: "1", Scoring: true},
+			{Key: "judge_workers", Help: "judge requests in flight at once; a positive integer", Default: "4", Scoring: true},
 			qa.MaxNewTokensOption(qa.MaxNewTokensLong),
 		},
 		New: New})

@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -20,8 +21,17 @@ import (
 	"github.com/dualtoken/evalharness/tokenizer"
 )
 
+// dualtokenOptions are the dualtoken kind's options (ModelSpec.Extra);
+// NewDualToken reads them through this declaration, which `evalrun run`
+// checks first.
+var dualtokenOptions = []bench.OptionDoc{
+	{Key: "batch", Help: "images per graph call (not part of the identity: images are independent through the tokenizer in eval mode)", Default: "16", Int: true, Min: 1},
+	maxLengthOption,
+	{Key: "preprocess", Help: "crop: shorter side to the input size, bicubic, then centre crop (the authors' evaluation); resize: squash the whole image to the input size (the SigLIP processor's way)", Default: "crop", Values: []string{"crop", "resize"}},
+}
+
 func init() {
-	bench.RegisterModelOptions("dualtoken", "batch", "max_length", "preprocess")
+	bench.RegisterModelOptions("dualtoken", dualtokenOptions...)
 	bench.RegisterModel("dualtoken", func(spec bench.ModelSpec, b compute.Backend) (bench.Model, error) {
 		return NewDualToken(spec, b)
 	})
@@ -41,19 +51,25 @@ type DualToken struct {
 	batch int
 	info  bench.ModelInfo
 	mu    sync.Mutex
+	// noText says why EmbedTexts cannot run (tok is nil): no text tower,
+	// no tokenizer file, or a tokenizer that is not SigLIP's.
+	noText error
 }
 
 // NewDualToken loads spec.Path (a tokenizer directory, see dualtoken.Load).
 // Options: tokenizer (spec.Tokenizer, else spiece.model beside the weights;
-// needed only to embed texts), max_length (as the siglip kind),
+// needed only to embed texts: a default spiece.model that is not SigLIP's,
+// such as SigLIP2's Gemma tokenizer, leaves the model without texts, and
+// EmbedTexts says why, while an explicit spec.Tokenizer is refused here),
+// max_length (as the siglip kind),
 // preprocess=crop|resize (default crop, the authors' evaluation: shorter
 // side to the input size, bicubic, then centre crop; resize squashes the
 // whole image to the input size, the SigLIP processor's way), and batch
 // (images per graph call, default 16; not part of the identity, as images
-// are independent through the tokenizer in eval mode). Unknown options are
-// an error. Info holds the checkpoint's, the config's and the tokenizer
-// file's digests and the options that decide predictions, defaults filled
-// in.
+// are independent through the tokenizer in eval mode). An unknown option or
+// a bad value is an error (bench.CheckModelOptions on dualtokenOptions).
+// Info holds the checkpoint's, the config's and the tokenizer file's
+// digests and the options that decide predictions, defaults filled in.
 func NewDualToken(spec bench.ModelSpec, b compute.Backend) (*DualToken, error) {
 	if err := bench.CheckModelOptions(spec); err != nil {
 		return nil, err
@@ -62,13 +78,10 @@ func NewDualToken(spec bench.ModelSpec, b compute.Backend) (*DualToken, error) {
 	if err != nil {
 		return nil, err
 	}
-	preprocess := spec.Extra["preprocess"]
-	switch preprocess {
-	case "", "crop":
-		preprocess = "crop"
-	case "resize":
-	default:
-		return nil, fmt.Errorf("model %s: preprocess %q (crop or resize)", spec.Path, preprocess)
+	preprocess := spec.Option("preprocess")  // checked: crop or resize
+	batch, _, err := spec.IntOption("batch") // checked: >= 1, default 16
+	if err != nil {
+		return nil, err
 	}
 	m, err := dualtoken.Load(b, spec.Path)
 	if err != nil {
@@ -83,34 +96,49 @@ func NewDualToken(spec bench.ModelSpec, b compute.Backend) (*DualToken, error) {
 	}
 	info.DType = precision.Name(dt)
 	info.Options = map[string]string{"preprocess": preprocess}
-	d := &DualToken{Model: m, size: m.Config.Tower.Vision.ImageSize, crop: preprocess == "crop", batch: 16, info: info}
-	if v := spec.Extra["batch"]; v != "" {
-		if d.batch, err = strconv.Atoi(v); err != nil || d.batch < 1 {
-			return nil, fmt.Errorf("model %s: batch %q must be a positive integer", spec.Path, v)
+	d := &DualToken{Model: m, size: m.Config.Tower.Vision.ImageSize, crop: preprocess == "crop", batch: batch, info: info}
+	tc := m.Config.Tower.Text
+	if tc == nil {
+		d.noText = fmt.Errorf("model %s: dualtoken has no text tower: it cannot embed texts", spec.Path)
+		return d, nil
+	}
+	maxLen, err := textMaxLength(spec, tc.MaxPositions)
+	if err != nil {
+		return nil, err
+	}
+	tokPath := spec.Tokenizer
+	if tokPath == "" {
+		tokPath = filepath.Join(spec.Path, "spiece.model")
+		if _, err := os.Stat(tokPath); err != nil {
+			d.noText = fmt.Errorf("model %s: dualtoken has no spiece.model (name one: tokenizer: in run.yaml, --tokenizer): it cannot embed texts", spec.Path)
+			return d, nil
 		}
 	}
-	if tc := m.Config.Tower.Text; tc != nil {
-		tokPath := spec.Tokenizer
-		if tokPath == "" {
-			tokPath = filepath.Join(spec.Path, "spiece.model")
-		}
-		if _, statErr := os.Stat(tokPath); statErr == nil || spec.Tokenizer != "" {
-			tok, maxLen, err := loadSiglipTokenizer(spec, tokPath, tc.MaxPositions, tc.VocabSize)
-			if err != nil {
-				return nil, err
-			}
-			if d.info.TokenizerSHA256, err = tokenizerSHA256(spec, tokPath); err != nil {
-				return nil, err
-			}
-			d.info.Options["max_length"] = strconv.Itoa(maxLen)
-			d.tok = tok
-			if d.text, err = siglip.NewEncoder(b, m.Siglip(), 32); err != nil {
-				return nil, err
-			}
-		}
+	tok, err := loadSiglipTokenizer(spec, tokPath, maxLen, tc.VocabSize)
+	var refused *tokenizer.NotSiglipError
+	switch {
+	case errors.As(err, &refused) && spec.Tokenizer == "":
+		// The image paths (reconstruction, semantic codes) do not need
+		// it: build without texts, and say why when a task asks for them.
+		d.noText = err
+		return d, nil
+	case err != nil:
+		return nil, err
+	}
+	if d.info.TokenizerSHA256, err = tokenizerSHA256(spec, tokPath); err != nil {
+		return nil, err
+	}
+	d.info.Options["max_length"] = strconv.Itoa(maxLen)
+	d.tok = tok
+	if d.text, err = siglip.NewEncoder(b, m.Siglip(), 32); err != nil {
+		return nil, err
 	}
 	return d, nil
 }
+
+// TextError says why the model cannot embed texts (no text tower, no
+// tokenizer file, a tokenizer that is not SigLIP's); nil when it can.
+func (d *DualToken) TextError() error { return d.noText }
 
 func (d *DualToken) Info() bench.ModelInfo { return d.info }
 
@@ -224,7 +252,7 @@ func (d *DualToken) EmbedImages(_ context.Context, imgs []*imageio.Image) ([][]f
 // EmbedTexts embeds texts with the tower's text model (SiglipTokenizer).
 func (d *DualToken) EmbedTexts(_ context.Context, texts []string) ([][]float32, error) {
 	if d.tok == nil {
-		return nil, fmt.Errorf("dualtoken: %s has no text tower or no spiece.model: it cannot embed texts", d.Model.Dir)
+		return nil, d.noText
 	}
 	ids := make([][]int, len(texts))
 	for i, t := range texts {

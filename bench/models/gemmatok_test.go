@@ -1,6 +1,8 @@
 package models
 
 import (
+	"context"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -36,5 +38,68 @@ func TestGemmaStyleTokenizerRefused(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), `has no "</s>" piece`) || !strings.Contains(err.Error(), gemma) {
 			t.Errorf("%s with a Gemma-style tokenizer: %v", c.kind, err)
 		}
+	}
+}
+
+// writeGemmaTokenizer writes a SentencePiece model shaped like SigLIP2's
+// Gemma tokenizer in the one way that matters here: "<eos>", no "</s>".
+func writeGemmaTokenizer(t *testing.T, path string) {
+	t.Helper()
+	s := tokenizer.NewUnigramSpec()
+	s.Pieces[1].Piece = "<eos>"
+	for i, w := range []string{"▁a", "▁red", "▁"} {
+		s.Pieces = append(s.Pieces, tokenizer.PieceSpec{Piece: w, Score: -1 - float32(i)})
+	}
+	for _, c := range "adre" {
+		s.Pieces = append(s.Pieces, tokenizer.PieceSpec{Piece: string(c), Score: -20})
+	}
+	if err := s.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A DualToken folder whose own spiece.model is Gemma's still builds: its
+// image paths (reconstruction, semantic embeddings) run, while texts are
+// refused with the tokenizer's reason in one line, naming the file.
+func TestDualTokenGemmaSpieceImagesOnly(t *testing.T) {
+	dir := extractAsset(t, "tiny-dualtoken")
+	spiece := filepath.Join(dir, "spiece.model")
+	writeGemmaTokenizer(t, spiece)
+	b, err := backend.New("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := bench.NewModel(bench.ModelSpec{Name: "d", Kind: "dualtoken", Path: dir}, b)
+	if err != nil {
+		t.Fatalf("dualtoken with a Gemma spiece.model did not build: %v", err)
+	}
+	d := m.(*DualToken)
+	imgs := worldImages(2, d.InputSize())
+	recs, err := d.Reconstruct(context.Background(), imgs)
+	if err != nil || len(recs) != 2 || recs[0].Image.H != d.InputSize() {
+		t.Fatalf("Reconstruct: %d records, %v", len(recs), err)
+	}
+	embs, err := d.EmbedImages(context.Background(), imgs)
+	if err != nil || len(embs) != 2 {
+		t.Fatalf("EmbedImages: %d embeddings, %v", len(embs), err)
+	}
+	_, err = d.EmbedTexts(context.Background(), []string{"a red square"})
+	if err == nil || !strings.Contains(err.Error(), `has no "</s>" piece`) || !strings.Contains(err.Error(), spiece) || strings.Contains(err.Error(), "\n") {
+		t.Errorf("EmbedTexts: %v, want one line naming %s and the missing \"</s>\"", err, spiece)
+	}
+	var refused *tokenizer.NotSiglipError
+	if !errors.As(d.TextError(), &refused) || refused.Path != spiece {
+		t.Errorf("TextError() = %v, want the *tokenizer.NotSiglipError of %s", d.TextError(), spiece)
+	}
+	if info := m.Info(); info.TokenizerSHA256 != "" || info.Options["max_length"] != "" {
+		t.Errorf("identity %+v records a tokenizer the model does not use", info)
+	}
+	// The shipped spiece.model gives texts and no TextError.
+	ok, err := bench.NewModel(bench.ModelSpec{Name: "d", Kind: "dualtoken", Path: extractAsset(t, "tiny-dualtoken")}, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ok.(*DualToken).TextError(); err != nil {
+		t.Errorf("shipped tiny-dualtoken: TextError() = %v", err)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 
 	"github.com/gomlx/compute"
 
@@ -17,8 +16,14 @@ import (
 	"github.com/dualtoken/evalharness/model/precision"
 )
 
+// llavaOptions are the llava kind's options (ModelSpec.Extra); NewLlava
+// reads them through this declaration, which `evalrun run` checks first.
+var llavaOptions = []bench.OptionDoc{
+	{Key: "max_batch", Help: "most questions decoded together (not part of the identity)", Default: "8", Int: true, Min: 1},
+}
+
 func init() {
-	bench.RegisterModelOptions("llava", "max_batch")
+	bench.RegisterModelOptions("llava", llavaOptions...)
 	bench.RegisterModel("llava", func(spec bench.ModelSpec, b compute.Backend) (bench.Model, error) {
 		return NewLlava(spec, b)
 	})
@@ -34,7 +39,8 @@ type Llava struct {
 // "llava" naming the vision tower, projector and language model). Options:
 // spec.Tokenizer replaces the config's tokenizer; spec.Extra["max_batch"]
 // bounds the questions decoded together (default 8; not part of the
-// identity). Unknown options are an error.
+// identity). An unknown option or a bad value is an error
+// (bench.CheckModelOptions on llavaOptions).
 func NewLlava(spec bench.ModelSpec, b compute.Backend) (*Llava, error) {
 	if err := bench.CheckModelOptions(spec); err != nil {
 		return nil, err
@@ -46,11 +52,9 @@ func NewLlava(spec bench.ModelSpec, b compute.Backend) (*Llava, error) {
 	if spec.Tokenizer != "" {
 		cfg.Tokenizer = spec.Tokenizer
 	}
-	maxBatch := 8
-	if v := spec.Extra["max_batch"]; v != "" {
-		if maxBatch, err = strconv.Atoi(v); err != nil || maxBatch < 1 {
-			return nil, fmt.Errorf("model %s: max_batch %q must be a positive integer", spec.Path, v)
-		}
+	maxBatch, _, err := spec.IntOption("max_batch") // checked: >= 1, default 8
+	if err != nil {
+		return nil, err
 	}
 	info, err := LlavaIdentity(spec, cfg)
 	if err != nil {

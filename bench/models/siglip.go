@@ -18,8 +18,24 @@ import (
 	"github.com/dualtoken/evalharness/tokenizer"
 )
 
+// maxLengthOption is the text length option of the kinds with a SigLIP
+// text tower. Its upper bound, the tower's max_position_embeddings, is in
+// the checkpoint, so only "a positive integer" is checked before loading.
+var maxLengthOption = bench.OptionDoc{
+	Key:  "max_length",
+	Help: "tokens per text (truncated, padded with </s>); at most the text tower's max_position_embeddings, its default (SigLIP So/14-384 evaluations use 64)",
+	Int:  true, Min: 1,
+}
+
+// siglipOptions are the siglip kind's options (ModelSpec.Extra); NewSiglip
+// reads them through this declaration, which `evalrun run` checks first.
+var siglipOptions = []bench.OptionDoc{
+	maxLengthOption,
+	{Key: "preprocess", Help: "resize: the HF SigLIP processor's bicubic squash to the input size; crop: shorter side to the input size, then centre crop (DualToken's eval)", Default: "resize", Values: []string{"resize", "crop"}},
+}
+
 func init() {
-	bench.RegisterModelOptions("siglip", "max_length", "preprocess")
+	bench.RegisterModelOptions("siglip", siglipOptions...)
 	bench.RegisterModel("siglip", func(spec bench.ModelSpec, b compute.Backend) (bench.Model, error) {
 		return NewSiglip(spec, b)
 	})
@@ -40,7 +56,8 @@ type Siglip struct {
 // So/14-384 evaluations use 64), preprocess=resize|crop (default resize: the
 // HF SigLIP processor, a bicubic squash to the input size, no crop; crop:
 // shorter side to the input size then centre crop, as DualToken's eval).
-// Unknown options are an error. The model's identity (Info) holds the
+// An unknown option or a bad value is an error (bench.CheckModelOptions
+// on siglipOptions). The model's identity (Info) holds the
 // checkpoint's, the config's and the tokenizer file's digests and the
 // options, defaults filled in, so each setting caches apart.
 func NewSiglip(spec bench.ModelSpec, b compute.Backend) (*Siglip, error) {
@@ -51,14 +68,7 @@ func NewSiglip(spec bench.ModelSpec, b compute.Backend) (*Siglip, error) {
 	if err != nil {
 		return nil, err
 	}
-	preprocess := spec.Extra["preprocess"]
-	switch preprocess {
-	case "", "resize":
-		preprocess = "resize"
-	case "crop":
-	default:
-		return nil, fmt.Errorf("model %s: preprocess %q (resize or crop)", spec.Path, preprocess)
-	}
+	preprocess := spec.Option("preprocess") // checked: resize or crop
 	m, err := siglip.Load(spec.Path)
 	if err != nil {
 		return nil, err
@@ -73,7 +83,11 @@ func NewSiglip(spec bench.ModelSpec, b compute.Backend) (*Siglip, error) {
 	if tokPath == "" {
 		tokPath = filepath.Join(spec.Path, "spiece.model")
 	}
-	tok, maxLen, err := loadSiglipTokenizer(spec, tokPath, m.Config.Text.MaxPositions, m.Config.Text.VocabSize)
+	maxLen, err := textMaxLength(spec, m.Config.Text.MaxPositions)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := loadSiglipTokenizer(spec, tokPath, maxLen, m.Config.Text.VocabSize)
 	if err != nil {
 		return nil, err
 	}
@@ -139,28 +153,41 @@ func (s *Siglip) EmbedTexts(_ context.Context, texts []string) ([][]float32, err
 	return s.enc.EmbedTexts(ids)
 }
 
+// textMaxLength is the max_length option for a text tower of maxPositions
+// positions: the option (a positive integer, checked by its declaration) up
+// to maxPositions, or maxPositions when unset.
+func textMaxLength(spec bench.ModelSpec, maxPositions int) (int, error) {
+	n, ok, err := spec.IntOption(maxLengthOption.Key)
+	switch {
+	case err != nil:
+		return 0, err
+	case !ok:
+		return maxPositions, nil
+	case n > maxPositions:
+		return 0, fmt.Errorf("model %s: max_length %d must be 1..%d (the text tower's max_position_embeddings)", spec.Path, n, maxPositions)
+	}
+	return n, nil
+}
+
 // loadSiglipTokenizer loads SigLIP's SentencePiece tokenizer for a text
-// tower of maxPositions positions and vocab embeddings, padded to the
-// max_length option (default maxPositions). Only SigLIP (v1)'s rules are
-// implemented ("</s>" appended and padded, punctuation canonicalised):
-// SigLIP2's Gemma tokenizer has no "</s>" piece and is refused rather than
-// tokenized by the wrong rules.
-func loadSiglipTokenizer(spec bench.ModelSpec, tokPath string, maxPositions, vocab int) (*tokenizer.Siglip, int, error) {
+// tower of vocab embeddings, padding to maxLen. Only SigLIP (v1)'s rules
+// are implemented ("</s>" appended and padded, punctuation canonicalised):
+// SigLIP2's Gemma tokenizer has no "</s>" piece and is refused (the error
+// wraps a *tokenizer.NotSiglipError) rather than tokenized by the wrong
+// rules.
+func loadSiglipTokenizer(spec bench.ModelSpec, tokPath string, maxLen, vocab int) (*tokenizer.Siglip, error) {
 	sp, err := tokenizer.LoadSentencePiece(tokPath)
 	if err != nil {
-		return nil, 0, fmt.Errorf("model %s: tokenizer: %w", spec.Path, err)
+		return nil, fmt.Errorf("model %s: tokenizer: %w", spec.Path, err)
 	}
-	if sp.IDToPiece(sp.PieceToID("</s>")) != "</s>" {
-		return nil, 0, fmt.Errorf("model %s: tokenizer %s has no \"</s>\" piece, so it is not SigLIP's: SigLIP2's Gemma tokenizer (its own casing, <bos>/<eos> and padding rules) is not implemented, and texts cannot be encoded", spec.Path, tokPath)
-	}
-	maxLen := maxPositions
-	if v := spec.Extra["max_length"]; v != "" {
-		if maxLen, err = strconv.Atoi(v); err != nil || maxLen < 1 || maxLen > maxPositions {
-			return nil, 0, fmt.Errorf("model %s: max_length %q must be 1..%d", spec.Path, v, maxPositions)
-		}
+	// Refused before the size check: Gemma's 256k pieces would otherwise
+	// be reported as a mere size mismatch.
+	tok, err := tokenizer.NewSiglipChecked(sp, tokPath, maxLen)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %w", spec.Path, err)
 	}
 	if sp.VocabSize() > vocab {
-		return nil, 0, fmt.Errorf("model %s: tokenizer %s has %d pieces but the text tower only %d embeddings", spec.Path, tokPath, sp.VocabSize(), vocab)
+		return nil, fmt.Errorf("model %s: tokenizer %s has %d pieces but the text tower only %d embeddings", spec.Path, tokPath, sp.VocabSize(), vocab)
 	}
-	return tokenizer.NewSiglip(sp, maxLen), maxLen, nil
+	return tok, nil
 }

@@ -38,11 +38,11 @@ func init() {
 		Help: "POPE yes/no hallucination F1 per split and averaged",
 		Data: "coco_pope_{random,popular,adversarial}.json (JSON lines; also under coco/ or .jsonl) and the COCO images in val2014/ or images/",
 		Options: []bench.OptionDoc{
-			{Key: "splits", Help: "comma list of the negative-sampling splits to ask", Default: strings.Join(Splits, ","), Values: Splits, List: true},
-			{Key: "rule", Help: "yes/no extraction: official = POPE's evaluate.py / LLaVA's eval_pope.py, vlmevalkit = VLMEvalKit's YOrN_Extraction", Default: string(metrics.POPEOfficial), Values: []string{string(metrics.POPEOfficial), string(metrics.POPEVLMEvalKit)}},
+			{Key: "splits", Help: "comma list of the negative-sampling splits to ask", Default: strings.Join(Splits, ","), Values: Splits, List: true, Scoring: true},
+			{Key: "rule", Help: "yes/no extraction: official = POPE's evaluate.py / LLaVA's eval_pope.py, vlmevalkit = VLMEvalKit's YOrN_Extraction", Default: string(metrics.POPEOfficial), Values: []string{string(metrics.POPEOfficial), string(metrics.POPEVLMEvalKit)}, Scoring: true},
 			qa.PromptOption(),
 			qa.MaxNewTokensOption(qa.MaxNewTokensShort),
-			{Key: "images", Help: "DIR of the COCO images (default: val2014/, images/ or the data root itself)"},
+			{Key: "images", Help: "DIR of the COCO images (default: val2014/, images/ or the data root itself)", Scoring: true},
 		},
 		New: New})
 }

@@ -50,7 +50,7 @@ func init() {
 			{Key: "inception", Help: "PATH of pytorch-fid's pt_inception-2015-12-05-6726825d.pth (or a .safetensors of it); without it rFID is not computed"},
 			{Key: "fid_mode", Help: "rFID preprocessing: clean = clean-fid's, pytorch-fid = pytorch-fid's (metric rfid_clean or rfid_pytorch)", Default: "clean", Values: []string{"clean", "pytorch-fid"}},
 			{Key: "jpeg", Help: "round-trip ground truth and reconstructions through JPEG quality 95 before rFID, as the authors' eval (q95), or not (none)", Default: "q95", Values: []string{"q95", "none"}},
-			{Key: "save", Help: "DIR to write the reconstructions to as PNG, same relative paths"},
+			{Key: "save", Help: "DIR to write the reconstructions to as PNG, same relative paths", Scoring: true},
 		},
 		New: New})
 }

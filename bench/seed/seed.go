@@ -54,7 +54,7 @@ func init() {
 			{Key: "prompt", Help: "generation: llava (default) = question, option lines and the multiple-choice suffix, plain = no suffix; likelihood: seed (default) = \"Question: ...\\nAnswer:\", plain = the question alone", Values: []string{qa.PromptLLaVA, qa.PromptPlain, PromptSEED}},
 			qa.MaxNewTokensOption(qa.MaxNewTokensShort),
 			{Key: "file", Help: "question FILE, relative to the data root or absolute (default: " + FileName + ")"},
-			{Key: "images", Help: "DIR of the images (default: SEED-Bench-image/, seed_bench_image/ or images/ in the data root)"},
+			{Key: "images", Help: "DIR of the images (default: SEED-Bench-image/, seed_bench_image/ or images/ in the data root)", Scoring: true},
 		},
 		New: New})
 }

@@ -46,10 +46,10 @@ func init() {
 		Data: "v2_OpenEnded_mscoco_<split>_questions.json, v2_mscoco_<split>_annotations.json (absent for the test splits) and COCO images in val2014/, train2014/ or test2015/",
 		Options: []bench.OptionDoc{
 			{Key: "split", Help: "question split; test-dev2015 and test2015 have no public answers: their predictions are for EvalAI", Default: "val2014", Values: []string{"val2014", "train2014", "test-dev2015", "test2015"}},
-			{Key: "rule", Help: "answer normalisation: official = vqaEval.py, evalai = LLaVA's EvalAIAnswerProcessor first, lmms-eval", Default: string(metrics.VQAOfficial), Values: []string{string(metrics.VQAOfficial), string(metrics.VQAEvalAI), string(metrics.VQALmmsEval)}},
+			{Key: "rule", Help: "answer normalisation: official = vqaEval.py, evalai = LLaVA's EvalAIAnswerProcessor first, lmms-eval", Default: string(metrics.VQAOfficial), Values: []string{string(metrics.VQAOfficial), string(metrics.VQAEvalAI), string(metrics.VQALmmsEval)}, Scoring: true},
 			qa.PromptOption(),
 			qa.MaxNewTokensOption(qa.MaxNewTokensShort),
-			{Key: "images", Help: "DIR of the COCO images (default: the split's folder, e.g. val2014/, in the data root)"},
+			{Key: "images", Help: "DIR of the COCO images (default: the split's folder, e.g. val2014/, in the data root)", Scoring: true},
 		},
 		New: New})
 }

@@ -24,7 +24,7 @@ type checkCmd struct {
 	JSON      bool     `name:"json" help:"Print the comparison as JSON (schema 1)."`
 	// Comparing a --limit run with a full one is almost always a mistake
 	// in a CI script, so it must be asked for.
-	AllowDifferentItems bool `help:"Compare tasks whose runs covered different items (another --limit or --subset, or other data files) instead of refusing."`
+	AllowDifferentItems bool `help:"Compare and judge tasks whose runs covered different items (another --limit or --subset, other item IDs, or other data files) instead of refusing."`
 }
 
 func (c *checkCmd) Help() string {
@@ -38,7 +38,12 @@ when a baseline task (or task and model) is missing from the candidate, the two
 runs of a task covered different items (results.json's n_samples.ids_sha256, or
 the item counts for results written before it existed) or read data files that
 hashed differently (data_files), or a --tolerance key or
---model name matches nothing.
+--model name matches nothing. Without --allow-different-items the rows of a task
+whose runs covered different items are shown but not judged (status "-", note
+"different items: not compared") and do not count as regressions; with it they
+are judged (note "different items"). --tolerance keys are checked against the
+whole baseline, before --model narrows it, so one tolerance list serves every
+--model. In --json rows "note" is always present ("" when none).
 
 Example (in a user's CI, after evaluating a new checkpoint):
   evalrun check --baseline baselines/v1 --candidate results/ --tolerance 'recon/rfid_clean=0.05' --tolerance '*/psnr=0.1'
@@ -46,32 +51,27 @@ Example (in a user's CI, after evaluating a new checkpoint):
 }
 
 func (c *checkCmd) Run(g *Globals) error {
-	base, _, err := bench.FindResults(c.Baseline)
+	base, basePaths, err := bench.FindResults(c.Baseline)
 	if err != nil {
 		return usageErr("baseline: %v", err)
 	}
-	cand, _, err := bench.FindResults(c.Candidate)
+	cand, candPaths, err := bench.FindResults(c.Candidate)
 	if err != nil {
 		return usageErr("candidate: %v", err)
 	}
 	if len(base) == 0 {
 		return usageErr("baseline %s: no results.json found", c.Baseline)
 	}
-	if len(c.Model) > 0 {
-		sides, err := reports.SelectModels(c.Model, base, cand)
-		if err != nil {
-			return usageErr("%v", err)
-		}
-		base, cand = sides[0], sides[1]
-		if len(base) == 0 {
-			return usageErr("baseline %s has no results of model(s) %s", c.Baseline, strings.Join(c.Model, ", "))
-		}
-	}
 	tol, err := reports.ParseTolerances(c.Tolerance)
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	rep, err := reports.Check(base, cand, tol)
+	// Check validates the tolerances against the whole baseline before
+	// --model narrows it, so one CI tolerance list serves every --model.
+	rep, err := reports.Check(base, cand, reports.CheckOptions{
+		Tolerances: tol, Models: c.Model, AllowDifferentItems: c.AllowDifferentItems,
+		BaselinePaths: basePaths, CandidatePaths: candPaths,
+	})
 	if err != nil {
 		return usageErr("%v", err)
 	}
@@ -90,8 +90,11 @@ func (c *checkCmd) Run(g *Globals) error {
 				dir = "lower"
 			}
 			status := "ok"
-			if r.Regressed {
+			switch {
+			case r.Regressed:
 				status = "REGRESSED"
+			case r.NotCompared:
+				status = "-"
 			}
 			if r.Note != "" {
 				status += " (" + r.Note + ")"
@@ -119,7 +122,7 @@ func (c *checkCmd) Run(g *Globals) error {
 		return usageErr("candidate %s lacks baseline task(s) %s%s", c.Candidate, strings.Join(rep.MissingTasks, ", "), hint)
 	}
 	if len(rep.DifferentItems) > 0 && !c.AllowDifferentItems {
-		return usageErr("baseline and candidate ran on different items, %s: rerun on the same items or pass --allow-different-items", strings.Join(rep.DifferentItems, "; "))
+		return usageErr("baseline and candidate ran on different items (%s), so those rows were not judged: rerun on the same items or pass --allow-different-items", strings.Join(rep.DifferentItems, "; "))
 	}
 	if rep.Regressions > 0 {
 		return failErr("%d metric(s) regressed beyond tolerance", rep.Regressions)

@@ -140,7 +140,8 @@ func TestCheckJSONNaNAndMissing(t *testing.T) {
 	for m, want := range map[string]string{
 		"psnr":       `"m" "NaN" "NaN" "NaN in candidate"`,
 		"ssim":       `"m" null null "missing in candidate"`,
-		"rfid_clean": `"m" 1 0 `,
+		"rfid_clean": `"m" 1 0 ""`, // "note" is always present
+
 	} {
 		if got[m] != want {
 			t.Errorf("%s row: model candidate delta note = %s, want %s", m, got[m], want)
@@ -213,5 +214,135 @@ func TestReportMatchAndProtocols(t *testing.T) {
 	code, _, stderr = runCaptured(t, "report", out, "--match", "tiny-dualtoken=LLaVA-1.5 7B")
 	if code != 0 || !strings.Contains(stderr, "no delta row") {
 		t.Errorf("match into an absent table: exit %d, %q", code, stderr)
+	}
+}
+
+// writeItems writes a result as writeResult does, run on n items whose IDs
+// hash to digest.
+func writeItems(t *testing.T, out, model, task string, n int, digest string, metrics map[string]float64) {
+	t.Helper()
+	writeResult(t, out, model, task, nil, metrics)
+	path := filepath.Join(out, task, model, "results.json")
+	r, err := bench.ReadResult(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.NSamples = bench.NSamples{Total: n, Scored: n, IDsSHA256: digest}
+	if err := r.Write(path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// check refuses runs on different items (exit 2) without judging their
+// rows: none is REGRESSED and "regressions" does not count them, while a
+// task on the same items still is judged; --allow-different-items judges
+// them. The same count on other item IDs says so.
+func TestCheckDifferentItemsNotJudged(t *testing.T) {
+	dir := t.TempDir()
+	base, cand := filepath.Join(dir, "base"), filepath.Join(dir, "cand")
+	writeItems(t, base, "tiny-llava", "pope", 120, "aaaa", map[string]float64{"f1": 85, "accuracy": 86})
+	writeItems(t, cand, "tiny-llava", "pope", 120, "bbbb", map[string]float64{"f1": 60, "accuracy": 61})
+	writeItems(t, base, "tiny-llava", "vqav2", 10, "cccc", map[string]float64{"accuracy": 70})
+	writeItems(t, cand, "tiny-llava", "vqav2", 10, "cccc", map[string]float64{"accuracy": 70})
+
+	code, stdout, stderr := runCaptured(t, "check", "--baseline", base, "--candidate", cand)
+	if code != 2 {
+		t.Errorf("different items: exit %d, %q", code, stderr)
+	}
+	oneLine(t, "different items", stderr, "pope: baseline 120 items (all), candidate 120 items (all): same count, other item IDs", "--allow-different-items")
+	if strings.Contains(stdout, "REGRESSED") || strings.Count(stdout, "(different items: not compared)") != 2 {
+		t.Errorf("rows of a task on different items were judged:\n%s", stdout)
+	}
+	var doc struct {
+		Regressions int
+		Rows        []map[string]any
+	}
+	code, stdout, _ = runCaptured(t, "check", "--json", "--baseline", base, "--candidate", cand)
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil || code != 2 || doc.Regressions != 0 || len(doc.Rows) != 3 {
+		t.Fatalf("--json: exit %d, %v, %s", code, err, stdout)
+	}
+	for _, r := range doc.Rows {
+		note, has := r["note"]
+		want := ""
+		if r["task"] == "pope" {
+			want = "different items: not compared"
+		}
+		if !has || note != want || r["regressed"] != false {
+			t.Errorf("row %v: want note %q, not regressed", r, want)
+		}
+	}
+
+	code, stdout, stderr = runCaptured(t, "check", "--json", "--allow-different-items", "--baseline", base, "--candidate", cand)
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil || code != 1 || doc.Regressions != 2 {
+		t.Fatalf("--allow-different-items: exit %d, %v, %q, %s", code, err, stderr, stdout)
+	}
+	for _, r := range doc.Rows {
+		if r["task"] == "pope" && (r["note"] != "different items" || r["regressed"] != true) {
+			t.Errorf("allowed row %v", r)
+		}
+	}
+}
+
+// A tolerance for a task whose model --model leaves out is still valid
+// (checked against the whole baseline), so one CI list serves every
+// --model; a typo is still refused.
+func TestCheckToleranceWithModel(t *testing.T) {
+	dir := t.TempDir()
+	base, cand := filepath.Join(dir, "base"), filepath.Join(dir, "cand")
+	writeResult(t, base, "tiny-dualtoken", "recon", nil, map[string]float64{"psnr": 25})
+	writeResult(t, cand, "tiny-dualtoken", "recon", nil, map[string]float64{"psnr": 24.95})
+	writeResult(t, base, "tiny-llava", "pope", nil, map[string]float64{"f1": 85})
+	writeResult(t, cand, "tiny-llava", "pope", nil, map[string]float64{"f1": 85})
+	args := []string{"check", "--baseline", base, "--candidate", cand, "--model", "tiny-dualtoken", "--tolerance", "pope/f1=1", "--tolerance", "recon/psnr=0.1"}
+	if code, stdout, stderr := runCaptured(t, args...); code != 0 || strings.Contains(stdout, "pope") {
+		t.Errorf("tolerance of a filtered-out task: exit %d, %q\n%s", code, stderr, stdout)
+	}
+	code, _, stderr := runCaptured(t, append(args, "--tolerance", "pope/f2=1")...)
+	if code != 2 {
+		t.Errorf("typo with --model: exit %d", code)
+	}
+	oneLine(t, "typo with --model", stderr, `"pope/f2"`, "(it has f1)")
+}
+
+// Two results of one model on one task: check and report name both files.
+func TestCheckReportDuplicateNamesFiles(t *testing.T) {
+	dir := t.TempDir()
+	base, cand := filepath.Join(dir, "base"), filepath.Join(dir, "cand")
+	writeResult(t, base, "tiny-llava", "pope", nil, map[string]float64{"f1": 85})
+	a, b := filepath.Join(cand, "a"), filepath.Join(cand, "b")
+	writeResult(t, a, "tiny-llava", "pope", nil, map[string]float64{"f1": 85})
+	writeResult(t, b, "tiny-llava", "pope", nil, map[string]float64{"f1": 84})
+	fa, fb := filepath.Join(a, "pope", "tiny-llava", "results.json"), filepath.Join(b, "pope", "tiny-llava", "results.json")
+
+	code, _, stderr := runCaptured(t, "check", "--baseline", base, "--candidate", cand)
+	if code != 2 {
+		t.Errorf("check: exit %d", code)
+	}
+	oneLine(t, "check duplicate", stderr, `candidate has two results for task "pope" of model "tiny-llava"`, fa+" and "+fb)
+	code, _, stderr = runCaptured(t, "report", a, b)
+	if code == 0 {
+		t.Errorf("report: exit 0")
+	}
+	oneLine(t, "report duplicate", stderr, `model "tiny-llava" has two results for task "pope"`, fa+" and "+fb)
+}
+
+// report shows a paper table only when our results fill at least half its
+// columns, and says so in --help; with none, JSON has "tables": [].
+func TestReportNoPaperTable(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "results")
+	writeResult(t, out, "m", "no-paper-task", nil, map[string]float64{"x": 1})
+	code, stdout, stderr := runCaptured(t, "report", out, "--format", "json")
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil || code != 0 {
+		t.Fatalf("report --format json: exit %d, %v, %q", code, err, stderr)
+	}
+	if string(doc["tables"]) != "[]" || len(doc["all_results"]) == 0 {
+		t.Errorf("tables %s, all_results %s", doc["tables"], doc["all_results"])
+	}
+	code, help := runStdout(t, "report", "--help")
+	help = strings.Join(strings.Fields(help), " ") // kong rewraps the text
+	if code != 0 || !strings.Contains(help, "shown only when our results fill at least half of its columns") || !strings.Contains(help, `"tables": []`) {
+		t.Errorf("report --help: exit %d, lacks the half-the-columns rule:\n%s", code, help)
 	}
 }

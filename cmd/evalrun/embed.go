@@ -198,7 +198,8 @@ func (c *embedCmd) Run(g *Globals) error {
 }
 
 // siglipTokenizer opens --tokenizer (or the model directory's SentencePiece
-// file) as SiglipTokenizer padding to maxLen.
+// file) as SiglipTokenizer padding to maxLen; a model that is not SigLIP's
+// is refused (tokenizer.NewSiglipChecked).
 func (c *embedCmd) siglipTokenizer(maxLen int) (*tokenizer.Siglip, error) {
 	path := c.Tokenizer
 	if path == "" {
@@ -221,5 +222,7 @@ func (c *embedCmd) siglipTokenizer(maxLen int) (*tokenizer.Siglip, error) {
 	if !ok {
 		return nil, fmt.Errorf("tokenizer %s is not a SentencePiece model: SigLIP text needs SiglipTokenizer's spiece.model", path)
 	}
-	return tokenizer.NewSiglip(sp, maxLen), nil
+	// Refuses a model without SigLIP's "</s>" (SigLIP2's Gemma tokenizer)
+	// rather than encode texts by the wrong rules.
+	return tokenizer.NewSiglipChecked(sp, path, maxLen)
 }

@@ -72,6 +72,9 @@ type reconSummary struct {
 }
 
 func (c *reconMetricsCmd) Run(g *Globals) error {
+	if c.JSON && c.Out == "-" {
+		return usageErr("recon-metrics: --json and --out - would both write stdout: give --out a file")
+	}
 	refFiles, err := reconListImages(c.Ref)
 	if err != nil {
 		return usageErr("recon-metrics: --ref %s: %v", c.Ref, err)

@@ -31,15 +31,19 @@ touch them, with the paper's number, ours and the delta side by side and our
 protocol under each table (one line per model where the table's models ran a task
 with different protocols); plots: the Figure-1 scatter (zero-shot vs rFID), one
 bar chart per column, and metrics across checkpoints (models ordered by the
-number in their name). --match names must be a model some result has and a paper
-row of one of the tables; anything else is a usage error (exit 2).
+number in their name). A paper table is shown only when our results fill at least
+half of its columns (one shared column, such as Table 2's ZS, is not enough); the
+table of all measured results is always shown, and --format json writes
+"tables": [] when no paper table qualifies. --match names must be a model some
+result has and a paper row of one of the tables; anything else is a usage error
+(exit 2). Two results of one model on one task are an error naming both files.
 
 Example:
   evalrun report results/ --out report/ --match 'step-20000=DualToken (SigLIP-So/14-384)'`
 }
 
 func (c *reportCmd) Run(g *Globals) error {
-	results, _, err := bench.FindResults(c.Runs...)
+	results, paths, err := bench.FindResults(c.Runs...)
 	if err != nil {
 		return usageErr("%v", err)
 	}
@@ -49,7 +53,7 @@ func (c *reportCmd) Run(g *Globals) error {
 	if err := reports.CheckMatches(results, c.Match); err != nil {
 		return usageErr("%v", err)
 	}
-	rep, err := reports.Make(results, reports.Options{OutDir: c.Out, Matches: c.Match})
+	rep, err := reports.Make(results, reports.Options{OutDir: c.Out, Matches: c.Match, Paths: paths})
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/dualtoken/evalharness/backend"
 	"github.com/dualtoken/evalharness/bench"
+	"github.com/dualtoken/evalharness/model/precision"
 )
 
 func init() {
@@ -220,20 +221,33 @@ func (c *runCmd) Run(g *Globals) error {
 	}
 	tasks := make([]bench.Task, len(rf.Tasks))
 	for i, ts := range rf.Tasks {
-		at := fmt.Sprintf("%s: tasks[%d] (%s)", where, i, ts.Name)
-		if c.Config == "" {
-			at = ts.Name
+		// Task errors start with the task's name; the config's entry
+		// replaces it.
+		fail := func(err error) error {
+			if c.Config == "" {
+				return usageErr("%v", err)
+			}
+			return usageErr("%s: tasks[%d] (%s): %s", where, i, ts.Name, strings.TrimPrefix(err.Error(), ts.Name+": "))
 		}
 		task, err := bench.New(ts.Name, bench.Options{Data: ts.Data, Extra: ts.Extra})
 		if err != nil {
-			return usageErr("%s: %v", at, err)
+			return fail(err)
 		}
 		if _, err := task.Items(); err != nil {
-			return usageErr("%s: %v", at, err)
+			return fail(err)
 		}
 		tasks[i] = task
 	}
-	for i, ms := range rf.Models {
+	if c.DType != "" {
+		if _, err := precision.Parse(c.DType); err != nil {
+			return usageErr("%v", err)
+		}
+	}
+	for i := range rf.Models {
+		if rf.Models[i].DType == "" {
+			rf.Models[i].DType = c.DType // before the check, which covers the dtype
+		}
+		ms := rf.Models[i]
 		if _, err := os.Stat(ms.Path); err != nil {
 			if c.Config == "" {
 				return usageErr("--model: %v", err)
@@ -255,9 +269,6 @@ func (c *runCmd) Run(g *Globals) error {
 		progress = progressOut()
 	}
 	for i, ms := range rf.Models {
-		if ms.DType == "" {
-			ms.DType = c.DType
-		}
 		m, err := bench.NewModel(ms, b)
 		if err != nil {
 			if c.Config == "" {

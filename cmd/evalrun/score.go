@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/dualtoken/evalharness/bench"
 )
@@ -55,7 +56,14 @@ func (c *scoreCmd) Run(g *Globals) error {
 	if c.Data != "" {
 		opts.Data = c.Data
 	}
-	for k, v := range c.Opt {
+	spec, _ := bench.Lookup(prev.Task)
+	for _, k := range sortedKeys(c.Opt) {
+		v := c.Opt[k]
+		// An option that decides the predictions cannot change here: the
+		// saved answers were made under the recorded value.
+		if d, ok := spec.Option(k); ok && !d.Scoring && v != recordedOption(d, opts.Extra) {
+			return usageErr("--opt %s=%s: %s decides the predictions, which were made with %s=%q: rerun the model (evalrun run); score changes only scoring options (%s)", k, v, k, k, recordedOption(d, opts.Extra), strings.Join(scoringKeys(spec), ", "))
+		}
 		opts.Extra[k] = v
 	}
 	if _, err := os.Stat(opts.Data); err != nil && opts.Data != "" && c.Data == "" {
@@ -133,4 +141,27 @@ func submissionNotice(task bench.Task, results string) {
 	if bench.SubmissionOnly(task) {
 		fmt.Fprintf(os.Stderr, "%s: this split has no public answers; write the file its server scores with: evalrun score %s --export-submission FILE\n", task.Name(), results)
 	}
+}
+
+// recordedOption is the value an option had in the run: as recorded, else
+// its default.
+func recordedOption(d bench.OptionDoc, recorded map[string]string) string {
+	if v, ok := recorded[d.Key]; ok {
+		return v
+	}
+	return d.Default
+}
+
+// scoringKeys lists the options score may change.
+func scoringKeys(spec bench.Spec) []string {
+	var keys []string
+	for _, d := range spec.Options {
+		if d.Scoring {
+			keys = append(keys, d.Key)
+		}
+	}
+	if len(keys) == 0 {
+		return []string{"none for this task"}
+	}
+	return keys
 }

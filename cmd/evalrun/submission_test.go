@@ -87,6 +87,11 @@ func TestScoreExportSubmissionVal(t *testing.T) {
 	if err := stale.Write(resPath); err != nil {
 		t.Fatal(err)
 	}
+	// A folder that does not exist is named as the user gave it.
+	missing := filepath.Join(dir, "nodir", "sub.json")
+	if code, _, stderr := runCaptured(t, "score", resPath, "--export-submission", missing); code != 2 || !strings.Contains(stderr, "submission file "+missing+": its folder") {
+		t.Errorf("missing folder: exit %d, %q", code, stderr)
+	}
 	sub := filepath.Join(dir, "sub.json")
 	code, stdout, stderr := runCaptured(t, "score", resPath, "--export-submission", sub)
 	if code != 0 {

@@ -25,7 +25,9 @@ func (c *tasksCmd) Help() string {
 	return `Lists every registered task with its version, the data layout it reads under
 --data, and each option it accepts (run --opt KEY=VALUE, run.yaml "extra", score
 --opt), with its default and, where there is a fixed set, the allowed values. Any
-other key, or a value outside the set, is refused.
+other key, or a value outside the set, is refused. Options marked "scoring" only
+change how saved predictions are scored, so 'evalrun score --opt' may change them;
+the others decided the predictions and need a new run.
 
 Examples:
   evalrun tasks
@@ -107,6 +109,9 @@ func writeTasksText(w io.Writer, specs []bench.Spec) error {
 					sep, what = ",", "comma list of"
 				}
 				vals = fmt.Sprintf("  [%s %s]", what, strings.Join(o.Values, sep))
+			}
+			if o.Scoring {
+				vals += "  (scoring: score --opt may change it)"
 			}
 			fmt.Fprintf(tw, "    %s\tdefault %s%s\n", o.Key, def, vals)
 			fmt.Fprintf(tw, "    \t  %s\n", o.Help)

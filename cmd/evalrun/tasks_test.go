@@ -122,7 +122,7 @@ func TestRunRefusesUnknownOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, _, stderr := runCaptured(t, "run", "--quiet", "--config", cfg, "--out", out)
-	if code != 2 || !strings.Contains(stderr, `recon: unknown option "mode" (known: inception, fid_mode, jpeg, save)`) {
+	if code != 2 || !strings.Contains(stderr, cfg+`: tasks[0] (recon): unknown option "mode" (known: inception, fid_mode, jpeg, save)`) {
 		t.Errorf("run.yaml extra {mode: clean}: exit %d, stderr %q", code, stderr)
 	}
 	if _, err := os.Stat(out); err == nil {

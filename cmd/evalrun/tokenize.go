@@ -55,7 +55,11 @@ func (c *tokenizeCmd) Run(g *Globals) error {
 		if !ok {
 			return usageErr("tokenize: --max-length (SiglipTokenizer padding) needs a SentencePiece .model; %s is an HF tokenizer.json", c.Tokenizer)
 		}
-		encode = tokenizer.NewSiglip(sp, c.MaxLength).Encode
+		st, err := tokenizer.NewSiglipChecked(sp, path, c.MaxLength)
+		if err != nil {
+			return usageErr("tokenize: --max-length: %v", err)
+		}
+		encode = st.Encode
 	}
 	w := bufio.NewWriter(os.Stdout)
 	defer w.Flush()

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dualtoken/evalharness/assets"
+	"github.com/dualtoken/evalharness/bench"
+	"github.com/dualtoken/evalharness/imageio"
+	"github.com/dualtoken/evalharness/tokenizer"
+	"github.com/dualtoken/evalharness/world"
+)
+
+// writeGemmaSpiece writes a SentencePiece model shaped like SigLIP2's Gemma
+// tokenizer where it matters: "<eos>" and no "</s>".
+func writeGemmaSpiece(t *testing.T, path string) {
+	t.Helper()
+	s := tokenizer.NewUnigramSpec()
+	s.Pieces[1].Piece = "<eos>"
+	for i, w := range []string{"▁a", "▁red", "▁"} {
+		s.Pieces = append(s.Pieces, tokenizer.PieceSpec{Piece: w, Score: -1 - float32(i)})
+	}
+	for _, c := range "adre" {
+		s.Pieces = append(s.Pieces, tokenizer.PieceSpec{Piece: string(c), Score: -20})
+	}
+	if err := s.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func extractModel(t *testing.T, name, dir string) string {
+	t.Helper()
+	p, err := assets.Extract(name, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// wantOneLine fails unless stderr is one line holding every want.
+func wantOneLine(t *testing.T, what string, code int, stderr string, want ...string) {
+	t.Helper()
+	if code != 2 || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+		t.Errorf("%s: exit %d, stderr %q; want exit 2 and one line", what, code, stderr)
+	}
+	for _, w := range want {
+		if !strings.Contains(stderr, w) {
+			t.Errorf("%s: stderr %q lacks %q", what, stderr, w)
+		}
+	}
+}
+
+// run refuses a bad model option VALUE or dtype of any entry before the
+// first model runs, as it refuses a bad key: exit 2, one line naming the
+// file, the entry, the field and what it accepts, and nothing written.
+func TestRunPrecheckOptionValues(t *testing.T) {
+	dir := t.TempDir()
+	siglip := extractModel(t, "tiny-siglip", filepath.Join(dir, "models"))
+	dualtoken := extractModel(t, "tiny-dualtoken", filepath.Join(dir, "models"))
+	llava := extractModel(t, "tiny-llava", filepath.Join(dir, "models"))
+	writer, _ := bench.Demo("imagenet-zeroshot")
+	opts, err := writer(filepath.Join(dir, "data"), 7, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	good := fmt.Sprintf("  - {name: tiny, kind: siglip, path: %s}\n", siglip)
+	for i, c := range []struct {
+		entry, path, want string
+	}{
+		{fmt.Sprintf("{name: bad, kind: siglip, path: %s, extra: {preprocess: center}}", siglip),
+			siglip, `siglip option preprocess="center": want one of resize, crop`},
+		{fmt.Sprintf("{name: bad, kind: siglip, path: %s, extra: {max_length: abc}}", siglip),
+			siglip, `siglip option max_length="abc": want a positive integer`},
+		{fmt.Sprintf("{name: bad, kind: siglip, path: %s, extra: {max_length: 0}}", siglip),
+			siglip, `siglip option max_length="0": want a positive integer`},
+		{fmt.Sprintf("{name: bad, kind: dualtoken, path: %s, extra: {max_length: -3}}", dualtoken),
+			dualtoken, `dualtoken option max_length="-3": want a positive integer`},
+		{fmt.Sprintf("{name: bad, kind: dualtoken, path: %s, extra: {batch: 0}}", dualtoken),
+			dualtoken, `dualtoken option batch="0": want a positive integer`},
+		{fmt.Sprintf("{name: bad, kind: dualtoken, path: %s, extra: {batch: x}}", dualtoken),
+			dualtoken, `dualtoken option batch="x": want a positive integer`},
+		{fmt.Sprintf("{name: bad, kind: llava, path: %s, extra: {max_batch: 0}}", llava),
+			llava, `llava option max_batch="0": want a positive integer`},
+		{fmt.Sprintf("{name: bad, kind: siglip, path: %s, dtype: float16}", siglip),
+			siglip, `dtype "float16": want float32 or bfloat16`},
+	} {
+		cfg := filepath.Join(dir, fmt.Sprintf("case%d.yaml", i))
+		os.WriteFile(cfg, []byte("out: "+out+"\nmodels:\n"+good+"  - "+c.entry+"\ntasks:\n"+fmt.Sprintf("  - {name: imagenet-zeroshot, data: %s}\n", opts.Data)), 0o644)
+		code, _, stderr := runCaptured(t, "run", "--quiet", "--config", cfg)
+		wantOneLine(t, c.entry, code, stderr, cfg+": models[1] (bad): model "+c.path+": "+c.want)
+		if _, err := os.Stat(out); !os.IsNotExist(err) {
+			t.Fatalf("%s: %s was written before the check failed", c.entry, out)
+		}
+	}
+	// --dtype is checked before anything runs too, and a model's own dtype
+	// wins over it.
+	cfg := filepath.Join(dir, "dtype.yaml")
+	os.WriteFile(cfg, []byte("out: "+out+"\nmodels:\n"+good+fmt.Sprintf("tasks:\n  - {name: imagenet-zeroshot, data: %s}\n", opts.Data)), 0o644)
+	code, _, stderr := runCaptured(t, "run", "--quiet", "--config", cfg, "--dtype", "fp16")
+	wantOneLine(t, "--dtype fp16", code, stderr, "--dtype fp16", "float16 is not implemented")
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Fatalf("--dtype fp16: %s was written before the check failed", out)
+	}
+}
+
+// A DualToken folder whose spiece.model is Gemma's (SigLIP2) runs its image
+// tasks (recon); a text task fails with the tokenizer's reason in one line;
+// naming that tokenizer explicitly fails when the model is built.
+func TestRunDualTokenGemmaTokenizer(t *testing.T) {
+	dir := t.TempDir()
+	model := extractModel(t, "tiny-dualtoken", filepath.Join(dir, "models"))
+	spiece := filepath.Join(model, "spiece.model")
+	writeGemmaSpiece(t, spiece)
+	out := filepath.Join(dir, "out")
+
+	recon, _ := bench.Demo("recon")
+	ropts, err := recon(filepath.Join(dir, "recon"), 3, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCaptured(t, "run", "--quiet", "--task", "recon", "--data", ropts.Data, "--opt", "jpeg=none", "--model-kind", "dualtoken", "--model", model, "--out", out)
+	if code != 0 || !strings.Contains(stdout, "recon / ") {
+		t.Fatalf("recon on a DualToken with Gemma's spiece.model: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+
+	zs, _ := bench.Demo("imagenet-zeroshot")
+	zopts, err := zs(filepath.Join(dir, "imagenet"), 7, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = runCaptured(t, "run", "--quiet", "--task", "imagenet-zeroshot", "--data", zopts.Data, "--model-kind", "dualtoken", "--model", model, "--out", out)
+	wantOneLine(t, "zero-shot", code, stderr, "tokenizer "+spiece, `has no "</s>" piece`, "texts cannot be encoded")
+
+	code, _, stderr = runCaptured(t, "run", "--quiet", "--task", "recon", "--data", ropts.Data, "--opt", "jpeg=none", "--model-kind", "dualtoken", "--model", model, "--tokenizer", spiece, "--out", out)
+	wantOneLine(t, "explicit --tokenizer", code, stderr, "tokenizer "+spiece, `has no "</s>" piece`)
+}
+
+// embed refuses --text with a tokenizer that is not SigLIP's, in the same
+// one line, and still embeds images.
+func TestEmbedRefusesGemmaTokenizer(t *testing.T) {
+	dir := t.TempDir()
+	model := extractModel(t, "tiny-siglip", dir)
+	gemma := filepath.Join(dir, "gemma.model")
+	writeGemmaSpiece(t, gemma)
+	code, _, stderr := runCaptured(t, "embed", "--model", model, "--tokenizer", gemma, "--text", "a red square")
+	wantOneLine(t, "--tokenizer gemma --text", code, stderr, "embed: tokenizer "+gemma, `has no "</s>" piece`, "texts cannot be encoded")
+	// The model's own spiece.model replaced by Gemma's: the same.
+	spiece := filepath.Join(model, "spiece.model")
+	writeGemmaSpiece(t, spiece)
+	code, _, stderr = runCaptured(t, "embed", "--model", model, "--text", "a red square")
+	wantOneLine(t, "Gemma spiece.model --text", code, stderr, "tokenizer "+spiece, `has no "</s>" piece`)
+
+	img := filepath.Join(dir, "img.png")
+	if err := imageio.SavePNG(img, world.Generate(2027, 1).Image(32)); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCaptured(t, "embed", "--model", model, "--image", img, "--json")
+	if code != 0 || !strings.Contains(stdout, `"embedding"`) {
+		t.Errorf("--image with a Gemma spiece.model: exit %d, stderr %q", code, stderr)
+	}
+}
