@@ -45,7 +45,8 @@ func (l *logLines) Write(p []byte) (int, error) {
 			frame = s
 		}
 	}
-	if frame == "" || frame == l.said {
+	// The blank first frame ("0% ... 0 items/hr") says nothing in a log.
+	if frame == "" || frame == l.said || strings.HasPrefix(frame, "0% ") || strings.Contains(frame, " 0% ") {
 		return len(p), nil
 	}
 	now := time.Now()

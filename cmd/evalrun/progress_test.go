@@ -7,7 +7,7 @@ import (
 )
 
 // Off a terminal, a bar's redraws become a line per interval and the
-// finished bar, each once.
+// finished bar, each once; the blank 0% frame is left out.
 func TestLogLines(t *testing.T) {
 	var out bytes.Buffer
 	now := time.Unix(0, 0)
@@ -20,7 +20,7 @@ func TestLogLines(t *testing.T) {
 			t.Fatalf("write %q: %d %v", frame, n, err)
 		}
 	}
-	want := "0% |    | (0/4)\n75% |### | (3/4)\n100% |####| (4/4)\n"
+	want := "25% |#   | (1/4)\n75% |### | (3/4)\n100% |####| (4/4)\n"
 	if out.String() != want {
 		t.Errorf("got %q, want %q", out.String(), want)
 	}
