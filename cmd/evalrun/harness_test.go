@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/dualtoken/evalharness/assets"
 	"github.com/dualtoken/evalharness/bench"
 	_ "github.com/dualtoken/evalharness/bench/suites"
 )
@@ -15,16 +14,7 @@ import (
 // The harness commands end to end on the shipped tiny SigLIP: run, score,
 // report, check (pass, injected regression, missing task), with exit codes.
 func TestRunScoreReportCheck(t *testing.T) {
-	dir := t.TempDir()
-	model, err := assets.Extract("tiny-siglip", filepath.Join(dir, "models"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	writer, _ := bench.Demo("imagenet-zeroshot")
-	opts, err := writer(filepath.Join(dir, "data"), 7, 24)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, model, opts := tinySiglipImagenet(t, 24)
 	out := filepath.Join(dir, "results")
 	if code := run([]string{"run", "--quiet", "--task", "imagenet-zeroshot", "--data", opts.Data, "--model-kind", "siglip", "--model", model, "--out", out}); code != 0 {
 		t.Fatalf("run exit %d", code)

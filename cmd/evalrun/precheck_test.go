@@ -7,25 +7,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/dualtoken/evalharness/assets"
-	"github.com/dualtoken/evalharness/bench"
 )
 
 // run checks every task's data and every model's path before the first
 // model runs: a bad last entry fails at once, naming the file and entry,
 // and nothing is written.
 func TestRunChecksEveryEntryFirst(t *testing.T) {
-	dir := t.TempDir()
-	model, err := assets.Extract("tiny-siglip", filepath.Join(dir, "models"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	writer, _ := bench.Demo("imagenet-zeroshot")
-	opts, err := writer(filepath.Join(dir, "data"), 7, 8)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, model, opts := tinySiglipImagenet(t, 8)
 	out := filepath.Join(dir, "out")
 	for _, c := range []struct {
 		name, models, tasks, want string

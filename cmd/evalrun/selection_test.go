@@ -8,23 +8,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dualtoken/evalharness/assets"
 	"github.com/dualtoken/evalharness/bench"
 )
 
 // A run on a subset or a limit records its selection: score re-scores the
 // same items, and check refuses to compare it with a run on other items.
 func TestSelectionRescoreAndCheck(t *testing.T) {
-	dir := t.TempDir()
-	model, err := assets.Extract("tiny-siglip", filepath.Join(dir, "models"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	writer, _ := bench.Demo("imagenet-zeroshot")
-	opts, err := writer(filepath.Join(dir, "data"), 7, 24)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, model, opts := tinySiglipImagenet(t, 24)
 	runTo := func(out string, extra ...string) *bench.Result {
 		t.Helper()
 		args := append([]string{"run", "--quiet", "--task", "imagenet-zeroshot", "--data", opts.Data, "--model-kind", "siglip", "--model", model, "--out", out}, extra...)
