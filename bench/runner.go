@@ -41,9 +41,26 @@ type RunConfig struct {
 // and the options that decide predictions, such as preprocess and
 // max_length), compute dtype (other than float32, so float32 keys stay as
 // they were), task name/version and protocol. Fields ModelInfo leaves empty
-// do not enter the key.
+// do not enter the key. Nothing that cannot change a prediction does
+// either, so that changing it re-scores instead of recomputing: the task's
+// scoring options (a scorer rule, the judge), and for a reconstruction task
+// the model's text-side identity (tokenizer, max_length) and its
+// preprocess option (the task crops to the model's input size itself).
 func CacheKey(task Task, info ModelInfo) string {
-	k := map[string]any{"model": info, "task": task.Name(), "version": task.Version(), "protocol": task.Protocol()}
+	protocol := task.Protocol()
+	if spec, ok := Lookup(task.Name()); ok {
+		kept := make(map[string]any, len(protocol))
+		for k, v := range protocol {
+			if d, ok := spec.Option(k); !ok || !d.Scoring {
+				kept[k] = v
+			}
+		}
+		protocol = kept
+	}
+	if task.Needs() == NeedsReconstructor {
+		info.TokenizerSHA256, info.Options = "", nil
+	}
+	k := map[string]any{"model": info, "task": task.Name(), "version": task.Version(), "protocol": protocol}
 	if info.DType != "" && info.DType != "float32" {
 		k["dtype"] = info.DType
 	}
@@ -277,6 +294,22 @@ func idsDigest(ids []string) string {
 	s = slices.Compact(s)
 	h := sha256.Sum256([]byte(strings.Join(s, "\n")))
 	return hex.EncodeToString(h[:])
+}
+
+// CheckSelection loads task's items and applies sel as a run would, so that
+// a subset naming items the task lacks fails before any model runs.
+func CheckSelection(task Task, sel Selection) error {
+	items, err := task.Items()
+	if err != nil {
+		return err
+	}
+	if err := checkItemIDs(task.Name(), items); err != nil {
+		return err
+	}
+	if _, err := selectItems(items, sel.Subset, sel.Limit); err != nil {
+		return fmt.Errorf("%s: %w", task.Name(), err)
+	}
+	return nil
 }
 
 // selectItems applies a subset (item IDs, all of which must exist) and then

@@ -216,3 +216,30 @@ func TestTable4MMENormalised(t *testing.T) {
 		t.Errorf("table4 MME: ours %v, delta %v; want 64.5 and -0.1", ours, delta)
 	}
 }
+
+// An MME total over only some subtasks stays out of the paper tables, with
+// a note saying so.
+func TestIncompleteMMELeftOut(t *testing.T) {
+	r := &bench.Result{Schema: 1, Task: "mme", Metrics: map[string]float64{"perception": 245.8}, HigherIsBetter: map[string]bool{"perception": true},
+		Protocol: map[string]any{"complete": false}}
+	r.Model.Name = "tiny"
+	for _, spec := range Tables() {
+		tab := Build(spec, []*bench.Result{r}, nil)
+		for _, row := range tab.Rows {
+			if c, ok := row.Cells["MME"]; ok && c.Set && row.Source == "ours" {
+				t.Errorf("%s: incomplete MME shown as %v", spec.ID, c.Value)
+			}
+		}
+		found := false
+		for _, n := range tab.Notes {
+			found = found || strings.Contains(n, "mme on tiny: not every subtask was run")
+		}
+		hasMME := false
+		for _, c := range spec.Columns {
+			hasMME = hasMME || c.Task == "mme"
+		}
+		if hasMME != found {
+			t.Errorf("%s: note present %v, MME column %v", spec.ID, found, hasMME)
+		}
+	}
+}

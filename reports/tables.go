@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -70,6 +71,15 @@ func Build(spec TableSpec, results []*bench.Result, matches map[string]string) T
 			}
 			v, ok := r.Metrics[c.Metric]
 			if !ok {
+				continue
+			}
+			// A total over only some subtasks (MME with subtasks=available)
+			// is on no scale the paper uses.
+			if complete, ok := r.Protocol["complete"].(bool); ok && !complete {
+				note := fmt.Sprintf("%s on %s: not every subtask was run (complete=false), so its total is left out of this table", r.Task, r.Model.Name)
+				if !slices.Contains(t.Notes, note) {
+					t.Notes = append(t.Notes, note)
+				}
 				continue
 			}
 			if c.Scale != 0 {

@@ -59,6 +59,9 @@ type Task struct {
 	items      []bench.Item
 	// the options naming class-list files (DataFiles)
 	synsetsOpt, namesPath string
+	// Absolute paths and SHA-256 of the class names and (flat layout) the
+	// ID -> WNID list in force.
+	namesSHA256, synsetsPath, synsetsSHA256 string
 	// the classifier [classes, dim], computed once per model
 	classEmb []float32
 	dim      int
@@ -96,6 +99,27 @@ func New(opts bench.Options) (bench.Task, error) {
 	}
 	t.classNames = names
 	t.synsetsOpt, t.namesPath = opts.Get("synsets", ""), namesPath
+	// The class names set the classifier and, in the flat layout, the
+	// ID -> WNID list sets every label: both enter the protocol (and so the
+	// prediction cache key) by path and content, and score restores them.
+	if t.namesPath, err = filepath.Abs(namesPath); err != nil {
+		return nil, err
+	}
+	if t.namesSHA256, err = bench.FileSHA256(t.namesPath); err != nil {
+		return nil, fmt.Errorf("%s: class names: %v", Name, err)
+	}
+	if _, err := os.Stat(filepath.Join(opts.Data, "ILSVRC2012_validation_ground_truth.txt")); err == nil {
+		syn := t.synsetsOpt
+		if syn == "" {
+			syn = filepath.Join(opts.Data, "synsets.txt")
+		}
+		if t.synsetsPath, err = filepath.Abs(syn); err != nil {
+			return nil, err
+		}
+		if t.synsetsSHA256, err = bench.FileSHA256(t.synsetsPath); err != nil {
+			return nil, fmt.Errorf("%s: synsets: %v", Name, err)
+		}
+	}
 	for _, s := range samples {
 		rel, _ := filepath.Rel(opts.Data, s.Path)
 		t.items = append(t.items, bench.Item{ID: filepath.ToSlash(rel), Payload: s})
@@ -121,7 +145,12 @@ func (t *Task) Name() string  { return Name }
 func (t *Task) Version() int  { return Version }
 func (t *Task) Needs() string { return bench.NeedsEmbedder }
 func (t *Task) Protocol() map[string]any {
-	return map[string]any{"data": t.data, "templates": t.templates, "classes": len(t.classNames), "ties": "lowest index"}
+	p := map[string]any{"data": t.data, "templates": t.templates, "classes": len(t.classNames), "ties": "lowest index",
+		"classnames": t.namesPath, "classnames_sha256": t.namesSHA256}
+	if t.synsetsPath != "" {
+		p["synsets"], p["synsets_sha256"] = t.synsetsPath, t.synsetsSHA256
+	}
+	return p
 }
 
 // ImagePath lets the runner decode the next batch ahead (bench.ImagePather).

@@ -126,6 +126,7 @@ type keyTask struct{ bench.Task }
 func (keyTask) Name() string             { return "t" }
 func (keyTask) Version() int             { return 1 }
 func (keyTask) Protocol() map[string]any { return map[string]any{"p": 1} }
+func (keyTask) Needs() string            { return bench.NeedsEmbedder }
 
 // TestDualTokenPreprocessDefaultIsAuthors: the dualtoken kind preprocesses
 // as the authors' evaluation does — shorter side to the input size, then a

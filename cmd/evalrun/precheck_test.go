@@ -69,3 +69,44 @@ func TestInterruptedExitCode(t *testing.T) {
 		t.Error("a plain usage error changed code")
 	}
 }
+
+// Flags that describe one task or model go with --task; a --subset belongs
+// to one task and is checked against it; a model's tokenizer must exist —
+// all before anything runs.
+func TestRunConfigFlagsAndSubsetChecked(t *testing.T) {
+	dir, model, opts := tinySiglipImagenet(t, 8)
+	out := filepath.Join(dir, "out")
+	cfg := filepath.Join(dir, "run.yaml")
+	write := func(models, tasks string) {
+		os.WriteFile(cfg, []byte("out: "+out+"\nmodels:\n"+models+"tasks:\n"+tasks), 0o644)
+	}
+	one := fmt.Sprintf("  - {name: tiny, kind: siglip, path: %s}\n", model)
+	task := fmt.Sprintf("  - {name: imagenet-zeroshot, data: %s}\n", opts.Data)
+	write(one, task)
+	subset := filepath.Join(dir, "subset.txt")
+	os.WriteFile(subset, []byte("no/such/item.png\n"), 0o644)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--opt", "templates=clip_best"}, "--opt goes with --task"},
+		{[]string{"--data", opts.Data}, "--data goes with --task"},
+		{[]string{"--subset", subset}, `--subset ` + subset + `: imagenet-zeroshot: subset lists item "no/such/item.png", which the task does not have`},
+	} {
+		code, _, stderr := runCaptured(t, append([]string{"run", "--quiet", "--config", cfg}, c.args...)...)
+		if code != 2 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, %q; want 2 and %q", c.args, code, stderr, c.want)
+		}
+	}
+	write(one, task+fmt.Sprintf("  - {name: flickr8k, data: %s}\n", opts.Data))
+	if code, _, stderr := runCaptured(t, "run", "--quiet", "--config", cfg, "--subset", subset); code != 2 || !strings.Contains(stderr, "--subset selects items of one task") {
+		t.Errorf("--subset with two tasks: exit %d, %q", code, stderr)
+	}
+	write(one+fmt.Sprintf("  - {name: b, kind: siglip, path: %s, tokenizer: %s}\n", model, filepath.Join(dir, "none.model")), task)
+	if code, _, stderr := runCaptured(t, "run", "--quiet", "--config", cfg); code != 2 || !strings.Contains(stderr, cfg+": models[1] (b): tokenizer: ") {
+		t.Errorf("missing tokenizer: exit %d, %q", code, stderr)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("%s was written before the checks failed", out)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gomlx/compute"
 	"gopkg.in/yaml.v3"
 
 	"github.com/dualtoken/evalharness/backend"
@@ -173,6 +174,16 @@ func (c *runCmd) Run(g *Globals) error {
 	var rf RunFile
 	switch {
 	case c.Config != "":
+		// The config holds every model and task: flags that describe one
+		// would be silently ignored.
+		for _, f := range []struct{ name, value string }{{"--data", c.Data}, {"--model", c.Model}, {"--model-kind", c.ModelKind}, {"--tokenizer", c.Tokenizer}} {
+			if f.value != "" {
+				return usageErr("%s goes with --task; with --config put it in %s", f.name, c.Config)
+			}
+		}
+		if len(c.Opt) > 0 {
+			return usageErr("--opt goes with --task; with --config put task options under a task's extra: in %s", c.Config)
+		}
 		b, err := os.ReadFile(c.Config)
 		if err != nil {
 			return usageErr("%v", err)
@@ -195,6 +206,9 @@ func (c *runCmd) Run(g *Globals) error {
 		rf.Out = c.Out
 	}
 	if rf.BatchSize == 0 {
+		if c.Batch <= 0 {
+			return usageErr("--batch %d: want a positive batch size", c.Batch)
+		}
 		rf.BatchSize = c.Batch
 	}
 	switch {
@@ -203,11 +217,12 @@ func (c *runCmd) Run(g *Globals) error {
 	case c.Limit > 0:
 		rf.Limit = c.Limit
 	}
-	if c.Batch <= 0 {
-		return usageErr("--batch %d: want a positive batch size", c.Batch)
-	}
 	var subset []string
 	if c.Subset != "" {
+		// Item IDs belong to one task (each task numbers its own).
+		if len(rf.Tasks) > 1 {
+			return usageErr("--subset selects items of one task, but %s lists %d tasks: run them one at a time", c.Config, len(rf.Tasks))
+		}
 		var err error
 		if subset, err = bench.ReadSubsetFile(c.Subset); err != nil {
 			return usageErr("--subset: %v", err)
@@ -233,7 +248,10 @@ func (c *runCmd) Run(g *Globals) error {
 		if err != nil {
 			return fail(err)
 		}
-		if _, err := task.Items(); err != nil {
+		if err := bench.CheckSelection(task, bench.Selection{Subset: subset, Limit: rf.Limit}); err != nil {
+			if subset != nil {
+				return usageErr("--subset %s: %v", c.Subset, err)
+			}
 			return fail(err)
 		}
 		tasks[i] = task
@@ -254,6 +272,14 @@ func (c *runCmd) Run(g *Globals) error {
 			}
 			return usageErr("%s: models[%d] (%s): path: %v", where, i, ms.Name, err)
 		}
+		if ms.Tokenizer != "" {
+			if _, err := os.Stat(ms.Tokenizer); err != nil {
+				if c.Config == "" {
+					return usageErr("--tokenizer: %v", err)
+				}
+				return usageErr("%s: models[%d] (%s): tokenizer: %v", where, i, ms.Name, err)
+			}
+		}
 		if err := bench.CheckModelOptions(ms); err != nil {
 			return usageErr("%s: models[%d] (%s): %v", where, i, ms.Name, err)
 		}
@@ -264,12 +290,8 @@ func (c *runCmd) Run(g *Globals) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	var progress io.Writer
-	if !c.Quiet {
-		progress = progressOut()
-	}
 	for i, ms := range rf.Models {
-		m, err := bench.NewModel(ms, b)
+		m, err := loadModel(ctx, ms, b)
 		if err != nil {
 			if c.Config == "" {
 				return usageErr("%v", err)
@@ -283,8 +305,8 @@ func (c *runCmd) Run(g *Globals) error {
 				continue
 			}
 			cfg := bench.RunConfig{OutDir: rf.Out, BatchSize: rf.BatchSize, Limit: rf.Limit, Seed: rf.Seed, GitCommit: gitCommit(), Backend: backend.Resolve(g.Backend), Subset: subset}
-			if progress != nil {
-				cfg.Progress = progress
+			if !c.Quiet {
+				cfg.Progress = progressOut() // one per task: its own log-line pacing
 			}
 			res, err := bench.Run(ctx, task, m, cfg)
 			if err != nil {
@@ -295,6 +317,22 @@ func (c *runCmd) Run(g *Globals) error {
 		}
 	}
 	return nil
+}
+
+// loadModel builds ms. Loading a large checkpoint (hashing every shard,
+// reading the weights) checks no context, so a Ctrl-C meanwhile ends the
+// process at once, with the usual line: nothing of this model is saved yet.
+func loadModel(ctx context.Context, ms bench.ModelSpec, b compute.Backend) (bench.Model, error) {
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-ctx.Done():
+			os.Exit(interrupted("interrupted while loading model " + ms.Name + "; the results of earlier models are saved: the same command resumes"))
+		case <-done:
+		}
+	}()
+	return bench.NewModel(ms, b)
 }
 
 func modelName(path string) string {

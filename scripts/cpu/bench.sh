@@ -22,6 +22,7 @@ export GOTOOLCHAIN=${GOTOOLCHAIN:-go1.27.3} GOEXPERIMENT=${GOEXPERIMENT:-simd}
 export GOMAXPROCS=$THREADS OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS \
   CPUCOMPARE_THREADS=$THREADS
 rm -rf "$OUT" && mkdir -p "$OUT/bin"
+OUT=$(cd "$OUT" && pwd) # absolute: the benchmarks run in their package folders
 export CPUCOMPARE_INPUTS=$OUT/inputs
 ROOT=$PWD
 
@@ -72,9 +73,15 @@ for line in $COMPONENTS; do
   echo "load $name $(cat /proc/loadavg)" >>"$OUT/load.txt"
   for r in $(seq "$REPEATS"); do
     # Benchmarks run in their package folder, as go test would run them.
-    (cd "$ROOT/$pkg" && "$OUT/bin/$(basename $pkg).test" -test.run '^$' -test.bench "$bench" \
-      -test.benchtime "${n}x" -test.count 1) | sed -n "s|^Benchmark|$name\tBenchmark|p" | tee -a "$OUT/go.txt"
-    "$PY" scripts/cpu/ref_bench.py run "$name" "$CPUCOMPARE_INPUTS" "$n" $VQA_GIT | tee -a "$OUT/ref.jsonl"
+    raw="$OUT/go-raw-$r.txt"
+    if ! (cd "$ROOT/$pkg" && "$OUT/bin/$(basename "$pkg").test" -test.run '^$' -test.bench "$bench" \
+      -test.benchtime "${n}x" -test.count 1) >"$raw" 2>&1; then
+      cat "$raw" >&2
+      echo "bench.sh: $name: the Go benchmark failed (output above)" >&2
+      exit 1
+    fi
+    sed -n "s|^Benchmark|$name\tBenchmark|p" "$raw" | tee -a "$OUT/go.txt"
+    "$PY" scripts/cpu/ref_bench.py run "$name" "$CPUCOMPARE_INPUTS" "$n" ${VQA_GIT:+"$VQA_GIT"} | tee -a "$OUT/ref.jsonl"
   done
 done
 echo "load end $(cat /proc/loadavg)" >>"$OUT/load.txt"
