@@ -178,7 +178,7 @@ func textMaxLength(spec bench.ModelSpec, maxPositions int) (int, error) {
 func loadSiglipTokenizer(spec bench.ModelSpec, tokPath string, maxLen, vocab int) (*tokenizer.Siglip, error) {
 	sp, err := tokenizer.LoadSentencePiece(tokPath)
 	if err != nil {
-		return nil, fmt.Errorf("model %s: tokenizer: %w", spec.Path, err)
+		return nil, fmt.Errorf("model %s: %w", spec.Path, err) // the loader says "tokenizer: PATH: ..."
 	}
 	// Refused before the size check: Gemma's 256k pieces would otherwise
 	// be reported as a mere size mismatch.

@@ -50,7 +50,7 @@ func init() {
 			{Key: "inception", Help: "PATH of pytorch-fid's pt_inception-2015-12-05-6726825d.pth (or a .safetensors of it); without it rFID is not computed"},
 			{Key: "fid_mode", Help: "rFID preprocessing: clean = clean-fid's, pytorch-fid = pytorch-fid's (metric rfid_clean or rfid_pytorch)", Default: "clean", Values: []string{"clean", "pytorch-fid"}},
 			{Key: "jpeg", Help: "round-trip ground truth and reconstructions through JPEG quality 95 before rFID, as the authors' eval (q95), or not (none)", Default: "q95", Values: []string{"q95", "none"}},
-			{Key: "save", Help: "DIR to write the reconstructions to as PNG, same relative paths", Scoring: true},
+			{Key: "save", Help: "DIR to write the reconstructions to as PNG, same relative paths"},
 		},
 		New: New})
 }
@@ -69,6 +69,13 @@ type Task struct {
 // New configures the task.
 func New(opts bench.Options) (bench.Task, error) {
 	t := &Task{data: opts.Data, inceptionPath: opts.Get("inception", ""), jpeg: opts.Get("jpeg", "q95"), save: opts.Get("save", "")}
+	if t.save != "" {
+		abs, err := filepath.Abs(t.save)
+		if err != nil {
+			return nil, err
+		}
+		t.save = abs
+	}
 	if t.data == "" {
 		return nil, fmt.Errorf("%s: --data (a folder of images, e.g. ImageNet val) is required", Name)
 	}
@@ -128,6 +135,11 @@ func (t *Task) Protocol() map[string]any {
 	}
 	if t.jpeg == "q95" {
 		p["jpeg"] = jpegProtocol
+	}
+	if t.save != "" {
+		// Images are written while predicting: a run asking for them must
+		// not be served from a cache that never wrote them.
+		p["save"] = t.save
 	}
 	if t.inceptionPath != "" {
 		p["fid_mode"] = t.mode.String()

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/alecthomas/kong"
+	"golang.org/x/term"
 
 	"github.com/dualtoken/evalharness/backend"
 )
@@ -149,12 +150,15 @@ func runParser(globals *Globals, args []string, opts []kong.Option) (code int) {
 // report it, so that scripts can tell it from a failure (1) or bad input (2).
 const exitInterrupted = 130
 
-// interrupted reports a command stopped by Ctrl-C. The line starts on a
-// line of its own (a progress bar may have the cursor).
+// interrupted reports a command stopped by Ctrl-C in one line, on a line of
+// its own on a terminal (a progress bar may have the cursor).
 func interrupted(msg string) int {
 	if !strings.Contains(msg, "interrupted") {
 		msg = "interrupted; what finished is saved: the same command resumes"
 	}
-	fmt.Fprintln(os.Stderr, "\nevalrun:", msg)
+	if term.IsTerminal(int(os.Stderr.Fd())) {
+		fmt.Fprintln(os.Stderr) // off the "^C" and any progress bar's line
+	}
+	fmt.Fprintln(os.Stderr, "evalrun:", msg)
 	return exitInterrupted
 }

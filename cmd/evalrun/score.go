@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -53,8 +54,25 @@ func (c *scoreCmd) Run(g *Globals) error {
 		return usageErr("%s: %v", c.Results, err)
 	}
 	opts.Rescore = true
+	// With --data the data moved: recorded paths inside the old root (the
+	// class names file, say) move with it.
+	rebase := func(v string) string { return v }
 	if c.Data != "" {
-		opts.Data = c.Data
+		oldRoot := opts.Data
+		newRoot, err := filepath.Abs(c.Data)
+		if err != nil {
+			return usageErr("--data: %v", err)
+		}
+		rebase = func(v string) string {
+			if rel, err := filepath.Rel(oldRoot, v); err == nil && oldRoot != "" && filepath.IsAbs(v) && filepath.IsLocal(rel) {
+				return filepath.Join(newRoot, rel)
+			}
+			return v
+		}
+		for k, v := range opts.Extra {
+			opts.Extra[k] = rebase(v)
+		}
+		opts.Data = newRoot
 	}
 	spec, _ := bench.Lookup(prev.Task)
 	for _, k := range sortedKeys(c.Opt) {
@@ -74,6 +92,9 @@ func (c *scoreCmd) Run(g *Globals) error {
 	task, err := bench.New(prev.Task, opts)
 	if err != nil {
 		return usageErr("%v", err)
+	}
+	if err := sameInputs(spec, prev.Protocol, task.Protocol(), rebase); err != nil {
+		return usageErr("%s: %v", c.Results, err)
 	}
 	if _, ok := task.(bench.Submitter); c.ExportSubmission != "" && !ok {
 		return usageErr("task %s has no submission format", prev.Task)
@@ -164,4 +185,43 @@ func scoringKeys(spec bench.Spec) []string {
 		return []string{"none for this task"}
 	}
 	return keys
+}
+
+// sameInputs refuses to re-score when anything but the data root's place
+// and the scoring options differs between the run's protocol and the
+// rebuilt task's: an edited class-name list (its recorded SHA-256), another
+// prompt. The saved predictions were made under the recorded values.
+// rebase moves a recorded path inside the old data root to the new one.
+func sameInputs(spec bench.Spec, recorded, now map[string]any, rebase func(string) string) error {
+	keys := map[string]bool{}
+	for k := range recorded {
+		keys[k] = true
+	}
+	for k := range now {
+		keys[k] = true
+	}
+	for _, k := range sortedKeys(keys) {
+		if d, ok := spec.Option(k); k == "data" || ok && d.Scoring {
+			continue
+		}
+		was := recorded[k]
+		if v, ok := was.(string); ok {
+			was = rebase(v)
+		}
+		if a, b := jsonOf(was), jsonOf(now[k]); a != b {
+			return fmt.Errorf("protocol %s was %s when the predictions were made and is %s now: rerun the model (evalrun run)", k, a, b)
+		}
+	}
+	return nil
+}
+
+func jsonOf(v any) string {
+	if v == nil {
+		return "(absent)"
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
 }
