@@ -22,6 +22,12 @@ type Submitter interface {
 	Scorable() bool
 }
 
+// PathSubmitter is a Submitter whose file format follows the name it is
+// written to (MMBench: .xlsx, or .tsv as VLMEvalKit writes it).
+type PathSubmitter interface {
+	SubmissionTo(path string, items []Item, recs []Record, w, log io.Writer) error
+}
+
 // SubmissionOnly reports whether task can only be submitted, not scored
 // here (a Submitter on a split without public answers).
 func SubmissionOnly(task Task) bool {
@@ -77,7 +83,13 @@ func ExportSubmission(task Task, predPath string, sel Selection, path string, lo
 		tmp.Close()
 		return err
 	}
-	if err := sub.Submission(items, recs, tmp, log); err != nil {
+	write := sub.Submission
+	if ps, ok := task.(PathSubmitter); ok {
+		write = func(items []Item, recs []Record, w, log io.Writer) error {
+			return ps.SubmissionTo(path, items, recs, w, log)
+		}
+	}
+	if err := write(items, recs, tmp, log); err != nil {
 		tmp.Close()
 		return fmt.Errorf("%s: submission: %w", task.Name(), err)
 	}

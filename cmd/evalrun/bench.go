@@ -29,7 +29,7 @@ type benchCmd struct {
 	Seed       uint64 `default:"1" help:"Seed of the random weights and inputs."`
 
 	PeakN     int    `name:"peak-n" help:"Side of the reference matmul (default: 8192 on a GPU, 1024 on a CPU)."`
-	PeakDType string `name:"peak-dtype" help:"Dtype of the reference matmul (default: bfloat16 on a GPU, float32 on a CPU)."`
+	PeakDType string `name:"peak-dtype" help:"Dtype of the reference matmul (default: bfloat16 on a GPU, plus the component's dtype when it differs; the component's dtype on a CPU)."`
 	NoPeak    bool   `name:"no-peak" help:"Skip the reference matmul (no share of peak)."`
 	JSON      bool   `name:"json" help:"Print the result as JSON (schema 1) instead of a table."`
 }

@@ -328,6 +328,14 @@ func loadModel(ctx context.Context, ms bench.ModelSpec, b compute.Backend) (benc
 	go func() {
 		select {
 		case <-ctx.Done():
+			// ctx also ends when the command returns (its signal handler
+			// is stopped); by then done is closed: only a Ctrl-C during
+			// the load gets here with done still open.
+			select {
+			case <-done:
+				return
+			default:
+			}
 			os.Exit(interrupted("interrupted while loading model " + ms.Name + "; the results of earlier models are saved: the same command resumes"))
 		case <-done:
 		}

@@ -23,7 +23,7 @@ type scoreCmd struct {
 	All     bool              `help:"Score every item of the task, whatever the run selected (each needs a saved prediction)."`
 	// ExportSubmission is the one flag that also works on a split without
 	// public answers: there it writes the file and skips scoring.
-	ExportSubmission string `help:"Also write the task's submission file for an outside scorer (vqav2: EvalAI's JSON) from the saved predictions; on a split without public answers (test-dev2015) only that." placeholder:"FILE"`
+	ExportSubmission string `help:"Also write the task's submission file for an outside scorer (vqav2: EvalAI's JSON; mmbench: the server's .xlsx, or .tsv) from the saved predictions; on a split without public answers (VQAv2 test-dev2015, MMBench test) only that." placeholder:"FILE"`
 }
 
 func (c *scoreCmd) Help() string {
