@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -36,6 +38,8 @@ type fidCmd struct {
 	SaveA   string `name:"save-stats-a" help:"Save DIR_A's feature statistics (float64 mu, sigma) to this .safetensors file, to pass later in place of DIR_A." placeholder:"FILE"`
 	SaveB   string `name:"save-stats-b" help:"Save DIR_B's feature statistics to this file." placeholder:"FILE"`
 	JSON    bool   `name:"json" help:"Print the result as JSON (schema 1)."`
+	Cache   string `help:"Folder for the per-folder feature cache that lets an interrupted run resume (default: <user cache dir>/dualtoken-evalharness/fid)." placeholder:"DIR"`
+	NoCache bool   `name:"no-cache" help:"Neither read nor write the feature cache."`
 }
 
 func (c *fidCmd) Help() string {
@@ -57,6 +61,14 @@ Modes (the number differs between them; always report which):
 The weights file is the one pytorch-fid downloads:
   ` + inception.WeightsFile + `
   ` + inception.WeightsURL + `
+
+Resuming: each folder's features are appended, batch by batch, to a cache file
+(--cache DIR, default <user cache dir>/dualtoken-evalharness/fid; about 8 KiB
+per image) named for the folder, mode, weights, backend, --batch and file list.
+Ctrl-C stops after the batch in progress (exit 130); the same command then
+computes only the images without a valid record (path, size and mtime
+unchanged), and the FID is bit-identical to an uncached run. --no-cache turns
+this off. Delete the folder's files to reclaim the space.
 
 Example:
   evalrun fid out/gt out/recon --weights ~/weights/` + inception.WeightsFile + ` --json`
@@ -150,43 +162,119 @@ type fidStats struct {
 	n         int // images, or 0 when loaded from a statistics file
 }
 
-// fidImageStats computes the pool3 statistics of files, batch by batch,
-// advancing bar (may be nil) by one per image. Unreadable files are errors
-// naming the file.
-func fidImageStats(net *inception.Net, files []string, mode inception.Mode, batch int, bar *progressbar.ProgressBar) (*fidStats, error) {
+// fidAfterBatch, when set (tests), is called after each batch with the
+// number of images of the side done so far.
+var fidAfterBatch func(ctx context.Context, done int)
+
+// fidImageStats computes the pool3 statistics of files (found in dir),
+// batch by batch, advancing bar (may be nil) by one per image. With a cache,
+// a batch whose images all have valid records is read from it and any other
+// batch is computed whole (the same rows, bit for bit, as an uncached run)
+// and appended to it. ctx is checked between batches: when it ends the
+// error wraps ctx.Err() and says how many images are done. cached counts
+// the images read from the cache. Unreadable files are errors naming the
+// file.
+func fidImageStats(ctx context.Context, net *inception.Net, dir string, files []string, mode inception.Mode, batch int, cache *fidCache, bar *progressbar.ProgressBar) (st *fidStats, cached int, err error) {
 	if len(files) < 2 {
-		return nil, fmt.Errorf("%d image(s): FID needs at least 2 per side for a covariance", len(files))
+		return nil, 0, fmt.Errorf("%d image(s): FID needs at least 2 per side for a covariance", len(files))
 	}
-	acc := metrics.NewStatsAccumulator(inception.Pool3Dim)
+	rels, _, err := fidRelPaths(dir, files)
+	if err != nil {
+		return nil, 0, err
+	}
+	d := inception.Pool3Dim
+	acc := metrics.NewStatsAccumulator(d)
 	for lo := 0; lo < len(files); lo += batch {
+		if err := ctx.Err(); err != nil {
+			return nil, cached, &fidInterrupted{lo, len(files), err}
+		}
 		chunk := files[lo:min(lo+batch, len(files))]
-		imgs := make([]*imageio.Image, len(chunk))
-		errs := make([]error, len(chunk))
-		var wg sync.WaitGroup
+		stamps := make([]fidStamp, len(chunk))
 		for i, f := range chunk {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				imgs[i], errs[i] = imageio.Load(f)
-			}()
+			if stamps[i], err = fidStatStamp(f, rels[lo+i]); err != nil {
+				return nil, cached, err
+			}
 		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
-			return nil, err
+		feats := make([]float64, len(chunk)*d)
+		hit := cache != nil
+		for i := 0; hit && i < len(chunk); i++ {
+			hit = cache.lookup(stamps[i], feats[i*d:(i+1)*d])
 		}
-		feats, err := net.BatchPool3(imgs, mode)
-		if err != nil {
-			return nil, err
+		if hit {
+			cached += len(chunk)
+		} else {
+			if feats, err = fidComputeBatch(net, chunk, mode); err != nil {
+				return nil, cached, err
+			}
+			if cache != nil {
+				if err := fidRecord(cache, chunk, stamps, feats); err != nil {
+					fmt.Fprintf(os.Stderr, "fid: feature cache %s: %v; going on without it\n", cache.path, err)
+					cache = nil
+				}
+			}
 		}
 		if err := acc.Add(feats, len(chunk)); err != nil {
-			return nil, err
+			return nil, cached, err
 		}
 		if bar != nil {
 			bar.Add(len(chunk))
 		}
+		if fidAfterBatch != nil {
+			fidAfterBatch(ctx, lo+len(chunk))
+		}
 	}
 	mu, sigma, err := acc.Stats()
-	return &fidStats{mu: mu, sigma: sigma, n: len(files)}, err
+	return &fidStats{mu: mu, sigma: sigma, n: len(files)}, cached, err
+}
+
+// fidInterrupted is fidImageStats' error when its context ends.
+type fidInterrupted struct {
+	done, total int
+	err         error
+}
+
+func (e *fidInterrupted) Error() string {
+	return fmt.Sprintf("interrupted after %d of %d images", e.done, e.total)
+}
+
+func (e *fidInterrupted) Unwrap() error { return e.err }
+
+// fidComputeBatch loads chunk's images and returns their pool3 rows.
+func fidComputeBatch(net *inception.Net, chunk []string, mode inception.Mode) ([]float64, error) {
+	imgs := make([]*imageio.Image, len(chunk))
+	errs := make([]error, len(chunk))
+	var wg sync.WaitGroup
+	for i, f := range chunk {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			imgs[i], errs[i] = imageio.Load(f)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return net.BatchPool3(imgs, mode)
+}
+
+// fidRecord appends the records of a computed batch, leaving out a file
+// that changed since it was stamped or within fidRacyWindow of now (its
+// stamp might not tell a later rewrite apart; it is recomputed next time).
+func fidRecord(cache *fidCache, chunk []string, stamps []fidStamp, feats []float64) error {
+	d := inception.Pool3Dim
+	var keep []fidStamp
+	var rows [][]float64
+	recent := time.Now().Add(-fidRacyWindow).UnixNano()
+	for i, f := range chunk {
+		now, err := fidStatStamp(f, stamps[i].rel)
+		if err != nil || now != stamps[i] || now.mtime > recent {
+			continue
+		}
+		keep = append(keep, now)
+		rows = append(rows, feats[i*d:(i+1)*d])
+	}
+	return cache.add(keep, rows)
 }
 
 // fidResult is the JSON output (schema 1).
@@ -207,6 +295,10 @@ type fidResult struct {
 	Offset        bool    `json:"sqrtm_offset"`
 	MaxImag       float64 `json:"sqrtm_max_imag"`
 	Seconds       float64 `json:"seconds"`
+	CachedA       int     `json:"cached_a"` // images of DIR_A whose features came from the cache
+	CachedB       int     `json:"cached_b"`
+	CacheA        string  `json:"cache_a,omitempty"` // DIR_A's cache file
+	CacheB        string  `json:"cache_b,omitempty"`
 }
 
 func frechetModeOf(m inception.Mode) metrics.FrechetMode {
@@ -245,6 +337,8 @@ func (c *fidCmd) Run(g *Globals) error {
 		arg, save string
 		files     []string
 		stats     *fidStats
+		cache     string // file, when cached
+		cached    int
 	}{{arg: c.DirA, save: c.SaveA}, {arg: c.DirB, save: c.SaveB}}
 	total := 0
 	for i := range sides {
@@ -294,16 +388,51 @@ func (c *fidCmd) Run(g *Globals) error {
 			progressbar.OptionSetPredictTime(true),
 			progressbar.OptionThrottle(200*time.Millisecond),
 			progressbar.OptionOnCompletion(func() { fmt.Fprintln(os.Stderr) }))
+		cacheDir := c.Cache
+		if c.NoCache {
+			cacheDir = ""
+		} else if cacheDir == "" {
+			if cacheDir, err = fidCacheDefault(); err != nil {
+				fmt.Fprintf(os.Stderr, "fid: no user cache folder (%v): features are not cached; pass --cache DIR to resume interrupted runs\n", err)
+			}
+		}
 		_ = bar.RenderBlank() // starts the clock before the first batch
+		// Ctrl-C stops at the next batch boundary; a second one quits at
+		// once (the default action is back), losing at most that batch.
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+		defer stop()
+		finished := make(chan struct{})
+		go func() {
+			select {
+			case <-ctx.Done():
+				stop()
+				select {
+				case <-finished: // ended by the stop below, not by a signal
+					return
+				default:
+				}
+				fmt.Fprintln(os.Stderr, "\nfid: stopping after the batch in progress (Ctrl-C again quits at once)")
+			case <-finished:
+			}
+		}()
 		for i := range sides {
 			s := &sides[i]
 			if s.stats != nil {
 				continue
 			}
-			if s.stats, err = fidImageStats(net, s.files, mode, c.Batch, bar); err != nil {
+			if err := c.sideStats(ctx, net, s.arg, s.files, mode, sum, backend.Resolve(g.Backend), cacheDir, bar, &s.stats, &s.cache, &s.cached); err != nil {
+				close(finished)
+				if errors.Is(err, context.Canceled) {
+					if s.cache == "" {
+						return interruptedErr("fid: %s: %v; nothing is saved (no feature cache): a rerun starts over", s.arg, err)
+					}
+					return interruptedErr("fid: %s: %v; the features are saved in %s: the same command resumes", s.arg, err, s.cache)
+				}
 				return usageErr("fid: %s: %v", s.arg, err)
 			}
 		}
+		close(finished)
+		stop() // a Ctrl-C from here on quits at once: every feature is saved
 	}
 	for _, s := range sides {
 		if s.save != "" {
@@ -318,13 +447,50 @@ func (c *fidCmd) Run(g *Globals) error {
 	}
 	r.DirA, r.DirB = c.DirA, c.DirB
 	r.Weights, r.WeightsSHA256, r.Backend = res.Weights, res.WeightsSHA256, res.Backend
+	r.CachedA, r.CachedB, r.CacheA, r.CacheB = sides[0].cached, sides[1].cached, sides[0].cache, sides[1].cache
 	r.Seconds = time.Since(start).Seconds()
 	if c.JSON {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)
 	}
-	fmt.Fprintf(os.Stderr, "mode %s: %d images in %s, %d in %s\n", r.Mode, r.CountA, r.DirA, r.CountB, r.DirB)
+	fmt.Fprintf(os.Stderr, "mode %s: %d images in %s (%d from the cache), %d in %s (%d from the cache)\n", r.Mode, r.CountA, r.DirA, r.CachedA, r.CountB, r.DirB, r.CachedB)
 	fmt.Printf("FID %s\n", strconv.FormatFloat(r.FID, 'g', -1, 64))
 	return nil
+}
+
+// sideStats computes one folder's statistics through its cache file (under
+// cacheDir; none when cacheDir is ""), setting *cacheFile and *cached.
+func (c *fidCmd) sideStats(ctx context.Context, net *inception.Net, dir string, files []string, mode inception.Mode,
+	weightsSHA, backendName, cacheDir string, bar *progressbar.ProgressBar, st **fidStats, cacheFile *string, cached *int) error {
+	var cache *fidCache
+	if cacheDir != "" {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return err
+		}
+		_, list, err := fidRelPaths(dir, files)
+		if err != nil {
+			return err
+		}
+		key := fidCacheKey{Dir: abs, Mode: mode.String(), WeightsSHA256: weightsSHA, Backend: backendName,
+			Batch: c.Batch, Files: len(files), ListSHA256: list, Dim: inception.Pool3Dim}
+		path := fidCacheFile(cacheDir, key)
+		if cache, err = openFIDCache(path, key); err != nil {
+			fmt.Fprintf(os.Stderr, "fid: feature cache %s: %v; going on without it\n", path, err)
+			cache = nil
+		} else {
+			defer cache.Close()
+			*cacheFile = path
+			if cache.dropped > 0 {
+				fmt.Fprintf(os.Stderr, "fid: feature cache %s: dropped a torn or corrupt tail (%d bytes); those images are recomputed\n", path, cache.dropped)
+			}
+			if cache.replaced {
+				fmt.Fprintf(os.Stderr, "fid: feature cache %s: unreadable header, started over\n", path)
+			}
+		}
+	}
+	var err error
+	*st, *cached, err = fidImageStats(ctx, net, dir, files, mode, c.Batch, cache, bar)
+	return err
 }

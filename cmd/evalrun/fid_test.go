@@ -89,7 +89,7 @@ func TestFIDCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	sa, sb := filepath.Join(dir, "a_stats.safetensors"), filepath.Join(dir, "b_stats.safetensors")
-	code, out, errOut := runCaptured(t, "fid", a, b, "--weights", wpath, "--batch", "2", "--json", "--save-stats-a", sa, "--save-stats-b", sb)
+	code, out, errOut := runCaptured(t, "fid", a, b, "--weights", wpath, "--batch", "2", "--json", "--save-stats-a", sa, "--save-stats-b", sb, "--cache", filepath.Join(dir, "cache"))
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
