@@ -19,6 +19,9 @@ type ModelInfo struct {
 	// TokenizerSHA256 is the sha256 of the tokenizer file the model reads
 	// (empty when it reads none, or where ConfigSHA256 already covers it).
 	TokenizerSHA256 string `json:"tokenizer_sha256,omitempty"`
+	// TowerConfigSHA256 is the sha256 of a config the model reads from
+	// outside its folder (a DualToken tower's, by pretrained_model).
+	TowerConfigSHA256 string `json:"tower_config_sha256,omitempty"`
 	// Options are the model options that decide its predictions, defaults
 	// filled in (e.g. preprocess=crop, max_length=64); execution knobs
 	// such as batch sizes are left out.

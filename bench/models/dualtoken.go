@@ -96,6 +96,11 @@ func NewDualToken(spec bench.ModelSpec, b compute.Backend) (*DualToken, error) {
 	}
 	info.DType = precision.Name(dt)
 	info.Options = map[string]string{"preprocess": preprocess}
+	if m.Config.TowerDir != "" {
+		if info.TowerConfigSHA256, err = bench.FileSHA256(filepath.Join(m.Config.TowerDir, "config.json")); err != nil {
+			return nil, fmt.Errorf("model %s: tower config: %w", spec.Path, err)
+		}
+	}
 	d := &DualToken{Model: m, size: m.Config.Tower.Vision.ImageSize, crop: preprocess == "crop", batch: batch, info: info}
 	tc := m.Config.Tower.Text
 	if tc == nil {

@@ -53,6 +53,10 @@ const TowerPrefix = "siglip_model."
 type FullConfig struct {
 	*Config
 	Tower *siglip.Config
+	// TowerDir is the folder whose config.json gave Tower when config.json
+	// has no "siglip_config" (the authors' rqvaesiglip.pretrained_model);
+	// "" when config.json holds it. Model identities hash that file too.
+	TowerDir string
 
 	// ReconFromSemantic: the pixel decoder reads the semantic quantiser's
 	// codes (one codebook for both losses: Table 3 row a). Our key
@@ -166,6 +170,7 @@ func ParseFullConfig(raw *config.Raw, dir string) (*FullConfig, error) {
 				if fc.Tower, err = siglip.LoadConfig(c); err != nil {
 					return nil, err
 				}
+				fc.TowerDir = c
 				break
 			}
 		}

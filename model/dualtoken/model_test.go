@@ -281,6 +281,9 @@ func TestSaveLoadLayouts(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("authors' layout", back)
+	if back.Config.TowerDir != towerDir {
+		t.Errorf("TowerDir = %q, want %q (the config found beside the checkpoint)", back.Config.TowerDir, towerDir)
+	}
 
 	// A training checkpoint {"state_dict": {...}, "optimizer": {...}}.
 	ckpt := weights.NewMemSet("epoch_latest.pt")
