@@ -6,8 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
-	"os"
 	"path"
 	"path/filepath"
 	"sort"
@@ -90,16 +88,11 @@ func dataFileKey(root, p string) string {
 }
 
 func hashFile(p string) (string, error) {
-	f, err := os.Open(p)
+	sum, err := FileSHA256(p)
 	if err != nil {
 		return "", fmt.Errorf("hashing data file: %v", err)
 	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("hashing data file %s: %v", p, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return sum, nil
 }
 
 // hashFileSet is a set entry's hash (see DataFile.Files).

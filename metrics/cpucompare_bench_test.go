@@ -68,24 +68,17 @@ func cpuCompareF64(b *testing.B, dir, name string, n int) []float64 {
 // channels) of the comparison pair, one pair per op; the value is reported
 // so the script can check both sides computed the same number.
 func BenchmarkCPUCompareSSIM(b *testing.B) {
-	dir, m := cpuCompareInputs(b)
-	p := m.Pair
-	n := p.H * p.W * p.C
-	ref, dist := cpuCompareRead(b, dir, p.Ref, n), cpuCompareRead(b, dir, p.Dist, n)
-	var v float64
-	var err error
-	cpu0 := cpuCompareCPU()
-	for b.Loop() {
-		if v, err = SSIMUint8(ref, dist, p.H, p.W, p.C, SSIMWang); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(cpuCompareCPU()-cpu0)/float64(b.N), "cpu-ns/op")
-	b.ReportMetric(v, "value")
+	benchCPUComparePair(b, func(ref, dist []uint8, h, w, c int) (float64, error) {
+		return SSIMUint8(ref, dist, h, w, c, SSIMWang)
+	})
 }
 
 // BenchmarkCPUComparePSNR: PSNR (data range 255) of the comparison pair.
-func BenchmarkCPUComparePSNR(b *testing.B) {
+func BenchmarkCPUComparePSNR(b *testing.B) { benchCPUComparePair(b, PSNRUint8) }
+
+// benchCPUComparePair times metric on the comparison's uint8 image pair and
+// reports its CPU time and value (the merge checks the value).
+func benchCPUComparePair(b *testing.B, metric func(ref, dist []uint8, h, w, c int) (float64, error)) {
 	dir, m := cpuCompareInputs(b)
 	p := m.Pair
 	n := p.H * p.W * p.C
@@ -94,7 +87,7 @@ func BenchmarkCPUComparePSNR(b *testing.B) {
 	var err error
 	cpu0 := cpuCompareCPU()
 	for b.Loop() {
-		if v, err = PSNRUint8(ref, dist, p.H, p.W, p.C); err != nil {
+		if v, err = metric(ref, dist, p.H, p.W, p.C); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -10,24 +10,15 @@ import (
 	"github.com/dualtoken/evalharness/backend"
 	"github.com/dualtoken/evalharness/bench"
 	"github.com/dualtoken/evalharness/tokenizer"
+	"github.com/dualtoken/evalharness/tokenizer/tokenizertest"
 )
 
 // A SentencePiece model without SigLIP's "</s>" (SigLIP2's Gemma tokenizer
 // has <eos>) is refused by both model kinds with a text tower: SigLIP's
 // rules would append and pad with the unknown piece instead.
 func TestGemmaStyleTokenizerRefused(t *testing.T) {
-	s := tokenizer.NewUnigramSpec()
-	s.Pieces[1].Piece = "<eos>"
-	for i, w := range []string{"▁a", "▁red", "▁"} {
-		s.Pieces = append(s.Pieces, tokenizer.PieceSpec{Piece: w, Score: -1 - float32(i)})
-	}
-	for _, c := range "adre" {
-		s.Pieces = append(s.Pieces, tokenizer.PieceSpec{Piece: string(c), Score: -20})
-	}
 	gemma := filepath.Join(t.TempDir(), "tokenizer.model")
-	if err := s.WriteFile(gemma); err != nil {
-		t.Fatal(err)
-	}
+	tokenizertest.WriteGemmaLike(t, gemma)
 	b, err := backend.New("go")
 	if err != nil {
 		t.Fatal(err)
@@ -41,30 +32,13 @@ func TestGemmaStyleTokenizerRefused(t *testing.T) {
 	}
 }
 
-// writeGemmaTokenizer writes a SentencePiece model shaped like SigLIP2's
-// Gemma tokenizer in the one way that matters here: "<eos>", no "</s>".
-func writeGemmaTokenizer(t *testing.T, path string) {
-	t.Helper()
-	s := tokenizer.NewUnigramSpec()
-	s.Pieces[1].Piece = "<eos>"
-	for i, w := range []string{"▁a", "▁red", "▁"} {
-		s.Pieces = append(s.Pieces, tokenizer.PieceSpec{Piece: w, Score: -1 - float32(i)})
-	}
-	for _, c := range "adre" {
-		s.Pieces = append(s.Pieces, tokenizer.PieceSpec{Piece: string(c), Score: -20})
-	}
-	if err := s.WriteFile(path); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // A DualToken folder whose own spiece.model is Gemma's still builds: its
 // image paths (reconstruction, semantic embeddings) run, while texts are
 // refused with the tokenizer's reason in one line, naming the file.
 func TestDualTokenGemmaSpieceImagesOnly(t *testing.T) {
 	dir := extractAsset(t, "tiny-dualtoken")
 	spiece := filepath.Join(dir, "spiece.model")
-	writeGemmaTokenizer(t, spiece)
+	tokenizertest.WriteGemmaLike(t, spiece)
 	b, err := backend.New("go")
 	if err != nil {
 		t.Fatal(err)

@@ -10,26 +10,9 @@ import (
 	"github.com/dualtoken/evalharness/assets"
 	"github.com/dualtoken/evalharness/bench"
 	"github.com/dualtoken/evalharness/imageio"
-	"github.com/dualtoken/evalharness/tokenizer"
+	"github.com/dualtoken/evalharness/tokenizer/tokenizertest"
 	"github.com/dualtoken/evalharness/world"
 )
-
-// writeGemmaSpiece writes a SentencePiece model shaped like SigLIP2's Gemma
-// tokenizer where it matters: "<eos>" and no "</s>".
-func writeGemmaSpiece(t *testing.T, path string) {
-	t.Helper()
-	s := tokenizer.NewUnigramSpec()
-	s.Pieces[1].Piece = "<eos>"
-	for i, w := range []string{"▁a", "▁red", "▁"} {
-		s.Pieces = append(s.Pieces, tokenizer.PieceSpec{Piece: w, Score: -1 - float32(i)})
-	}
-	for _, c := range "adre" {
-		s.Pieces = append(s.Pieces, tokenizer.PieceSpec{Piece: string(c), Score: -20})
-	}
-	if err := s.WriteFile(path); err != nil {
-		t.Fatal(err)
-	}
-}
 
 func extractModel(t *testing.T, name, dir string) string {
 	t.Helper()
@@ -114,7 +97,7 @@ func TestRunDualTokenGemmaTokenizer(t *testing.T) {
 	dir := t.TempDir()
 	model := extractModel(t, "tiny-dualtoken", filepath.Join(dir, "models"))
 	spiece := filepath.Join(model, "spiece.model")
-	writeGemmaSpiece(t, spiece)
+	tokenizertest.WriteGemmaLike(t, spiece)
 	out := filepath.Join(dir, "out")
 
 	recon, _ := bench.Demo("recon")
@@ -145,12 +128,12 @@ func TestEmbedRefusesGemmaTokenizer(t *testing.T) {
 	dir := t.TempDir()
 	model := extractModel(t, "tiny-siglip", dir)
 	gemma := filepath.Join(dir, "gemma.model")
-	writeGemmaSpiece(t, gemma)
+	tokenizertest.WriteGemmaLike(t, gemma)
 	code, _, stderr := runCaptured(t, "embed", "--model", model, "--tokenizer", gemma, "--text", "a red square")
 	wantOneLine(t, "--tokenizer gemma --text", code, stderr, "embed: tokenizer "+gemma, `has no "</s>" piece`, "texts cannot be encoded")
 	// The model's own spiece.model replaced by Gemma's: the same.
 	spiece := filepath.Join(model, "spiece.model")
-	writeGemmaSpiece(t, spiece)
+	tokenizertest.WriteGemmaLike(t, spiece)
 	code, _, stderr = runCaptured(t, "embed", "--model", model, "--text", "a red square")
 	wantOneLine(t, "Gemma spiece.model --text", code, stderr, "tokenizer "+spiece, `has no "</s>" piece`)
 

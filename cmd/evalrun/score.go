@@ -85,8 +85,8 @@ func (c *scoreCmd) Run(g *Globals) error {
 		opts.Extra[k] = v
 	}
 	if _, err := os.Stat(opts.Data); err != nil && opts.Data != "" && c.Data == "" {
-		// results.json keeps the data path as the run was given it, which
-		// is relative to where the run started.
+		// The data moved (or, in results written before data roots were
+		// recorded absolute, the run started in another folder).
 		return usageErr("%s: the run's data %q: %v; pass --data DIR where it is now", c.Results, opts.Data, err)
 	}
 	task, err := bench.New(prev.Task, opts)
