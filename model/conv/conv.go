@@ -2,16 +2,18 @@
 // with matrix products and static slices.
 //
 // The pure-Go backend runs ConvGeneral and ReduceWindow as scalar loops: on
-// Inception-sized layers a 3x3 convolution written as one matrix product plus
-// shifted slices is ~25x faster, a 1x1 convolution as a plain MatMul ~30x, and
-// a pooling layer as shifted slices ~20x. Other backends (XLA) get GoMLX's own
+// Inception-sized layers a 3x3 convolution written as one gathered matrix
+// product (im2col) is more than 25x faster, a 1x1 convolution as a plain
+// MatMul ~30x, and a pooling layer as shifted slices ~20x. Other backends (XLA) get GoMLX's own
 // Convolve / MaxPool / MeanPool, which they compile well.
 //
-// All functions are differentiable: they use only Pad, Slice, MatMul, Add,
+// All functions are differentiable: they use only Pad, Gather, MatMul, Add,
 // Max and constant divisions.
 package conv
 
 import (
+	"math"
+
 	"github.com/gomlx/compute"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive // graph DSL
 	"github.com/gomlx/gomlx/core/tensors"
@@ -49,56 +51,66 @@ func Conv2D(x, kernel *Node, strideH, strideW int, pad Padding) *Node {
 		x = padHW(x, ScalarZero(x.Graph(), x.DType()), pad)
 	}
 	hp, wp := h+pad[0][0]+pad[0][1], w+pad[1][0]+pad[1][1]
-	// window returns the [B,Ho,Wo,Cin] input positions under kernel tap (dy, dx).
-	window := newWindower(x, ho, wo, strideH, strideW).at
-	switch {
-	case kh == 1 && kw == 1:
+	if kh == 1 && kw == 1 {
 		if strideH > 1 || strideW > 1 || hp != ho || wp != wo {
-			x = window(0, 0)
+			x = newWindower(x, ho, wo, strideH, strideW).at(0, 0)
 		}
 		y := MatMul(Reshape(x, b*ho*wo, cin), Reshape(kernel, cin, cout))
 		return Reshape(y, b, ho, wo, cout)
-
-	case kh*kw*cin <= 64:
-		// Few input channels (an RGB stem): gather the taps as columns (im2col)
-		// and do one product; the column matrix is small.
-		parts := make([]*Node, 0, kh*kw)
-		for dy := range kh {
-			for dx := range kw {
-				parts = append(parts, window(dy, dx))
-			}
-		}
-		cols := Reshape(Concatenate(parts, 3), b*ho*wo, kh*kw*cin)
-		return Reshape(MatMul(cols, Reshape(kernel, kh*kw*cin, cout)), b, ho, wo, cout)
-
-	case strideH == 1 && strideW == 1:
-		// Multiply every padded position by all taps at once, then add the
-		// taps' outputs shifted into place: the shifted copies are Cout wide.
-		k := Reshape(TransposeAllAxes(kernel, 2, 0, 1, 3), cin, kh*kw*cout)
-		y := Reshape(MatMul(Reshape(x, b*hp*wp, cin), k), b, hp, wp, kh*kw*cout)
-		var acc *Node
-		for dy := range kh {
-			for dx := range kw {
-				t := (dy*kw + dx) * cout
-				s := crop(y, []int{0, dy, dx, t}, []int{b, ho, wo, cout})
-				acc = addOrSet(acc, s)
-			}
-		}
-		return acc
-
-	default:
-		// Strided: one product per tap on the strided input positions, so no
-		// output position is computed that the stride would discard.
-		var acc *Node
-		for dy := range kh {
-			for dx := range kw {
-				s := Reshape(window(dy, dx), b*ho*wo, cin)
-				kt := Reshape(Slice(kernel, AxisElem(dy), AxisElem(dx)), cin, cout)
-				acc = addOrSet(acc, MatMul(s, kt))
-			}
-		}
-		return Reshape(acc, b, ho, wo, cout)
 	}
+	cols := im2col(x, kh, kw, ho, wo, strideH, strideW)
+	return Reshape(MatMul(cols, Reshape(kernel, kh*kw*cin, cout)), b, ho, wo, cout)
+}
+
+// im2col gathers, for every output position of a convolution over the padded
+// x [B,Hp,Wp,Cin], the kh·kw·Cin input values under the kernel into
+// [B·Ho·Wo, kh·kw·Cin] (tap-major, as the HWIO kernel flattens), so that the
+// convolution is one product with a long contraction. It is one Gather over
+// the flat input: with a horizontal stride of 1 each kernel row's kw·Cin
+// values are one contiguous run of NHWC memory, otherwise each tap's Cin are.
+// (Measured on Inception-v3: 26% less CPU than multiplying every padded
+// position by all taps and adding shifted outputs, and a faster gradient.)
+// maxInt32Index is the largest flat input size indexed with int32 (a
+// variable so that tests reach the int64 path).
+var maxInt32Index = math.MaxInt32
+
+func im2col(x *Node, kh, kw, ho, wo, sh, sw int) *Node {
+	d := x.Shape().Dimensions
+	b, hp, wp, cin := d[0], d[1], d[2], d[3]
+	run, runs := kw*cin, kh // values per gathered slice, slices per position
+	if sw != 1 {
+		run, runs = cin, kh*kw
+	}
+	start := make([]int64, 0, b*ho*wo*runs)
+	for bi := range b {
+		for i := range ho {
+			for j := range wo {
+				for dy := range kh {
+					row := (bi*hp + i*sh + dy) * wp
+					if sw == 1 {
+						start = append(start, int64((row+j)*cin))
+						continue
+					}
+					for dx := range kw {
+						start = append(start, int64((row+j*sw+dx)*cin))
+					}
+				}
+			}
+		}
+	}
+	var ind *tensors.Tensor
+	if b*hp*wp*cin <= maxInt32Index { // half the index memory
+		s32 := make([]int32, len(start))
+		for i, v := range start {
+			s32[i] = int32(v)
+		}
+		ind = tensors.FromFlatDataAndDimensions(s32, len(s32), 1)
+	} else {
+		ind = tensors.FromFlatDataAndDimensions(start, len(start), 1)
+	}
+	flat := Reshape(x, b*hp*wp*cin)
+	cols := GatherSlices(flat, []int{0}, ConstTensor(x.Graph(), ind), []int{run}, true)
+	return Reshape(cols, b*ho*wo, kh*kw*cin)
 }
 
 // padHW pads the spatial axes of x [B,H,W,C] with fill. Every axis gets a

@@ -45,9 +45,10 @@ func goBackend(t testing.TB) compute.Backend {
 	return b
 }
 
-// TestConv2DMatchesConvolve compares every strategy of Conv2D (1x1, im2col,
-// shifted outputs, strided taps; asymmetric kernels and padding) and its
-// gradients with GoMLX's direct ConvGeneral.
+// TestConv2DMatchesConvolve compares every strategy of Conv2D (1x1 products;
+// im2col with whole kernel rows or, with a horizontal stride, single taps,
+// each with 32- and 64-bit gather indices; asymmetric kernels and padding)
+// and its gradients with GoMLX's direct ConvGeneral.
 func TestConv2DMatchesConvolve(t *testing.T) {
 	b := goBackend(t)
 	r := rand.New(rand.NewPCG(1, 2))
@@ -57,18 +58,27 @@ func TestConv2DMatchesConvolve(t *testing.T) {
 	}{
 		{9, 7, 5, 4, 1, 1, 1, 1, Padding{}},
 		{9, 7, 5, 4, 1, 1, 2, 2, Padding{}},
-		{11, 10, 3, 6, 3, 3, 2, 2, Padding{}},  // im2col, strided, valid
-		{8, 8, 3, 6, 3, 3, 1, 1, Sym(1)},       // im2col, same
-		{9, 8, 12, 7, 3, 3, 1, 1, Sym(1)},      // shifted outputs
+		{11, 10, 3, 6, 3, 3, 2, 2, Padding{}},  // strided, valid
+		{8, 8, 3, 6, 3, 3, 1, 1, Sym(1)},       // RGB stem, same
+		{9, 8, 12, 7, 3, 3, 1, 1, Sym(1)},      // same
 		{9, 8, 12, 7, 1, 7, 1, 1, Same(1, 7)},  // 1x7
 		{9, 8, 12, 7, 7, 1, 1, 1, Same(7, 1)},  // 7x1
 		{9, 8, 12, 7, 5, 5, 1, 1, Sym(2)},      // 5x5
-		{12, 11, 12, 7, 3, 3, 2, 2, Padding{}}, // strided taps
+		{12, 11, 12, 7, 3, 3, 2, 2, Padding{}}, // strided
+		{12, 11, 12, 7, 3, 3, 2, 1, Padding{}}, // strided rows only
 		{9, 9, 12, 7, 3, 3, 1, 1, Padding{}},   // valid, stride 1
 		{9, 9, 12, 7, 3, 2, 2, 1, Padding{{1, 0}, {0, 2}}},
 	}
-	for _, c := range cases {
-		t.Run(fmt.Sprintf("%dx%d_s%d%d_pad%v", c.kh, c.kw, c.sh, c.sw, c.pad), func(t *testing.T) {
+	for n, c := range cases {
+		name := fmt.Sprintf("%dx%d_s%d%d_pad%v", c.kh, c.kw, c.sh, c.sw, c.pad)
+		if n%2 == 1 {
+			name += "_int64"
+		}
+		t.Run(name, func(t *testing.T) {
+			if n%2 == 1 { // 64-bit gather indices, as for inputs of 2³¹ values or more
+				defer func(v int) { maxInt32Index = v }(maxInt32Index)
+				maxInt32Index = 0
+			}
 			x := randTensor(r, 2, c.h, c.w, c.cin)
 			k := randTensor(r, c.kh, c.kw, c.cin, c.cout)
 			mine := func(x, k *Node) *Node { return Conv2D(x, k, c.sh, c.sw, c.pad) }
