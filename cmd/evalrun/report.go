@@ -15,10 +15,10 @@ func init() {
 }
 
 type reportCmd struct {
-	Runs   []string          `arg:"" help:"results.json files or directories searched for them." placeholder:"RUNS"`
-	Format string            `default:"text" enum:"text,markdown,csv,json,html" help:"Terminal output format: text, markdown, csv, json, html."`
-	Out    string            `help:"Also write report.{md,csv,json,txt}, index.html and PNG/SVG plots here." placeholder:"DIR"`
-	Match  map[string]string `help:"Our model name = the paper row it reproduces (repeatable), for delta rows, e.g. --match 'my-ckpt=DualToken (SigLIP-So/14-384)'; an unknown model or paper row is an error listing the known ones."`
+	Runs   []string  `arg:"" help:"results.json files or directories searched for them." placeholder:"RUNS"`
+	Format string    `default:"text" enum:"text,markdown,csv,json,html" help:"Terminal output format: text, markdown, csv, json, html."`
+	Out    string    `help:"Also write report.{md,csv,json,txt}, index.html and PNG/SVG plots here." placeholder:"DIR"`
+	Match  keyValues `placeholder:"MODEL=ROW" help:"Our model name = the paper row it reproduces (repeatable), for delta rows, e.g. --match 'my-ckpt=DualToken (SigLIP-So/14-384)'; an unknown model or paper row is an error listing the known ones."`
 }
 
 func (c *reportCmd) Help() string {

@@ -121,19 +121,19 @@ func parseRunFile(path string, b []byte) (*RunFile, error) {
 }
 
 type runCmd struct {
-	Config    string            `help:"YAML file listing models and tasks (see --help)." placeholder:"FILE" xor:"src"`
-	Task      string            `help:"One task name (with --model-kind/--model and --data)." xor:"src"`
-	Data      string            `help:"Data root for --task." placeholder:"DIR"`
-	Opt       map[string]string `help:"Task option key=value (repeatable), e.g. --opt rule=vlmevalkit; evalrun tasks lists each task's options."`
-	ModelKind string            `help:"Model kind for --task (siglip, dualtoken, llava; see --help)." placeholder:"KIND"`
-	Model     string            `help:"Model checkpoint for --task." placeholder:"DIR"`
-	Tokenizer string            `help:"Tokenizer for --task's model." placeholder:"PATH"`
-	Out       string            `default:"results" help:"Output root: OUT/<task>/<model>/{predictions-*.jsonl,results.json,samples.jsonl}."`
-	Batch     int               `default:"8" help:"Batch size."`
-	Limit     int               `help:"Only the first N items of each task."`
-	Subset    string            `help:"File of item IDs (one per line, as in predictions/samples files) to run instead of all items (kept beside results.json; score reuses it)." placeholder:"FILE"`
-	DType     string            `name:"dtype" help:"Compute dtype of every model without its own \"dtype\" in the config: float32 (default) or bfloat16 (for GPUs; predictions are cached per dtype)."`
-	Quiet     bool              `help:"No progress bars."`
+	Config    string    `help:"YAML file listing models and tasks (see --help)." placeholder:"FILE" xor:"src"`
+	Task      string    `help:"One task name (with --model-kind/--model and --data)." xor:"src"`
+	Data      string    `help:"Data root for --task." placeholder:"DIR"`
+	Opt       keyValues `placeholder:"KEY=VALUE" help:"Task option key=value (repeatable), e.g. --opt rule=vlmevalkit; evalrun tasks lists each task's options."`
+	ModelKind string    `help:"Model kind for --task (siglip, dualtoken, llava; see --help)." placeholder:"KIND"`
+	Model     string    `help:"Model checkpoint for --task." placeholder:"DIR"`
+	Tokenizer string    `help:"Tokenizer for --task's model." placeholder:"PATH"`
+	Out       string    `default:"results" help:"Output root: OUT/<task>/<model>/{predictions-*.jsonl,results.json,samples.jsonl}."`
+	Batch     int       `default:"8" help:"Batch size."`
+	Limit     int       `help:"Only the first N items of each task."`
+	Subset    string    `help:"File of item IDs (one per line, as in predictions/samples files) to run instead of all items (kept beside results.json; score reuses it)." placeholder:"FILE"`
+	DType     string    `name:"dtype" help:"Compute dtype of every model without its own \"dtype\" in the config: float32 (default) or bfloat16 (for GPUs; predictions are cached per dtype)."`
+	Quiet     bool      `help:"No progress bars."`
 }
 
 // yamlKeys lists the yaml keys of a struct's fields.

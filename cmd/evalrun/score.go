@@ -15,12 +15,12 @@ func init() {
 }
 
 type scoreCmd struct {
-	Results string            `arg:"" help:"A results.json of an earlier run (its task, protocol and predictions file are reused)." placeholder:"RESULTS"`
-	Data    string            `help:"Data root, if it moved since the run." placeholder:"DIR"`
-	Opt     map[string]string `help:"Task option key=value overriding the recorded protocol (e.g. a scorer rule variant)."`
-	Limit   int               `default:"-1" help:"Only the first N items; 0 = all (default: the run's own --limit, from results.json)." placeholder:"N"`
-	Subset  string            `help:"File of item IDs to score instead (default: the run's own --subset, kept beside results.json)." placeholder:"FILE"`
-	All     bool              `help:"Score every item of the task, whatever the run selected (each needs a saved prediction)."`
+	Results string    `arg:"" help:"A results.json of an earlier run (its task, protocol and predictions file are reused)." placeholder:"RESULTS"`
+	Data    string    `help:"Data root, if it moved since the run." placeholder:"DIR"`
+	Opt     keyValues `placeholder:"KEY=VALUE" help:"Task option key=value overriding the recorded protocol (e.g. a scorer rule variant)."`
+	Limit   int       `default:"-1" help:"Only the first N items; 0 = all (default: the run's own --limit, from results.json)." placeholder:"N"`
+	Subset  string    `help:"File of item IDs to score instead (default: the run's own --subset, kept beside results.json)." placeholder:"FILE"`
+	All     bool      `help:"Score every item of the task, whatever the run selected (each needs a saved prediction)."`
 	// ExportSubmission is the one flag that also works on a split without
 	// public answers: there it writes the file and skips scoring.
 	ExportSubmission string `help:"Also write the task's submission file for an outside scorer (vqav2: EvalAI's JSON; mmbench: the server's .xlsx, or .tsv) from the saved predictions; on a split without public answers (VQAv2 test-dev2015, MMBench test) only that." placeholder:"FILE"`
