@@ -13,15 +13,20 @@
 //     is not the order the IDs number.
 //
 // Class index = position of the WNID in sorted WNID order (0 = n01440764).
-// Class names: classnames.txt (one per line, sorted-WNID order) in the data
-// root or --opt classnames=FILE.
+// Class names: --opt classnames=FILE or classnames.txt in the data root (one
+// per line, sorted-WNID order), else the built-in OpenAI CLIP list.
 package imagenet
 
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -42,14 +47,26 @@ const Version = 1
 func init() {
 	bench.Register(bench.Spec{Name: Name, Version: Version,
 		Help: "ImageNet-1K val zero-shot top-1/top-5",
-		Data: "ImageFolder val/<wnid>/*.JPEG (or <wnid>/ at the root), or flat val/*.JPEG with ILSVRC2012_validation_ground_truth.txt and synsets.txt; classnames.txt in sorted-WNID order",
+		Data: "ImageFolder val/<wnid>/*.JPEG (or <wnid>/ at the root), or flat val/*.JPEG with ILSVRC2012_validation_ground_truth.txt and synsets.txt; optionally classnames.txt in sorted-WNID order (else the built-in OpenAI names)",
 		Options: []bench.OptionDoc{
 			{Key: "templates", Help: "prompt templates averaged per class: openai80 (CLIP's 80), clip_paper (80 + the bare name), clip_best (CLIP's selected 7 + the bare name), class_name_only", Default: "openai80", Values: []string{"openai80", "clip_paper", "clip_best", "class_name_only"}},
-			{Key: "classnames", Help: "FILE of class names, one per line in sorted-WNID order (default: classnames.txt in the data root)"},
+			{Key: "classnames", Help: "FILE of class names, one per line in sorted-WNID order, or openai = the built-in list (OpenAI CLIP's 1000 names, as CLIP_benchmark and open_clip use; ties between its two 'missile' and two 'sunglasses' go to the lower index); default: classnames.txt in the data root if there is one, else openai"},
 			{Key: "synsets", Help: "flat layout only: FILE mapping ILSVRC2012 IDs to WNIDs, line i = ID i (default: synsets.txt in the data root)"},
 		},
 		New: New})
 }
+
+// BuiltinClassNames is the classnames value naming openAIClassNames.
+const BuiltinClassNames = "openai"
+
+// openAIClassNames is OpenAI CLIP's ImageNet-1K class-name list (the names
+// CLIP's prompt-engineering notebook edited, e.g. "hammerhead shark",
+// "rooster"), one per line in sorted-WNID order, taken unchanged from
+// CLIP_benchmark's en_classnames.json ("imagenet1k"; LAION-AI/CLIP_benchmark
+// at 48de38c), the list benchmarks.md §7 names.
+//
+//go:embed classnames_openai.txt
+var openAIClassNames string
 
 // Task is one configured zero-shot run.
 type Task struct {
@@ -86,28 +103,18 @@ func New(opts bench.Options) (bench.Task, error) {
 	if err != nil {
 		return nil, err
 	}
-	namesPath := opts.Get("classnames", filepath.Join(opts.Data, "classnames.txt"))
-	names, err := readLines(namesPath)
+	names, err := t.classNameList(opts, len(wnids))
 	if err != nil {
-		return nil, fmt.Errorf("%s: class names: %v (give classnames.txt in the data root or --opt classnames=FILE, one name per line in sorted-WNID order)", Name, err)
-	}
-	if len(names) != len(wnids) {
-		return nil, fmt.Errorf("%s: %s has %d class names but there are %d classes (WNIDs) in %s", Name, namesPath, len(names), len(wnids), opts.Data)
+		return nil, err
 	}
 	if len(samples) == 0 {
 		return nil, fmt.Errorf("%s: no images to classify in %s", Name, opts.Data)
 	}
 	t.classNames = names
-	t.synsetsOpt, t.namesPath = opts.Get("synsets", ""), namesPath
+	t.synsetsOpt = opts.Get("synsets", "")
 	// The class names set the classifier and, in the flat layout, the
 	// ID -> WNID list sets every label: both enter the protocol (and so the
 	// prediction cache key) by path and content, and score restores them.
-	if t.namesPath, err = filepath.Abs(namesPath); err != nil {
-		return nil, err
-	}
-	if t.namesSHA256, err = bench.FileSHA256(t.namesPath); err != nil {
-		return nil, fmt.Errorf("%s: class names: %v", Name, err)
-	}
 	if _, err := os.Stat(filepath.Join(opts.Data, "ILSVRC2012_validation_ground_truth.txt")); err == nil {
 		syn := t.synsetsOpt
 		if syn == "" {
@@ -125,6 +132,42 @@ func New(opts bench.Options) (bench.Task, error) {
 		t.items = append(t.items, bench.Item{ID: filepath.ToSlash(rel), Payload: s})
 	}
 	return t, nil
+}
+
+// classNameList reads the class names in force (classes of them) and sets
+// namesPath and namesSHA256: the classnames option's file, classnames.txt in
+// the data root, or else the built-in OpenAI list.
+func (t *Task) classNameList(opts bench.Options, classes int) ([]string, error) {
+	path := opts.Get("classnames", "")
+	if path == "" {
+		path = filepath.Join(opts.Data, "classnames.txt")
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			path = BuiltinClassNames
+		}
+	}
+	if path == BuiltinClassNames {
+		names := strings.Split(strings.TrimSuffix(openAIClassNames, "\n"), "\n")
+		if len(names) != classes {
+			return nil, fmt.Errorf("%s: the built-in class names (classnames=%s) are ImageNet-1K's %d but %s has %d classes (WNIDs): give that subset's names as classnames.txt in the data root or --opt classnames=FILE", Name, BuiltinClassNames, len(names), opts.Data, classes)
+		}
+		sum := sha256.Sum256([]byte(openAIClassNames))
+		t.namesPath, t.namesSHA256 = BuiltinClassNames, hex.EncodeToString(sum[:])
+		return names, nil
+	}
+	names, err := readLines(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: class names: %v (give classnames.txt in the data root or --opt classnames=FILE, one name per line in sorted-WNID order, or leave both out for the built-in list)", Name, err)
+	}
+	if len(names) != classes {
+		return nil, fmt.Errorf("%s: %s has %d class names but there are %d classes (WNIDs) in %s", Name, path, len(names), classes, opts.Data)
+	}
+	if t.namesPath, err = filepath.Abs(path); err != nil {
+		return nil, err
+	}
+	if t.namesSHA256, err = bench.FileSHA256(t.namesPath); err != nil {
+		return nil, fmt.Errorf("%s: class names: %v", Name, err)
+	}
+	return names, nil
 }
 
 func (t *Task) templateList() ([]string, error) {
