@@ -3,11 +3,14 @@ package bench
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"unicode"
@@ -238,10 +241,13 @@ func parseResult(path string, b []byte) (*Result, error) {
 	r := &Result{}
 	raw.resultAlias = (*resultAlias)(r)
 	if err := json.Unmarshal(b, &raw); err != nil {
-		return nil, fmt.Errorf("%s: not a results file: %v", path, err)
+		return nil, fmt.Errorf("%s: not a results file: %v", path, jsonFieldError(err))
 	}
 	if r.Task == "" {
 		return nil, fmt.Errorf("%s: field \"task\" is missing", path)
+	}
+	if r.Model.Name == "" {
+		return nil, fmt.Errorf("%s: field \"model\".\"name\" is missing (check and report pair runs by it)", path)
 	}
 	if len(raw.Metrics) == 0 {
 		return nil, fmt.Errorf("%s: field \"metrics\" is missing or empty (a check or report would compare nothing)", path)
@@ -383,33 +389,80 @@ func where(at string) string {
 func FindResults(paths ...string) ([]*Result, []string, error) {
 	var out []*Result
 	var files []string
+	var seen []os.FileInfo // a file reached twice (R and R/pope given) is read once
+	add := func(path string) error {
+		st, err := os.Stat(path)
+		if err != nil {
+			return err
+		}
+		for _, s := range seen {
+			if os.SameFile(s, st) {
+				return nil
+			}
+		}
+		r, err := ReadResult(path)
+		if err != nil {
+			return err
+		}
+		seen = append(seen, st)
+		out, files = append(out, r), append(files, path)
+		return nil
+	}
 	for _, p := range paths {
 		st, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, fmt.Errorf("%s does not exist (want a results.json or a folder of runs)", p)
+		}
 		if err != nil {
 			return nil, nil, err
 		}
 		if !st.IsDir() {
-			r, err := ReadResult(p)
-			if err != nil {
+			if err := add(p); err != nil {
 				return nil, nil, err
 			}
-			out, files = append(out, r), append(files, p)
 			continue
 		}
 		err = filepath.WalkDir(p, func(path string, d os.DirEntry, err error) error {
 			if err != nil || d.IsDir() || d.Name() != "results.json" {
 				return err
 			}
-			r, err := ReadResult(path)
-			if err != nil {
-				return err
-			}
-			out, files = append(out, r), append(files, path)
-			return nil
+			return add(path)
 		})
 		if err != nil {
 			return nil, nil, err
 		}
 	}
 	return out, files, nil
+}
+
+// jsonFieldError words a JSON type mismatch for a user: the field's path and
+// the kind of value wanted, not the Go type it decodes into.
+func jsonFieldError(err error) error {
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) || te.Field == "" {
+		return err
+	}
+	want := "another kind of value"
+	if te.Type != nil {
+		switch te.Type.Kind() {
+		case reflect.Struct, reflect.Map:
+			want = "an object"
+		case reflect.Slice, reflect.Array:
+			want = "an array"
+		case reflect.String:
+			want = "a string"
+		case reflect.Bool:
+			want = "true or false"
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			want = "an integer"
+		case reflect.Float32, reflect.Float64:
+			want = "a number"
+		}
+	}
+	found := "a JSON " + te.Value
+	if te.Value == "" {
+		found = "another kind of value"
+	}
+	return fmt.Errorf("field %q: want %s, found %s", strings.TrimPrefix(te.Field, "."), want, found)
 }

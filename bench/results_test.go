@@ -54,7 +54,12 @@ func TestReadResultRefusesBadFiles(t *testing.T) {
 		{"predictions absolute", edit(`"predictions-1a2b.jsonl"`, `"/tmp/p.jsonl"`), `field "predictions" = "/tmp/p.jsonl"`},
 		{"predictions in a folder", edit(`"predictions-1a2b.jsonl"`, `"sub/p.jsonl"`), `field "predictions" = "sub/p.jsonl"`},
 		{"nested too deep", edit(`"split": "all"`, `"split": `+strings.Repeat("[", 20000)+strings.Repeat("]", 20000)), "not a results file: exceeded max depth"},
-		{"a count a string", edit(`"total": 9`, `"total": "9"`), "not a results file"},
+		{"a count a string", edit(`"total": 9`, `"total": "9"`), `not a results file: field "n_samples.total": want an integer, found a JSON string`},
+		{"counts a string", edit(`"n_samples": {"total": 9, "scored": 8, "failed": 1}`, `"n_samples": "9"`), `field "n_samples": want an object, found a JSON string`},
+		{"metrics an array", edit(`"metrics": {"f1": 85.2, "rfid": 1.5}`, `"metrics": [85.2]`), `field "metrics": want an object, found a JSON array`},
+		{"task version a string", edit(`"task_version": 1`, `"task_version": "1"`), `field "task_version": want an integer, found a JSON string`},
+		{"model missing", edit(`"model": {"name": "m"},`, ""), `field "model"."name" is missing`},
+		{"model unnamed", edit(`"model": {"name": "m"}`, `"model": {"name": ""}`), `field "model"."name" is missing`},
 	} {
 		p := filepath.Join(t.TempDir(), "results.json")
 		os.WriteFile(p, []byte(c.body), 0o644)
@@ -89,5 +94,28 @@ func TestReadResultAcceptsGoodFiles(t *testing.T) {
 	r2, err := ReadResult(p)
 	if err != nil || !math.IsInf(r2.Metrics["rfid"], 1) || !math.IsNaN(r2.Metrics["nan"]) || r2.Metrics["f1"] != 85.2 {
 		t.Errorf("round trip %v %v", r2, err)
+	}
+}
+
+// FindResults reads each results.json once however many of the given paths
+// reach it (a folder and its subfolder, the same folder twice), and names a
+// path that does not exist.
+func TestFindResultsReadsEachFileOnce(t *testing.T) {
+	dir := t.TempDir()
+	for _, sub := range []string{"pope/m", "mme/m"} {
+		os.MkdirAll(filepath.Join(dir, sub), 0o755)
+		body := goodResult
+		if sub == "mme/m" {
+			body = strings.Replace(body, `"task": "pope"`, `"task": "mme"`, 1)
+		}
+		os.WriteFile(filepath.Join(dir, sub, "results.json"), []byte(body), 0o644)
+	}
+	got, files, err := FindResults(dir, dir, filepath.Join(dir, "pope"), filepath.Join(dir, "pope", "m", "results.json"))
+	if err != nil || len(got) != 2 || len(files) != 2 {
+		t.Errorf("got %d results %v, %v; want the 2 files once each", len(got), files, err)
+	}
+	missing := filepath.Join(dir, "nope")
+	if _, _, err := FindResults(missing); err == nil || err.Error() != missing+" does not exist (want a results.json or a folder of runs)" {
+		t.Errorf("missing path: %v", err)
 	}
 }

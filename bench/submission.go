@@ -5,6 +5,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 )
 
 // Submitter is implemented by a task whose official numbers come from an
@@ -28,6 +30,13 @@ type PathSubmitter interface {
 	SubmissionTo(path string, items []Item, recs []Record, w, log io.Writer) error
 }
 
+// SubmissionExtensioner is a Submitter whose file name must end in one of
+// SubmissionExtensions (lower case, with the dot): the server, or the
+// format chosen by the name, needs it.
+type SubmissionExtensioner interface {
+	SubmissionExtensions() []string
+}
+
 // SubmissionOnly reports whether task can only be submitted, not scored
 // here (a Submitter on a split without public answers).
 func SubmissionOnly(task Task) bool {
@@ -43,6 +52,15 @@ func ExportSubmission(task Task, predPath string, sel Selection, path string, lo
 	sub, ok := task.(Submitter)
 	if !ok {
 		return fmt.Errorf("task %s has no submission format", task.Name())
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return fmt.Errorf("submission file %s is a folder: give a file name", path)
+	}
+	if se, ok := task.(SubmissionExtensioner); ok {
+		exts := se.SubmissionExtensions()
+		if !slices.Contains(exts, strings.ToLower(filepath.Ext(path))) {
+			return fmt.Errorf("submission file %s: %s takes a name ending in %s", path, task.Name(), strings.Join(exts, " or "))
+		}
 	}
 	items, err := task.Items()
 	if err != nil {

@@ -68,11 +68,15 @@ func (t *Task) Submission(items []bench.Item, recs []bench.Record, w, log io.Wri
 // SubmissionTo is Submission with the format chosen by path's extension:
 // ".tsv" writes the same table as tab-separated text with every field
 // quoted (VLMEvalKit's dump of a .tsv; MMBench's server, VLMEvalKit's
-// scripts/mmb_eval_gradio.py, takes .xlsx, .tsv and .csv); any other path
-// gets the .xlsx. It is for bench.ExportSubmission, which knows the path.
+// scripts/mmb_eval_gradio.py, takes .xlsx, .tsv and .csv); ".xlsx" the
+// workbook. It is for bench.ExportSubmission, which knows the path.
 func (t *Task) SubmissionTo(path string, items []bench.Item, recs []bench.Record, w, log io.Writer) error {
 	return t.writeSubmission(strings.EqualFold(filepath.Ext(path), ".tsv"), items, recs, w, log)
 }
+
+// SubmissionExtensions: the two formats SubmissionTo writes
+// (bench.SubmissionExtensioner).
+func (t *Task) SubmissionExtensions() []string { return []string{".xlsx", ".tsv"} }
 
 // subTable is the upload file's content: its header and rows, cells as
 // text ("" for none); indexCol is the column of the index, -1 if none.

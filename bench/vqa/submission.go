@@ -33,6 +33,10 @@ func (t *Task) Scorable() bool { return t.annotated }
 // in that file's order: questions without a prediction are answered "", as
 // LLaVA does. Without the test2015 file it holds the test-dev2015 questions
 // and says so on log.
+// SubmissionExtensions: EvalAI takes a .json upload
+// (bench.SubmissionExtensioner).
+func (t *Task) SubmissionExtensions() []string { return []string{".json"} }
+
 func (t *Task) Submission(items []bench.Item, recs []bench.Record, w, log io.Writer) error {
 	if len(recs) != len(items) {
 		return fmt.Errorf("%d records for %d items", len(recs), len(items))

@@ -51,6 +51,11 @@ Example (in a user's CI, after evaluating a new checkpoint):
 }
 
 func (c *checkCmd) Run(g *Globals) error {
+	if a, err := os.Stat(c.Baseline); err == nil {
+		if b, err := os.Stat(c.Candidate); err == nil && os.SameFile(a, b) {
+			return usageErr("--baseline and --candidate are both %s: the check would compare the runs with themselves", c.Candidate)
+		}
+	}
 	base, basePaths, err := bench.FindResults(c.Baseline)
 	if err != nil {
 		return usageErr("baseline: %v", err)

@@ -346,3 +346,25 @@ func TestReportNoPaperTable(t *testing.T) {
 		t.Errorf("report --help: exit %d, lacks the half-the-columns rule:\n%s", code, help)
 	}
 }
+
+// check of a folder against itself is a usage error (a CI job pointing both
+// flags at one folder would always pass); report given a folder twice, or a
+// folder and a run inside it, reads each result once.
+func TestCheckSameFolderReportOverlap(t *testing.T) {
+	dir := t.TempDir()
+	runs := filepath.Join(dir, "runs")
+	writeResult(t, runs, "tiny-llava", "pope", nil, map[string]float64{"f1": 85})
+	code, _, stderr := runCaptured(t, "check", "--baseline", runs, "--candidate", runs+"/")
+	if code != 2 {
+		t.Errorf("check of a folder against itself: exit %d", code)
+	}
+	oneLine(t, "check same folder", stderr, "--baseline and --candidate are both "+runs)
+	if code, _, stderr := runCaptured(t, "report", runs, runs, filepath.Join(runs, "pope"), "--out", filepath.Join(dir, "rep")); code != 0 {
+		t.Errorf("report of overlapping paths: exit %d, %q", code, stderr)
+	}
+	code, _, stderr = runCaptured(t, "report", filepath.Join(dir, "nope"), "--out", filepath.Join(dir, "rep"))
+	if code != 2 {
+		t.Errorf("report of a missing folder: exit %d", code)
+	}
+	oneLine(t, "report missing", stderr, filepath.Join(dir, "nope")+" does not exist")
+}

@@ -98,6 +98,17 @@ func TestScoreExportSubmissionMMBenchDev(t *testing.T) {
 	}
 	checkMMBenchUpload(t, out, []string{"index", "question", "A", "B", "C", "D", "prediction", "answer", "split"}, order)
 
+	// Another extension, or a folder, is refused before anything is written.
+	for _, bad := range []string{filepath.Join(dir, "out.csv"), dir} {
+		code, _, stderr := runCaptured(t, "score", res, "--export-submission", bad)
+		if code != 2 || !strings.Contains(stderr, "submission file "+bad) || strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
+			t.Errorf("%s: exit %d, %q", bad, code, stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out.csv")); err == nil {
+		t.Error("out.csv was written")
+	}
+
 	// A .tsv name gets VLMEvalKit's TSV: the same header, tab-separated.
 	tsv := filepath.Join(dir, "out.tsv")
 	if code, _, stderr := runCaptured(t, "score", res, "--export-submission", tsv); code != 0 {

@@ -75,6 +75,11 @@ func (c *scoreCmd) Run(g *Globals) error {
 		opts.Data = newRoot
 	}
 	spec, _ := bench.Lookup(prev.Task)
+	if prev.TaskVersion != spec.Version {
+		// Another version predicts or scores differently (recon v2's PSNR):
+		// its predictions cannot be scored by this one's rules.
+		return usageErr("%s: task_version %d, but this evalrun has %s version %d: rerun the model (evalrun run), or score with the evalrun that wrote it", c.Results, prev.TaskVersion, prev.Task, spec.Version)
+	}
 	for _, k := range sortedKeys(c.Opt) {
 		v := c.Opt[k]
 		// An option that decides the predictions cannot change here: the
@@ -94,6 +99,9 @@ func (c *scoreCmd) Run(g *Globals) error {
 		return usageErr("%v", err)
 	}
 	if err := sameInputs(spec, prev.Protocol, task.Protocol(), rebase); err != nil {
+		return usageErr("%s: %v", c.Results, err)
+	}
+	if err := validScoring(spec, prev.Protocol, task.Protocol(), c.Opt); err != nil {
 		return usageErr("%s: %v", c.Results, err)
 	}
 	if _, ok := task.(bench.Submitter); c.ExportSubmission != "" && !ok {
@@ -210,6 +218,27 @@ func sameInputs(spec bench.Spec, recorded, now map[string]any, rebase func(strin
 		}
 		if a, b := jsonOf(was), jsonOf(now[k]); a != b {
 			return fmt.Errorf("protocol %s was %s when the predictions were made and is %s now: rerun the model (evalrun run)", k, a, b)
+		}
+	}
+	return nil
+}
+
+// validScoring refuses a recorded scoring option that this evalrun does not
+// take ("rule": "bogus"), which OptionsFromProtocol set aside, unless the
+// rebuilt task records the same text (a description such as recon's
+// "fid_mode": "not computed ..."). Keys given with --opt are the user's.
+func validScoring(spec bench.Spec, recorded, now map[string]any, given map[string]string) error {
+	for _, d := range spec.Options {
+		v, ok := recorded[d.Key]
+		if _, set := given[d.Key]; !ok || set || !d.Scoring {
+			continue
+		}
+		s, isString := v.(string)
+		if !isString {
+			s = jsonOf(v) // a number or boolean as the option would read it
+		}
+		if err := d.Check(s); err != nil && jsonOf(v) != jsonOf(now[d.Key]) {
+			return fmt.Errorf("protocol.%s is %s, which this evalrun does not take (%v): the file was edited or written by another version", d.Key, jsonOf(v), err)
 		}
 	}
 	return nil

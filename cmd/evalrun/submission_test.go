@@ -92,6 +92,9 @@ func TestScoreExportSubmissionVal(t *testing.T) {
 	if code, _, stderr := runCaptured(t, "score", resPath, "--export-submission", missing); code != 2 || !strings.Contains(stderr, "submission file "+missing+": its folder") {
 		t.Errorf("missing folder: exit %d, %q", code, stderr)
 	}
+	if code, _, stderr := runCaptured(t, "score", resPath, "--export-submission", filepath.Join(dir, "sub.txt")); code != 2 || !strings.Contains(stderr, "vqav2 takes a name ending in .json") {
+		t.Errorf("sub.txt: exit %d, %q", code, stderr)
+	}
 	sub := filepath.Join(dir, "sub.json")
 	code, stdout, stderr := runCaptured(t, "score", resPath, "--export-submission", sub)
 	if code != 0 {
@@ -211,6 +214,7 @@ func TestScoreExportSubmissionUnsupported(t *testing.T) {
 	resPath := filepath.Join(dir, "results.json")
 	rec := bench.Result{Schema: bench.ResultsSchema, Task: "pope", TaskVersion: task.Version(), Protocol: task.Protocol(),
 		Metrics: map[string]float64{"f1": 50}, HigherIsBetter: map[string]bool{"f1": true}, Predictions: "predictions-x.jsonl"}
+	rec.Model.Name = "m"
 	if err := rec.Write(resPath); err != nil {
 		t.Fatal(err)
 	}
