@@ -16,6 +16,7 @@ package metrics
 //	res, err := Frechet(mu1, sigma1, mu2, sigma2, FrechetCleanFID)  // detail, chosen mode
 //	kid, err := KID(feats1, n1, feats2, n2, d, KIDOptions{})   // bonus: clean-fid's KID
 //	err = SaveStats(path, mu, sigma); mu, sigma, err = LoadStats(path) // .safetensors or .npz
+//	err = SaveStatsMeta(path, mu, sigma, meta)   // also records meta (string pairs)
 //
 // d² = |mu1−mu2|² + Tr Σ1 + Tr Σ2 − 2·Tr sqrtm(Σ1Σ2).
 //
@@ -424,14 +425,26 @@ func KID(feats1 []float64, n1 int, feats2 []float64, n2 int, d int, opt KIDOptio
 // SaveStats writes feature statistics as safetensors: F64 `mu` [D] and
 // `sigma` [D,D], so reference statistics are computed once.
 func SaveStats(path string, mu, sigma []float64) error {
+	return SaveStatsMeta(path, mu, sigma, nil)
+}
+
+// SaveStatsMeta is SaveStats recording meta (what made the features, say)
+// in the file's safetensors metadata next to "format": "fid-stats"; read
+// it back with weights.OpenSafetensors(path).Metadata.
+func SaveStatsMeta(path string, mu, sigma []float64, meta map[string]string) error {
 	d := len(mu)
 	if d == 0 || len(sigma) != d*d {
 		return fmt.Errorf("save stats %s: mu has %d elements and sigma %d, want D and D×D", path, d, len(sigma))
 	}
+	md := map[string]string{}
+	for k, v := range meta {
+		md[k] = v
+	}
+	md["format"] = "fid-stats"
 	return weights.WriteSafetensors(path, []*weights.Tensor{
 		weights.FromFloat64("mu", []int{d}, mu),
 		weights.FromFloat64("sigma", []int{d, d}, sigma),
-	}, map[string]string{"format": "fid-stats"})
+	}, md)
 }
 
 // LoadStats reads `mu` [D] and `sigma` [D,D] from a .safetensors file written
@@ -461,7 +474,7 @@ func frechetLoadSafetensors(path string) (mu, sigma []float64, err error) {
 	get := func(name string, rank int) ([]float64, error) {
 		t, err := f.Get(name)
 		if err != nil {
-			return nil, fmt.Errorf("load stats %s: %w", path, err)
+			return nil, fmt.Errorf("load stats: %w", err) // names the file
 		}
 		if len(t.Shape) != rank {
 			return nil, fmt.Errorf("load stats %s: tensor %s has shape %v, want rank %d", path, name, t.Shape, rank)

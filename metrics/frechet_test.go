@@ -265,6 +265,29 @@ func TestStatsSaveLoad(t *testing.T) {
 	}
 }
 
+// TestStatsSaveMeta: SaveStatsMeta records the caller's metadata beside
+// format=fid-stats (which the caller cannot override) and LoadStats reads
+// the file as any other.
+func TestStatsSaveMeta(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "stats.safetensors")
+	mu, sigma := []float64{1, 2}, []float64{1, 0, 0, 1}
+	if err := SaveStatsMeta(p, mu, sigma, map[string]string{"mode": "clean", "format": "other"}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := weights.OpenSafetensors(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := f.Metadata
+	f.Close()
+	if md["mode"] != "clean" || md["format"] != "fid-stats" {
+		t.Errorf("metadata %v", md)
+	}
+	if gm, gs, err := LoadStats(p); err != nil || fmt.Sprint(gm, gs) != fmt.Sprint(mu, sigma) {
+		t.Errorf("LoadStats: %v %v %v", gm, gs, err)
+	}
+}
+
 func frechetWriteNpz(t *testing.T, path string, arrays map[string]any) {
 	t.Helper()
 	f, err := os.Create(path)

@@ -22,6 +22,7 @@ import (
 	"github.com/dualtoken/evalharness/imageio"
 	"github.com/dualtoken/evalharness/metrics"
 	"github.com/dualtoken/evalharness/model/inception"
+	"github.com/dualtoken/evalharness/model/weights"
 	"github.com/schollz/progressbar/v3"
 )
 
@@ -30,15 +31,15 @@ func init() {
 }
 
 type fidCmd struct {
-	DirA    string `arg:"" help:"First image folder (or saved statistics: .npz with mu/sigma, or .safetensors)." placeholder:"DIR_A"`
-	DirB    string `arg:"" help:"Second image folder (or saved statistics)." placeholder:"DIR_B"`
-	Mode    string `default:"clean" enum:"clean,pytorch-fid" help:"Input pipeline: clean (clean-fid: PIL bicubic on float channels, (x-128)/128; recursive file search) or pytorch-fid (torch bilinear, 2x-1; top-level files with lower-case extensions)."`
-	Weights string `help:"Inception weights: pt_inception-2015-12-05-6726825d.pth or a safetensors conversion. Default: $DUALTOKEN_FID_WEIGHTS, ./pt_inception-2015-12-05-6726825d.pth, then torch's cache ~/.cache/torch/hub/checkpoints/." placeholder:"PATH"`
+	DirA    string `arg:"" help:"First image folder, or its saved statistics: a .safetensors file written by --save-stats (or a pytorch-fid/clean-fid .npz with mu and sigma)." placeholder:"DIR_A"`
+	DirB    string `arg:"" help:"Second image folder, or its saved statistics." placeholder:"DIR_B"`
+	Mode    string `help:"Input pipeline: clean (clean-fid: PIL bicubic on float channels, (x-128)/128; recursive file search) or pytorch-fid (torch bilinear, 2x-1; top-level files with lower-case extensions). Default: the mode a statistics file given as DIR_A or DIR_B records, else clean." placeholder:"clean|pytorch-fid"`
+	Weights string `help:"Inception weights: pt_inception-2015-12-05-6726825d.pth or a safetensors conversion. Default: $DUALTOKEN_FID_WEIGHTS (when set, it must name an existing file), ./pt_inception-2015-12-05-6726825d.pth, then torch's cache ~/.cache/torch/hub/checkpoints/." placeholder:"PATH"`
 	Batch   int    `default:"16" help:"Images per forward pass."`
-	SaveA   string `name:"save-stats-a" help:"Save DIR_A's feature statistics (float64 mu, sigma) to this .safetensors file, to pass later in place of DIR_A." placeholder:"FILE"`
-	SaveB   string `name:"save-stats-b" help:"Save DIR_B's feature statistics to this file." placeholder:"FILE"`
+	SaveA   string `name:"save-stats-a" help:"Save DIR_A's feature statistics (float64 mu, sigma; the mode, Inception weights' sha256, dimension and image count in the metadata) to this .safetensors file, to pass later in place of DIR_A." placeholder:"FILE.safetensors"`
+	SaveB   string `name:"save-stats-b" help:"Save DIR_B's feature statistics to this .safetensors file." placeholder:"FILE.safetensors"`
 	JSON    bool   `name:"json" help:"Print the result as JSON (schema 1)."`
-	Cache   string `help:"Folder for the per-folder feature cache that lets an interrupted run resume (default: <user cache dir>/dualtoken-evalharness/fid)." placeholder:"DIR"`
+	Cache   string `help:"Folder for the per-folder feature cache that lets an interrupted run resume (default: <user cache dir>/dualtoken-evalharness/fid; without a usable one, a warning and no cache). A --cache that cannot be created or written is an error." placeholder:"DIR"`
 	NoCache bool   `name:"no-cache" help:"Neither read nor write the feature cache."`
 }
 
@@ -61,6 +62,15 @@ Modes (the number differs between them; always report which):
 The weights file is the one pytorch-fid downloads:
   ` + inception.WeightsFile + `
   ` + inception.WeightsURL + `
+
+Saved statistics: --save-stats-a/-b FILE.safetensors write a folder's mu and
+sigma with the mode, the Inception weights' sha256, the dimension and the
+image count; the file then stands in for the folder. Two sides made another
+way (mode, weights or dimension) are refused (exit 2), and so is a
+.safetensors file without that record (written by an older evalrun:
+recompute it). Without --mode, the mode is the one such a file records. A
+pytorch-fid or clean-fid .npz records nothing: it is taken as statistics of
+the same mode and weights, with a warning.
 
 Resuming: each folder's features are appended, batch by batch, to a cache file
 (--cache DIR, default <user cache dir>/dualtoken-evalharness/fid; about 8 KiB
@@ -120,11 +130,18 @@ func fidListImages(dir string, mode inception.Mode) ([]string, error) {
 func fidWeightsPath(flag string) (string, error) {
 	if flag != "" {
 		if _, err := os.Stat(flag); err != nil {
-			return "", fmt.Errorf("Inception weights %s not found: supply %s (published at %s)", flag, inception.WeightsFile, inception.WeightsURL)
+			return "", fmt.Errorf("--weights %s: %v: supply %s (published at %s)", flag, fidOSErr(err), inception.WeightsFile, inception.WeightsURL)
 		}
 		return flag, nil
 	}
-	candidates := []string{os.Getenv("DUALTOKEN_FID_WEIGHTS"), inception.WeightsFile}
+	if env := os.Getenv("DUALTOKEN_FID_WEIGHTS"); env != "" {
+		// Set on purpose: a wrong path is an error, not a reason to look elsewhere.
+		if _, err := os.Stat(env); err != nil {
+			return "", fmt.Errorf("DUALTOKEN_FID_WEIGHTS=%s: %v: point it at %s (published at %s) or unset it", env, fidOSErr(err), inception.WeightsFile, inception.WeightsURL)
+		}
+		return env, nil
+	}
+	candidates := []string{inception.WeightsFile}
 	if home, err := os.UserHomeDir(); err == nil {
 		cache := os.Getenv("TORCH_HOME")
 		if cache == "" {
@@ -318,53 +335,342 @@ func fidFromStats(a, b *fidStats, mode inception.Mode) (*fidResult, error) {
 		MeanTerm: fr.MeanTerm, TraceTerm: fr.Distance - fr.MeanTerm, Offset: fr.Offset, MaxImag: fr.MaxImag}, nil
 }
 
-// isStatsFile reports whether a positional argument names saved statistics.
-func isStatsFile(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && !st.IsDir() && (strings.HasSuffix(p, ".npz") || strings.HasSuffix(p, ".safetensors"))
+// Metadata keys of a statistics file written by --save-stats (besides
+// "format": "fid-stats", which metrics.SaveStatsMeta adds): what made the
+// features, so that statistics computed another way are refused.
+const (
+	fidMetaMode        = "mode"           // clean or pytorch-fid
+	fidMetaWeightsSHA  = "weights_sha256" // of the Inception weights file
+	fidMetaWeightsFile = "weights_file"   // its base name, for messages
+	fidMetaDim         = "dim"            // feature dimension (len mu)
+	fidMetaCount       = "count"          // images
+	fidMetaBackend     = "backend"        // informative only
+)
+
+// fidProv is what made one side's features: read from a statistics file's
+// metadata, or the run's own settings for a folder. Empty fields are not
+// known (a .npz records nothing but mu and sigma).
+type fidProv struct {
+	mode        string
+	weightsSHA  string
+	weightsFile string // or the path, for a folder
+	dim, count  int
+}
+
+// fidSide is one positional argument: a folder or saved statistics.
+type fidSide struct {
+	pos       string // DIR_A or DIR_B
+	arg       string
+	saveFlag  string // --save-stats-a or --save-stats-b
+	save      string
+	statsFile bool
+	npz       bool
+	files     []string
+	stats     *fidStats
+	prov      fidProv
+	cache     string // file, when cached
+	cached    int
+}
+
+// desc names the side in messages.
+func (s *fidSide) desc() string {
+	if s.statsFile {
+		return s.pos + " " + s.arg
+	}
+	return s.pos + " " + s.arg + " (a folder)"
+}
+
+// fidOSErr is err without the operation and path an *fs.PathError repeats.
+func fidOSErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// fidClassify sets whether the side is a folder or a statistics file.
+func fidClassify(s *fidSide) error {
+	st, err := os.Stat(s.arg)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return usageErr("fid: %s %s: no such folder or file", s.pos, s.arg)
+		}
+		return usageErr("fid: %s %s: %v", s.pos, s.arg, fidOSErr(err))
+	}
+	if st.IsDir() {
+		return nil
+	}
+	switch strings.ToLower(filepath.Ext(s.arg)) {
+	case ".safetensors":
+		s.statsFile = true
+	case ".npz":
+		s.statsFile, s.npz = true, true
+	default:
+		return usageErr("fid: %s %s is a file: want a folder of images or a .safetensors statistics file written by --save-stats (or a pytorch-fid/clean-fid .npz)", s.pos, s.arg)
+	}
+	return nil
+}
+
+// fidLoadStats reads a statistics file and what made it. A .safetensors
+// file must be one written by --save-stats with the metadata above: one
+// without (written before they were recorded) is refused, since statistics
+// of another mode or other weights would be compared unnoticed. A .npz
+// (pytorch-fid's and clean-fid's own files) records nothing: the caller
+// warns that it is taken on trust.
+func fidLoadStats(p string) (*fidStats, fidProv, error) {
+	var prov fidProv
+	if strings.EqualFold(filepath.Ext(p), ".npz") {
+		mu, sigma, err := metrics.LoadStats(p)
+		if err != nil {
+			return nil, prov, err
+		}
+		prov.dim = len(mu)
+		return &fidStats{mu: mu, sigma: sigma}, prov, nil
+	}
+	f, err := weights.OpenSafetensors(p)
+	if err != nil {
+		return nil, prov, err
+	}
+	md := f.Metadata
+	f.Close()
+	if md["format"] != "fid-stats" {
+		return nil, prov, fmt.Errorf("%s is not an FID statistics file (its metadata has no \"format\": \"fid-stats\"): want a folder of images or a .safetensors file written by --save-stats", p)
+	}
+	if md[fidMetaMode] == "" && md[fidMetaWeightsSHA] == "" {
+		return nil, prov, fmt.Errorf("%s was written by an older evalrun and does not record the mode, Inception weights and feature dimension it was computed with: recompute it with this version's --save-stats", p)
+	}
+	field := func(key string) (string, error) {
+		if md[key] == "" {
+			return "", fmt.Errorf("%s: metadata field %q is missing (a file written by --save-stats has it): recompute it with --save-stats", p, key)
+		}
+		return md[key], nil
+	}
+	count := func(key string) (int, error) {
+		v, err := field(key)
+		if err != nil {
+			return 0, err
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return 0, fmt.Errorf("%s: metadata field %q = %q, want a positive integer", p, key, v)
+		}
+		return n, nil
+	}
+	if prov.mode, err = field(fidMetaMode); err != nil {
+		return nil, prov, err
+	}
+	if m, err := inception.ParseMode(prov.mode); err != nil || m.String() != prov.mode {
+		return nil, prov, fmt.Errorf("%s: metadata field %q = %q, want clean or pytorch-fid", p, fidMetaMode, prov.mode)
+	}
+	if prov.weightsSHA, err = field(fidMetaWeightsSHA); err != nil {
+		return nil, prov, err
+	}
+	prov.weightsFile = md[fidMetaWeightsFile]
+	if prov.dim, err = count(fidMetaDim); err != nil {
+		return nil, prov, err
+	}
+	if prov.count, err = count(fidMetaCount); err != nil {
+		return nil, prov, err
+	}
+	mu, sigma, err := metrics.LoadStats(p)
+	if err != nil {
+		return nil, prov, err
+	}
+	if len(mu) != prov.dim {
+		return nil, prov, fmt.Errorf("%s: metadata field %q = %d but mu has %d elements", p, fidMetaDim, prov.dim, len(mu))
+	}
+	return &fidStats{mu: mu, sigma: sigma}, prov, nil
+}
+
+// fidCheckMatch refuses two sides whose features were made differently:
+// another dimension, mode or Inception weights. A field not known on a side
+// (a .npz, a folder before the weights are resolved) is not compared.
+func fidCheckMatch(a, b *fidSide) error {
+	if a.prov.dim != b.prov.dim {
+		return usageErr("fid: %s holds %d-dim statistics, %s %d-dim (field %s): they come from different features and cannot be compared",
+			a.desc(), a.prov.dim, b.desc(), b.prov.dim, fidMetaDim)
+	}
+	if a.prov.mode != "" && b.prov.mode != "" && a.prov.mode != b.prov.mode {
+		return usageErr("fid: %s is in mode %s, %s in mode %s (field %s): compute both sides with the same --mode",
+			a.desc(), a.prov.mode, b.desc(), b.prov.mode, fidMetaMode)
+	}
+	if a.prov.weightsSHA != "" && b.prov.weightsSHA != "" && a.prov.weightsSHA != b.prov.weightsSHA {
+		return usageErr("fid: %s %s Inception weights %s, %s with %s (field %s): compute both sides with the same weights",
+			a.desc(), a.computedWith(), a.fidWeightsDesc(), b.desc(), b.fidWeightsDesc(), fidMetaWeightsSHA)
+	}
+	return nil
+}
+
+func (s *fidSide) computedWith() string {
+	if s.statsFile {
+		return "was computed with"
+	}
+	return "would be computed with"
+}
+
+func (s *fidSide) fidWeightsDesc() string {
+	sha := s.prov.weightsSHA
+	if len(sha) > 16 {
+		sha = sha[:16] + "…"
+	}
+	if s.prov.weightsFile == "" {
+		return "sha256 " + sha
+	}
+	return fmt.Sprintf("%s (sha256 %s)", s.prov.weightsFile, sha)
+}
+
+// fidCheckSavePath refuses a --save-stats path that is not a .safetensors
+// file name or whose folder cannot be created or written, before any
+// feature is computed.
+func fidCheckSavePath(flag, p string) error {
+	if !strings.EqualFold(filepath.Ext(p), ".safetensors") {
+		return usageErr("fid: %s %s: want a file name ending in .safetensors (statistics are written as safetensors)", flag, p)
+	}
+	if st, err := os.Stat(p); err == nil && st.IsDir() {
+		return usageErr("fid: %s %s is a folder: want a file name ending in .safetensors", flag, p)
+	}
+	dir := filepath.Dir(p)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return usageErr("fid: %s %s: cannot create folder %s: %v", flag, p, dir, fidOSErr(err))
+	}
+	if err := fidProbeWritable(dir); err != nil {
+		return usageErr("fid: %s %s: folder %s is not writable: %v", flag, p, dir, fidOSErr(err))
+	}
+	return nil
+}
+
+// fidProbeWritable creates and removes a file in dir.
+func fidProbeWritable(dir string) error {
+	f, err := os.CreateTemp(dir, ".evalrun-probe-*")
+	if err != nil {
+		return err
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
 }
 
 func (c *fidCmd) Run(g *Globals) error {
 	start := time.Now()
-	mode, err := inception.ParseMode(c.Mode)
-	if err != nil {
-		return usageErr("fid: --mode: %v", err)
+	mode, modeSet := inception.Clean, c.Mode != ""
+	if modeSet {
+		m, err := inception.ParseMode(c.Mode)
+		if err != nil {
+			return usageErr("fid: --mode %q: want clean or pytorch-fid", c.Mode)
+		}
+		mode = m
 	}
 	if c.Batch < 1 {
 		return usageErr("fid: --batch %d: must be at least 1", c.Batch)
 	}
-	sides := []struct {
-		arg, save string
-		files     []string
-		stats     *fidStats
-		cache     string // file, when cached
-		cached    int
-	}{{arg: c.DirA, save: c.SaveA}, {arg: c.DirB, save: c.SaveB}}
-	total := 0
-	for i := range sides {
-		s := &sides[i]
-		if isStatsFile(s.arg) {
-			mu, sigma, err := metrics.LoadStats(s.arg)
-			if err != nil {
-				return usageErr("fid: %s: %v", s.arg, err)
-			}
-			s.stats = &fidStats{mu: mu, sigma: sigma}
+	sides := []*fidSide{
+		{pos: "DIR_A", arg: c.DirA, saveFlag: "--save-stats-a", save: c.SaveA},
+		{pos: "DIR_B", arg: c.DirB, saveFlag: "--save-stats-b", save: c.SaveB},
+	}
+	for _, s := range sides {
+		if err := fidClassify(s); err != nil {
+			return err
+		}
+	}
+	// Output paths, before anything is computed.
+	for i, s := range sides {
+		if s.save == "" {
 			continue
 		}
+		if s.statsFile {
+			return usageErr("fid: %s %s: %s is already a statistics file (--save-stats saves a folder's)", s.saveFlag, s.save, s.desc())
+		}
+		if err := fidCheckSavePath(s.saveFlag, s.save); err != nil {
+			return err
+		}
+		o := sides[1-i]
+		if o.save != "" && i == 0 && filepath.Clean(o.save) == filepath.Clean(s.save) {
+			return usageErr("fid: --save-stats-a and --save-stats-b are both %s: give each side its own file", s.save)
+		}
+		if st, err := os.Stat(s.save); err == nil {
+			if ost, err := os.Stat(o.arg); err == nil && os.SameFile(st, ost) {
+				return usageErr("fid: %s %s is %s: it would be overwritten", s.saveFlag, s.save, o.desc())
+			}
+		}
+	}
+	for _, s := range sides {
+		if !s.statsFile {
+			continue
+		}
+		st, prov, err := fidLoadStats(s.arg)
+		if err != nil {
+			return usageErr("fid: %s: %v", s.pos, err)
+		}
+		s.stats, s.prov = st, prov
+	}
+	// The mode: --mode, else the one the statistics files record, else clean.
+	if !modeSet {
+		for _, s := range sides {
+			if s.prov.mode != "" {
+				mode, _ = inception.ParseMode(s.prov.mode)
+				break
+			}
+		}
+	}
+	if modeSet {
+		for i, s := range sides {
+			if s.prov.mode == "" || s.prov.mode == mode.String() {
+				continue
+			}
+			o := sides[1-i]
+			if !o.statsFile {
+				return usageErr("fid: %s is in mode %s, %s would be computed in mode %s (--mode; field %s): drop --mode or recompute %s with --mode %s",
+					s.desc(), s.prov.mode, o.desc(), mode, fidMetaMode, s.arg, mode)
+			}
+			other := o.prov.mode
+			if other == "" {
+				other = "not recorded"
+			}
+			return usageErr("fid: %s is in mode %s but --mode is %s (field %s; %s: %s): drop --mode or recompute it with --mode %s",
+				s.desc(), s.prov.mode, mode, fidMetaMode, o.desc(), other, mode)
+		}
+	}
+	total := 0
+	for _, s := range sides {
+		if s.statsFile {
+			continue
+		}
+		var err error
 		if s.files, err = fidListImages(s.arg, mode); err != nil {
-			return usageErr("fid: %s: %v", s.arg, err)
+			return usageErr("fid: %s %s: %v", s.pos, s.arg, fidOSErr(err))
 		}
 		if len(s.files) < 2 {
-			return usageErr("fid: %s: %d image file(s) found (%s mode looks for %s); FID needs at least 2",
-				s.arg, len(s.files), mode, strings.Join(fidImageExts[mode], " "))
+			return usageErr("fid: %s %s: %d image file(s) found (%s mode looks for %s); FID needs at least 2",
+				s.pos, s.arg, len(s.files), mode, strings.Join(fidImageExts[mode], " "))
 		}
+		s.prov = fidProv{mode: mode.String(), dim: inception.Pool3Dim, count: len(s.files)}
 		total += len(s.files)
+	}
+	if err := fidCheckMatch(sides[0], sides[1]); err != nil {
+		return err
 	}
 	res := &fidResult{}
 	if total > 0 {
+		cacheDir, cacheWarning, err := fidCacheDir(c.Cache, c.NoCache)
+		if err != nil {
+			return usageErr("fid: %v", err)
+		}
 		path, err := fidWeightsPath(c.Weights)
 		if err != nil {
 			return usageErr("fid: %v", err)
+		}
+		sum, err := fileSHA256(path)
+		if err != nil {
+			return usageErr("fid: Inception weights %s: %v", path, fidOSErr(err))
+		}
+		for _, s := range sides {
+			if !s.statsFile {
+				s.prov.weightsSHA, s.prov.weightsFile = sum, path
+			}
+		}
+		if err := fidCheckMatch(sides[0], sides[1]); err != nil {
+			return err
 		}
 		b, err := backend.New(g.Backend)
 		if err != nil {
@@ -374,11 +680,11 @@ func (c *fidCmd) Run(g *Globals) error {
 		if err != nil {
 			return usageErr("fid: %v", err)
 		}
-		sum, err := fileSHA256(path)
-		if err != nil {
-			return usageErr("fid: %s: %v", path, err)
-		}
 		res.Weights, res.WeightsSHA256, res.Backend = path, sum, backend.Resolve(g.Backend)
+		if cacheWarning != "" {
+			fmt.Fprintln(os.Stderr, "fid: "+cacheWarning)
+		}
+		fidWarnNpz(sides, mode)
 		bar := progressbar.NewOptions(total,
 			progressbar.OptionSetWriter(progressOut()),
 			progressbar.OptionSetDescription("fid "+mode.String()),
@@ -388,14 +694,6 @@ func (c *fidCmd) Run(g *Globals) error {
 			progressbar.OptionSetPredictTime(true),
 			progressbar.OptionThrottle(200*time.Millisecond),
 			progressbar.OptionOnCompletion(func() { fmt.Fprintln(os.Stderr) }))
-		cacheDir := c.Cache
-		if c.NoCache {
-			cacheDir = ""
-		} else if cacheDir == "" {
-			if cacheDir, err = fidCacheDefault(); err != nil {
-				fmt.Fprintf(os.Stderr, "fid: no user cache folder (%v): features are not cached; pass --cache DIR to resume interrupted runs\n", err)
-			}
-		}
 		_ = bar.RenderBlank() // starts the clock before the first batch
 		// Ctrl-C stops at the next batch boundary; a second one quits at
 		// once (the default action is back), losing at most that batch.
@@ -415,8 +713,7 @@ func (c *fidCmd) Run(g *Globals) error {
 			case <-finished:
 			}
 		}()
-		for i := range sides {
-			s := &sides[i]
+		for _, s := range sides {
 			if s.stats != nil {
 				continue
 			}
@@ -428,17 +725,32 @@ func (c *fidCmd) Run(g *Globals) error {
 					}
 					return interruptedErr("fid: %s: %v; the features are saved in %s: the same command resumes", s.arg, err, s.cache)
 				}
-				return usageErr("fid: %s: %v", s.arg, err)
+				return usageErr("fid: %s %s: %v", s.pos, s.arg, err)
 			}
 		}
 		close(finished)
 		stop() // a Ctrl-C from here on quits at once: every feature is saved
+	} else {
+		fidWarnNpz(sides, mode)
+		// Statistics files only: the weights they record (when both do).
+		if a, b := sides[0].prov.weightsSHA, sides[1].prov.weightsSHA; a != "" && a == b {
+			res.WeightsSHA256 = a
+		}
 	}
 	for _, s := range sides {
-		if s.save != "" {
-			if err := metrics.SaveStats(s.save, s.stats.mu, s.stats.sigma); err != nil {
-				return usageErr("fid: --save-stats: %v", err)
-			}
+		if s.save == "" {
+			continue
+		}
+		meta := map[string]string{
+			fidMetaMode:        mode.String(),
+			fidMetaWeightsSHA:  res.WeightsSHA256,
+			fidMetaWeightsFile: filepath.Base(res.Weights),
+			fidMetaDim:         strconv.Itoa(len(s.stats.mu)),
+			fidMetaCount:       strconv.Itoa(s.stats.n),
+			fidMetaBackend:     res.Backend,
+		}
+		if err := metrics.SaveStatsMeta(s.save, s.stats.mu, s.stats.sigma, meta); err != nil {
+			return usageErr("fid: %s %s: %v", s.saveFlag, s.save, fidOSErr(err))
 		}
 	}
 	r, err := fidFromStats(sides[0].stats, sides[1].stats, mode)
@@ -454,9 +766,29 @@ func (c *fidCmd) Run(g *Globals) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)
 	}
-	fmt.Fprintf(os.Stderr, "mode %s: %d images in %s (%d from the cache), %d in %s (%d from the cache)\n", r.Mode, r.CountA, r.DirA, r.CachedA, r.CountB, r.DirB, r.CachedB)
+	fmt.Fprintf(os.Stderr, "mode %s: %s, %s\n", r.Mode, sides[0].summary(), sides[1].summary())
 	fmt.Printf("FID %s\n", strconv.FormatFloat(r.FID, 'g', -1, 64))
 	return nil
+}
+
+// summary says where a side's statistics came from, for the text output.
+func (s *fidSide) summary() string {
+	switch {
+	case s.npz:
+		return "statistics in " + s.arg
+	case s.statsFile:
+		return fmt.Sprintf("statistics of %d images in %s", s.prov.count, s.arg)
+	}
+	return fmt.Sprintf("%d images in %s (%d from the cache)", s.stats.n, s.arg, s.cached)
+}
+
+// fidWarnNpz says, once per side, that a .npz is taken on trust.
+func fidWarnNpz(sides []*fidSide, mode inception.Mode) {
+	for _, s := range sides {
+		if s.npz {
+			fmt.Fprintf(os.Stderr, "fid: warning: %s records neither the mode nor the Inception weights it was computed with: taken as %s-mode statistics of the same weights\n", s.desc(), mode)
+		}
+	}
 }
 
 // sideStats computes one folder's statistics through its cache file (under

@@ -259,6 +259,42 @@ func (c *fidCache) add(stamps []fidStamp, feats [][]float64) error {
 
 func (c *fidCache) Close() error { return c.f.Close() }
 
+// fidCacheDir resolves the feature cache folder ("" for none) and checks
+// that it can be created and written, before anything is computed. A
+// --cache (flag) that cannot is an error naming it; the default location
+// failing gives no cache and a warning, which the caller prints once.
+func fidCacheDir(flag string, off bool) (dir, warning string, err error) {
+	if off {
+		return "", "", nil
+	}
+	usable := func(d string) error {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("cannot create the folder: %v", fidOSErr(err))
+		}
+		if err := fidProbeWritable(d); err != nil {
+			return fmt.Errorf("the folder is not writable: %v", fidOSErr(err))
+		}
+		return nil
+	}
+	if flag != "" {
+		if err := usable(flag); err != nil {
+			return "", "", fmt.Errorf("--cache %s: %v (or pass --no-cache)", flag, err)
+		}
+		return flag, "", nil
+	}
+	d, err := fidCacheDefault()
+	if err == nil {
+		err = usable(d)
+	}
+	if err != nil {
+		if d == "" {
+			return "", fmt.Sprintf("no user cache folder (%v): features are not cached; pass --cache DIR to resume interrupted runs", err), nil
+		}
+		return "", fmt.Sprintf("feature cache %s: %v: features are not cached; pass --cache DIR to resume interrupted runs", d, err), nil
+	}
+	return d, "", nil
+}
+
 // fidCacheDefault is <user cache dir>/dualtoken-evalharness/fid.
 func fidCacheDefault() (string, error) {
 	d, err := os.UserCacheDir()

@@ -264,3 +264,33 @@ func TestFIDCacheResume(t *testing.T) {
 	check("rerun", r, 3, 2)
 	t.Logf("FID %v; uncached run %.2fs, fully cached run %.2fs", ref.FID, ref.Seconds, r.Seconds)
 }
+
+// TestFIDCacheDir: --no-cache creates nothing; an explicit --cache that
+// cannot be created is an error naming it; the default location failing is
+// one warning (the caller prints it once) and no cache.
+func TestFIDCacheDir(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(file, "cache")
+	if d, w, err := fidCacheDir(bad, true); d != "" || w != "" || err != nil {
+		t.Errorf("--no-cache: %q %q %v", d, w, err)
+	}
+	if _, _, err := fidCacheDir(bad, false); err == nil || !strings.Contains(err.Error(), "--cache "+bad) {
+		t.Errorf("--cache %s: error %v, want one naming the flag and folder", bad, err)
+	}
+	good := filepath.Join(dir, "new", "cache")
+	if d, w, err := fidCacheDir(good, false); d != good || w != "" || err != nil {
+		t.Errorf("--cache %s: %q %q %v", good, d, w, err)
+	}
+	t.Setenv("XDG_CACHE_HOME", bad)
+	if d, w, err := fidCacheDir("", false); d != "" || err != nil || !strings.Contains(w, bad) || !strings.Contains(w, "--cache DIR") {
+		t.Errorf("unusable default: %q %q %v, want no folder and a warning naming it", d, w, err)
+	}
+	t.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "xdg"))
+	if d, w, err := fidCacheDir("", false); d != filepath.Join(dir, "xdg", "dualtoken-evalharness", "fid") || w != "" || err != nil {
+		t.Errorf("default: %q %q %v", d, w, err)
+	}
+}
