@@ -181,3 +181,72 @@ func ModelKinds() []string {
 	sort.Strings(out)
 	return out
 }
+
+// modelTypes holds the Go type each kind's factory returns (a typed nil),
+// declared by RegisterModelType.
+var modelTypes = map[string]Model{}
+
+// RegisterModelType declares the Go type kind's factory returns, as a typed
+// nil such as (*Siglip)(nil), so that the capabilities of the kind's models
+// (Embedder, Answerer, Reconstructor: what CanRun asks) are known before
+// any model loads: `evalrun run` refuses a task its model cannot run before
+// loading anything.
+func RegisterModelType(kind string, zero Model) {
+	modelMu.Lock()
+	defer modelMu.Unlock()
+	modelTypes[kind] = zero
+}
+
+// Capabilities lists what m can do (NeedsEmbedder, NeedsAnswerer,
+// NeedsReconstructor, in that order), by its type as CanRun tests it.
+func Capabilities(m Model) []string {
+	var caps []string
+	if _, ok := m.(Embedder); ok {
+		caps = append(caps, NeedsEmbedder)
+	}
+	if _, ok := m.(Answerer); ok {
+		caps = append(caps, NeedsAnswerer)
+	}
+	if _, ok := m.(Reconstructor); ok {
+		caps = append(caps, NeedsReconstructor)
+	}
+	return caps
+}
+
+// KindCapabilities lists the capabilities of kind's models; ok is false
+// when kind declared no type (RegisterModelType), so that only loading a
+// model tells.
+func KindCapabilities(kind string) (caps []string, ok bool) {
+	modelMu.Lock()
+	zero, ok := modelTypes[kind]
+	modelMu.Unlock()
+	if !ok {
+		return nil, false
+	}
+	return Capabilities(zero), true
+}
+
+// KindCanRun reports whether models of kind have the capability task needs
+// (CanRun before loading); known is false when kind declared no type.
+func KindCanRun(task Task, kind string) (can, known bool) {
+	caps, known := KindCapabilities(kind)
+	if !known {
+		return false, false
+	}
+	switch need := task.Needs(); need {
+	case NeedsEmbedder, NeedsAnswerer, NeedsReconstructor:
+		return slices.Contains(caps, need), true
+	}
+	return true, true // as CanRun: a task needing nothing known runs on anything
+}
+
+// KindsWith lists the kinds whose models have capability need (sorted).
+func KindsWith(need string) []string {
+	var out []string
+	for _, k := range ModelKinds() {
+		if caps, _ := KindCapabilities(k); slices.Contains(caps, need) {
+			out = append(out, k)
+		}
+	}
+	return out
+}

@@ -34,6 +34,10 @@ type RunConfig struct {
 	GitCommit string
 	Backend   string // stamped into results (the model may not know it)
 	DType     string
+	// Failed, when set, is called once results.json is written with the
+	// records of the run's items that failed (Record.Error set; counted in
+	// NSamples.Failed), in item order; not called when none failed.
+	Failed func(failed []Record)
 }
 
 // CacheKey fingerprints everything that determines a prediction: model
@@ -424,7 +428,19 @@ func Run(ctx context.Context, task Task, m Model, cfg RunConfig) (*Result, error
 	}
 	res.Predictions = filepath.Base(predPath)
 	res.DataFiles = dataFiles
-	return res, res.Write(filepath.Join(dir, "results.json"))
+	if err := res.Write(filepath.Join(dir, "results.json")); err != nil {
+		return res, err
+	}
+	if cfg.Failed != nil && res.NSamples.Failed > 0 {
+		var failed []Record
+		for _, it := range items {
+			if r := cached[it.ID]; r.Error != "" {
+				failed = append(failed, r)
+			}
+		}
+		cfg.Failed(failed)
+	}
+	return res, nil
 }
 
 func predictInto(ctx context.Context, task Task, m Model, todo []Item, cfg RunConfig, predPath string, cached map[string]Record) error {

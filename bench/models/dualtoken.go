@@ -32,6 +32,7 @@ var dualtokenOptions = []bench.OptionDoc{
 
 func init() {
 	bench.RegisterModelOptions("dualtoken", dualtokenOptions...)
+	bench.RegisterModelType("dualtoken", (*DualToken)(nil))
 	bench.RegisterModel("dualtoken", func(spec bench.ModelSpec, b compute.Backend) (bench.Model, error) {
 		return NewDualToken(spec, b)
 	})

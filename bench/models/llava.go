@@ -24,6 +24,7 @@ var llavaOptions = []bench.OptionDoc{
 
 func init() {
 	bench.RegisterModelOptions("llava", llavaOptions...)
+	bench.RegisterModelType("llava", (*Llava)(nil))
 	bench.RegisterModel("llava", func(spec bench.ModelSpec, b compute.Backend) (bench.Model, error) {
 		return NewLlava(spec, b)
 	})

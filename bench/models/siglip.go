@@ -36,6 +36,7 @@ var siglipOptions = []bench.OptionDoc{
 
 func init() {
 	bench.RegisterModelOptions("siglip", siglipOptions...)
+	bench.RegisterModelType("siglip", (*Siglip)(nil))
 	bench.RegisterModel("siglip", func(spec bench.ModelSpec, b compute.Backend) (bench.Model, error) {
 		return NewSiglip(spec, b)
 	})

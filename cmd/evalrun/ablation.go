@@ -11,12 +11,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/ml/model"
+
 	"github.com/dualtoken/evalharness/assets"
 	"github.com/dualtoken/evalharness/backend"
 	"github.com/dualtoken/evalharness/bench"
 	"github.com/dualtoken/evalharness/bench/imagenet"
 	"github.com/dualtoken/evalharness/bench/recon"
 	_ "github.com/dualtoken/evalharness/bench/suites" // registers the suites and model kinds
+	"github.com/dualtoken/evalharness/model/inception"
+	"github.com/dualtoken/evalharness/model/lpips"
 	"github.com/dualtoken/evalharness/model/precision"
 	"github.com/dualtoken/evalharness/model/siglip"
 	"github.com/dualtoken/evalharness/reports"
@@ -28,25 +33,25 @@ func init() {
 }
 
 type ablationCmd struct {
-	Out        string  `default:"ablation-out" help:"Study folder: train/<row> (resumable state), models/<row> (exported tokenizers), data/, results/, table3.{txt,md,csv,json}, plots/." placeholder:"DIR"`
-	Tower      string  `help:"Initial state: an HF SigLIP directory with spiece.model (default: the shipped tiny-siglip)." placeholder:"DIR"`
-	Steps      int     `default:"-1" help:"Optimisation steps of rows a–d (default: the recipe's)."`
-	QSteps     int     `name:"q-steps" default:"-1" help:"Steps of the quantised-initial-state row (default: the recipe's)."`
-	Batch      int     `default:"-1" help:"Images per micro-batch (default: the recipe's)."`
-	Accum      int     `default:"-1" help:"Micro-batches per graph call, accumulated inside the compiled step (memory of the whole call; default 1)."`
-	AccumSteps int     `name:"accum-steps" default:"-1" help:"Graph calls per optimizer step, gradients summed in accumulators between calls (memory of one call; default 1)."`
-	Epochs     int     `default:"-1" help:"Epochs the steps of rows a–d are divided into; they pace the discriminator (default: the recipe's 8; 0 = no epochs)."`
-	DiscEvery  int     `name:"disc-restart-epochs" default:"-1" help:"Re-create the discriminator every N epochs after the GAN starts (default: the authors' 20; 0 = never)."`
-	Augment    bool    `default:"true" negatable:"" help:"RandomResizedCrop(scale 0.9–1, bicubic) of rows a–d's training scenes, rendered at 64 px (--no-augment: plain renders at the tower's size)."`
-	GANFrom    float64 `name:"gan-from" default:"-1" help:"Fraction of the steps after which the discriminator trains (default: the recipe's 0.75; 1 = no GAN)."`
-	Rows       string  `default:"q,a,b,c,d" help:"Rows to train and evaluate (q = quantised initial state)."`
-	EvalImages int     `default:"240" help:"Held-out world scenes for zero-shot and for reconstruction."`
-	Inception  string  `help:"pytorch-fid Inception weights (pt_inception-2015-12-05-6726825d.pth) for rFID; without them rFID is not computed." placeholder:"FILE"`
-	LPIPSVGG   string  `name:"lpips-vgg" help:"torchvision's vgg16-397923af.pth: with --lpips-lin, rows a–d add 1·LPIPS to the objective (without them no perceptual loss)." placeholder:"FILE"`
-	LPIPSLin   string  `name:"lpips-lin" help:"The lpips package's weights/v0.1/vgg.pth (with --lpips-vgg)." placeholder:"FILE"`
-	DType      string  `name:"dtype" default:"float32" help:"Training compute dtype: float32, or bfloat16 (float32 master weights converted where used, as autocast; for accelerators — the Go backend runs bf16 slower)."`
-	CkptLayers bool    `name:"checkpoint-layers" help:"Recompute the tower's layers in the backward pass instead of keeping their activations (less memory, ~1/3 more compute; for the 400M tower)."`
-	Quiet      bool    `help:"No per-step progress lines."`
+	Out        string   `default:"ablation-out" help:"Study folder: train/<row> (resumable state), models/<row> (exported tokenizers), data/, results/, table3.{txt,md,csv,json}, plots/." placeholder:"DIR"`
+	Tower      string   `help:"Initial state: an HF SigLIP directory with spiece.model (default: the shipped tiny-siglip)." placeholder:"DIR"`
+	Steps      *int     `help:"Optimisation steps of rows a–d (default: the recipe's)." placeholder:"N"`
+	QSteps     *int     `name:"q-steps" help:"Steps of the quantised-initial-state row (default: the recipe's)." placeholder:"N"`
+	Batch      *int     `help:"Images per micro-batch (default: the recipe's)." placeholder:"N"`
+	Accum      *int     `help:"Micro-batches per graph call, accumulated inside the compiled step (memory of the whole call; default 1)." placeholder:"N"`
+	AccumSteps *int     `name:"accum-steps" help:"Graph calls per optimizer step, gradients summed in accumulators between calls (memory of one call; default 1)." placeholder:"N"`
+	Epochs     *int     `help:"Epochs the steps of rows a–d are divided into; they pace the discriminator (default: the recipe's 8; 0 = no epochs)." placeholder:"N"`
+	DiscEvery  *int     `name:"disc-restart-epochs" help:"Re-create the discriminator every N epochs after the GAN starts (default: the authors' 20; 0 = never)." placeholder:"N"`
+	Augment    bool     `default:"true" negatable:"" help:"RandomResizedCrop(scale 0.9–1, bicubic) of rows a–d's training scenes, rendered at 64 px (--no-augment: plain renders at the tower's size)."`
+	GANFrom    *float64 `name:"gan-from" help:"Fraction of the steps after which the discriminator trains, in [0, 1] (default: the recipe's 0.75; 1 = no GAN)." placeholder:"F"`
+	Rows       string   `default:"q,a,b,c,d" help:"Rows to train and evaluate (q = quantised initial state)."`
+	EvalImages int      `default:"240" help:"Held-out world scenes for zero-shot and for reconstruction."`
+	Inception  string   `help:"pytorch-fid Inception weights (pt_inception-2015-12-05-6726825d.pth) for rFID; without them rFID is not computed." placeholder:"FILE"`
+	LPIPSVGG   string   `name:"lpips-vgg" help:"torchvision's vgg16-397923af.pth: with --lpips-lin, rows a–d add 1·LPIPS to the objective (without them no perceptual loss)." placeholder:"FILE"`
+	LPIPSLin   string   `name:"lpips-lin" help:"The lpips package's weights/v0.1/vgg.pth (with --lpips-vgg)." placeholder:"FILE"`
+	DType      string   `name:"dtype" default:"float32" help:"Training compute dtype: float32, or bfloat16 (float32 master weights converted where used, as autocast; for accelerators — the Go backend runs bf16 slower)."`
+	CkptLayers bool     `name:"checkpoint-layers" help:"Recompute the tower's layers in the backward pass instead of keeping their activations (less memory, ~1/3 more compute; for the 400M tower)."`
+	Quiet      bool     `help:"No per-step progress lines."`
 }
 
 func (c *ablationCmd) Help() string {
@@ -97,36 +102,36 @@ func (c *ablationCmd) Run(g *Globals) error {
 	o.Out = c.Out
 	for _, f := range []struct {
 		dst  *int
-		v    int
+		v    *int
 		name string
 	}{{&o.Steps, c.Steps, "steps"}, {&o.QSteps, c.QSteps, "q-steps"}, {&o.MicroBatch, c.Batch, "batch"}, {&o.Accum, c.Accum, "accum"}, {&o.AccumSteps, c.AccumSteps, "accum-steps"}} {
-		if f.v == -1 {
+		if f.v == nil {
 			continue
 		}
-		if f.v < 1 {
-			return usageErr("--%s %d: expected a positive number", f.name, f.v)
+		if *f.v < 1 {
+			return usageErr("--%s %d: expected a positive number", f.name, *f.v)
 		}
-		*f.dst = f.v
+		*f.dst = *f.v
 	}
 	for _, f := range []struct {
 		dst  *int
-		v    int
+		v    *int
 		name string
 	}{{&o.Epochs, c.Epochs, "epochs"}, {&o.DiscRestartEpochs, c.DiscEvery, "disc-restart-epochs"}} {
-		if f.v == -1 {
+		if f.v == nil {
 			continue
 		}
-		if f.v < 0 {
-			return usageErr("--%s %d: expected 0 or a positive number", f.name, f.v)
+		if *f.v < 0 {
+			return usageErr("--%s %d: expected 0 or a positive number", f.name, *f.v)
 		}
-		*f.dst = f.v
+		*f.dst = *f.v
 	}
 	o.Augment = c.Augment
-	if c.GANFrom != -1 {
-		if c.GANFrom < 0 || c.GANFrom > 1 {
-			return usageErr("--gan-from %g: expected a fraction in [0, 1]", c.GANFrom)
+	if c.GANFrom != nil {
+		if !(*c.GANFrom >= 0 && *c.GANFrom <= 1) { // NaN too
+			return usageErr("--gan-from %g: expected a fraction in [0, 1]", *c.GANFrom)
 		}
-		o.GANFrom = c.GANFrom
+		o.GANFrom = *c.GANFrom
 	}
 	if (c.LPIPSVGG == "") != (c.LPIPSLin == "") {
 		return usageErr("--lpips-vgg and --lpips-lin go together (LPIPS needs both weight files)")
@@ -151,6 +156,16 @@ func (c *ablationCmd) Run(g *Globals) error {
 		rows = append(rows, m)
 	}
 
+	// Every input file is checked before anything is trained or written
+	// (recipe.json locks --out to one recipe): each is loaded as the rows
+	// and the evaluation will load it.
+	if err := c.checkInputs(b); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(c.Out, 0o755); err != nil {
+		return usageErr("--out %s: %v", c.Out, err)
+	}
+
 	// The initial state.
 	o.TowerDir = c.Tower
 	if o.TowerDir == "" {
@@ -158,7 +173,7 @@ func (c *ablationCmd) Run(g *Globals) error {
 			return usageErr("no shipped tiny-siglip: train it with `evalrun train-tiny siglip --out DIR` and pass --tower DIR")
 		}
 		if o.TowerDir, err = assets.Extract("tiny-siglip", c.Out); err != nil {
-			return err
+			return usageErr("--out %s: %v", c.Out, err)
 		}
 	}
 	tower, err := siglip.Load(o.TowerDir)
@@ -232,7 +247,7 @@ func (c *ablationCmd) Run(g *Globals) error {
 		if err != nil {
 			return fmt.Errorf("row %s: %w", id, err)
 		}
-		res, err := bench.Run(ctx, task, m, runCfg)
+		res, err := runPair(ctx, task, m, runCfg)
 		if err != nil {
 			return fmt.Errorf("%s on row %s: %w", task.Name(), id, err)
 		}
@@ -372,15 +387,50 @@ func fmtMetrics(m map[string]float64) string {
 	return strings.Join(parts, ", ")
 }
 
+// checkInputs loads every input file the study will read — the tower given
+// by --tower (as the harness's siglip kind, with its tokenizer: the initial
+// state's zero-shot row), the Inception weights of --inception and the
+// LPIPS weights — so that a missing or wrong file stops the study before it
+// trains rows or writes recipe.json. The shipped tower needs no check.
+func (c *ablationCmd) checkInputs(b compute.Backend) error {
+	if c.Tower != "" {
+		if st, err := os.Stat(c.Tower); err != nil {
+			return usageErr("--tower: %v", err)
+		} else if !st.IsDir() {
+			return usageErr("--tower %s: a file, but the initial state is an HF SigLIP folder (config.json, model.safetensors, spiece.model)", c.Tower)
+		}
+		if _, err := bench.NewModel(bench.ModelSpec{Name: "init", Kind: "siglip", Path: c.Tower}, b); err != nil {
+			return usageErr("--tower: %v", err)
+		}
+	}
+	if c.Inception != "" {
+		if st, err := os.Stat(c.Inception); err != nil {
+			return usageErr("--inception: %v (pytorch-fid's %s)", err, inception.WeightsFile)
+		} else if st.IsDir() {
+			return usageErr("--inception %s: a folder, want pytorch-fid's weights file %s", c.Inception, inception.WeightsFile)
+		}
+		if _, err := inception.Open(b, c.Inception); err != nil {
+			return usageErr("--inception: %v", err)
+		}
+	}
+	if c.LPIPSVGG != "" {
+		if err := lpips.LoadFiles(model.NewStore().RootScope(), c.LPIPSVGG, c.LPIPSLin); err != nil {
+			return usageErr("--lpips-vgg/--lpips-lin: %v", err)
+		}
+	}
+	return nil
+}
+
 // checkRecipe refuses to mix a finished row's export with another recipe.
 func (c *ablationCmd) checkRecipe(o train.StudyOptions) error {
 	path := filepath.Join(c.Out, "recipe.json")
-	cur, _ := json.Marshal(map[string]any{"steps": o.Steps, "q_steps": o.QSteps, "batch": o.MicroBatch, "accum": o.Accum, "accum_steps": o.AccumSteps,
+	recipe := map[string]any{"steps": o.Steps, "q_steps": o.QSteps, "batch": o.MicroBatch, "accum": o.Accum, "accum_steps": o.AccumSteps,
 		"epochs": o.Epochs, "disc_restart_epochs": o.DiscRestartEpochs, "augment": o.Augment, "augment_size": o.AugmentSize,
-		"codes": o.Codes, "depth": o.Depth, "lr": o.LR, "seed": o.Seed, "tower": towerIdentity(o.TowerDir), "lpips": o.LPIPSVGG != "", "gan_from": o.GANFrom, "dtype": precision.Compute(o.DType).String()})
+		"codes": o.Codes, "depth": o.Depth, "lr": o.LR, "seed": o.Seed, "tower": towerIdentity(o.TowerDir), "lpips": o.LPIPSVGG != "", "gan_from": o.GANFrom, "dtype": precision.Compute(o.DType).String()}
+	cur, _ := json.Marshal(recipe)
 	if old, err := os.ReadFile(path); err == nil {
 		if string(old) != string(cur) {
-			return usageErr("%s was made with another recipe (%s; now %s): use a fresh --out", c.Out, old, cur)
+			return usageErr("--out %s was made with another recipe (%s): use a fresh --out, or the flags it was made with", c.Out, recipeDiff(path, old, cur))
 		}
 		return nil
 	}
@@ -388,6 +438,41 @@ func (c *ablationCmd) checkRecipe(o train.StudyOptions) error {
 		return err
 	}
 	return os.WriteFile(path, cur, 0o644)
+}
+
+// recipeDiff names the recipe keys that differ, "key old → new" (a key
+// missing on one side shows as "none"), or says the old file is unreadable.
+func recipeDiff(path string, old, cur []byte) string {
+	var was, now map[string]any
+	if err := json.Unmarshal(old, &was); err != nil {
+		return fmt.Sprintf("%s is not a recipe: %v", path, err)
+	}
+	_ = json.Unmarshal(cur, &now)
+	var diffs []string
+	show := func(m map[string]any, k string) string {
+		v, ok := m[k]
+		if !ok {
+			return "none"
+		}
+		b, _ := json.Marshal(v)
+		return string(b)
+	}
+	keys := map[string]bool{}
+	for k := range was {
+		keys[k] = true
+	}
+	for k := range now {
+		keys[k] = true
+	}
+	for _, k := range sortedKeys(keys) {
+		if a, b := show(was, k), show(now, k); a != b {
+			diffs = append(diffs, fmt.Sprintf("%s %s → %s", k, a, b))
+		}
+	}
+	if len(diffs) == 0 {
+		return "same values, written differently"
+	}
+	return filepath.Base(path) + " has " + strings.Join(diffs, ", ")
 }
 
 func towerIdentity(dir string) string {

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"math"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -51,8 +52,12 @@ func TestCheckMultiModelResults(t *testing.T) {
 	writeResult(t, base, "tiny-siglip", "flickr8k", nil, map[string]float64{"t2i_r1": 30, "i2t_r1": 31})
 	writeResult(t, cand, "tiny-siglip", "flickr8k", nil, map[string]float64{"t2i_r1": 28, "i2t_r1": 31})
 
-	if code, _, stderr := runCaptured(t, "check", "--baseline", base, "--candidate", base); code != 0 {
-		t.Errorf("multi-model baseline against itself: exit %d, %q", code, stderr)
+	same := filepath.Join(dir, "same")
+	if err := os.CopyFS(same, os.DirFS(base)); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := runCaptured(t, "check", "--baseline", base, "--candidate", same); code != 0 {
+		t.Errorf("multi-model baseline against a copy of itself: exit %d, %q", code, stderr)
 	}
 	code, stdout, stderr := runCaptured(t, "check", "--baseline", base, "--candidate", cand)
 	if code != 1 {
@@ -162,13 +167,15 @@ func TestCheckToleranceTypo(t *testing.T) {
 	dir := t.TempDir()
 	base := filepath.Join(dir, "base")
 	writeResult(t, base, "m", "vqav2", nil, map[string]float64{"accuracy": 70})
-	code, _, stderr := runCaptured(t, "check", "--baseline", base, "--candidate", base, "--tolerance", "vqav2/acuracy=5")
+	cand := filepath.Join(dir, "cand")
+	writeResult(t, cand, "m", "vqav2", nil, map[string]float64{"accuracy": 70})
+	code, _, stderr := runCaptured(t, "check", "--baseline", base, "--candidate", cand, "--tolerance", "vqav2/acuracy=5")
 	if code != 2 {
 		t.Errorf("typo: exit %d", code)
 	}
 	oneLine(t, "tolerance typo", stderr, `"vqav2/acuracy"`, "accuracy")
 	for _, key := range []string{"vqav2/accuracy", "vqav2/*", "*/accuracy", "accuracy"} {
-		if code, _, stderr := runCaptured(t, "check", "--baseline", base, "--candidate", base, "--tolerance", key+"=5"); code != 0 {
+		if code, _, stderr := runCaptured(t, "check", "--baseline", base, "--candidate", cand, "--tolerance", key+"=5"); code != 0 {
 			t.Errorf("%s: exit %d, %q", key, code, stderr)
 		}
 	}

@@ -23,9 +23,9 @@ func init() {
 
 type demoCmd struct {
 	Out   string `default:"demo-out" help:"Output folder: data/ (the generated bundle), models/, results/, report/."`
-	N     int    `default:"120" help:"Items per generated suite."`
+	N     int    `default:"120" help:"Items per generated suite (a positive number)."`
 	Seed  uint64 `default:"2026" help:"World seed for the generated data."`
-	Batch int    `default:"16" help:"Batch size."`
+	Batch int    `default:"16" help:"Batch size (a positive number)."`
 	Quiet bool   `help:"No progress bars."`
 }
 
@@ -50,9 +50,20 @@ var kindOfModelType = map[string]string{"siglip": "siglip", "dualtoken": "dualto
 
 func (c *demoCmd) Run(g *Globals) error {
 	start := time.Now()
+	// Checked before anything is written: --n 0 would fail only in the
+	// first suite's data writer, after folders were made.
+	if c.N < 1 {
+		return usageErr("--n %d: want a positive number of items per suite", c.N)
+	}
+	if c.Batch < 1 {
+		return usageErr("--batch %d: want a positive batch size", c.Batch)
+	}
 	b, err := backend.New(g.Backend)
 	if err != nil {
 		return usageErr("%v", err)
+	}
+	if err := os.MkdirAll(c.Out, 0o755); err != nil {
+		return usageErr("--out %s: %v", c.Out, err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -104,7 +115,7 @@ func (c *demoCmd) Run(g *Globals) error {
 			if !c.Quiet {
 				cfg.Progress = progressOut()
 			}
-			res, err := bench.Run(ctx, task, m.model, cfg)
+			res, err := runPair(ctx, task, m.model, cfg)
 			if err != nil {
 				return fmt.Errorf("%s on %s: %w", name, m.name, err)
 			}

@@ -60,6 +60,14 @@ func parseRunFile(path string, b []byte) (*RunFile, error) {
 		msg := err.Error()
 		if te, ok := err.(*yaml.TypeError); ok {
 			msg = strings.Join(te.Errors, "; ")
+			// yaml names Go types ("!!map into []bench.ModelSpec") and
+			// no key: say which key holds what instead.
+			var doc yaml.Node
+			if yaml.Unmarshal(b, &doc) == nil {
+				if m := yamlTypeError(&doc); m != "" {
+					msg = m
+				}
+			}
 		}
 		// yaml names our Go types; say which keys the entry takes instead.
 		msg = strings.NewReplacer(
@@ -120,6 +128,125 @@ func parseRunFile(path string, b []byte) (*RunFile, error) {
 	return &rf, nil
 }
 
+// yamlTypeError finds the first value of a run.yaml whose YAML type is
+// not what its key takes, walking the document against RunFile's fields,
+// and says so in the file's words: its line, the key path (models[1].extra)
+// and what the key takes, e.g. `line 2: batch_size: want a whole number,
+// found "sixteen"`. It is "" when every value has the right type.
+func yamlTypeError(doc *yaml.Node) string {
+	root := doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
+		root = root.Content[0]
+	}
+	budget := 100000 // nodes visited: aliases may repeat a subtree many times
+	return walkYAML(root, reflect.TypeOf(RunFile{}), "", &budget)
+}
+
+func walkYAML(n *yaml.Node, t reflect.Type, path string, budget *int) string {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	if *budget--; *budget < 0 || (n.Kind == yaml.ScalarNode && n.Tag == "!!null") {
+		return "" // null leaves the default
+	}
+	bad := func() string {
+		key := path
+		if key == "" {
+			key = "the document"
+		}
+		return fmt.Sprintf("line %d: %s: want %s, found %s", n.Line, key, yamlWant(t), yamlFound(n))
+	}
+	at := func(key string) string {
+		if path == "" {
+			return key
+		}
+		return path + "." + key
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			return bad()
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := n.Content[i].Value
+			for j := range t.NumField() {
+				if k, _, _ := strings.Cut(t.Field(j).Tag.Get("yaml"), ","); k == key {
+					if msg := walkYAML(n.Content[i+1], t.Field(j).Type, at(key), budget); msg != "" {
+						return msg
+					}
+				}
+			} // an unknown key is the decoder's KnownFields error
+		}
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			return bad()
+		}
+		for i, e := range n.Content {
+			if msg := walkYAML(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i), budget); msg != "" {
+				return msg
+			}
+		}
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			return bad()
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if msg := walkYAML(n.Content[i+1], t.Elem(), at(n.Content[i].Value), budget); msg != "" {
+				return msg
+			}
+		}
+	case reflect.String:
+		if n.Kind != yaml.ScalarNode {
+			return bad()
+		}
+	case reflect.Int, reflect.Int64:
+		var v int64
+		if n.Kind != yaml.ScalarNode || n.Decode(&v) != nil {
+			return bad()
+		}
+	}
+	return ""
+}
+
+// yamlWant says what a run.yaml value of Go type t is, in the file's terms.
+func yamlWant(t reflect.Type) string {
+	switch t {
+	case reflect.TypeOf(RunFile{}):
+		return "a mapping with keys " + strings.Join(yamlKeys(RunFile{}), ", ")
+	case reflect.TypeOf([]bench.ModelSpec{}):
+		return `a list of model entries ("- {name: NAME, kind: KIND, path: DIR}")`
+	case reflect.TypeOf(bench.ModelSpec{}):
+		return "a model entry {" + strings.Join(yamlKeys(bench.ModelSpec{}), ", ") + "}"
+	case reflect.TypeOf([]RunTask{}):
+		return `a list of task entries ("- {name: TASK, data: DIR}")`
+	case reflect.TypeOf(RunTask{}):
+		return "a task entry {" + strings.Join(yamlKeys(RunTask{}), ", ") + "}"
+	case reflect.TypeOf(map[string]string{}):
+		return "a mapping of option: value (e.g. {rule: vlmevalkit})"
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int64:
+		return "a whole number"
+	case reflect.String:
+		return "a single value (text or number)"
+	}
+	return t.String()
+}
+
+// yamlFound describes a YAML node for yamlWant's "found".
+func yamlFound(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping (key: value)"
+	case yaml.SequenceNode:
+		return "a list"
+	}
+	if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
+		return fmt.Sprintf("the quoted text %q (quoted, it is text)", n.Value)
+	}
+	return fmt.Sprintf("%q", n.Value)
+}
+
 type runCmd struct {
 	Config    string    `help:"YAML file listing models and tasks (see --help)." placeholder:"FILE" xor:"src"`
 	Task      string    `help:"One task name (with --model-kind/--model and --data)." xor:"src"`
@@ -130,7 +257,7 @@ type runCmd struct {
 	Tokenizer string    `help:"Tokenizer for --task's model." placeholder:"PATH"`
 	Out       string    `default:"results" help:"Output root: OUT/<task>/<model>/{predictions-*.jsonl,results.json,samples.jsonl}."`
 	Batch     int       `default:"8" help:"Batch size."`
-	Limit     int       `help:"Only the first N items of each task."`
+	Limit     *int      `help:"Only the first N items of each task (a positive number; overrides the config's limit)." placeholder:"N"`
 	Subset    string    `help:"File of item IDs (one per line, as in predictions/samples files) to run instead of all items (kept beside results.json; score reuses it)." placeholder:"FILE"`
 	DType     string    `name:"dtype" help:"Compute dtype of every model without its own \"dtype\" in the config: float32 (default) or bfloat16 (for GPUs; predictions are cached per dtype)."`
 	Quiet     bool      `help:"No progress bars."`
@@ -197,25 +324,31 @@ func (c *runCmd) Run(g *Globals) error {
 		if c.ModelKind == "" || c.Model == "" {
 			return usageErr("--task needs --model-kind and --model")
 		}
+		if kinds := bench.ModelKinds(); !slices.Contains(kinds, c.ModelKind) {
+			return usageErr("--model-kind %s: unknown kind (known: %s)", c.ModelKind, strings.Join(kinds, ", "))
+		}
 		rf.Models = []bench.ModelSpec{{Name: modelName(c.Model), Kind: c.ModelKind, Path: c.Model, Tokenizer: c.Tokenizer}}
 		rf.Tasks = append(rf.Tasks, RunTask{c.Task, c.Data, c.Opt})
 	default:
 		return usageErr("give --config FILE or --task NAME (see evalrun run --help)")
 	}
+	outFrom := "--out " + c.Out // says where the output root came from
 	if rf.Out == "" {
 		rf.Out = c.Out
+	} else {
+		outFrom = c.Config + ": out " + rf.Out
+	}
+	if c.Batch <= 0 {
+		return usageErr("--batch %d: want a positive batch size", c.Batch)
 	}
 	if rf.BatchSize == 0 {
-		if c.Batch <= 0 {
-			return usageErr("--batch %d: want a positive batch size", c.Batch)
-		}
 		rf.BatchSize = c.Batch
 	}
-	switch {
-	case c.Limit < 0:
-		return usageErr("--limit %d: want a positive number of items (or none for all)", c.Limit)
-	case c.Limit > 0:
-		rf.Limit = c.Limit
+	if c.Limit != nil {
+		if *c.Limit < 1 {
+			return usageErr("--limit %d: want a positive number of items (or none for all)", *c.Limit)
+		}
+		rf.Limit = *c.Limit
 	}
 	var subset []string
 	if c.Subset != "" {
@@ -266,7 +399,16 @@ func (c *runCmd) Run(g *Globals) error {
 			rf.Models[i].DType = c.DType // before the check, which covers the dtype
 		}
 		ms := rf.Models[i]
-		if _, err := os.Stat(ms.Path); err != nil {
+		st, err := os.Stat(ms.Path)
+		if err == nil && !st.IsDir() && filepath.Ext(ms.Path) != ".json" {
+			// Every kind reads a folder (llava also its config.json):
+			// an image or a weights file would fail as "not valid JSON".
+			if c.Config == "" {
+				return usageErr("--model %s: a file, but a %s model is %s", ms.Path, ms.Kind, modelPathWant(ms.Kind))
+			}
+			return usageErr("%s: models[%d] (%s): path %s: a file, but a %s model is %s", where, i, ms.Name, ms.Path, ms.Kind, modelPathWant(ms.Kind))
+		}
+		if err != nil {
 			if c.Config == "" {
 				return usageErr("--model: %v", err)
 			}
@@ -284,6 +426,36 @@ func (c *runCmd) Run(g *Globals) error {
 			return usageErr("%s: models[%d] (%s): %v", where, i, ms.Name, err)
 		}
 	}
+	// Which pairs can run, by each kind's declared capabilities: a --task
+	// its --model-kind cannot run, or a config where no pair can, is a
+	// usage error before any model loads. (A kind that declared none is
+	// tried: loading it tells.)
+	runs := make([][]bool, len(rf.Models))
+	anyRuns := false
+	for i, ms := range rf.Models {
+		runs[i] = make([]bool, len(tasks))
+		for j, task := range tasks {
+			can, known := bench.KindCanRun(task, ms.Kind)
+			runs[i][j] = can || !known
+			anyRuns = anyRuns || runs[i][j]
+		}
+	}
+	if c.Config == "" && !runs[0][0] {
+		return usageErr("--task %s needs %s; --model-kind %s is %s: %s", c.Task, needsPhrase(tasks[0].Needs()), c.ModelKind, kindIs(c.ModelKind), useKinds(tasks[0].Needs()))
+	}
+	if !anyRuns {
+		var needs, have []string
+		for _, t := range tasks {
+			needs = append(needs, fmt.Sprintf("%s needs %s %s (kinds: %s)", t.Name(), strings.Fields(needsPhrase(t.Needs()))[0], t.Needs(), strings.Join(bench.KindsWith(t.Needs()), ", ")))
+		}
+		for _, ms := range rf.Models {
+			have = append(have, fmt.Sprintf("%s (%s) is %s", ms.Name, ms.Kind, kindIs(ms.Kind)))
+		}
+		return usageErr("%s: no model can run any task: %s; but %s", c.Config, strings.Join(needs, ", "), strings.Join(have, ", "))
+	}
+	if err := os.MkdirAll(rf.Out, 0o755); err != nil {
+		return usageErr("%s: %v", outFrom, err)
+	}
 	b, err := backend.New(g.Backend)
 	if err != nil {
 		return usageErr("%v", err)
@@ -291,24 +463,30 @@ func (c *runCmd) Run(g *Globals) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	for i, ms := range rf.Models {
+		if !slices.Contains(runs[i], true) {
+			for j, ts := range rf.Tasks {
+				fmt.Fprintf(os.Stderr, "evalrun: skip %s on %s: %s\n", ts.Name, ms.Name, cannotRun(tasks[j], ms.Kind))
+			}
+			continue // not loaded: it runs nothing
+		}
 		m, err := loadModel(ctx, ms, b)
 		if err != nil {
 			if c.Config == "" {
-				return usageErr("%v", err)
+				return usageErr("--model-kind %s --model %s: %v", ms.Kind, ms.Path, err)
 			}
 			return usageErr("%s: models[%d] (%s): %v", where, i, ms.Name, err)
 		}
 		for j, ts := range rf.Tasks {
 			task := tasks[j]
-			if !bench.CanRun(task, m) {
-				fmt.Fprintf(os.Stderr, "skip %s on %s: the task needs a model of capability %q\n", ts.Name, ms.Name, task.Needs())
+			if !runs[i][j] || !bench.CanRun(task, m) {
+				fmt.Fprintf(os.Stderr, "evalrun: skip %s on %s: %s\n", ts.Name, ms.Name, cannotRun(task, ms.Kind))
 				continue
 			}
 			cfg := bench.RunConfig{OutDir: rf.Out, BatchSize: rf.BatchSize, Limit: rf.Limit, Seed: rf.Seed, GitCommit: gitCommit(), Backend: backend.Resolve(g.Backend), Subset: subset}
 			if !c.Quiet {
 				cfg.Progress = progressOut() // one per task: its own log-line pacing
 			}
-			res, err := bench.Run(ctx, task, m, cfg)
+			res, err := runPair(ctx, task, m, cfg)
 			if err != nil {
 				return usageErr("%v", err)
 			}
@@ -317,6 +495,87 @@ func (c *runCmd) Run(g *Globals) error {
 		}
 	}
 	return nil
+}
+
+// runPair is bench.Run that also says on stderr, in one line, when items
+// failed (each is recorded in the predictions file and counted in
+// results.json's n_samples.failed; the exit code stays 0: a failed item is
+// not a failed check), even with --quiet.
+func runPair(ctx context.Context, task bench.Task, m bench.Model, cfg bench.RunConfig) (*bench.Result, error) {
+	var failed []bench.Record
+	cfg.Failed = func(f []bench.Record) { failed = f }
+	res, err := bench.Run(ctx, task, m, cfg)
+	if err != nil || len(failed) == 0 {
+		return res, err
+	}
+	reason := strings.Join(strings.Fields(failed[0].Error), " ")
+	if r := []rune(reason); len(r) > 300 {
+		reason = string(r[:300]) + "…"
+	}
+	fmt.Fprintf(os.Stderr, "evalrun: %s/%s: %d of %d items failed (first: %s: %s); see %s\n",
+		res.Task, res.Model.Name, len(failed), res.NSamples.Total, failed[0].ID, reason,
+		filepath.Join(bench.RunDir(cfg, task, res.Model), res.Predictions))
+	return res, nil
+}
+
+// capabilityWords says what a model with each capability does.
+var capabilityWords = map[string]string{
+	bench.NeedsEmbedder:      "an embedder (a model that embeds images and texts)",
+	bench.NeedsAnswerer:      "an answerer (a model that answers questions about images)",
+	bench.NeedsReconstructor: "a reconstructor (a model that encodes and decodes images)",
+}
+
+func needsPhrase(need string) string {
+	if w, ok := capabilityWords[need]; ok {
+		return w
+	}
+	return fmt.Sprintf("a model of capability %q", need)
+}
+
+// kindIs says what kind's models are: "an embedder only", "an embedder and
+// a reconstructor".
+func kindIs(kind string) string {
+	caps, ok := bench.KindCapabilities(kind)
+	if !ok || len(caps) == 0 {
+		return "of no declared capability"
+	}
+	for i, c := range caps {
+		caps[i] = strings.Fields(needsPhrase(c))[0] + " " + c
+	}
+	if len(caps) == 1 {
+		return caps[0] + " only"
+	}
+	return strings.Join(caps[:len(caps)-1], ", ") + " and " + caps[len(caps)-1]
+}
+
+// useKinds says which --model-kind can run a task needing need.
+func useKinds(need string) string {
+	switch kinds := bench.KindsWith(need); len(kinds) {
+	case 0:
+		return "no model kind can"
+	case 1:
+		return "use --model-kind " + kinds[0]
+	default:
+		return "use --model-kind " + strings.Join(kinds[:len(kinds)-1], ", ") + " or " + kinds[len(kinds)-1]
+	}
+}
+
+// cannotRun is the note for a (task, model) pair run skips.
+func cannotRun(task bench.Task, kind string) string {
+	return fmt.Sprintf("the task needs %s and kind %s is %s", needsPhrase(task.Needs()), kind, kindIs(kind))
+}
+
+// modelPathWant says what --model (a model's path) is for kind.
+func modelPathWant(kind string) string {
+	switch kind {
+	case "siglip":
+		return "an HF SigLIP folder (config.json, model.safetensors, spiece.model)"
+	case "dualtoken":
+		return "a DualToken tokenizer folder (config.json, model.safetensors, spiece.model)"
+	case "llava":
+		return "a LLaVA folder (config.json naming the vision tower, projector and language model) or that config.json"
+	}
+	return "a model folder (config.json and its weights)"
 }
 
 // loadModel builds ms. Loading a large checkpoint (hashing every shard,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/signal"
 
@@ -17,17 +18,17 @@ func init() {
 }
 
 type trainTinyCmd struct {
-	Model           string  `arg:"" enum:"siglip" help:"Which tiny model: siglip."`
-	Out             string  `required:"" help:"Model directory to write (HF layout). Checkpoints go to DIR/checkpoint while training; an interrupted run restarted with the same flags resumes there." placeholder:"DIR"`
-	Steps           int     `default:"-1" help:"Optimisation steps (default: the shipped recipe's)."`
-	Seed            uint64  `default:"1" help:"Training world seed (also the weight-init seed); must differ from the held-out seed 2026."`
-	Batch           int     `default:"-1" help:"Image-caption pairs per step (default: the recipe's)."`
-	LR              float64 `name:"lr" default:"-1" help:"Peak learning rate (default: the recipe's)."`
-	CheckpointEvery int     `default:"-1" help:"Steps between checkpoints (default: the recipe's)."`
-	EvalImages      int     `default:"-1" help:"Held-out world scenes for the final zero-shot accuracy (0 skips it)."`
-	Patch           int     `default:"16" help:"Vision patch size on the 48 px images: 16 (3×3 tokens, the shipped model) or 8 (6×6 tokens, learns shapes more slowly)."`
-	KeepCheckpoint  bool    `help:"Keep DIR/checkpoint after the export."`
-	Quiet           bool    `help:"No progress bar."`
+	Model           string   `arg:"" enum:"siglip" help:"Which tiny model: siglip."`
+	Out             string   `required:"" help:"Model directory to write (HF layout). Checkpoints go to DIR/checkpoint while training; an interrupted run restarted with the same flags resumes there." placeholder:"DIR"`
+	Steps           *int     `help:"Optimisation steps (default: the shipped recipe's)." placeholder:"N"`
+	Seed            uint64   `default:"1" help:"Training world seed (also the weight-init seed); must differ from the held-out seed 2026."`
+	Batch           *int     `help:"Image-caption pairs per step (default: the recipe's)." placeholder:"N"`
+	LR              *float64 `name:"lr" help:"Peak learning rate, > 0 (default: the recipe's)." placeholder:"RATE"`
+	CheckpointEvery *int     `help:"Steps between checkpoints (default: the recipe's 100; 0: only at the end and on Ctrl-C)." placeholder:"N"`
+	EvalImages      *int     `help:"Held-out world scenes for the final zero-shot accuracy (default: the recipe's 480; 0 skips it)." placeholder:"N"`
+	Patch           int      `default:"16" help:"Vision patch size on the 48 px images: 16 (3×3 tokens, the shipped model) or 8 (6×6 tokens, learns shapes more slowly)."`
+	KeepCheckpoint  bool     `help:"Keep DIR/checkpoint after the export."`
+	Quiet           bool     `help:"No progress bar."`
 }
 
 func (c *trainTinyCmd) Help() string {
@@ -49,37 +50,39 @@ func (c *trainTinyCmd) Run(g *Globals) error {
 	if c.Patch < 2 || 48%c.Patch != 0 {
 		return usageErr("--patch %d: expected a divisor of the 48 px image size (8 or 16)", c.Patch)
 	}
-	set := func(dst *int, v int, name string) error {
-		if v == -1 {
-			return nil
-		}
-		if v < 0 || (v == 0 && name != "eval-images" && name != "checkpoint-every") {
-			return usageErr("--%s %d: expected a positive number", name, v)
-		}
-		*dst = v
-		return nil
-	}
 	for _, f := range []struct {
-		dst  *int
-		v    int
-		name string
-	}{{&o.Steps, c.Steps, "steps"}, {&o.Batch, c.Batch, "batch"}, {&o.CheckpointEvery, c.CheckpointEvery, "checkpoint-every"}, {&o.EvalImages, c.EvalImages, "eval-images"}} {
-		if err := set(f.dst, f.v, f.name); err != nil {
-			return err
+		dst    *int
+		v      *int
+		name   string
+		zeroOK bool // 0 means something (see the flag's help)
+	}{{&o.Steps, c.Steps, "steps", false}, {&o.Batch, c.Batch, "batch", false}, {&o.CheckpointEvery, c.CheckpointEvery, "checkpoint-every", true}, {&o.EvalImages, c.EvalImages, "eval-images", true}} {
+		if f.v == nil {
+			continue
 		}
+		if *f.v < 0 || (*f.v == 0 && !f.zeroOK) {
+			want := "a positive number"
+			if f.zeroOK {
+				want = "0 or a positive number"
+			}
+			return usageErr("--%s %d: expected %s", f.name, *f.v, want)
+		}
+		*f.dst = *f.v
 	}
-	if c.LR != -1 {
-		if c.LR <= 0 {
-			return usageErr("--lr %g: expected > 0", c.LR)
+	if c.LR != nil {
+		if !(*c.LR > 0) || math.IsInf(*c.LR, 0) {
+			return usageErr("--lr %g: expected a finite number > 0", *c.LR)
 		}
-		o.LearningRate = c.LR
-		o.MinLearningRate = min(o.MinLearningRate, c.LR)
+		o.LearningRate = *c.LR
+		o.MinLearningRate = min(o.MinLearningRate, *c.LR)
 	}
 	if o.WarmupSteps >= o.Steps {
 		o.WarmupSteps = o.Steps / 10
 	}
 	if o.Seed == tinysiglip.EvalSeed {
 		return usageErr("--seed %d is the held-out evaluation seed; choose another", o.Seed)
+	}
+	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+		return usageErr("--out %s: %v", o.Out, err)
 	}
 	b, err := backend.New(g.Backend)
 	if err != nil {

@@ -20,9 +20,9 @@ func init() {
 
 type trainTinyLlavaCmd struct {
 	Out            string `required:"" help:"LLaVA folder to write. Checkpoints go to DIR/checkpoint while training; an interrupted run restarted with the same flags resumes there." placeholder:"DIR"`
-	Steps          int    `default:"-1" help:"Optimisation steps (default: the shipped recipe's)."`
+	Steps          *int   `help:"Optimisation steps (default: the shipped recipe's)." placeholder:"N"`
 	Seed           uint64 `default:"1" help:"Training world seed (also the weight-init seed); must differ from the held-out seed 2026."`
-	EvalPerKind    int    `default:"-1" help:"Held-out questions per kind for the final accuracy (0 skips it)."`
+	EvalPerKind    *int   `help:"Held-out questions per kind for the final accuracy (default: the recipe's 200; 0 skips it)." placeholder:"N"`
 	KeepCheckpoint bool   `help:"Keep DIR/checkpoint after the export."`
 	Quiet          bool   `help:"No progress bar."`
 }
@@ -44,21 +44,24 @@ func (c *trainTinyLlavaCmd) Run(g *Globals) error {
 	o := tinyllava.DefaultOptions()
 	o.Out, o.Seed, o.KeepCheckpoint = dryOut(g, c.Out), c.Seed, c.KeepCheckpoint
 	o.Command = "evalrun " + strings.Join(os.Args[1:], " ")
-	if c.Steps != -1 {
-		if c.Steps <= 0 {
-			return usageErr("--steps %d: expected a positive number", c.Steps)
+	if c.Steps != nil {
+		if *c.Steps <= 0 {
+			return usageErr("--steps %d: expected a positive number", *c.Steps)
 		}
-		o.Steps = c.Steps
+		o.Steps = *c.Steps
 		o.WarmupSteps = min(o.WarmupSteps, o.Steps/10)
 	}
-	if c.EvalPerKind != -1 {
-		if c.EvalPerKind < 0 {
-			return usageErr("--eval-per-kind %d: expected 0 or more", c.EvalPerKind)
+	if c.EvalPerKind != nil {
+		if *c.EvalPerKind < 0 {
+			return usageErr("--eval-per-kind %d: expected 0 or more", *c.EvalPerKind)
 		}
-		o.EvalPerKind = c.EvalPerKind
+		o.EvalPerKind = *c.EvalPerKind
 	}
 	if o.Seed == tinyllava.EvalSeed {
 		return usageErr("--seed %d is the held-out evaluation seed; choose another", o.Seed)
+	}
+	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+		return usageErr("--out %s: %v", o.Out, err)
 	}
 	b, err := backend.New(g.Backend)
 	if err != nil {
