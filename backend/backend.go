@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/gomlx/compute"
@@ -65,9 +66,64 @@ func New(spec string) (b compute.Backend, err error) {
 	}()
 	b, err = compute.NewWithConfig(spec)
 	if err != nil {
-		return nil, fmt.Errorf("backend %q: %s (set %s=1 to let GoMLX download a missing plugin, or use --backend go)", spec, firstLine(err.Error()), EnvAutoInstall)
+		if msg := err.Error(); name != "go" && (strings.Contains(msg, "no plugins found") || strings.Contains(msg, "not found: available plugins")) {
+			plugin, _, _ := strings.Cut(cfg, ",")
+			return nil, missingPlugin(spec, plugin)
+		}
+		return nil, fmt.Errorf("backend %q: %s (%s)", spec, firstLine(err.Error()), backendsHelp)
 	}
 	return b, nil
+}
+
+// backendsHelp lists the backends in the terms of the --backend flag.
+const backendsHelp = "backends: --backend go (default, CPU), xla:cuda or xla:cpu (an installed XLA PJRT plugin), " +
+	"xla:/abs/path/to/xla_cuda_plugin.so, or xladry[:cuda|cpu]; $GOMLX_BACKEND sets the default"
+
+// missingPlugin is the error for an XLA plugin asked for by name that is not
+// installed: which plugins are, and the ways to get one (GoMLX's own
+// message speaks of Go imports).
+func missingPlugin(spec, plugin string) error {
+	have := "none is installed"
+	if ps := xla.GetAvailablePlugins(); len(ps) > 0 {
+		have = "installed: " + strings.Join(ps, ", ")
+	}
+	if plugin == "" {
+		plugin = "any"
+	}
+	return fmt.Errorf("backend %q: no XLA PJRT plugin %q on this machine (%s; plugins are looked up in $PJRT_PLUGIN_LIBRARY_PATH): "+
+		"pass an installed plugin's absolute path (--backend xla:/path/to/xla_cuda_plugin.so, e.g. from pip install jax[cuda13]), "+
+		"set %s=1 to let GoMLX download it, or use --backend go", spec, plugin, have, EnvAutoInstall)
+}
+
+// goOptions are the Go backend's configuration options (compute's
+// gobackend.New); those with a value take an integer.
+var goOptions = map[string]bool{"parallelism": true, "num_executors": true,
+	"ops_sequential": false, "ops_parallel": false, "dependency_order": false, "creation_order": false, "no_ops": false}
+
+const goOptionsHelp = "parallelism=N, num_executors=N, ops_sequential, ops_parallel, dependency_order, creation_order, no_ops; comma-separated, e.g. go:ops_sequential"
+
+// checkGoOptions validates "go:<options>" as the Go backend parses them.
+func checkGoOptions(spec, cfg string) error {
+	for _, part := range strings.Split(cfg, ",") {
+		if part == "" {
+			continue
+		}
+		key, val, hasVal := strings.Cut(part, "=")
+		takesInt, ok := goOptions[key]
+		switch {
+		case !ok:
+			return fmt.Errorf("backend %q: unknown Go backend option %q (options: %s)", spec, key, goOptionsHelp)
+		case takesInt:
+			// Any integer, as the backend takes it: parallelism < 0 is
+			// unlimited and 0 off; num_executors <= 0 is its default.
+			if _, err := strconv.Atoi(val); err != nil {
+				return fmt.Errorf("backend %q: option %s wants a whole number, e.g. %s=4, found %q", spec, key, key, val)
+			}
+		case hasVal:
+			return fmt.Errorf("backend %q: option %s takes no value (options: %s)", spec, key, goOptionsHelp)
+		}
+	}
+	return nil
 }
 
 // Check says whether spec (resolved as in Resolve) names a backend New
@@ -77,7 +133,12 @@ func Check(spec string) error {
 	spec = Resolve(spec)
 	name, cfg, _ := strings.Cut(spec, ":")
 	switch name {
-	case "xladry", "go":
+	case "go":
+		return checkGoOptions(spec, cfg)
+	case "xladry":
+		if cfg != "" && cfg != "cuda" && cfg != "cpu" {
+			return fmt.Errorf("backend %q: xladry builds the programs of XLA's cuda or cpu plugin: use xladry (cuda), xladry:cuda or xladry:cpu", spec)
+		}
 	case "xla", "stablehlo", "shlo", "hlo":
 		plugin, _, _ := strings.Cut(cfg, ",")
 		if strings.Contains(plugin, "/") {
@@ -89,7 +150,7 @@ func Check(spec string) error {
 			}
 		}
 	default:
-		return fmt.Errorf("unknown backend %q: use go, xla:cpu, xla:cuda, xla:/abs/path/to/xla_cuda_plugin.so or xladry[:cuda|cpu] (builds XLA programs, runs nothing)", spec)
+		return fmt.Errorf("unknown backend %q: use go (default, CPU), xla:cuda, xla:cpu, xla:/abs/path/to/xla_cuda_plugin.so or xladry[:cuda|cpu] (builds XLA programs, runs nothing)", spec)
 	}
 	return nil
 }

@@ -66,3 +66,46 @@ func TestFusedAttentionChoice(t *testing.T) {
 		t.Errorf("%s=flash: %v, want an error naming the variable", EnvAttention, err)
 	}
 }
+
+// TestBackendMessagesInUserTerms: a misspelt Go option, an xladry target
+// other than cuda or cpu, and an XLA plugin that is not installed are
+// refused by the global check (where it can tell) and by New with the same
+// one line, saying which backends and options exist and how to select them,
+// not Go import paths or "see code for documentation".
+func TestBackendMessagesInUserTerms(t *testing.T) {
+	t.Setenv(EnvAutoInstall, "")
+	for spec, want := range map[string][]string{
+		"go:nonsense":          {`unknown Go backend option "nonsense"`, "ops_sequential", "parallelism=N", "go:ops_sequential"},
+		"go:parallelism=x":     {"parallelism wants a whole number", `"x"`},
+		"go:ops_sequential=1":  {"ops_sequential takes no value"},
+		"xladry:tpu":           {"xladry:cuda", "xladry:cpu"},
+		"xla:nosuchplugin_abc": {`no XLA PJRT plugin "nosuchplugin_abc"`, "--backend xla:/path/to/xla_cuda_plugin.so", EnvAutoInstall + "=1", "--backend go"},
+	} {
+		_, err := New(spec)
+		if err == nil {
+			t.Errorf("New(%q): no error", spec)
+			continue
+		}
+		msg := err.Error()
+		for _, w := range want {
+			if !strings.Contains(msg, w) {
+				t.Errorf("New(%q) = %q, want it to contain %q", spec, msg, w)
+			}
+		}
+		for _, bad := range []string{"import _", "see code", "\n"} {
+			if strings.Contains(msg, bad) {
+				t.Errorf("New(%q) = %q: contains %q", spec, msg, bad)
+			}
+		}
+		if !strings.HasPrefix(spec, "xla:") { // a plugin name is only known missing when loading
+			if cerr := Check(spec); cerr == nil || cerr.Error() != msg {
+				t.Errorf("Check(%q) = %v, want New's error", spec, cerr)
+			}
+		}
+	}
+	for _, spec := range []string{"go:parallelism=2,ops_sequential", "go:parallelism=-1", "go:", "xladry:cpu"} {
+		if err := Check(spec); err != nil {
+			t.Errorf("Check(%q): %v", spec, err)
+		}
+	}
+}

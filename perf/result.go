@@ -2,6 +2,7 @@ package perf
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -145,12 +146,37 @@ func (r *Result) WriteJSON(w io.Writer) error {
 
 // ReadResult parses one Result, checking the schema.
 func ReadResult(data []byte) (*Result, error) {
+	var head struct {
+		Schema *int    `json:"schema"`
+		Tool   *string `json:"tool"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field == "" {
+			return nil, fmt.Errorf("not an evalrun bench --json output: want a JSON object, found %s", te.Value)
+		}
+		if errors.As(err, &te) {
+			return nil, fmt.Errorf("not an evalrun bench --json output: field %q is %s", te.Field, te.Value)
+		}
+		return nil, fmt.Errorf("not valid JSON (cut short or not JSON): %v", err)
+	}
+	switch {
+	case head.Tool == nil:
+		return nil, fmt.Errorf(`not an evalrun bench --json output: field "tool" is missing (want "evalrun bench")`)
+	case *head.Tool != "evalrun bench":
+		return nil, fmt.Errorf(`not an evalrun bench --json output: field "tool" = %q (want "evalrun bench")`, *head.Tool)
+	case head.Schema == nil:
+		return nil, fmt.Errorf(`field "schema" is missing (this evalrun reads schema %d)`, Schema)
+	case *head.Schema != Schema:
+		return nil, fmt.Errorf(`field "schema" = %d: this evalrun reads schema %d (written by another version)`, *head.Schema, Schema)
+	}
 	var r Result
 	if err := json.Unmarshal(data, &r); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return nil, fmt.Errorf("field %q is %s, not what evalrun bench schema %d writes", te.Field, te.Value, Schema)
+		}
 		return nil, err
-	}
-	if r.Schema != Schema || r.Tool != "evalrun bench" {
-		return nil, fmt.Errorf("not an evalrun bench result of schema %d (schema %d, tool %q)", Schema, r.Schema, r.Tool)
 	}
 	return &r, nil
 }

@@ -339,3 +339,20 @@ func TestLoadDirFallback(t *testing.T) {
 		t.Errorf("Load(non-byte-level tokenizer.json) = %v, %v; want nil and an error", tok, err)
 	}
 }
+
+// TestParseByteLevelBPEJSONTypes: a tokenizer.json of the wrong JSON shape is
+// described by field and JSON type, not by Go type names.
+func TestParseByteLevelBPEJSONTypes(t *testing.T) {
+	for body, want := range map[string]string{
+		`[1,2,3]`: "not an HF tokenizer.json: want an object, found a list",
+		`"x"`:     "not an HF tokenizer.json: want an object, found a string",
+		`{"model":{"type":"BPE","vocab":{"a":"1"},"merges":[]}}`: "field model.vocab.a: want an integer, found a string",
+		`{"model":{"type":"BPE","vocab":{"a":1.5},"merges":[]}}`: "field model.vocab.a: want an integer, found number 1.5",
+		`{"model":[]}`: "field model: want an object, found a list",
+	} {
+		_, err := ParseByteLevelBPE([]byte(body))
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "Go ") || strings.Contains(err.Error(), "hfTokenizerJSON") {
+			t.Errorf("%s: error %v, want one containing %q and no Go type", body, err, want)
+		}
+	}
+}

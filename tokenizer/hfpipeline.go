@@ -118,7 +118,7 @@ func parseNormalizer(raw json.RawMessage) (func(string) string, error) {
 		Normalizers []json.RawMessage `json:"normalizers"`
 	}
 	if err := json.Unmarshal(raw, &n); err != nil {
-		return nil, err
+		return nil, jsonErr(err)
 	}
 	switch n.Type {
 	case "NFC":
@@ -204,7 +204,7 @@ func parsePreTokenizer(raw json.RawMessage) ([]preTokenizer, error) {
 		Invert   bool   `json:"invert"`
 	}
 	if err := json.Unmarshal(raw, &p); err != nil {
-		return nil, err
+		return nil, jsonErr(err)
 	}
 	switch p.Type {
 	case "Sequence":
@@ -456,7 +456,7 @@ func parseDecoder(raw json.RawMessage) (string, error) {
 		Type string `json:"type"`
 	}
 	if err := json.Unmarshal(raw, &d); err != nil {
-		return "", err
+		return "", jsonErr(err)
 	}
 	if d.Type != "ByteLevel" {
 		return "", fmt.Errorf("type %q is not supported (ByteLevel)", d.Type)

@@ -14,30 +14,24 @@ import (
 	"time"
 
 	"github.com/dualtoken/evalharness/bench"
+	"github.com/dualtoken/evalharness/model/weights"
 )
 
 // checkpointFiles lists the files a checkpoint path loads from, resolved as
-// weights.Open resolves it: a file is itself; a directory holds
-// model.safetensors, model.safetensors.index.json or a single
-// .safetensors/.pth/.pt/.bin/.ckpt; an index brings every shard it names
-// (sorted, index first).
+// weights.Open resolves it: a file is itself; a directory's is the one
+// weights.CheckpointIn picks; an index brings every shard it names (sorted,
+// index first).
 func checkpointFiles(path string) ([]string, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
 	}
 	if st.IsDir() {
-		for _, name := range []string{"model.safetensors", "model.safetensors.index.json"} {
-			if p := filepath.Join(path, name); isFile(p) {
-				return checkpointFiles(p)
-			}
+		p, err := weights.CheckpointIn(path)
+		if err != nil {
+			return nil, err
 		}
-		for _, pat := range []string{"*.safetensors", "*.pth", "*.pt", "*.bin", "*.ckpt"} {
-			if m, _ := filepath.Glob(filepath.Join(path, pat)); len(m) == 1 {
-				return checkpointFiles(m[0])
-			}
-		}
-		return nil, fmt.Errorf("checkpoint directory %s: no model.safetensors, model.safetensors.index.json or single .pth file", path)
+		return checkpointFiles(p)
 	}
 	if !strings.HasSuffix(path, ".index.json") {
 		return []string{path}, nil
@@ -98,11 +92,6 @@ func digestOfDigests(ds []string) string {
 		fmt.Fprintf(h, "%s\n", d)
 	}
 	return hex.EncodeToString(h.Sum(nil))
-}
-
-func isFile(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && !st.IsDir()
 }
 
 // Checkpoint files are hashed in full (a header-and-size fingerprint would

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/dualtoken/evalharness/backend"
@@ -21,14 +22,14 @@ type benchCmd struct {
 	DType      string `name:"dtype" default:"float32" help:"Compute dtype: float32 or bfloat16 (bf16): weight matrices stored and matmuls run in it, norms/softmax/quantisers/logits in float32; inception always runs float32."`
 	Iters      int    `default:"10" help:"Timed calls (the median is reported); recon-eval: timed batches."`
 	Warmup     int    `default:"2" help:"Untimed calls after the first one."`
-	Layers     int    `help:"Transformer layers instead of the preset's (siglip-*, llm-*), to fit compile time on a budget."`
+	Layers     *int   `help:"Transformer layers instead of the preset's (siglip-*, llm-*), to fit compile time on a budget." placeholder:"N"`
 	ScanLayers bool   `name:"scan-layers" help:"Run the transformer layers (siglip-*, the tokenizer's tower in dualtoken-encode and recon-eval, llm-*) as one loop over stacked weights instead of unrolled: compile time independent of depth. On the Go backend this runs as go:ops_sequential."`
 	NoOverlap  bool   `name:"no-overlap" help:"recon-eval: run a batch's stages one after another instead of as a pipeline (the baseline for the overlap)."`
-	PromptLen  int    `name:"prompt-len" default:"128" help:"llm-*: prompt tokens per row."`
-	SeqLen     int    `name:"seq-len" help:"siglip-text: tokens per text (default: the preset's max positions)."`
+	PromptLen  *int   `name:"prompt-len" help:"llm-*: prompt tokens per row (default 128)." placeholder:"N"`
+	SeqLen     *int   `name:"seq-len" help:"siglip-text: tokens per text (default: the preset's max positions)." placeholder:"N"`
 	Seed       uint64 `default:"1" help:"Seed of the random weights and inputs."`
 
-	PeakN     int    `name:"peak-n" help:"Side of the reference matmul (default: 8192 on a GPU, 1024 on a CPU)."`
+	PeakN     *int   `name:"peak-n" help:"Side of the reference matmul (default: 8192 on a GPU, 1024 on a CPU)." placeholder:"N"`
 	PeakDType string `name:"peak-dtype" help:"Dtype of the reference matmul (default: bfloat16 on a GPU, plus the component's dtype when it differs; the component's dtype on a CPU)."`
 	NoPeak    bool   `name:"no-peak" help:"Skip the reference matmul (no share of peak)."`
 	JSON      bool   `name:"json" help:"Print the result as JSON (schema 1) instead of a table."`
@@ -99,9 +100,8 @@ func (c *benchCmd) Run(g *Globals) error {
 	if err := perf.CheckComponent(c.Component, c.Preset); err != nil {
 		return usageErr("%v", err)
 	}
-	if c.Batch < 1 || c.Iters < 1 || c.Warmup < 0 || c.Layers < 0 || c.PeakN < 0 {
-		return usageErr("--batch and --iters must be at least 1, --warmup, --layers and --peak-n not negative (got %d, %d, %d, %d, %d)",
-			c.Batch, c.Iters, c.Warmup, c.Layers, c.PeakN)
+	if err := c.checkFlags(); err != nil {
+		return err
 	}
 	spec := backend.Resolve(g.Backend)
 	gpu := strings.Contains(strings.ToLower(spec), "cuda")
@@ -115,9 +115,9 @@ func (c *benchCmd) Run(g *Globals) error {
 			}
 			plans[0].DType = pd
 		}
-		if c.PeakN > 0 {
+		if c.PeakN != nil {
 			for i := range plans {
-				plans[i].N = c.PeakN
+				plans[i].N = *c.PeakN
 			}
 		}
 	}
@@ -132,8 +132,8 @@ func (c *benchCmd) Run(g *Globals) error {
 	}
 	defer b.Finalize()
 	r, err := perf.Run(b, spec, perf.Options{
-		Component: c.Component, Preset: c.Preset, Batch: c.Batch, DType: dt, Layers: c.Layers, ScanLayers: c.ScanLayers,
-		PromptLen: c.PromptLen, SeqLen: c.SeqLen, Seed: c.Seed, Warmup: c.Warmup, Iters: c.Iters, NoOverlap: c.NoOverlap,
+		Component: c.Component, Preset: c.Preset, Batch: c.Batch, DType: dt, Layers: orZero(c.Layers), ScanLayers: c.ScanLayers,
+		PromptLen: orZero(c.PromptLen), SeqLen: orZero(c.SeqLen), Seed: c.Seed, Warmup: c.Warmup, Iters: c.Iters, NoOverlap: c.NoOverlap,
 	}, plans)
 	if err != nil {
 		if errors.Is(err, perf.ErrOptions) {
@@ -145,4 +145,57 @@ func (c *benchCmd) Run(g *Globals) error {
 		return r.WriteJSON(os.Stdout)
 	}
 	return perf.WriteTable(os.Stdout, r)
+}
+
+// benchFlagComponents are the components a component-specific flag applies
+// to; given with another it would be ignored, so it is refused
+// (--scan-layers is checked by perf.Run, which knows why).
+var benchFlagComponents = map[string][]string{
+	"--layers":     {"siglip-vision", "siglip-text", "llm-prefill", "llm-decode"},
+	"--seq-len":    {"siglip-text"},
+	"--prompt-len": {"llm-prefill", "llm-decode"},
+	"--no-overlap": {perf.ReconEvalComponent},
+}
+
+// checkFlags refuses numbers out of range and flags that do not apply to
+// --component (or to --no-peak), one flag per message.
+func (c *benchCmd) checkFlags() error {
+	atLeast := func(name string, v *int, min int) error {
+		if v != nil && *v < min {
+			return usageErr("--%s %d: want a whole number >= %d", name, *v, min)
+		}
+		return nil
+	}
+	for _, f := range []struct {
+		name string
+		v    *int
+		min  int
+	}{
+		{"batch", &c.Batch, 1}, {"iters", &c.Iters, 1}, {"warmup", &c.Warmup, 0},
+		{"layers", c.Layers, 1}, {"prompt-len", c.PromptLen, 1}, {"seq-len", c.SeqLen, 1}, {"peak-n", c.PeakN, 1},
+	} {
+		if err := atLeast(f.name, f.v, f.min); err != nil {
+			return err
+		}
+	}
+	given := map[string]bool{
+		"--layers": c.Layers != nil, "--seq-len": c.SeqLen != nil, "--prompt-len": c.PromptLen != nil, "--no-overlap": c.NoOverlap,
+	}
+	for _, flag := range []string{"--layers", "--seq-len", "--prompt-len", "--no-overlap"} {
+		if comps := benchFlagComponents[flag]; given[flag] && !slices.Contains(comps, c.Component) {
+			return usageErr("%s does not apply to --component %s (only to %s)", flag, c.Component, strings.Join(comps, ", "))
+		}
+	}
+	if c.NoPeak && (c.PeakN != nil || c.PeakDType != "") {
+		return usageErr("--peak-n and --peak-dtype set the reference matmul, which --no-peak skips: drop one or the other")
+	}
+	return nil
+}
+
+// orZero is *p, or 0 (the package's "default") when the flag was not given.
+func orZero(p *int) int {
+	if p == nil {
+		return 0
+	}
+	return *p
 }

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
+	"time"
 
 	"github.com/dualtoken/evalharness/perf"
 )
@@ -18,7 +20,7 @@ type benchMergeCmd struct {
 	Card   string `required:"" help:"Card name for the file: h100 or h200 (lower-case letters and digits)."`
 	Date   string `required:"" help:"Date of the run, yyyy-mm-dd."`
 	Device string `help:"The device in words (nvidia-smi's name)."`
-	OutDir string `name:"out-dir" default:"reports/perf" help:"Where <date>-<card>.json and .png go." placeholder:"DIR"`
+	OutDir string `name:"out-dir" default:"reports/perf" help:"Where <date>-<card>.json and .png go (default: reports/perf, under the current folder)." placeholder:"DIR"`
 }
 
 func (c *benchMergeCmd) Help() string {
@@ -43,8 +45,8 @@ func (c *benchMergeCmd) Run(g *Globals) error {
 	if !cardName.MatchString(c.Card) {
 		return usageErr("--card %q: use lower-case letters and digits, e.g. h100", c.Card)
 	}
-	if !isoDate.MatchString(c.Date) {
-		return usageErr("--date %q: use yyyy-mm-dd", c.Date)
+	if _, err := time.Parse(time.DateOnly, c.Date); err != nil || !isoDate.MatchString(c.Date) {
+		return usageErr("--date %q: want a real date as yyyy-mm-dd, e.g. 2026-12-01", c.Date)
 	}
 	in, err := perf.ReadInputs(c.Raw)
 	if err != nil {
@@ -52,7 +54,13 @@ func (c *benchMergeCmd) Run(g *Globals) error {
 	}
 	rep := perf.Merge(in, c.Card, c.Date, c.Device)
 	if len(rep.Components) == 0 && len(rep.Runs) == 0 {
+		if len(in.Skips) > 0 {
+			return usageErr("--raw %s: no benchmark output could be read: %s", c.Raw, strings.Join(in.Skips, "; "))
+		}
 		return usageErr("--raw %s: no benchmark output found (want the raw/ folder scripts/gpu/bench.sh wrote: *.json from evalrun bench, torch_*.out/.jsonl)", c.Raw)
+	}
+	for _, s := range in.Skips {
+		fmt.Fprintf(os.Stderr, "bench-merge: skipped %s/%s\n", c.Raw, s)
 	}
 	if err := os.MkdirAll(c.OutDir, 0o755); err != nil {
 		return usageErr("--out-dir: %v", err)

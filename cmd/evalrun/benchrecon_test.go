@@ -50,7 +50,7 @@ func TestBenchReconEvalCLIBadInput(t *testing.T) {
 		{[]string{"--component", "recon-eval", "--preset", "fid-299"}, "no preset"},
 		{[]string{"--component", "recon-eval"}, "--preset is required"},
 		{[]string{"--component", "recon-eval", "--preset", "tiny", "--layers", "2", "--no-peak"}, "--layers does not apply"},
-		{[]string{"--component", "siglip-vision", "--preset", "tiny", "--no-overlap", "--no-peak"}, "--no-overlap applies to recon-eval"},
+		{[]string{"--component", "siglip-vision", "--preset", "tiny", "--no-overlap", "--no-peak"}, "--no-overlap does not apply to --component siglip-vision (only to recon-eval)"},
 	} {
 		code, _, stderr := runCaptured(t, append([]string{"bench", "--backend", "go"}, tc.args...)...)
 		if code != 2 || !strings.Contains(stderr, tc.want) || strings.Count(strings.TrimSpace(stderr), "\n") > 0 {

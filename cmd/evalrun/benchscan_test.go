@@ -33,7 +33,10 @@ func TestBenchCLIScanLayers(t *testing.T) {
 	for _, comp := range []string{"siglip-vision", "siglip-text", "dualtoken-encode", "llm-prefill", "llm-decode"} {
 		for _, scan := range []bool{false, true} {
 			args := []string{"bench", "--backend", "go:ops_sequential", "--component", comp, "--preset", "tiny",
-				"--batch", "2", "--iters", "1", "--warmup", "0", "--prompt-len", "8", "--no-peak", "--json"}
+				"--batch", "2", "--iters", "1", "--warmup", "0", "--no-peak", "--json"}
+			if strings.HasPrefix(comp, "llm-") { // --prompt-len applies to llm-* only
+				args = append(args, "--prompt-len", "8")
+			}
 			if scan {
 				args = append(args, "--scan-layers")
 			}

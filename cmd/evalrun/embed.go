@@ -74,6 +74,9 @@ func (c *embedCmd) Run(g *Globals) error {
 	if len(c.Image) == 0 && len(c.Text) == 0 {
 		return usageErr("embed: give at least one --image or --text")
 	}
+	if c.Batch < 1 {
+		return usageErr("embed: --batch %d: want a whole number >= 1 (default 16)", c.Batch)
+	}
 	dt, err := precision.Parse(c.DType)
 	if err != nil {
 		return usageErr("embed: %v", err)

@@ -3,12 +3,14 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/dualtoken/evalharness/backend"
+	"github.com/dualtoken/evalharness/model/config"
 	"github.com/dualtoken/evalharness/model/llm" // also registers the qwen2/llama verify runner
 	"github.com/dualtoken/evalharness/model/precision"
 	"github.com/dualtoken/evalharness/tokenizer"
@@ -31,7 +33,7 @@ type generateCmd struct {
 	TopP              *float64 `name:"top-p" placeholder:"P" help:"Nucleus sampling mass in (0,1]; 1 = off (default: generation_config.json, else 1)."`
 	RepetitionPenalty *float64 `name:"repetition-penalty" placeholder:"R" help:"Penalty > 1 for tokens already present; 1 = off (default: generation_config.json, else 1)."`
 	Seed              uint64   `default:"0" help:"Sampling seed (the same seed gives the same text)."`
-	Stop              []string `help:"Stop when the text contains this string (repeatable)." placeholder:"TEXT"`
+	Stop              []string `sep:"none" help:"Stop when the text contains this string (repeatable; taken whole, commas included)." placeholder:"TEXT"`
 	DType             string   `name:"dtype" default:"float32" help:"Compute dtype: float32, or bfloat16 (bf16: weight matrices and KV cache in it; RMSNorm, RoPE, attention softmax and logits in float32)."`
 }
 
@@ -54,6 +56,9 @@ func (c *generateCmd) Run(g *Globals) error {
 	if strings.TrimSpace(c.Prompt) == "" {
 		return usageErr("--prompt is empty")
 	}
+	if err := c.checkFlags(); err != nil {
+		return err
+	}
 	dt, err := precision.Parse(c.DType)
 	if err != nil {
 		return usageErr("%v", err)
@@ -72,6 +77,11 @@ func (c *generateCmd) Run(g *Globals) error {
 	}
 	if err := m.SetDType(dt); err != nil {
 		return failErr("model %s: %v", c.Model, err)
+	}
+	if m.Gen != nil {
+		if err := checkGenerationConfig(m.Gen.Path); err != nil {
+			return usageErr("model %s: %v", c.Model, err)
+		}
 	}
 	cfg := m.Config
 	if tok.VocabSize() > cfg.VocabSize {
@@ -187,8 +197,93 @@ func (c *generateCmd) options(m *llm.Model, tok tokenizer.Tokenizer) (llm.Genera
 	if len(c.Stop) > 0 {
 		o.StopStrings, o.Decode = c.Stop, tok.Decode
 	}
-	if o.MaxNewTokens <= 0 {
-		return o, usageErr("--max-new-tokens %d: expected > 0", o.MaxNewTokens)
+	if o.MinNewTokens > o.MaxNewTokens {
+		from := "--max-new-tokens"
+		if c.MaxNewTokens == nil {
+			from = "the default max_new_tokens"
+			if gc.MaxNewTokens > 0 {
+				from = "max_new_tokens in " + gc.Path
+			}
+		}
+		return o, usageErr("--min-new-tokens %d: more than %s (%d)", o.MinNewTokens, from, o.MaxNewTokens)
 	}
 	return o, nil
+}
+
+// checkFlags refuses sampling flags outside their range before anything
+// loads, naming the flag (the generator's own check names its fields).
+func (c *generateCmd) checkFlags() error {
+	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+	switch {
+	case c.MaxNewTokens != nil && *c.MaxNewTokens <= 0:
+		return usageErr("--max-new-tokens %d: expected > 0", *c.MaxNewTokens)
+	case c.MinNewTokens < 0:
+		return usageErr("--min-new-tokens %d: expected >= 0", c.MinNewTokens)
+	case c.MaxNewTokens != nil && c.MinNewTokens > *c.MaxNewTokens:
+		return usageErr("--min-new-tokens %d: more than --max-new-tokens (%d)", c.MinNewTokens, *c.MaxNewTokens)
+	case c.Temperature != nil && !(*c.Temperature >= 0 && finite(*c.Temperature)):
+		return usageErr("--temperature %g: expected a finite number >= 0 (0 = greedy)", *c.Temperature)
+	case c.TopK != nil && *c.TopK < 0:
+		return usageErr("--top-k %d: expected >= 0 (0 = off)", *c.TopK)
+	case c.TopP != nil && !(*c.TopP > 0 && *c.TopP <= 1):
+		return usageErr("--top-p %g: expected a number in (0, 1] (1 = off)", *c.TopP)
+	case c.RepetitionPenalty != nil && !(*c.RepetitionPenalty > 0 && finite(*c.RepetitionPenalty)):
+		return usageErr("--repetition-penalty %g: expected a finite number > 0 (1 = off)", *c.RepetitionPenalty)
+	case slices.Contains(c.Stop, ""):
+		return usageErr(`--stop "": an empty stop string would match at once; give the text to stop at`)
+	}
+	return nil
+}
+
+// checkGenerationConfig refuses generation_config.json values that
+// transformers also refuses, which the generator would otherwise read as
+// "not set" (max_new_tokens 0) or pass on: the error names the file and field.
+func checkGenerationConfig(path string) error {
+	raw, err := config.Load(path)
+	if err != nil {
+		return err
+	}
+	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+	ints := []struct {
+		key  string
+		ok   func(int) bool
+		want string
+	}{
+		{"max_new_tokens", func(n int) bool { return n > 0 }, "expected > 0"},
+		{"top_k", func(n int) bool { return n >= 0 }, "expected >= 0 (0 = off)"},
+	}
+	for _, f := range ints {
+		if !raw.Has(f.key) {
+			continue
+		}
+		n, err := raw.Int(f.key)
+		if err != nil {
+			return err
+		}
+		if !f.ok(n) {
+			return fmt.Errorf("%s: field %q = %d, %s", path, f.key, n, f.want)
+		}
+	}
+	floats := []struct {
+		key  string
+		ok   func(float64) bool
+		want string
+	}{
+		{"temperature", func(v float64) bool { return v >= 0 && finite(v) }, "expected a finite number >= 0"},
+		{"top_p", func(v float64) bool { return v >= 0 && v <= 1 }, "expected a number in [0, 1]"},
+		{"repetition_penalty", func(v float64) bool { return v > 0 && finite(v) }, "expected a finite number > 0 (1 = off)"},
+	}
+	for _, f := range floats {
+		if !raw.Has(f.key) {
+			continue
+		}
+		v, err := raw.Float(f.key)
+		if err != nil {
+			return err
+		}
+		if !f.ok(v) {
+			return fmt.Errorf("%s: field %q = %g, %s", path, f.key, v, f.want)
+		}
+	}
+	return nil
 }

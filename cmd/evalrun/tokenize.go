@@ -14,7 +14,7 @@ func init() {
 
 type tokenizeCmd struct {
 	Tokenizer string   `required:"" help:"SentencePiece .model file, HF tokenizer.json, or a directory holding tokenizer.json / tokenizer.model / spiece.model." placeholder:"PATH"`
-	MaxLength int      `name:"max-length" help:"SentencePiece models only: print SiglipTokenizer ids instead of raw ones (lower-cased, punctuation removed, </s> appended, truncated and padded with </s> to N)." placeholder:"N"`
+	MaxLength *int     `name:"max-length" help:"SentencePiece models only: print SiglipTokenizer ids instead of raw ones (lower-cased, punctuation removed, </s> appended, truncated and padded with </s> to N)." placeholder:"N"`
 	Text      []string `arg:"" help:"Texts to tokenize; one JSON array of ids per text is printed, one line each, in order."`
 }
 
@@ -35,11 +35,14 @@ spiece.model and Qwen/Qwen2.5-3B-Instruct's tokenizer.json on Hugging Face):
 }
 
 func (c *tokenizeCmd) Run(g *Globals) error {
-	if c.MaxLength < 0 {
-		return usageErr("tokenize: --max-length %d: want a positive length", c.MaxLength)
+	maxLen := 0 // raw ids
+	if c.MaxLength != nil {
+		if maxLen = *c.MaxLength; maxLen < 1 {
+			return usageErr("tokenize: --max-length %d: want a positive length (leave it out for raw ids)", maxLen)
+		}
 	}
 	path := c.Tokenizer
-	if st, err := os.Stat(path); err == nil && st.IsDir() && c.MaxLength > 0 {
+	if st, err := os.Stat(path); err == nil && st.IsDir() && maxLen > 0 {
 		// SiglipTokenizer needs the SentencePiece model even beside a tokenizer.json.
 		if p := tokenizer.SentencePieceIn(path); p != "" {
 			path = p
@@ -50,12 +53,12 @@ func (c *tokenizeCmd) Run(g *Globals) error {
 		return usageErr("%v", err)
 	}
 	encode := tok.Encode
-	if c.MaxLength > 0 {
+	if maxLen > 0 {
 		sp, ok := tok.(*tokenizer.SentencePiece)
 		if !ok {
 			return usageErr("tokenize: --max-length (SiglipTokenizer padding) needs a SentencePiece .model; %s is an HF tokenizer.json", c.Tokenizer)
 		}
-		st, err := tokenizer.NewSiglipChecked(sp, path, c.MaxLength)
+		st, err := tokenizer.NewSiglipChecked(sp, path, maxLen)
 		if err != nil {
 			return usageErr("tokenize: --max-length: %v", err)
 		}

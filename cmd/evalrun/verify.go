@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"math"
 	"os"
 	"text/tabwriter"
 
@@ -76,14 +78,26 @@ func (c *verifyCmd) Run(g *Globals) error {
 	if dt == precision.BF16 && (c.Atol != nil || c.Rtol != nil) {
 		return usageErr("--atol/--rtol are the float32 tolerance; with --dtype bfloat16 float outputs are checked against bfloat16's bound at their stage count: drop them")
 	}
-	if c.Atol != nil {
-		chk.Atol = *c.Atol
+	for _, f := range []struct {
+		name string
+		v    *float64
+		dst  *float64
+	}{{"--atol", c.Atol, &chk.Atol}, {"--rtol", c.Rtol, &chk.Rtol}} {
+		if f.v == nil {
+			continue
+		}
+		if v := *f.v; v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+			return usageErr("%s %g: want a finite non-negative number (default 1e-4)", f.name, v)
+		}
+		*f.dst = *f.v
 	}
-	if c.Rtol != nil {
-		chk.Rtol = *c.Rtol
+	if st, err := os.Stat(c.Model); err != nil {
+		return usageErr("--model %s: %v", c.Model, pathErrText(err))
+	} else if !st.IsDir() {
+		return usageErr("--model %s is a file: want the model folder (config.json + model.safetensors)", c.Model)
 	}
 	if st, err := os.Stat(c.Golden); err != nil {
-		return usageErr("--golden: %v", err)
+		return usageErr("--golden %s: %v", c.Golden, pathErrText(err))
 	} else if st.IsDir() {
 		return usageErr("--golden %s is a folder: want the golden .safetensors file in it", c.Golden)
 	}
@@ -140,4 +154,14 @@ func (c *verifyCmd) Run(g *Globals) error {
 		return failErr("verify %s: %d of %d tensors differ from %s", c.Model, rep.Failed, rep.Compared, c.Golden)
 	}
 	return nil
+}
+
+// pathErrText is a failed os.Stat's reason without the repeated path
+// ("no such file or directory" rather than "stat X: no such file or directory").
+func pathErrText(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

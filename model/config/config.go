@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -28,9 +29,13 @@ func Load(path string) (*Raw, error) {
 	if err != nil {
 		return nil, err
 	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
 		return nil, fmt.Errorf("%s: not valid JSON: %v", path, err)
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("%s: want a JSON object {\"key\": value, ...}, found %s", path, Show(v))
 	}
 	return &Raw{Path: path, Data: m}, nil
 }
@@ -44,7 +49,7 @@ func (r *Raw) Sub(key string) (*Raw, error) {
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("%s: field %q is %T, expected an object", r.Path, key, v)
+		return nil, fmt.Errorf("%s: field %q = %s, expected an object", r.Path, key, Show(v))
 	}
 	return &Raw{Path: r.Path + "#" + key, Data: m}, nil
 }
@@ -90,7 +95,7 @@ func (r *Raw) Int(keys ...string) (int, error) {
 	}
 	n, ok := asInt(v)
 	if !ok {
-		return 0, fmt.Errorf("%s: field %q = %v, expected an integer", r.Path, k, v)
+		return 0, fmt.Errorf("%s: field %q = %s, expected an integer", r.Path, k, Show(v))
 	}
 	return n, nil
 }
@@ -121,7 +126,7 @@ func (r *Raw) Float(keys ...string) (float64, error) {
 	}
 	f, ok := v.(float64)
 	if !ok {
-		return 0, fmt.Errorf("%s: field %q = %v, expected a number", r.Path, k, v)
+		return 0, fmt.Errorf("%s: field %q = %s, expected a number", r.Path, k, Show(v))
 	}
 	return f, nil
 }
@@ -142,7 +147,7 @@ func (r *Raw) String(keys ...string) (string, error) {
 	}
 	s, ok := v.(string)
 	if !ok {
-		return "", fmt.Errorf("%s: field %q = %v, expected a string", r.Path, k, v)
+		return "", fmt.Errorf("%s: field %q = %s, expected a string", r.Path, k, Show(v))
 	}
 	return s, nil
 }
@@ -163,7 +168,7 @@ func (r *Raw) BoolOr(def bool, keys ...string) (bool, error) {
 	}
 	b, ok := v.(bool)
 	if !ok {
-		return false, fmt.Errorf("%s: field %q = %v, expected true or false", r.Path, k, v)
+		return false, fmt.Errorf("%s: field %q = %s, expected true or false", r.Path, k, Show(v))
 	}
 	return b, nil
 }
@@ -176,13 +181,13 @@ func (r *Raw) Ints(keys ...string) ([]int, error) {
 	}
 	arr, ok := v.([]any)
 	if !ok {
-		return nil, fmt.Errorf("%s: field %q = %v, expected a list of integers", r.Path, k, v)
+		return nil, fmt.Errorf("%s: field %q = %s, expected a list of integers", r.Path, k, Show(v))
 	}
 	out := make([]int, len(arr))
 	for i, e := range arr {
 		n, ok := asInt(e)
 		if !ok {
-			return nil, fmt.Errorf("%s: field %q[%d] = %v, expected an integer", r.Path, k, i, e)
+			return nil, fmt.Errorf("%s: field %q[%d] = %s, expected an integer", r.Path, k, i, Show(e))
 		}
 		out[i] = n
 	}
@@ -200,6 +205,36 @@ func (r *Raw) DType() (string, error) { return r.StringOr("float32", "dtype", "t
 func (r *Raw) UnknownModelType(known ...string) error {
 	mt, _ := r.StringOr("", "model_type")
 	return fmt.Errorf("%s: unknown model_type %q (supported: %s)", r.Path, mt, strings.Join(known, ", "))
+}
+
+// Show formats a JSON value for an error message so that its type shows: a
+// string quoted and marked (the string "32" must not read as the number 32),
+// a list or object as JSON (cut short), null as null, numbers and booleans as
+// they are.
+func Show(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		if len(x) > 60 {
+			x = x[:57] + "..."
+		}
+		return strconv.Quote(x) + " (a string)"
+	case float64, bool:
+		return fmt.Sprint(x)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprintf("%v", v)
+	}
+	kind := "a list"
+	if _, ok := v.(map[string]any); ok {
+		kind = "an object"
+	}
+	if len(b) > 60 {
+		b = append(b[:57:57], "..."...)
+	}
+	return string(b) + " (" + kind + ")"
 }
 
 func quote(keys []string) []string {

@@ -73,3 +73,42 @@ func TestIntOutOfRange(t *testing.T) {
 		t.Errorf("Int(2^53) = %d, %v", n, err)
 	}
 }
+
+// A value of the wrong JSON type is shown with its type: the string "32"
+// where an integer is expected must not print as 32, which looks valid.
+func TestWrongTypeShowsValueType(t *testing.T) {
+	r := write(t, `{"hidden_size":"32","layer_norm_eps":"small","do_sample":"yes","name":7,"ids":"1,2","sub":[1],"heads":[1,"2"],"n":{"a":1}}`)
+	checks := []struct {
+		err  error
+		want string
+	}{
+		{errOf(r.Int("hidden_size")), `field "hidden_size" = "32" (a string), expected an integer`},
+		{errOf(r.Float("layer_norm_eps")), `field "layer_norm_eps" = "small" (a string), expected a number`},
+		{errOf(r.BoolOr(false, "do_sample")), `field "do_sample" = "yes" (a string), expected true or false`},
+		{errOf(r.String("name")), `field "name" = 7, expected a string`},
+		{errOf(r.Ints("ids")), `field "ids" = "1,2" (a string), expected a list of integers`},
+		{errOf(r.Ints("heads")), `field "heads"[1] = "2" (a string), expected an integer`},
+		{errOf(r.Int("n")), `field "n" = {"a":1} (an object), expected an integer`},
+		{errOf(r.Sub("sub")), `field "sub" = [1] (a list), expected an object`},
+	}
+	for _, c := range checks {
+		if c.err == nil || !strings.Contains(c.err.Error(), c.want) || !strings.Contains(c.err.Error(), r.Path) {
+			t.Errorf("error %v, want it to contain %q and the path", c.err, c.want)
+		}
+	}
+}
+
+func errOf[T any](_ T, err error) error { return err }
+
+// A config.json that is valid JSON but not an object is named as such, not
+// as a Go type ("map[string]interface {}").
+func TestLoadNotAnObject(t *testing.T) {
+	for _, body := range []string{`[]`, `[1,2,3]`, `"x"`, `3`, `null`} {
+		p := filepath.Join(t.TempDir(), "config.json")
+		os.WriteFile(p, []byte(body), 0o644)
+		_, err := Load(p)
+		if err == nil || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "want a JSON object") || strings.Contains(err.Error(), "interface") {
+			t.Errorf("config.json %s: error %v, want one naming the file and a JSON object", body, err)
+		}
+	}
+}

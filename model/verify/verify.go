@@ -207,6 +207,9 @@ func RunWith(b compute.Backend, dir, goldenPath string, c Check) (*Report, error
 	if err := precision.Check(c.DType); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
 	}
+	if err := checkTolerance(c); err != nil {
+		return nil, err
+	}
 	cfg, err := config.Load(dir)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
@@ -241,9 +244,12 @@ func RunWith(b compute.Backend, dir, goldenPath string, c Check) (*Report, error
 		return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
 	}
 	defer golden.Close()
+	if err := checkGoldenIDs(golden); err != nil {
+		return nil, err
+	}
 	res, err := r(b, dir, golden, Options{DType: precision.Compute(c.DType)})
 	if err != nil {
-		return nil, err
+		return nil, nameGolden(err, golden)
 	}
 	rep := CompareResult(res, golden, c)
 	rep.Model, rep.ModelType, rep.Golden = dir, mt, goldenPath
@@ -251,6 +257,66 @@ func RunWith(b compute.Backend, dir, goldenPath string, c Check) (*Report, error
 		return rep, fmt.Errorf("%w: golden file %s has none of the outputs a %s model produces", ErrBadInput, goldenPath, mt)
 	}
 	return rep, nil
+}
+
+// checkTolerance refuses a tolerance no comparison can honour: negative
+// (nothing passes, or with a positive rtol a tolerance that changes sign) or
+// not finite (everything passes, NaN nothing).
+func checkTolerance(c Check) error {
+	for _, t := range []struct {
+		name string
+		v    float64
+	}{{"atol", c.Atol}, {"rtol", c.Rtol}} {
+		if t.v < 0 || math.IsNaN(t.v) || math.IsInf(t.v, 0) {
+			return fmt.Errorf("%w: %s = %g, want a finite number >= 0", ErrBadInput, t.name, t.v)
+		}
+	}
+	return nil
+}
+
+// checkGoldenIDs requires the golden input_ids, when present, to be stored
+// as integers: token ids saved as floats are a broken golden file, and its
+// message names the stored dtype (a runner sees them converted).
+func checkGoldenIDs(golden *weights.SafetensorsFile) error {
+	if !golden.Has("input_ids") {
+		return nil
+	}
+	t, err := golden.Get("input_ids")
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrBadInput, err)
+	}
+	switch t.DType {
+	case weights.I64, weights.I32, weights.I16, weights.I8, weights.U8:
+		return nil
+	}
+	return fmt.Errorf("%w: golden file %s: input_ids is %s%v, expected integer token ids (I64 or I32)", ErrBadInput, golden.Path, t.DType, t.Shape)
+}
+
+// nameGolden adds the golden file's path, and the tensors it holds, to a
+// runner's bad-input error about the golden file that does not name it
+// (runners see a weights.Set, not its path): "golden file has no
+// pixel_values" from another suite's golden must say which file.
+func nameGolden(err error, golden *weights.SafetensorsFile) error {
+	msg := err.Error()
+	aboutGolden := strings.Contains(msg, "golden file ") || strings.Contains(msg, "golden input")
+	if !errors.Is(err, ErrBadInput) || !aboutGolden || strings.Contains(msg, golden.Path) {
+		return err
+	}
+	msg = strings.TrimPrefix(msg, ErrBadInput.Error()+": ")
+	if strings.Contains(msg, "golden file ") {
+		msg = strings.Replace(msg, "golden file ", "golden file "+golden.Path+" ", 1)
+	} else {
+		msg += " (golden file " + golden.Path + ")"
+	}
+	if !strings.Contains(msg, " has no ") {
+		return fmt.Errorf("%w: %s", ErrBadInput, msg)
+	}
+	names := golden.Names()
+	held := strings.Join(names, ", ")
+	if len(names) > 8 {
+		held = strings.Join(names[:8], ", ") + fmt.Sprintf(", ... (%d in all)", len(names))
+	}
+	return fmt.Errorf("%w: %s; it holds %s", ErrBadInput, msg, held)
 }
 
 // Compare checks outs against every golden tensor in float32 mode; golden

@@ -2,9 +2,11 @@ package weights
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -18,26 +20,19 @@ type Set interface {
 	Close() error
 }
 
-// Open opens a checkpoint: a directory (model.safetensors,
-// model.safetensors.index.json, or a single *.pth/*.bin), a .safetensors file,
-// a sharded index .json, or a PyTorch .pth file.
+// Open opens a checkpoint: a directory (see CheckpointIn), a .safetensors
+// file, a sharded index .json, or a PyTorch .pth/.pt/.bin/.ckpt file.
 func Open(path string) (Set, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
 	}
 	if st.IsDir() {
-		for _, name := range []string{"model.safetensors", "model.safetensors.index.json"} {
-			if _, err := os.Stat(filepath.Join(path, name)); err == nil {
-				return Open(filepath.Join(path, name))
-			}
+		p, err := CheckpointIn(path)
+		if err != nil {
+			return nil, err
 		}
-		for _, pat := range []string{"*.safetensors", "*.pth", "*.pt", "*.bin", "*.ckpt"} {
-			if m, _ := filepath.Glob(filepath.Join(path, pat)); len(m) == 1 {
-				return Open(m[0])
-			}
-		}
-		return nil, fmt.Errorf("checkpoint directory %s: no model.safetensors, model.safetensors.index.json or single .pth file", path)
+		return Open(p)
 	}
 	switch {
 	case strings.HasSuffix(path, ".safetensors"):
@@ -48,6 +43,59 @@ func Open(path string) (Set, error) {
 		return OpenPth(path)
 	}
 	return nil, fmt.Errorf("checkpoint %s: unknown format (want .safetensors, .safetensors.index.json, .pth/.pt/.bin/.ckpt or a directory)", path)
+}
+
+// checkpointNames are the weight files a checkpoint folder is looked up by,
+// in order: HF's safetensors, its sharded index, HF's PyTorch file.
+var checkpointNames = []string{"model.safetensors", "model.safetensors.index.json", "pytorch_model.bin"}
+
+// torchExts are the PyTorch checkpoint suffixes taken from a folder holding
+// exactly one such file (a torch.save state dict under any name, as the
+// released weights of the reference code come).
+var torchExts = []string{".pth", ".pt", ".bin", ".ckpt"}
+
+// CheckpointIn returns the weight file of the checkpoint folder dir:
+// model.safetensors, model.safetensors.index.json, pytorch_model.bin, or the
+// one .pth/.pt/.bin/.ckpt file in it. Another .safetensors file is never
+// taken for the checkpoint: a folder holding only golden.safetensors (a parity
+// fixture's outputs) or stats.safetensors is not a checkpoint, and the error
+// says what was looked for and what is there.
+func CheckpointIn(dir string) (string, error) {
+	for _, name := range checkpointNames {
+		p := filepath.Join(dir, name)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return p, nil
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", fmt.Errorf("checkpoint folder %s: %w", dir, err)
+	}
+	var torch, other []string
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		n := e.Name()
+		switch {
+		case slices.ContainsFunc(torchExts, func(ext string) bool { return strings.HasSuffix(n, ext) }):
+			torch = append(torch, n)
+		case strings.HasSuffix(n, ".safetensors"), strings.HasSuffix(n, ".index.json"):
+			other = append(other, n)
+		}
+	}
+	if len(torch) == 1 {
+		return filepath.Join(dir, torch[0]), nil
+	}
+	msg := fmt.Sprintf("checkpoint folder %s has no model.safetensors (looked for %s, or a single .pth/.pt/.bin/.ckpt file)",
+		dir, strings.Join(checkpointNames, ", "))
+	switch {
+	case len(torch) > 1:
+		msg += fmt.Sprintf("; it has %d PyTorch files (%s): pass the one to load", len(torch), strings.Join(torch, ", "))
+	case len(other) > 0:
+		msg += fmt.Sprintf("; %s is not taken as the checkpoint (rename it model.safetensors if it is one)", strings.Join(other, ", "))
+	}
+	return "", errors.New(msg)
 }
 
 // Sharded is a checkpoint split over several safetensors files by an index
