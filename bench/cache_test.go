@@ -124,7 +124,7 @@ func TestCorruptCacheIsAnError(t *testing.T) {
 		{"neither pred nor error", a + "\n" + `{"id":"c"}` + "\n" + b + "\n", `:2: item "c": record has neither`},
 		{"null pred", a + "\n" + `{"id":"c","pred":null}` + "\n", `:2: item "c": record has neither`},
 		{"id twice, other content", a + "\n" + b + "\n" + `{"id":"a","pred":"z"}` + "\n", `:3: item "a" has another record than on line 1`},
-		{"id twice, other error", `{"id":"a","error":"x"}` + "\n" + `{"id":"a","error":"y"}` + "\n", `:2: item "a" has another record`},
+		{"a prediction, then an error", a + "\n" + `{"id":"a","error":"y"}` + "\n", `:2: item "a" has another record`},
 		{"not an object", a + "\n[1,2]\n" + b + "\n", ":2: not a prediction record"},
 		{"id of another type", a + "\n" + `{"id":5,"pred":1}` + "\n" + b + "\n", ":2: not a prediction record"},
 	} {
@@ -152,6 +152,12 @@ func TestCorruptCacheIsAnError(t *testing.T) {
 	os.WriteFile(p, []byte(a+"\r\n\n"+b+"\n"+a+"\n"), 0o644)
 	if recs, err := LoadRecords(p); err != nil || len(recs) != 2 {
 		t.Errorf("got %d records, %v; want 2", len(recs), err)
+	}
+	// A failure followed by a retry's record (another failure, then an
+	// answer): the last one counts.
+	os.WriteFile(p, []byte(`{"id":"a","error":"x"}`+"\n"+`{"id":"a","error":"y"}`+"\n"+b+"\n"+a+"\n"), 0o644)
+	if recs, err := LoadRecords(p); err != nil || len(recs) != 2 || recs["a"].Error != "" || string(recs["a"].Pred) != `"a"` {
+		t.Errorf("retried item: got %+v, %v; want a's prediction", recs, err)
 	}
 }
 

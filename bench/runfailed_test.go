@@ -30,3 +30,67 @@ func TestRunReportsFailedRecords(t *testing.T) {
 		}
 	}
 }
+
+// flakyTask fails item "b" while *broken is true (an unreadable image that
+// is later fixed).
+type flakyTask struct {
+	idTask
+	broken *bool
+}
+
+func (f flakyTask) Predict(ctx context.Context, m Model, items []Item) ([]Record, error) {
+	recs, err := f.idTask.Predict(ctx, m, items)
+	for i, it := range items {
+		if it.ID == "b" && *f.broken {
+			recs[i] = Record{Error: "unreadable image"}
+		}
+	}
+	return recs, err
+}
+
+// Score scores the items that did not fail, as tasks do.
+func (f flakyTask) Score(items []Item, recs []Record) (*Metrics, error) {
+	var ok []Item
+	var okRecs []Record
+	for i, r := range recs {
+		if r.Error == "" {
+			ok, okRecs = append(ok, items[i]), append(okRecs, r)
+		}
+	}
+	return f.idTask.Score(ok, okRecs)
+}
+
+// A rerun tries a failed item again: fixed, it is scored, and the
+// predictions file keeps both records, the later one counting (also for
+// Rescore).
+func TestRerunRetriesFailedItems(t *testing.T) {
+	broken := true
+	task := flakyTask{idTask{ids: []string{"a", "b", "c"}}, &broken}
+	cfg := RunConfig{OutDir: t.TempDir(), Log: io.Discard}
+	res, err := Run(context.Background(), task, fakeModel{}, cfg)
+	if err != nil || res.NSamples.Failed != 1 {
+		t.Fatalf("first run: %+v, %v", res, err)
+	}
+	res, err = Run(context.Background(), task, fakeModel{}, cfg)
+	if err != nil || res.NSamples.Failed != 1 || res.Run.Computed != 1 || res.Run.Cached != 2 {
+		t.Fatalf("still broken: %+v, %v; want b retried and failed again", res, err)
+	}
+	broken = false
+	res, err = Run(context.Background(), task, fakeModel{}, cfg)
+	if err != nil || res.NSamples.Failed != 0 || res.NSamples.Scored != 3 || res.Run.Computed != 1 {
+		t.Fatalf("fixed: %+v, %v; want b retried and scored", res, err)
+	}
+	p := PredictionsPath(cfg, task, fakeModel{}.Info())
+	recs, err := LoadRecords(p)
+	if err != nil || recs["b"].Error != "" || !recs["b"].hasPred() {
+		t.Errorf("records %+v, %v", recs, err)
+	}
+	again, err := Rescore(task, p, Selection{})
+	if err != nil || again.NSamples.Failed != 0 {
+		t.Errorf("rescore %+v, %v", again, err)
+	}
+	res, err = Run(context.Background(), task, fakeModel{}, cfg)
+	if err != nil || res.Run.Computed != 0 {
+		t.Errorf("fourth run computed %d items, want 0", res.Run.Computed)
+	}
+}

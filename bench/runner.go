@@ -161,6 +161,12 @@ func loadRecords(path string) (map[string]Record, cacheTail, error) {
 			return fmt.Errorf("%s:%d: item %q: record has neither \"pred\" nor \"error\" (delete the line to predict the item again)", path, line, rec.ID)
 		}
 		if prev, dup := out[rec.ID]; dup {
+			if prev.Error != "" && !prev.hasPred() {
+				// A later run retried an item that had failed: its
+				// record replaces the failure.
+				out[rec.ID], firstLine[rec.ID] = rec, line
+				return nil
+			}
 			if !bytes.Equal(prev.Pred, rec.Pred) || prev.Error != rec.Error {
 				return fmt.Errorf("%s:%d: item %q has another record than on line %d (two runs wrote this file at once?): delete one of the two lines, or the file to predict everything again", path, line, rec.ID, firstLine[rec.ID])
 			}
@@ -402,7 +408,9 @@ func Run(ctx context.Context, task Task, m Model, cfg RunConfig) (*Result, error
 	}
 	var todo []Item
 	for _, it := range items {
-		if _, ok := cached[it.ID]; !ok {
+		// An item that failed before (an unreadable image since fixed, a
+		// judge that timed out) is tried again.
+		if r, ok := cached[it.ID]; !ok || r.Error != "" {
 			todo = append(todo, it)
 		}
 	}
