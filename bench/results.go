@@ -10,11 +10,12 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/dualtoken/evalharness/internal/jsonerr"
 )
 
 // ResultsSchema is the version of results.json; bump on incompatible change.
@@ -241,7 +242,7 @@ func parseResult(path string, b []byte) (*Result, error) {
 	r := &Result{}
 	raw.resultAlias = (*resultAlias)(r)
 	if err := json.Unmarshal(b, &raw); err != nil {
-		return nil, fmt.Errorf("%s: not a results file: %v", path, jsonFieldError(err))
+		return nil, fmt.Errorf("%s: not a results file: %v", path, jsonerr.Describe(err))
 	}
 	if r.Task == "" {
 		return nil, fmt.Errorf("%s: field \"task\" is missing", path)
@@ -433,36 +434,4 @@ func FindResults(paths ...string) ([]*Result, []string, error) {
 		}
 	}
 	return out, files, nil
-}
-
-// jsonFieldError words a JSON type mismatch for a user: the field's path and
-// the kind of value wanted, not the Go type it decodes into.
-func jsonFieldError(err error) error {
-	var te *json.UnmarshalTypeError
-	if !errors.As(err, &te) || te.Field == "" {
-		return err
-	}
-	want := "another kind of value"
-	if te.Type != nil {
-		switch te.Type.Kind() {
-		case reflect.Struct, reflect.Map:
-			want = "an object"
-		case reflect.Slice, reflect.Array:
-			want = "an array"
-		case reflect.String:
-			want = "a string"
-		case reflect.Bool:
-			want = "true or false"
-		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-			want = "an integer"
-		case reflect.Float32, reflect.Float64:
-			want = "a number"
-		}
-	}
-	found := "a JSON " + te.Value
-	if te.Value == "" {
-		found = "another kind of value"
-	}
-	return fmt.Errorf("field %q: want %s, found %s", strings.TrimPrefix(te.Field, "."), want, found)
 }

@@ -14,9 +14,9 @@ func TestReadResultSaysWhy(t *testing.T) {
 		`{"schema": 1, "tool": "pytest"}`:                      `field "tool" = "pytest"`,
 		`{"tool": "evalrun bench"}`:                            `field "schema" is missing`,
 		`{"schema": 9, "tool": "evalrun bench"}`:               `field "schema" = 9: this evalrun reads schema 1`,
-		`[1, 2]`:                                               "want a JSON object, found array",
-		`{"schema": "1", "tool": "evalrun bench"}`:             `field "schema" is string`,
-		`{"schema": 1, "tool": "evalrun bench", "batch": "x"}`: `field "batch" is string`,
+		`[1, 2]`:                                               "want an object, found a list",
+		`{"schema": "1", "tool": "evalrun bench"}`:             `field "schema": want an integer, found a string`,
+		`{"schema": 1, "tool": "evalrun bench", "batch": "x"}`: `field "batch": want an integer, found a string`,
 	} {
 		_, err := ReadResult([]byte(body))
 		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "Go ") {

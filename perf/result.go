@@ -13,6 +13,7 @@ import (
 	"github.com/gomlx/compute"
 
 	"github.com/dualtoken/evalharness/backend"
+	"github.com/dualtoken/evalharness/internal/jsonerr"
 	"github.com/dualtoken/evalharness/model/precision"
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/tw"
@@ -152,11 +153,8 @@ func ReadResult(data []byte) (*Result, error) {
 	}
 	if err := json.Unmarshal(data, &head); err != nil {
 		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field == "" {
-			return nil, fmt.Errorf("not an evalrun bench --json output: want a JSON object, found %s", te.Value)
-		}
 		if errors.As(err, &te) {
-			return nil, fmt.Errorf("not an evalrun bench --json output: field %q is %s", te.Field, te.Value)
+			return nil, fmt.Errorf("not an evalrun bench --json output: %v", jsonerr.Describe(err))
 		}
 		return nil, fmt.Errorf("not valid JSON (cut short or not JSON): %v", err)
 	}
@@ -172,11 +170,7 @@ func ReadResult(data []byte) (*Result, error) {
 	}
 	var r Result
 	if err := json.Unmarshal(data, &r); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			return nil, fmt.Errorf("field %q is %s, not what evalrun bench schema %d writes", te.Field, te.Value, Schema)
-		}
-		return nil, err
+		return nil, fmt.Errorf("not what evalrun bench schema %d writes: %v", Schema, jsonerr.Describe(err))
 	}
 	return &r, nil
 }

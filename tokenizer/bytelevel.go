@@ -2,16 +2,16 @@ package tokenizer
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
-	"reflect"
 	"sort"
 	"strings"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/dualtoken/evalharness/internal/jsonerr"
 )
 
 // ByteLevelBPE is an HF tokenizers `tokenizer.json` with a BPE model over
@@ -112,51 +112,11 @@ const maxTokenID = math.MaxInt32
 // families we load; those present become EOS ids.
 var knownEOS = []string{"<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>", "<|end|>", "</s>", "<eos>"}
 
-// jsonErr restates a decoding error of tokenizer.json in the file's terms
-// (the field path and the JSON type wanted) instead of Go's ("Go value of
-// type tokenizer.hfTokenizerJSON"); the original stays wrapped.
-func jsonErr(err error) error {
-	var te *json.UnmarshalTypeError
-	if !errors.As(err, &te) {
-		return err
-	}
-	want := "an object"
-	switch te.Type.Kind() {
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		want = "an integer"
-	case reflect.Float32, reflect.Float64:
-		want = "a number"
-	case reflect.String:
-		want = "a string"
-	case reflect.Bool:
-		want = "true or false"
-	case reflect.Slice, reflect.Array:
-		want = "a list"
-	}
-	found := map[string]string{"array": "a list", "object": "an object", "string": "a string", "bool": "true or false", "number": "a number"}[te.Value]
-	if found == "" {
-		found = te.Value // "number 1.5"
-	}
-	if te.Field == "" {
-		return &jsonTypeError{fmt.Sprintf("want %s, found %s", want, found), err}
-	}
-	return &jsonTypeError{fmt.Sprintf("field %s: want %s, found %s", te.Field, want, found), err}
-}
-
-type jsonTypeError struct {
-	msg string
-	err error
-}
-
-func (e *jsonTypeError) Error() string { return e.msg }
-func (e *jsonTypeError) Unwrap() error { return e.err }
-
 // ParseByteLevelBPE builds a tokenizer from tokenizer.json bytes.
 func ParseByteLevelBPE(data []byte) (*ByteLevelBPE, error) {
 	var j hfTokenizerJSON
 	if err := json.Unmarshal(data, &j); err != nil {
-		return nil, fmt.Errorf("not an HF tokenizer.json: %w", jsonErr(err))
+		return nil, fmt.Errorf("not an HF tokenizer.json: %w", jsonerr.Describe(err))
 	}
 	m := &j.Model
 	if m.Type != "BPE" && !(m.Type == "" && m.Merges != nil) {

@@ -346,9 +346,9 @@ func TestParseByteLevelBPEJSONTypes(t *testing.T) {
 	for body, want := range map[string]string{
 		`[1,2,3]`: "not an HF tokenizer.json: want an object, found a list",
 		`"x"`:     "not an HF tokenizer.json: want an object, found a string",
-		`{"model":{"type":"BPE","vocab":{"a":"1"},"merges":[]}}`: "field model.vocab.a: want an integer, found a string",
-		`{"model":{"type":"BPE","vocab":{"a":1.5},"merges":[]}}`: "field model.vocab.a: want an integer, found number 1.5",
-		`{"model":[]}`: "field model: want an object, found a list",
+		`{"model":{"type":"BPE","vocab":{"a":"1"},"merges":[]}}`: `field "model.vocab.a": want an integer, found a string`,
+		`{"model":{"type":"BPE","vocab":{"a":1.5},"merges":[]}}`: `field "model.vocab.a": want an integer, found number 1.5`,
+		`{"model":[]}`: `field "model": want an object, found a list`,
 	} {
 		_, err := ParseByteLevelBPE([]byte(body))
 		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "Go ") || strings.Contains(err.Error(), "hfTokenizerJSON") {

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/dlclark/regexp2"
+	"github.com/dualtoken/evalharness/internal/jsonerr"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -118,7 +119,7 @@ func parseNormalizer(raw json.RawMessage) (func(string) string, error) {
 		Normalizers []json.RawMessage `json:"normalizers"`
 	}
 	if err := json.Unmarshal(raw, &n); err != nil {
-		return nil, jsonErr(err)
+		return nil, jsonerr.Describe(err)
 	}
 	switch n.Type {
 	case "NFC":
@@ -204,7 +205,7 @@ func parsePreTokenizer(raw json.RawMessage) ([]preTokenizer, error) {
 		Invert   bool   `json:"invert"`
 	}
 	if err := json.Unmarshal(raw, &p); err != nil {
-		return nil, jsonErr(err)
+		return nil, jsonerr.Describe(err)
 	}
 	switch p.Type {
 	case "Sequence":
@@ -456,7 +457,7 @@ func parseDecoder(raw json.RawMessage) (string, error) {
 		Type string `json:"type"`
 	}
 	if err := json.Unmarshal(raw, &d); err != nil {
-		return "", jsonErr(err)
+		return "", jsonerr.Describe(err)
 	}
 	if d.Type != "ByteLevel" {
 		return "", fmt.Errorf("type %q is not supported (ByteLevel)", d.Type)

@@ -13,22 +13,7 @@ import (
 // score may change a scoring option (pope's rule) but not one that decided
 // the saved predictions (the prompt, the token budget): those need a new run.
 func TestScoreRefusesPredictionOptions(t *testing.T) {
-	dir := t.TempDir()
-	writer, _ := bench.Demo("pope")
-	opts, err := writer(filepath.Join(dir, "data"), 3, 6)
-	if err != nil {
-		t.Fatal(err)
-	}
-	task, err := bench.New("pope", opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := bench.RunConfig{OutDir: filepath.Join(dir, "results")}
-	m := qatest.Const{Text: "Yes, there is."}
-	if _, err := bench.Run(context.Background(), task, m, cfg); err != nil {
-		t.Fatal(err)
-	}
-	res := filepath.Join(bench.RunDir(cfg, task, m.Info()), "results.json")
+	res := popeDemoRun(t, t.TempDir())
 	for _, c := range []struct {
 		opt  string
 		code int
@@ -44,4 +29,25 @@ func TestScoreRefusesPredictionOptions(t *testing.T) {
 			t.Errorf("score --opt %s: exit %d, %q; want %d and %q", c.opt, code, stderr, c.code, c.want)
 		}
 	}
+}
+
+// popeDemoRun runs pope on a small demo bundle under dir with a model that
+// always answers yes, returning the results.json path.
+func popeDemoRun(t *testing.T, dir string) string {
+	t.Helper()
+	writer, _ := bench.Demo("pope")
+	opts, err := writer(filepath.Join(dir, "data"), 3, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, err := bench.New("pope", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := bench.RunConfig{OutDir: filepath.Join(dir, "results")}
+	m := qatest.Const{Text: "Yes, there is."}
+	if _, err := bench.Run(context.Background(), task, m, cfg); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(bench.RunDir(cfg, task, m.Info()), "results.json")
 }

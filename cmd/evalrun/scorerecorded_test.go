@@ -1,37 +1,17 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/dualtoken/evalharness/bench"
-	"github.com/dualtoken/evalharness/bench/qa/qatest"
 )
 
 // score refuses a results.json whose recorded task version or scoring
 // options this evalrun cannot honour, instead of re-scoring it with the
 // defaults and overwriting the record.
 func TestScoreRefusesUnknownRecordedValues(t *testing.T) {
-	dir := t.TempDir()
-	writer, _ := bench.Demo("pope")
-	opts, err := writer(filepath.Join(dir, "data"), 3, 6)
-	if err != nil {
-		t.Fatal(err)
-	}
-	task, err := bench.New("pope", opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := bench.RunConfig{OutDir: filepath.Join(dir, "results")}
-	m := qatest.Const{Text: "Yes, there is."}
-	if _, err := bench.Run(context.Background(), task, m, cfg); err != nil {
-		t.Fatal(err)
-	}
-	res := filepath.Join(bench.RunDir(cfg, task, m.Info()), "results.json")
+	res := popeDemoRun(t, t.TempDir())
 	orig, err := os.ReadFile(res)
 	if err != nil {
 		t.Fatal(err)
