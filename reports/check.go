@@ -412,6 +412,8 @@ func Check(baseline, candidate []*bench.Result, opts CheckOptions) (*CheckReport
 				row.Regressed = regressed(row.Baseline, cv, hib, row.Tolerance) && !informational[m]
 				if math.IsNaN(cv) {
 					row.Note = "NaN in candidate"
+				} else if worse := (hib && cv < row.Baseline) || (!hib && cv > row.Baseline); worse && !regressed(row.Baseline, cv, hib, row.Tolerance) && math.Abs(row.Delta) > row.Tolerance {
+					row.Note = "worse only by float rounding"
 				}
 				if b.TaskVersion != c.TaskVersion || fmt.Sprint(withoutData(b.Protocol)) != fmt.Sprint(withoutData(c.Protocol)) {
 					row.Note = strings.TrimPrefix(row.Note+"; protocol or task version differs", "; ")
@@ -494,11 +496,19 @@ func regressed(base, cand float64, higherIsBetter bool, tol float64) bool {
 		}
 		return cand > base
 	}
+	// A change this small is float rounding between builds or machines
+	// (another summation order), not a regression.
+	tol = max(tol, RoundingTolerance*max(1, math.Abs(base)))
 	if higherIsBetter {
 		return cand < base-tol
 	}
 	return cand > base+tol
 }
+
+// RoundingTolerance is the relative change (of the baseline's magnitude,
+// and at least this much absolutely) that check never calls a regression:
+// float rounding between builds or machines moves metrics by ~1e-7.
+const RoundingTolerance = 1e-6
 
 // withoutData is a protocol without its data root: where a copy of the data
 // lies is no difference of protocol (its content is data_files' business).

@@ -450,3 +450,37 @@ func TestCheckProtocolIgnoresDataPath(t *testing.T) {
 		}
 	}
 }
+
+// A change of float-rounding size (1e-7 of the value, as another build's
+// summation order gives) is no regression, and says so; a change above
+// RoundingTolerance is, with no --tolerance.
+func TestCheckFloatRounding(t *testing.T) {
+	mk := func(psnr, fid float64) []*bench.Result {
+		return []*bench.Result{{Schema: bench.ResultsSchema, Task: "recon", TaskVersion: 2,
+			Metrics:        map[string]float64{"psnr": psnr, "rfid": fid},
+			HigherIsBetter: map[string]bool{"psnr": true, "rfid": false}}}
+	}
+	for _, c := range []struct {
+		psnr, fid float64
+		regressions int
+		note        string
+	}{
+		{18.5 - 2e-7, 1.5 + 1e-7, 0, "worse only by float rounding"},
+		{18.5 - 1e-3, 1.5, 1, ""},
+		{18.5, 1.5 + 1e-4, 1, ""},
+		{18.5 + 1, 1.5 - 1, 0, ""},
+	} {
+		rep, err := Check(mk(18.5, 1.5), mk(c.psnr, c.fid), CheckOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Regressions != c.regressions {
+			t.Errorf("psnr %v rfid %v: %d regressions, want %d: %+v", c.psnr, c.fid, rep.Regressions, c.regressions, rep.Rows)
+		}
+		for _, r := range rep.Rows {
+			if !r.Regressed && r.Note != c.note && c.note != "" {
+				t.Errorf("%s: note %q, want %q", r.Metric, r.Note, c.note)
+			}
+		}
+	}
+}
