@@ -89,8 +89,10 @@ func ExportSubmission(task Task, predPath string, sel Selection, path string, lo
 	}
 	// A temporary file beside path, renamed into place: an error midway
 	// leaves no truncated submission behind.
-	if st, err := os.Stat(filepath.Dir(path)); err != nil || !st.IsDir() {
+	if st, err := os.Stat(filepath.Dir(path)); err != nil {
 		return fmt.Errorf("submission file %s: its folder %s does not exist", path, filepath.Dir(path))
+	} else if !st.IsDir() {
+		return fmt.Errorf("submission file %s: %s is a file, not a folder", path, filepath.Dir(path))
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {

@@ -136,6 +136,11 @@ func (c *scoreCmd) Run(g *Globals) error {
 		}
 	}
 	predPath := filepath.Join(filepath.Dir(c.Results), prev.Predictions)
+	for _, keep := range []string{c.Results, predPath, subsetFile} {
+		if c.ExportSubmission != "" && keep != "" && samePath(c.ExportSubmission, keep) {
+			return usageErr("--export-submission %s is %s, which score reads or rewrites: give another file name", c.ExportSubmission, keep)
+		}
+	}
 	if c.ExportSubmission != "" {
 		if err := bench.ExportSubmission(task, predPath, sel, c.ExportSubmission, os.Stderr); err != nil {
 			return usageErr("%v", err)
@@ -253,4 +258,17 @@ func jsonOf(v any) string {
 		return fmt.Sprint(v)
 	}
 	return string(b)
+}
+
+// samePath reports whether a and b name one file: the same cleaned
+// absolute path, or (both existing) the same file by inode.
+func samePath(a, b string) bool {
+	aa, err1 := filepath.Abs(a)
+	bb, err2 := filepath.Abs(b)
+	if err1 == nil && err2 == nil && aa == bb {
+		return true
+	}
+	sa, err1 := os.Stat(a)
+	sb, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(sa, sb)
 }

@@ -95,6 +95,18 @@ func TestScoreExportSubmissionVal(t *testing.T) {
 	if code, _, stderr := runCaptured(t, "score", resPath, "--export-submission", filepath.Join(dir, "sub.txt")); code != 2 || !strings.Contains(stderr, "vqav2 takes a name ending in .json") {
 		t.Errorf("sub.txt: exit %d, %q", code, stderr)
 	}
+	// The results file itself (rewritten by the scoring: the submission
+	// would be lost), or a path under a file, is refused.
+	before, _ := os.ReadFile(resPath)
+	if code, _, stderr := runCaptured(t, "score", resPath, "--export-submission", resPath); code != 2 || !strings.Contains(stderr, "which score reads or rewrites") {
+		t.Errorf("results.json as the submission: exit %d, %q", code, stderr)
+	}
+	if after, _ := os.ReadFile(resPath); string(after) != string(before) {
+		t.Error("results.json changed")
+	}
+	if code, _, stderr := runCaptured(t, "score", resPath, "--export-submission", filepath.Join(resPath, "sub.json")); code != 2 || !strings.Contains(stderr, resPath+" is a file, not a folder") {
+		t.Errorf("under a file: exit %d, %q", code, stderr)
+	}
 	sub := filepath.Join(dir, "sub.json")
 	code, stdout, stderr := runCaptured(t, "score", resPath, "--export-submission", sub)
 	if code != 0 {
