@@ -82,13 +82,21 @@ func parseRunFile(path string, b []byte) (*RunFile, error) {
 	if err := dec.Decode(&more); err != io.EOF {
 		return nil, fmt.Errorf("%s: more than one YAML document (\"---\"): put every model and task in one", path)
 	}
+	// yaml decodes 1.5 into an int field as 1: whole-number keys must be
+	// written as integers.
+	var doc yaml.Node
+	if yaml.Unmarshal(b, &doc) == nil {
+		if m := yamlTypeError(&doc); m != "" {
+			return nil, fmt.Errorf("%s: %s", path, m)
+		}
+	}
 	switch {
 	case len(rf.Models) == 0 || len(rf.Tasks) == 0:
 		return nil, fmt.Errorf("%s: needs at least one entry under \"models\" and one under \"tasks\"", path)
 	case rf.BatchSize < 0:
 		return nil, fmt.Errorf("%s: batch_size = %d, want a positive number (or none for the default)", path, rf.BatchSize)
 	case rf.Limit < 0:
-		return nil, fmt.Errorf("%s: limit = %d, want a positive number of items (or none for all)", path, rf.Limit)
+		return nil, fmt.Errorf("%s: limit = %d, want a number of items (0 or none = all)", path, rf.Limit)
 	}
 	kinds := bench.ModelKinds()
 	models := map[string]int{}
@@ -201,7 +209,7 @@ func walkYAML(n *yaml.Node, t reflect.Type, path string, budget *int) string {
 		}
 	case reflect.Int, reflect.Int64:
 		var v int64
-		if n.Kind != yaml.ScalarNode || n.Decode(&v) != nil {
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(&v) != nil {
 			return bad()
 		}
 	}
@@ -257,7 +265,7 @@ type runCmd struct {
 	Tokenizer string    `help:"Tokenizer for --task's model." placeholder:"PATH"`
 	Out       string    `default:"results" help:"Output root: OUT/<task>/<model>/{predictions-*.jsonl,results.json,samples.jsonl}."`
 	Batch     int       `default:"8" help:"Batch size."`
-	Limit     *int      `help:"Only the first N items of each task (a positive number; overrides the config's limit)." placeholder:"N"`
+	Limit     *int      `help:"Only the first N items of each task; 0 = all (either overrides the config's limit)." placeholder:"N"`
 	Subset    string    `help:"File of item IDs (one per line, as in predictions/samples files) to run instead of all items (kept beside results.json; score reuses it)." placeholder:"FILE"`
 	DType     string    `name:"dtype" help:"Compute dtype of every model without its own \"dtype\" in the config: float32 (default) or bfloat16 (for GPUs; predictions are cached per dtype)."`
 	Quiet     bool      `help:"No progress bars."`
@@ -345,8 +353,8 @@ func (c *runCmd) Run(g *Globals) error {
 		rf.BatchSize = c.Batch
 	}
 	if c.Limit != nil {
-		if *c.Limit < 1 {
-			return usageErr("--limit %d: want a positive number of items (or none for all)", *c.Limit)
+		if *c.Limit < 0 {
+			return usageErr("--limit %d: want a number of items (0 = all)", *c.Limit)
 		}
 		rf.Limit = *c.Limit
 	}
