@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -425,6 +426,9 @@ func fidLoadStats(p string) (*fidStats, fidProv, error) {
 		if err != nil {
 			return nil, prov, err
 		}
+		if err := fidCheckStats(p, mu, sigma); err != nil {
+			return nil, prov, err
+		}
 		prov.dim = len(mu)
 		return &fidStats{mu: mu, sigma: sigma}, prov, nil
 	}
@@ -480,7 +484,35 @@ func fidLoadStats(p string) (*fidStats, fidProv, error) {
 	if len(mu) != prov.dim {
 		return nil, prov, fmt.Errorf("%s: metadata field %q = %d but mu has %d elements", p, fidMetaDim, prov.dim, len(mu))
 	}
+	if err := fidCheckStats(p, mu, sigma); err != nil {
+		return nil, prov, err
+	}
 	return &fidStats{mu: mu, sigma: sigma}, prov, nil
+}
+
+// fidCheckStats refuses statistics no set of features gives: a value that
+// is not finite, a negative variance, or a sigma that is not symmetric.
+func fidCheckStats(p string, mu, sigma []float64) error {
+	d := len(mu)
+	for i, v := range mu {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("%s: mu[%d] = %v: want finite statistics (recompute the file)", p, i, v)
+		}
+	}
+	for i := range d {
+		for j := range d {
+			v, w := sigma[i*d+j], sigma[j*d+i]
+			switch {
+			case math.IsNaN(v) || math.IsInf(v, 0):
+				return fmt.Errorf("%s: sigma[%d][%d] = %v: want finite statistics (recompute the file)", p, i, j, v)
+			case i == j && v < 0:
+				return fmt.Errorf("%s: sigma[%d][%d] = %v: a variance cannot be negative; sigma is not a covariance matrix", p, i, i, v)
+			case math.Abs(v-w) > 1e-6*(math.Abs(v)+math.Abs(w)):
+				return fmt.Errorf("%s: sigma[%d][%d] = %v but sigma[%d][%d] = %v: a covariance matrix is symmetric", p, i, j, v, j, i, w)
+			}
+		}
+	}
+	return nil
 }
 
 // fidCheckMatch refuses two sides whose features were made differently:

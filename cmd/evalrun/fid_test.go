@@ -339,6 +339,14 @@ func TestFIDStatsProvenance(t *testing.T) {
 		t.Fatal(err)
 	}
 	fidWriteNpz(t, p("ref3.npz"), 3)
+	for name, set := range map[string][2]int{"nan.safetensors": {1, 1}, "negvar.safetensors": {0, 0}, "asym.safetensors": {0, 2}} {
+		mu, sigma := []float64{0, 0, 0}, []float64{1, 0, 0, 0, 1, 0, 0, 0, 1}
+		sigma[set[0]*3+set[1]] = map[string]float64{"nan.safetensors": math.NaN(), "negvar.safetensors": -1, "asym.safetensors": 0.5}[name]
+		md := map[string]string{"mode": "clean", "weights_sha256": strings.Repeat("a1", 32), "dim": "3", "count": "10"}
+		if err := metrics.SaveStatsMeta(p(name), mu, sigma, md); err != nil {
+			t.Fatal(err)
+		}
+	}
 	folder := p("imgs")
 	fidFakeFolder(t, folder, 2)
 
@@ -362,6 +370,10 @@ func TestFIDStatsProvenance(t *testing.T) {
 		{[]string{p("badmode.safetensors"), p("clean3.safetensors")}, []string{"badmode.safetensors", `"mode" = "tf"`}},
 		{[]string{p("nodim.safetensors"), p("clean3.safetensors")}, []string{"nodim.safetensors", `"dim" is missing`}},
 		{[]string{p("wrongdim.safetensors"), p("clean3.safetensors")}, []string{"wrongdim.safetensors", `"dim" = 5`, "3 elements"}},
+		// Statistics no features give.
+		{[]string{p("nan.safetensors"), p("clean3.safetensors")}, []string{"nan.safetensors", "sigma[1][1] = NaN", "finite"}},
+		{[]string{p("clean3.safetensors"), p("negvar.safetensors")}, []string{"negvar.safetensors", "sigma[0][0] = -1", "variance cannot be negative"}},
+		{[]string{p("asym.safetensors"), p("clean3.safetensors")}, []string{"asym.safetensors", "sigma[0][2] = 0.5 but sigma[2][0] = 0", "symmetric"}},
 	} {
 		fidWantUsage(t, append([]string{"fid"}, c.args...), c.want...)
 	}
