@@ -49,6 +49,13 @@ func descale(x int64, n uint) int64 { return (x + 1<<(n-1)) >> n }
 // idctIslow dequantises coef (natural order) with q and writes the 8×8
 // samples to dst (row stride).
 func idctIslow(coef []int16, q *[64]uint16, dst []uint8, stride int) {
+	if !idctSIMD(coef, q, dst, stride) { // idct_simd.go, where the CPU allows
+		idctIslowScalar(coef, q, dst, stride)
+	}
+}
+
+// idctIslowScalar is idctIslow in plain Go.
+func idctIslowScalar(coef []int16, q *[64]uint16, dst []uint8, stride int) {
 	coef = coef[:64]
 	var ws [64]int32
 	for col := 0; col < 8; col++ {
@@ -111,6 +118,20 @@ func idctIslow(coef []int16, q *[64]uint16, dst []uint8, stride int) {
 		out[5] = idctLimit[descale(tmp12-tmp1, n)&1023]
 		out[3] = idctLimit[descale(tmp13+tmp0, n)&1023]
 		out[4] = idctLimit[descale(tmp13-tmp0, n)&1023]
+	}
+}
+
+// idctPlane runs idctIslow on the cbw×cbh real blocks of a component
+// (coefficient blocks bw to a row) into pix, rows stride apart.
+func idctPlane(coef []int16, q *[64]uint16, bw, cbw, cbh int, pix []uint8, stride int) {
+	if idctPlaneSIMD(coef, q, bw, cbw, cbh, pix, stride) {
+		return
+	}
+	for by := 0; by < cbh; by++ {
+		for bx := 0; bx < cbw; bx++ {
+			off := (by*bw + bx) * 64
+			idctIslow(coef[off:off+64], q, pix[by*8*stride+bx*8:], stride)
+		}
 	}
 }
 

@@ -1,8 +1,10 @@
 package imageio
 
 import (
+	"encoding/binary"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // A JPEG decoder that reproduces libjpeg-turbo's default decompression
@@ -48,7 +50,25 @@ var zigzag = [80]uint8{
 	63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63,
 }
 
+// fastBits is the lookahead of huffTable.fast; fastCodeOnly flags its
+// entries that decode the code but not the extra bits.
+const (
+	fastBits     = 10
+	fastCodeOnly = 0x80
+)
+
+// fastFull reports whether a huffTable.fast entry is complete (symbol and
+// extra bits): a length of 1 to 127 without the fastCodeOnly flag.
+func fastFull(e int32) bool { return uint32(e&0xFF)-1 < fastCodeOnly-1 }
+
 type huffTable struct {
+	// fast[peek fastBits bits] decodes the codes of ≤ fastBits bits:
+	// value<<16 | symbol<<8 | bits used when the code and its s extra bits
+	// fit (s = symbol&15, the magnitude category of both DC and AC symbols;
+	// value = the extended coefficient, 0 when s = 0), which is most
+	// coefficients of photographic data; else symbol<<8 | fastCodeOnly |
+	// code length, the extra bits still to read. 0 = a longer code.
+	fast [1 << fastBits]int32
 	// lookup[peek 9 bits] = length<<8 | value for codes of ≤ 9 bits, 0 otherwise.
 	lookup  [1 << 9]uint16
 	maxcode [18]int32 // largest code of each length, -1 if none
@@ -71,10 +91,24 @@ func buildHuff(counts [16]uint8, vals []uint8) (*huffTable, error) {
 			t.maxcode[l] = -1
 		} else {
 			for i := int32(0); i < n; i++ {
+				sym := vals[k+i]
 				if l <= 9 {
 					shift := 9 - l
 					for j := (code + i) << shift; j < (code+i+1)<<shift; j++ {
-						t.lookup[j] = uint16(l)<<8 | uint16(vals[k+i])
+						t.lookup[j] = uint16(l)<<8 | uint16(sym)
+					}
+				}
+				if l <= fastBits {
+					s := int(sym & 15)
+					shift := fastBits - l
+					for j := (code + i) << shift; j < (code+i+1)<<shift; j++ {
+						if l+s > fastBits {
+							t.fast[j] = int32(sym)<<8 | fastCodeOnly | int32(l)
+							continue
+						}
+						// The s bits after the code, then the unused rest.
+						v := (j >> (shift - s)) & (1<<s - 1)
+						t.fast[j] = extend(v, uint(s))<<16 | int32(sym)<<8 | int32(l+s)
 					}
 				}
 			}
@@ -85,6 +119,40 @@ func buildHuff(counts [16]uint8, vals []uint8) (*huffTable, error) {
 		code <<= 1
 	}
 	t.maxcode[17] = 1 << 30 // sentinel
+	return t, nil
+}
+
+// huffCache holds built tables by their DHT bytes (counts, then symbols):
+// most files carry the same few tables (libjpeg's defaults), and building
+// one costs about as much as decoding a few hundred coefficients. Tables
+// are read-only once built.
+var huffCache struct {
+	sync.Mutex
+	m map[string]*huffTable
+}
+
+// cachedHuff is buildHuff for the DHT table spec (16 counts, then the
+// symbols), through huffCache.
+func cachedHuff(spec []byte) (*huffTable, error) {
+	huffCache.Lock()
+	t := huffCache.m[string(spec)]
+	huffCache.Unlock()
+	if t != nil {
+		return t, nil
+	}
+	t, err := buildHuff([16]uint8(spec[:16]), append([]uint8(nil), spec[16:]...))
+	if err != nil {
+		return nil, err
+	}
+	huffCache.Lock()
+	if len(huffCache.m) >= 64 { // bounded: start over rather than track use
+		clear(huffCache.m)
+	}
+	if huffCache.m == nil {
+		huffCache.m = map[string]*huffTable{}
+	}
+	huffCache.m[string(spec)] = t
+	huffCache.Unlock()
 	return t, nil
 }
 
@@ -103,7 +171,27 @@ type bitReader struct {
 	fake   uint   // zero bits appended after the marker or end of data
 }
 
+// peek8 returns the next 8 bytes (big-endian) if they are plain entropy
+// data: no 0xFF, so no stuffed byte and no marker among them.
+func (b *bitReader) peek8() (uint64, bool) {
+	if b.marker || b.pos+8 > len(b.data) {
+		return 0, false
+	}
+	w := binary.BigEndian.Uint64(b.data[b.pos:])
+	x := ^w // a zero byte in x is an 0xFF byte in w
+	return w, (x-0x0101010101010101)&^x&0x8080808080808080 == 0
+}
+
 func (b *bitReader) fill() {
+	// Fast path: append as many whole bytes as fit (≥ 1 as n ≤ 56).
+	if w, ok := b.peek8(); ok {
+		k := (64 - b.n) >> 3
+		n := b.n + 8*k
+		b.acc |= (w >> b.n) &^ (1<<(64-n) - 1)
+		b.n = n
+		b.pos += int(k)
+		return
+	}
 	for b.n <= 56 {
 		var c byte
 		switch {
@@ -269,6 +357,9 @@ func decodeJPEGExact(data []byte) (*Image, error) {
 	if err := d.parse(); err != nil {
 		return nil, err
 	}
+	if img, ok := d.outputFast(); ok {
+		return img, nil
+	}
 	return d.output()
 }
 
@@ -383,16 +474,14 @@ func (d *jpegDecoder) parseDHT(seg []byte) error {
 		if tc > 1 || th > 3 {
 			return corrupt("bad DHT table (class %d, id %d)", tc, th)
 		}
-		var counts [16]uint8
 		total := 0
-		for i := range counts {
-			counts[i] = seg[1+i]
-			total += int(counts[i])
+		for _, n := range seg[1:17] {
+			total += int(n)
 		}
 		if total > 256 || len(seg) < 17+total {
 			return corrupt("bad DHT segment (%d codes)", total)
 		}
-		t, err := buildHuff(counts, append([]uint8(nil), seg[17:17+total]...))
+		t, err := cachedHuff(seg[1 : 17+total])
 		if err != nil {
 			return err
 		}
@@ -449,7 +538,7 @@ func (d *jpegDecoder) parseSOF(seg []byte, progressive bool) error {
 		c.h2 = (d.h*c.v + d.vmax - 1) / d.vmax
 		c.cbw, c.cbh = (c.w+7)/8, (c.h2+7)/8
 		c.bw, c.bh = d.mcusX*c.h, d.mcusY*c.v
-		c.coef = make([]int16, c.bw*c.bh*64)
+		c.coef = getCoef(c.bw * c.bh * 64)
 	}
 	return nil
 }
@@ -686,25 +775,112 @@ func (d *jpegDecoder) decodeScan(br *bitReader) error {
 	return nil
 }
 
+// unzig is zigzag for indexes masked to 7 bits (no bounds checks); the
+// entries past 79 are never used.
+var unzig = func() (u [128]uint8) {
+	copy(u[:], zigzag[:])
+	return
+}()
+
+// decodeBaseline decodes one block of a sequential scan. It is the hot loop
+// of decoding: the bit buffer lives in locals (registers), and the Huffman
+// lookahead table decodes most symbols together with their extra bits;
+// symbolSlow does the rest.
 func (d *jpegDecoder) decodeBaseline(c *jpegComp, blk []int16) {
 	br := d.br
-	t := uint(br.decode(d.dc[c.td]))
-	c.pred += extend(br.bits(t), t)
-	blk[0] = int16(c.pred)
-	ac := d.ac[c.ta]
-	for k := 1; k < 64; k++ {
-		rs := br.decode(ac)
-		r, s := int(rs>>4), uint(rs&15)
-		if s != 0 {
-			k += r
-			blk[zigzag[k]] = int16(extend(br.bits(s), s))
-		} else {
-			if r != 15 {
-				break
-			}
-			k += 15
-		}
+	b := (*[64]int16)(blk)
+	// No closures here: a captured acc or n would live in memory. Shift
+	// counts are masked with &63 where they are below 64 anyway: Go defines
+	// larger shifts, which costs instructions on this critical path.
+	acc, n := br.acc, br.n
+	if n < 25 {
+		acc, n = br.refill(acc, n)
 	}
+	rs, v := uint8(0), int32(0)
+	t := d.dc[c.td]
+	if e := t.fast[acc>>(64-fastBits)]; fastFull(e) {
+		l := uint(e & 0xFF)
+		acc <<= l & 63
+		n -= l
+		v = e >> 16
+	} else {
+		_, v, acc, n = br.symbolSlow(t, e, acc, n)
+	}
+	c.pred += v
+	b[0] = int16(c.pred)
+	t = d.ac[c.ta]
+	for k := 1; k < 64; k++ {
+		if n < 25 { // a fast code and its extra bits take ≤ 25 bits; a fill gives ≥ 57
+			if w, ok := br.peek8(); ok { // refill's fast path, inlined
+				k := (64 - n) >> 3
+				n2 := n + 8*k
+				br.pos += int(k)
+				acc, n = acc|(w>>(n&63))&^(1<<((64-n2)&63)-1), n2
+			} else {
+				acc, n = br.refillSlow(acc, n)
+			}
+		}
+		// One symbol (run/size rs) and its extended value v.
+		if e := t.fast[acc>>(64-fastBits)]; fastFull(e) {
+			l := uint(e & 0xFF)
+			acc <<= l & 63
+			n -= l
+			rs, v = uint8(e>>8), e>>16
+		} else {
+			rs, v, acc, n = br.symbolSlow(t, e, acc, n)
+		}
+		if rs&15 != 0 {
+			k += int(rs >> 4)
+			b[unzig[k&127]&63] = int16(v)
+			continue
+		}
+		// s = 0: end of block, or a run of 16 zeros (ZRL).
+		if rs>>4 != 15 {
+			break
+		}
+		k += 15
+	}
+	br.acc, br.n = acc, n
+}
+
+// refill is fill for a bit buffer held in the caller's locals.
+func (b *bitReader) refill(acc uint64, n uint) (uint64, uint) {
+	if w, ok := b.peek8(); ok {
+		k := (64 - n) >> 3
+		n2 := n + 8*k
+		b.pos += int(k)
+		return acc | (w>>(n&63))&^(1<<((64-n2)&63)-1), n2
+	}
+	return b.refillSlow(acc, n)
+}
+
+func (b *bitReader) refillSlow(acc uint64, n uint) (uint64, uint) {
+	b.acc, b.n = acc, n
+	b.fill()
+	return b.acc, b.n
+}
+
+// symbolSlow decodes a symbol and its extra bits where the fast entry e
+// (for the buffer acc, n ≥ 25) did not do both: codes of ≤ fastBits bits
+// whose extra bits did not fit, then longer or invalid codes.
+func (b *bitReader) symbolSlow(t *huffTable, e int32, acc uint64, n uint) (uint8, int32, uint64, uint) {
+	if l := uint(e & 0x7F); l != 0 { // code decoded; read its s ≥ 1 extra bits here
+		acc <<= l & 63
+		n -= l
+		rs := uint8(e >> 8)
+		s := uint(rs & 15)
+		v := int32(acc >> ((64 - s) & 63))
+		acc <<= s & 63
+		n -= s
+		// HUFF_EXTEND without a branch: v − 2^s + 1 when the top bit is 0.
+		v += (v - 1<<(s-1)) >> 31 & (-1<<s + 1)
+		return rs, v, acc, n
+	}
+	b.acc, b.n = acc, n
+	rs := b.decode(t)
+	s := uint(rs & 15)
+	v := extend(b.bits(s), s)
+	return rs, v, b.acc, b.n
 }
 
 func (d *jpegDecoder) decodeDCFirst(c *jpegComp, blk []int16) {
