@@ -247,6 +247,13 @@ func parseResult(path string, b []byte) (*Result, error) {
 	if r.Task == "" {
 		return nil, fmt.Errorf("%s: field \"task\" is missing", path)
 	}
+	if r.TaskVersion == 0 {
+		return nil, fmt.Errorf("%s: field \"task_version\" is missing (want the task's version, a positive integer)", path)
+	}
+	var top map[string]json.RawMessage
+	if json.Unmarshal(b, &top) == nil && top["protocol"] == nil { // absent (null: a task without options)
+		return nil, fmt.Errorf("%s: field \"protocol\" is missing (the options the run used)", path)
+	}
 	if r.Model.Name == "" {
 		return nil, fmt.Errorf("%s: field \"model\".\"name\" is missing (check and report pair runs by it)", path)
 	}

@@ -59,6 +59,8 @@ func TestReadResultRefusesBadFiles(t *testing.T) {
 		{"metrics an array", edit(`"metrics": {"f1": 85.2, "rfid": 1.5}`, `"metrics": [85.2]`), `field "metrics": want an object, found a list`},
 		{"task version a string", edit(`"task_version": 1`, `"task_version": "1"`), `field "task_version": want an integer, found a string`},
 		{"model missing", edit(`"model": {"name": "m"},`, ""), `field "model"."name" is missing`},
+		{"task version missing", edit(`"task_version": 1,`, ""), `field "task_version" is missing`},
+		{"protocol missing", edit(`"protocol": {"split": "all"},`, ""), `field "protocol" is missing`},
 		{"model unnamed", edit(`"model": {"name": "m"}`, `"model": {"name": ""}`), `field "model"."name" is missing`},
 	} {
 		p := filepath.Join(t.TempDir(), "results.json")

@@ -375,3 +375,17 @@ func TestCheckSameFolderReportOverlap(t *testing.T) {
 	}
 	oneLine(t, "report missing", stderr, filepath.Join(dir, "nope")+" does not exist")
 }
+
+// report --out under a file names the flag.
+func TestReportOutUnderFile(t *testing.T) {
+	dir := t.TempDir()
+	runs := filepath.Join(dir, "runs")
+	writeResult(t, runs, "m", "pope", nil, map[string]float64{"f1": 85})
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, []byte("x"), 0o644)
+	code, _, stderr := runCaptured(t, "report", runs, "--out", filepath.Join(file, "rep"))
+	if code != 2 {
+		t.Errorf("exit %d", code)
+	}
+	oneLine(t, "report --out under a file", stderr, "--out "+filepath.Join(file, "rep")+":")
+}

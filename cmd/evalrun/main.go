@@ -17,6 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/dualtoken/evalharness/backend"
+	"github.com/gomlx/compute"
 )
 
 // Globals are flags every subcommand accepts.
@@ -125,9 +126,14 @@ func runParser(globals *Globals, args []string, opts []kong.Option) (code int) {
 		fmt.Fprintln(os.Stderr, "evalrun:", err)
 		return 2
 	}
-	if globals.Backend != "" {
-		if err := backend.Check(globals.Backend); err != nil {
-			fmt.Fprintln(os.Stderr, "evalrun: --backend:", err)
+	// A misspelt backend is refused by every command, whether or not it
+	// needs one, naming where it came from.
+	if spec, from := globals.Backend, "--backend"; spec != "" || os.Getenv(compute.ConfigEnvVar) != "" {
+		if spec == "" {
+			spec, from = os.Getenv(compute.ConfigEnvVar), "$"+compute.ConfigEnvVar
+		}
+		if err := backend.Check(spec); err != nil {
+			fmt.Fprintf(os.Stderr, "evalrun: %s=%s: %s\n", from, spec, strings.TrimPrefix(err.Error(), fmt.Sprintf("backend %q: ", spec)))
 			return 2
 		}
 	}

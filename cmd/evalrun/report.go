@@ -53,6 +53,11 @@ func (c *reportCmd) Run(g *Globals) error {
 	if err := reports.CheckMatches(results, c.Match); err != nil {
 		return usageErr("%v", err)
 	}
+	if c.Out != "" {
+		if err := os.MkdirAll(c.Out, 0o755); err != nil {
+			return usageErr("--out %s: %v", c.Out, err)
+		}
+	}
 	rep, err := reports.Make(results, reports.Options{OutDir: c.Out, Matches: c.Match, Paths: paths})
 	if err != nil {
 		return err

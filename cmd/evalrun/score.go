@@ -96,7 +96,7 @@ func (c *scoreCmd) Run(g *Globals) error {
 	}
 	task, err := bench.New(prev.Task, opts)
 	if err != nil {
-		return usageErr("%v", err)
+		return usageErr("%s: the task as recorded (protocol and --opt): %v", c.Results, err)
 	}
 	if err := sameInputs(spec, prev.Protocol, task.Protocol(), rebase); err != nil {
 		return usageErr("%s: %v", c.Results, err)

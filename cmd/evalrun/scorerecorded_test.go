@@ -41,6 +41,8 @@ func TestScoreRefusesUnknownRecordedValues(t *testing.T) {
 		{"bogus split", proto("splits", "random,bogus"), nil, 2, `protocol.splits is "random,bogus"`},
 		{"bogus rule replaced by --opt", proto("rule", "bogus"), []string{"--opt", "rule=vlmevalkit"}, 0, ""},
 		{"other version", func(r map[string]any) { r["task_version"] = 9 }, nil, 2, "task_version 9, but this evalrun has pope version 1"},
+		{"bad token budget", proto("max_new_tokens", -5), nil, 2, `max_new_tokens`},
+		{"bad prompt", proto("prompt", "fancy"), nil, 2, `prompt`},
 	} {
 		edit(c.f)
 		before, _ := os.ReadFile(res)
