@@ -183,17 +183,22 @@ func ReadInputs(dir string) (*Inputs, error) {
 			}
 		case strings.HasPrefix(name, "torch_llm") && strings.HasSuffix(name, ".jsonl"):
 			sc := bufio.NewScanner(strings.NewReader(string(data)))
+			found := false
 			for sc.Scan() {
 				line := strings.TrimSpace(sc.Text())
 				if !strings.HasPrefix(line, "{") {
 					continue
 				}
+				found = true
 				var t TorchLLM
 				if err := json.Unmarshal([]byte(line), &t); err != nil || t.Error != "" || t.DecodeTokensPerS <= 0 {
 					in.Skips = append(in.Skips, fmt.Sprintf("%s: line %q", name, truncate(line, 120)))
 					continue
 				}
 				in.LLM[t.Batch] = t
+			}
+			if !found {
+				in.Skips = append(in.Skips, fmt.Sprintf("%s: no JSON line (want one {\"batch\", \"decode_tokens_per_s\", ...} per batch size)", name))
 			}
 		case strings.HasSuffix(name, ".gpumem"):
 			peak := math.NaN()

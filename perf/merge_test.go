@@ -283,3 +283,17 @@ func TestMergeMarksDryRuns(t *testing.T) {
 		t.Errorf("a real run's device: %q", rep.Device)
 	}
 }
+
+// A torch_llm.jsonl with no JSON line at all (the script's output went
+// elsewhere, or the file is garbage) is named among the skipped files.
+func TestReadInputsNamesGarbageTorchFile(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "torch_llm.jsonl"), []byte("Traceback (most recent call last):\n  oops\n"), 0o644)
+	in, err := ReadInputs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(in.Skips) != 1 || !strings.Contains(in.Skips[0], "torch_llm.jsonl: no JSON line") {
+		t.Errorf("skips %q", in.Skips)
+	}
+}

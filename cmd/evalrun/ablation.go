@@ -141,7 +141,7 @@ func (c *ablationCmd) Run(g *Globals) error {
 	}
 	dt, err := precision.Parse(c.DType)
 	if err != nil {
-		return usageErr("--dtype: %v", err)
+		return usageErr("%v", err) // names --dtype
 	}
 	o.DType, o.CheckpointLayers = dt, c.CkptLayers
 	if c.EvalImages < 1 {

@@ -365,7 +365,7 @@ func TestCheckSameFolderReportOverlap(t *testing.T) {
 	if code != 2 {
 		t.Errorf("check of a folder against itself: exit %d", code)
 	}
-	oneLine(t, "check same folder", stderr, "--baseline and --candidate are both "+runs)
+	oneLine(t, "check same folder", stderr, "--baseline "+runs+" and --candidate "+runs+"/ are the same")
 	if code, _, stderr := runCaptured(t, "report", runs, runs, filepath.Join(runs, "pope"), "--out", filepath.Join(dir, "rep")); code != 0 {
 		t.Errorf("report of overlapping paths: exit %d, %q", code, stderr)
 	}

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"math"
 	"os"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/dualtoken/evalharness/backend"
@@ -101,14 +102,17 @@ func (c *verifyCmd) Run(g *Globals) error {
 	} else if st.IsDir() {
 		return usageErr("--golden %s is a folder: want the golden .safetensors file in it", c.Golden)
 	}
+	if spec := backend.Resolve(g.Backend); strings.HasPrefix(spec, "xladry") {
+		return usageErr("--backend %s computes no values (it only builds XLA programs): verify needs go or an xla backend", spec)
+	}
 	b, err := backend.New(g.Backend)
 	if err != nil {
 		return usageErr("%v", err)
 	}
 	rep, err := verify.RunWith(b, c.Model, c.Golden, chk)
 	if err != nil {
-		if errors.Is(err, verify.ErrBadInput) {
-			return usageErr("%v", err)
+		if errors.Is(err, verify.ErrBadInput) { // exit 2 says it; the words add nothing
+			return usageErr("%s", strings.TrimPrefix(err.Error(), verify.ErrBadInput.Error()+": "))
 		}
 		return usageErr("verify %s: %v", c.Model, err)
 	}

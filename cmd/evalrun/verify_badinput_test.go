@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dualtoken/evalharness/internal/fixtures"
 	"github.com/dualtoken/evalharness/model/weights"
 )
 
@@ -55,7 +56,7 @@ func TestVerifyBadInput(t *testing.T) {
 	gb, _ := os.ReadFile(golden)
 	os.WriteFile(filepath.Join(noWeights, "golden.safetensors"), gb, 0o644)
 	wantUsage(t, []string{"verify", "--model", noWeights, "--golden", filepath.Join(noWeights, "golden.safetensors")},
-		noWeights, "has no model.safetensors", "golden.safetensors is not taken as the checkpoint")
+		noWeights, "has no model.safetensors", "golden.safetensors (a parity fixture's outputs) is not taken as the checkpoint")
 
 	// Another suite's golden file: named, with what the model wanted and what it holds.
 	_, partsGolden := verifyFixture(t, "dualtoken_parts")
@@ -86,4 +87,14 @@ func TestVerifyBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantUsage(t, []string{"verify", "--model", dir, "--golden", f64}, f64, "input_ids is F64", "expected integer token ids")
+}
+
+// verify on the dry backend, which computes nothing, is a usage error rather
+// than "every tensor differs".
+func TestVerifyRefusesDryBackend(t *testing.T) {
+	dir := fixtures.Dir(t, "siglip")
+	code, _, stderr := runCaptured(t, "--backend", "xladry", "verify", "--model", dir, "--golden", filepath.Join(dir, "golden.safetensors"))
+	if code != 2 || !strings.Contains(stderr, "--backend xladry computes no values") || strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
+		t.Errorf("exit %d, %q", code, stderr)
+	}
 }

@@ -53,6 +53,10 @@ func TestGoldenErrorsNameTheFile(t *testing.T) {
 			t.Errorf("an error not about the golden file changed: %v", err)
 		}
 	}
+	err = nameGolden(fmt.Errorf("%w: siglip: input_ids[0][0] = 194 is outside the vocabulary [0, 128) of m/config.json", ErrBadInput), g)
+	if err == nil || !strings.HasSuffix(err.Error(), "of m/config.json (golden file "+p+")") {
+		t.Errorf("ids outside the vocabulary: %v", err)
+	}
 	err = nameGolden(fmt.Errorf("%w: golden input_ids has shape [2], expected [batch, seq]", ErrBadInput), g)
 	if err == nil || !strings.HasSuffix(err.Error(), "expected [batch, seq] (golden file "+p+")") {
 		t.Errorf("golden input error: %v", err)

@@ -9,9 +9,9 @@ import (
 )
 
 // TestOpenDirLayouts: a checkpoint folder is read from model.safetensors, the
-// sharded index, pytorch_model.bin or its single PyTorch file, and never from
-// another .safetensors (a parity fixture's golden.safetensors beside the
-// config once passed for the weights, failing later on a missing tensor).
+// sharded index, pytorch_model.bin or its single weight file, and never from
+// golden.safetensors (a parity fixture's outputs beside the config once
+// passed for the weights, failing later on a missing tensor).
 func TestOpenDirLayouts(t *testing.T) {
 	pth, err := os.ReadFile(filepath.Join(fixtures.Dir(t, "pth"), "state_dict.pth"))
 	if err != nil {
@@ -72,15 +72,33 @@ func TestOpenDirLayouts(t *testing.T) {
 	file(golden, "config.json", []byte(`{}`))
 	st(golden, "golden.safetensors", "out")
 	_, err = Open(golden)
-	wantErr(t, err, golden, "has no model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", ".pth", "golden.safetensors is not taken as the checkpoint")
+	wantErr(t, err, golden, "has no model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", ".pth", "golden.safetensors (a parity fixture's outputs) is not taken as the checkpoint")
+
+	own := t.TempDir() // a checkpoint saved under its own name, beside a golden file
+	st(own, "weights.safetensors", "w")
+	st(own, "golden.safetensors", "out")
+	opens(own, "weights.safetensors")
+
+	mixed := t.TempDir()
+	st(mixed, "weights.safetensors", "w")
+	file(mixed, "a.pth", pth)
+	_, err = Open(mixed)
+	wantErr(t, err, mixed, "2 weight files (weights.safetensors, a.pth): pass the one to load")
+
+	broken := t.TempDir()
+	if err := os.Symlink(filepath.Join(broken, "gone.safetensors"), filepath.Join(broken, "model.safetensors")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(broken)
+	wantErr(t, err, broken, "model.safetensors is a link to a missing file")
 
 	two := t.TempDir()
 	file(two, "a.pth", pth)
 	file(two, "b.pth", pth)
 	_, err = Open(two)
-	wantErr(t, err, two, "has no model.safetensors", "2 PyTorch files (a.pth, b.pth)")
+	wantErr(t, err, two, "has no model.safetensors", "2 weight files (a.pth, b.pth)")
 
 	empty := t.TempDir()
 	_, err = Open(empty)
-	wantErr(t, err, empty, "has no model.safetensors", "a single .pth/.pt/.bin/.ckpt file")
+	wantErr(t, err, empty, "has no model.safetensors", "a single .safetensors or .pth/.pt/.bin/.ckpt file")
 }

@@ -55,23 +55,28 @@ var checkpointNames = []string{"model.safetensors", "model.safetensors.index.jso
 var torchExts = []string{".pth", ".pt", ".bin", ".ckpt"}
 
 // CheckpointIn returns the weight file of the checkpoint folder dir:
-// model.safetensors, model.safetensors.index.json, pytorch_model.bin, or the
-// one .pth/.pt/.bin/.ckpt file in it. Another .safetensors file is never
-// taken for the checkpoint: a folder holding only golden.safetensors (a parity
-// fixture's outputs) or stats.safetensors is not a checkpoint, and the error
-// says what was looked for and what is there.
+// model.safetensors, model.safetensors.index.json, pytorch_model.bin, or else
+// the folder's one weight file: a single .safetensors (a checkpoint saved
+// under its own name) or a single .pth/.pt/.bin/.ckpt (a torch.save state
+// dict, as the released weights of the reference code come).
+// golden.safetensors, a parity fixture's outputs, is never taken for the
+// weights; otherwise the error says what was looked for and what is there.
 func CheckpointIn(dir string) (string, error) {
 	for _, name := range checkpointNames {
 		p := filepath.Join(dir, name)
-		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+		st, err := os.Stat(p)
+		if err == nil && !st.IsDir() {
 			return p, nil
+		}
+		if _, lerr := os.Lstat(p); lerr == nil && err != nil {
+			return "", fmt.Errorf("checkpoint folder %s: %s is a link to a missing file (%v)", dir, name, err)
 		}
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return "", fmt.Errorf("checkpoint folder %s: %w", dir, err)
 	}
-	var torch, other []string
+	var torch, safe, golden []string
 	for _, e := range entries {
 		if e.IsDir() {
 			continue
@@ -80,20 +85,25 @@ func CheckpointIn(dir string) (string, error) {
 		switch {
 		case slices.ContainsFunc(torchExts, func(ext string) bool { return strings.HasSuffix(n, ext) }):
 			torch = append(torch, n)
-		case strings.HasSuffix(n, ".safetensors"), strings.HasSuffix(n, ".index.json"):
-			other = append(other, n)
+		case n == "golden.safetensors":
+			golden = append(golden, n)
+		case strings.HasSuffix(n, ".safetensors"):
+			safe = append(safe, n)
 		}
 	}
-	if len(torch) == 1 {
+	switch {
+	case len(safe) == 1 && len(torch) == 0:
+		return filepath.Join(dir, safe[0]), nil
+	case len(torch) == 1 && len(safe) == 0:
 		return filepath.Join(dir, torch[0]), nil
 	}
-	msg := fmt.Sprintf("checkpoint folder %s has no model.safetensors (looked for %s, or a single .pth/.pt/.bin/.ckpt file)",
+	msg := fmt.Sprintf("checkpoint folder %s has no model.safetensors (looked for %s, or a single .safetensors or .pth/.pt/.bin/.ckpt file)",
 		dir, strings.Join(checkpointNames, ", "))
 	switch {
-	case len(torch) > 1:
-		msg += fmt.Sprintf("; it has %d PyTorch files (%s): pass the one to load", len(torch), strings.Join(torch, ", "))
-	case len(other) > 0:
-		msg += fmt.Sprintf("; %s is not taken as the checkpoint (rename it model.safetensors if it is one)", strings.Join(other, ", "))
+	case len(torch)+len(safe) > 1:
+		msg += fmt.Sprintf("; it has %d weight files (%s): pass the one to load", len(torch)+len(safe), strings.Join(append(safe, torch...), ", "))
+	case len(golden) > 0:
+		msg += "; golden.safetensors (a parity fixture's outputs) is not taken as the checkpoint"
 	}
 	return "", errors.New(msg)
 }
