@@ -461,7 +461,7 @@ func TestCheckFloatRounding(t *testing.T) {
 			HigherIsBetter: map[string]bool{"psnr": true, "rfid": false}}}
 	}
 	for _, c := range []struct {
-		psnr, fid float64
+		psnr, fid   float64
 		regressions int
 		note        string
 	}{
