@@ -108,7 +108,9 @@ func checkGoOptions(spec, cfg string) error {
 		if part == "" {
 			continue
 		}
-		key, val, hasVal := strings.Cut(part, "=")
+		// A value after a flag option (ops_sequential=1) is ignored by the
+		// Go backend, so it is accepted here too.
+		key, val, _ := strings.Cut(part, "=")
 		takesInt, ok := goOptions[key]
 		switch {
 		case !ok:
@@ -119,8 +121,6 @@ func checkGoOptions(spec, cfg string) error {
 			if _, err := strconv.Atoi(val); err != nil {
 				return fmt.Errorf("backend %q: option %s wants a whole number, e.g. %s=4, found %q", spec, key, key, val)
 			}
-		case hasVal:
-			return fmt.Errorf("backend %q: option %s takes no value (options: %s)", spec, key, goOptionsHelp)
 		}
 	}
 	return nil

@@ -77,7 +77,6 @@ func TestBackendMessagesInUserTerms(t *testing.T) {
 	for spec, want := range map[string][]string{
 		"go:nonsense":          {`unknown Go backend option "nonsense"`, "ops_sequential", "parallelism=N", "go:ops_sequential"},
 		"go:parallelism=x":     {"parallelism wants a whole number", `"x"`},
-		"go:ops_sequential=1":  {"ops_sequential takes no value"},
 		"xladry:tpu":           {"xladry:cuda", "xladry:cpu"},
 		"xla:nosuchplugin_abc": {`no XLA PJRT plugin "nosuchplugin_abc"`, "--backend xla:/path/to/xla_cuda_plugin.so", EnvAutoInstall + "=1", "--backend go"},
 	} {
@@ -103,7 +102,7 @@ func TestBackendMessagesInUserTerms(t *testing.T) {
 			}
 		}
 	}
-	for _, spec := range []string{"go:parallelism=2,ops_sequential", "go:parallelism=-1", "go:", "xladry:cpu"} {
+	for _, spec := range []string{"go:parallelism=2,ops_sequential", "go:parallelism=-1", "go:ops_sequential=1", "go:", "xladry:cpu"} {
 		if err := Check(spec); err != nil {
 			t.Errorf("Check(%q): %v", spec, err)
 		}

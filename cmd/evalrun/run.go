@@ -177,6 +177,12 @@ func walkYAML(n *yaml.Node, t reflect.Type, path string, budget *int) string {
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			key := n.Content[i].Value
+			if isMergeKey(n.Content[i]) {
+				if msg := walkMerge(n.Content[i+1], t, path, budget); msg != "" {
+					return msg
+				}
+				continue
+			}
 			for j := range t.NumField() {
 				if k, _, _ := strings.Cut(t.Field(j).Tag.Get("yaml"), ","); k == key {
 					if msg := walkYAML(n.Content[i+1], t.Field(j).Type, at(key), budget); msg != "" {
@@ -199,6 +205,12 @@ func walkYAML(n *yaml.Node, t reflect.Type, path string, budget *int) string {
 			return bad()
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
+			if isMergeKey(n.Content[i]) {
+				if msg := walkMerge(n.Content[i+1], t, path, budget); msg != "" {
+					return msg
+				}
+				continue
+			}
 			if msg := walkYAML(n.Content[i+1], t.Elem(), at(n.Content[i].Value), budget); msg != "" {
 				return msg
 			}
@@ -214,6 +226,29 @@ func walkYAML(n *yaml.Node, t reflect.Type, path string, budget *int) string {
 		}
 	}
 	return ""
+}
+
+// isMergeKey reports YAML's merge key "<<", whose value (a mapping or a
+// list of them, usually aliases) is merged into the mapping holding it.
+func isMergeKey(k *yaml.Node) bool {
+	return k.Kind == yaml.ScalarNode && (k.Tag == "!!merge" || k.Value == "<<" && k.Style == 0)
+}
+
+// walkMerge checks the mappings a merge key brings in as parts of the
+// mapping at path (of type t).
+func walkMerge(v *yaml.Node, t reflect.Type, path string, budget *int) string {
+	for v.Kind == yaml.AliasNode && v.Alias != nil {
+		v = v.Alias
+	}
+	if v.Kind == yaml.SequenceNode {
+		for _, e := range v.Content {
+			if msg := walkYAML(e, t, path, budget); msg != "" {
+				return msg
+			}
+		}
+		return ""
+	}
+	return walkYAML(v, t, path, budget)
 }
 
 // yamlWant says what a run.yaml value of Go type t is, in the file's terms.
@@ -610,12 +645,16 @@ func loadModel(ctx context.Context, ms bench.ModelSpec, b compute.Backend) (benc
 	return bench.NewModel(ms, b)
 }
 
+// modelName names a --model's results folder after its last path element
+// (of the absolute path, so that "." and ".." name the folder itself).
 func modelName(path string) string {
-	path = strings.TrimRight(path, "/")
-	if i := strings.LastIndex(path, "/"); i >= 0 {
-		return path[i+1:]
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
 	}
-	return path
+	if name := filepath.Base(path); name != "/" && name != "." {
+		return name
+	}
+	return "model"
 }
 
 func gitCommit() string {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -20,6 +22,11 @@ func TestParseRunFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// YAML merge keys are accepted where the mapping they merge is.
+	merged, err := parseRunFile("run.yaml", []byte("models: [{name: a, kind: siglip, path: p}]\ntasks:\n  - {name: pope, data: /d1, extra: &e {rule: vlmevalkit}}\n  - {name: mme, data: /d2, extra: {<<: *e}}\n"))
+	if err != nil || merged.Tasks[1].Extra["rule"] != "vlmevalkit" {
+		t.Errorf("merge key: %+v, %v", merged, err)
+	}
 	if rf.BatchSize != 16 || len(rf.Models) != 2 || rf.Models[1].DType != "bfloat16" || rf.Tasks[1].Extra["mode"] != "clean" {
 		t.Errorf("parsed %+v", rf)
 	}
@@ -37,6 +44,7 @@ func TestParseRunFile(t *testing.T) {
 		{"wrong type", edit("batch_size: 16", "batch_size: many"), `run.yaml: line 2: batch_size: want a whole number, found "many"`},
 		{"quoted number", edit("batch_size: 16", `batch_size: "16"`), `run.yaml: line 2: batch_size: want a whole number, found the quoted text "16"`},
 		{"fraction", edit("batch_size: 16", "batch_size: 1.5"), `run.yaml: line 2: batch_size: want a whole number, found "1.5"`},
+		{"fraction merged in", "tasks:\n  - {name: recon, data: /d, extra: &d {batch_size: 1.5}}\n<<: *d\nmodels: [{name: a, kind: siglip, path: p}]\n", `batch_size: want a whole number, found "1.5"`},
 		{"float limit", goodRunFile + "limit: 2.0\n", `limit: want a whole number, found "2.0"`},
 		{"models a mapping", "models:\n  tiny: {kind: siglip, path: p}\ntasks: [{name: pope}]\n", `run.yaml: line 2: models: want a list of model entries ("- {name: NAME, kind: KIND, path: DIR}"), found a mapping`},
 		{"model entry a string", "models: [tiny]\ntasks: [{name: pope}]\n", `run.yaml: line 1: models[0]: want a model entry {name, kind, path, tokenizer, extra, dtype}, found "tiny"`},
@@ -60,6 +68,22 @@ func TestParseRunFile(t *testing.T) {
 		_, err := parseRunFile("run.yaml", []byte(c.body))
 		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s: got %v\nwant one line with %q", c.name, err, c.want)
+		}
+	}
+}
+
+// The results folder of --model is its last path element, also for "." and
+// "..", which name folders, and never empty.
+func TestModelName(t *testing.T) {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{
+		"ckpt/tiny": "tiny", "ckpt/tiny/": "tiny", ".": filepath.Base(wd), "..": filepath.Base(filepath.Dir(wd)), "/": "model",
+	} {
+		if got := modelName(path); got != want {
+			t.Errorf("modelName(%q) = %q, want %q", path, got, want)
 		}
 	}
 }

@@ -109,7 +109,7 @@ func im2col(x *Node, kh, kw, ho, wo, sh, sw int) *Node {
 		ind = tensors.FromFlatDataAndDimensions(start, len(start), 1)
 	}
 	flat := Reshape(x, b*hp*wp*cin)
-	cols := GatherSlices(flat, []int{0}, ConstTensor(x.Graph(), ind), []int{run}, true)
+	cols := GatherSlices(flat, []int{0}, ConstTensor(x.Graph(), ind), []int{run}, false) // starts fall back at each output column
 	return Reshape(cols, b*ho*wo, kh*kw*cin)
 }
 

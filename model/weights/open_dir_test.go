@@ -79,11 +79,23 @@ func TestOpenDirLayouts(t *testing.T) {
 	st(own, "golden.safetensors", "out")
 	opens(own, "weights.safetensors")
 
-	mixed := t.TempDir()
-	st(mixed, "weights.safetensors", "w")
+	mixed := t.TempDir() // the safetensors first, as Hugging Face loads
+	st(mixed, "adapter_model.safetensors", "w")
 	file(mixed, "a.pth", pth)
-	_, err = Open(mixed)
-	wantErr(t, err, mixed, "2 weight files (weights.safetensors, a.pth): pass the one to load")
+	opens(mixed, "adapter_model.safetensors")
+
+	trainer := t.TempDir() // a Trainer's states are not weights
+	file(trainer, "released.pth", pth)
+	file(trainer, "training_args.bin", []byte("x"))
+	file(trainer, "optimizer.pt", []byte("x"))
+	file(trainer, "rng_state_0.pth", []byte("x"))
+	opens(trainer, "released.pth")
+
+	twoSafe := t.TempDir()
+	st(twoSafe, "a.safetensors", "w")
+	st(twoSafe, "b.safetensors", "w")
+	_, err = Open(twoSafe)
+	wantErr(t, err, twoSafe, "2 weight files (a.safetensors, b.safetensors): pass the one to load")
 
 	broken := t.TempDir()
 	if err := os.Symlink(filepath.Join(broken, "gone.safetensors"), filepath.Join(broken, "model.safetensors")); err != nil {
@@ -100,5 +112,5 @@ func TestOpenDirLayouts(t *testing.T) {
 
 	empty := t.TempDir()
 	_, err = Open(empty)
-	wantErr(t, err, empty, "has no model.safetensors", "a single .safetensors or .pth/.pt/.bin/.ckpt file")
+	wantErr(t, err, empty, "has no model.safetensors", "a single .safetensors, else a single .pth/.pt/.bin/.ckpt file")
 }

@@ -57,8 +57,10 @@ var torchExts = []string{".pth", ".pt", ".bin", ".ckpt"}
 // CheckpointIn returns the weight file of the checkpoint folder dir:
 // model.safetensors, model.safetensors.index.json, pytorch_model.bin, or else
 // the folder's one weight file: a single .safetensors (a checkpoint saved
-// under its own name) or a single .pth/.pt/.bin/.ckpt (a torch.save state
-// dict, as the released weights of the reference code come).
+// under its own name), else a single .pth/.pt/.bin/.ckpt (a torch.save state
+// dict, as the released weights of the reference code come; a Trainer's
+// training_args.bin, optimizer.pt, scheduler.pt and rng_state*.pth are not
+// weights).
 // golden.safetensors, a parity fixture's outputs, is never taken for the
 // weights; otherwise the error says what was looked for and what is there.
 func CheckpointIn(dir string) (string, error) {
@@ -83,6 +85,7 @@ func CheckpointIn(dir string) (string, error) {
 		}
 		n := e.Name()
 		switch {
+		case notWeights(n):
 		case slices.ContainsFunc(torchExts, func(ext string) bool { return strings.HasSuffix(n, ext) }):
 			torch = append(torch, n)
 		case n == "golden.safetensors":
@@ -92,12 +95,12 @@ func CheckpointIn(dir string) (string, error) {
 		}
 	}
 	switch {
-	case len(safe) == 1 && len(torch) == 0:
+	case len(safe) == 1: // safetensors first, as Hugging Face loads
 		return filepath.Join(dir, safe[0]), nil
 	case len(torch) == 1 && len(safe) == 0:
 		return filepath.Join(dir, torch[0]), nil
 	}
-	msg := fmt.Sprintf("checkpoint folder %s has no model.safetensors (looked for %s, or a single .safetensors or .pth/.pt/.bin/.ckpt file)",
+	msg := fmt.Sprintf("checkpoint folder %s has no model.safetensors (looked for %s, or a single .safetensors, else a single .pth/.pt/.bin/.ckpt file)",
 		dir, strings.Join(checkpointNames, ", "))
 	switch {
 	case len(torch)+len(safe) > 1:
@@ -106,6 +109,18 @@ func CheckpointIn(dir string) (string, error) {
 		msg += "; golden.safetensors (a parity fixture's outputs) is not taken as the checkpoint"
 	}
 	return "", errors.New(msg)
+}
+
+// notWeights reports PyTorch files a training run leaves beside its weights
+// (Hugging Face Trainer's arguments, optimiser, scheduler and RNG states).
+func notWeights(name string) bool {
+	switch {
+	case name == "training_args.bin", name == "optimizer.pt", name == "scheduler.pt", name == "scaler.pt":
+		return true
+	case strings.HasPrefix(name, "rng_state") && strings.HasSuffix(name, ".pth"):
+		return true
+	}
+	return false
 }
 
 // Sharded is a checkpoint split over several safetensors files by an index
