@@ -26,7 +26,8 @@ package metrics
 // eigenvalues and sum the principal complex square roots: Tr sqrtm = Σ Re √λᵢ.
 //   - Σ1 positive definite (N > D, the usual case): Σ1 = L·Lᵀ and the
 //     eigenvalues are those of the symmetric Lᵀ·Σ2·L (Cholesky + symmetric
-//     eigensolver; D = 2048 takes ~16 s on one core here).
+//     eigensolver; D = 2048 takes ~4.5 s on two cores here, with frechetBLAS
+//     for the tridiagonal reduction's symmetric products).
 //   - otherwise (singular Σ1, N ≤ D: the fixture's `rankdef` case): the
 //     eigenvalues of the product Σ1Σ2 itself by real Hessenberg QR — the
 //     spectrum scipy's Schur form holds. Its null eigenvalues are rounding
@@ -154,6 +155,7 @@ func Frechet(mu1, sigma1, mu2, sigma2 []float64, mode FrechetMode) (FrechetResul
 // frechetTraceSqrtm returns Σ Re √λ and max |Im √λ| over the eigenvalues λ of
 // (Σ1 + off·I)(Σ2 + off·I); ok is false when the decomposition fails or is not finite.
 func frechetTraceSqrtm(s1, s2 []float64, d int, off float64) (tr, maxImag float64, ok bool) {
+	useFrechetBLAS()
 	a, b := frechetOffsetCopy(s1, d, off), frechetOffsetCopy(s2, d, off)
 	if tr, maxImag, ok = frechetTraceSqrtmChol(a, b, d); ok {
 		return tr, maxImag, true
