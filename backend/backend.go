@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -64,7 +65,7 @@ func New(spec string) (b compute.Backend, err error) {
 			b, err = nil, fmt.Errorf("backend %q: %v (no plugin found offline; set %s=1 to let GoMLX download it, or use --backend go)", spec, firstLine(fmt.Sprint(r)), EnvAutoInstall)
 		}
 	}()
-	b, err = compute.NewWithConfig(spec)
+	b, err = compute.NewWithConfig(goDefaults(spec))
 	if err != nil {
 		if msg := err.Error(); name != "go" && (strings.Contains(msg, "no plugins found") || strings.Contains(msg, "not found: available plugins")) {
 			plugin, _, _ := strings.Cut(cfg, ",")
@@ -158,6 +159,19 @@ func Check(spec string) error {
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	return s
+}
+
+// goDefaults gives the plain Go backend ("go") one op executor per core
+// (at most its default 8). Its worker pool has 2×GOMAXPROCS slots and by
+// default 8 executors run ready ops in parallel; on few cores they take every
+// slot, and a matrix product, which asks the same pool for its own workers,
+// runs on one core. Measured on 2 cores: a ViT-B encoder stack 3.3 -> 6.1
+// images/s, Inception-v3 6.3 -> 9.1. A spec with options is the user's.
+func goDefaults(spec string) string {
+	if spec != "go" {
+		return spec
+	}
+	return fmt.Sprintf("go:num_executors=%d", min(8, max(1, runtime.GOMAXPROCS(0))))
 }
 
 // ForLoops returns spec (resolved as in Resolve) in a configuration that can

@@ -1,6 +1,8 @@
 package backend
 
 import (
+	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -105,6 +107,26 @@ func TestBackendMessagesInUserTerms(t *testing.T) {
 	for _, spec := range []string{"go:parallelism=2,ops_sequential", "go:parallelism=-1", "go:ops_sequential=1", "go:", "xladry:cpu"} {
 		if err := Check(spec); err != nil {
 			t.Errorf("Check(%q): %v", spec, err)
+		}
+	}
+}
+
+// The plain Go backend runs at most one op executor per core, so that its
+// worker pool (2×GOMAXPROCS slots) keeps room for a matrix product's own
+// workers; a spec with options is left as given.
+func TestGoDefaultsLeaveWorkersForProducts(t *testing.T) {
+	for _, procs := range []int{1, 2, 4, 16} {
+		old := runtime.GOMAXPROCS(procs)
+		got := goDefaults("go")
+		runtime.GOMAXPROCS(old)
+		var n int
+		if _, err := fmt.Sscanf(got, "go:num_executors=%d", &n); err != nil || n < 1 || n > procs || n > 8 {
+			t.Errorf("GOMAXPROCS %d: %q", procs, got)
+		}
+	}
+	for _, spec := range []string{"go:ops_sequential", "go:parallelism=-1", "xla:cuda"} {
+		if got := goDefaults(spec); got != spec {
+			t.Errorf("goDefaults(%q) = %q", spec, got)
 		}
 	}
 }
