@@ -95,7 +95,7 @@ func (c *trainTinyCmd) Run(g *Globals) error {
 	onStep := bar.onStep(func(r train.Result) string {
 		return fmt.Sprintf("train-tiny siglip loss %.4f lr %.2e t %.1f b %.2f", r.Loss, r.LR, r.Metrics["t"], r.Metrics["b"])
 	})
-	fmt.Fprintf(os.Stderr, "training tiny SigLIP: %d steps × %d pairs, seed %d, backend %s; checkpoints in %s\n",
+	fmt.Fprintf(os.Stderr, "tiny SigLIP recipe: %d steps × %d pairs, seed %d, backend %s; checkpoints in %s\n",
 		o.Steps, o.Batch, o.Seed, b.Name(), tinysiglip.CheckpointDir(o.Out))
 	rec, err := tinysiglip.Train(ctx, b, o, onStep)
 	bar.finish()
@@ -104,6 +104,13 @@ func (c *trainTinyCmd) Run(g *Globals) error {
 	}
 	if err != nil {
 		return err
+	}
+	if rec.Reused {
+		fmt.Printf("model: %s (%d parameters), trained earlier with this recipe (its training.json); delete that file to train again\n", o.Out, rec.Parameters)
+		if rec.ZeroShot != nil {
+			fmt.Println(rec.ZeroShot.String())
+		}
+		return nil
 	}
 	fmt.Printf("model: %s (%d parameters)\n", o.Out, rec.Parameters)
 	if rec.ResumedAt > 0 {

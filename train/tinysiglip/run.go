@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"time"
 
@@ -58,11 +59,57 @@ type Record struct {
 	WallSeconds    float64         `json:"wall_seconds"`     // this invocation's training time
 	StepsPerSecond float64         `json:"steps_per_second"` // over this invocation's steps
 	FinalLoss      float64         `json:"final_loss"`       // mean over this invocation's last <= 50 steps
+	// Reused is set when Out already held a model trained with this recipe
+	// (its training.json), which Train then returns without training.
+	Reused bool `json:"-"`
 	Backend        string          `json:"backend"`
 	ZeroShot       *ZeroShotResult `json:"zero_shot,omitempty"`
 	Parameters     int             `json:"parameters"`
 	Losses         []float64       `json:"loss_every_10_steps"`
 	Extra          map[string]any  `json:"extra,omitempty"`
+}
+
+// trainedEarlier returns Out's training.json when it records a finished
+// run of this recipe (steps, seed, batch, model config, optimizer settings,
+// zero-shot evaluation size) beside an exported model: running the command
+// again then reuses it, as the ablation reuses its finished rows. Another
+// recipe trains anew.
+func trainedEarlier(o Options, cfg *siglip.Config) *Record {
+	b, err := os.ReadFile(filepath.Join(o.Out, "training.json"))
+	if err != nil {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(o.Out, "model.safetensors")); err != nil {
+		return nil
+	}
+	var prev Record
+	if json.Unmarshal(b, &prev) != nil {
+		return nil
+	}
+	cfgJSON, err := ConfigJSON(cfg)
+	if err != nil || !jsonEqual(prev.Config, cfgJSON) || prev.Steps != o.Steps || prev.Seed != o.Seed || prev.Batch != o.Batch {
+		return nil
+	}
+	for k, v := range map[string]float64{"lr": o.LearningRate, "min_lr": o.MinLearningRate, "warmup_steps": float64(o.WarmupSteps),
+		"weight_decay": o.WeightDecay, "beta2": o.Beta2, "clip_grad_norm": o.ClipGradNorm} {
+		if got, ok := prev.Optimizer[k].(float64); !ok || got != v {
+			return nil
+		}
+	}
+	if evaluated := prev.ZeroShot != nil && prev.ZeroShot.N == o.EvalImages; !evaluated && !(o.EvalImages == 0 && prev.ZeroShot == nil) {
+		return nil
+	}
+	prev.Reused = true
+	return &prev
+}
+
+// jsonEqual compares two JSON documents by value.
+func jsonEqual(a, b []byte) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(x, y)
 }
 
 // CheckpointDir is where Train keeps its resumable state.
@@ -100,6 +147,9 @@ func Train(ctx context.Context, b compute.Backend, o Options, onStep func(train.
 	}
 	if maxLen > cfg.Text.MaxPositions {
 		return nil, fmt.Errorf("tinysiglip: the longest caption/prompt has %d ids, the text tower %d positions", maxLen, cfg.Text.MaxPositions)
+	}
+	if prev := trainedEarlier(o, cfg); prev != nil {
+		return prev, nil
 	}
 	task, err := NewTask(cfg, sp, o.Seed, o.Batch)
 	if err != nil {

@@ -354,3 +354,28 @@ func TestShippedTinySiglip(t *testing.T) {
 		t.Fatalf("%v: below the floor %.0f%%", res, shippedFloor)
 	}
 }
+
+// TestTrainReusesFinishedRun: running Train again on a finished folder with
+// the same recipe returns its training.json without training; another
+// recipe (more steps) trains anew.
+func TestTrainReusesFinishedRun(t *testing.T) {
+	o := DefaultOptions()
+	o.Out, o.Steps, o.Batch, o.WarmupSteps, o.EvalImages, o.CheckpointEvery = t.TempDir(), 2, 4, 1, 0, 1
+	b := tsBackend(t)
+	steps := 0
+	count := func(train.Result) { steps++ }
+	first, err := Train(context.Background(), b, o, count)
+	if err != nil || first.Reused || steps != 2 {
+		t.Fatalf("first run: %+v, %v, %d steps", first, err, steps)
+	}
+	steps = 0
+	again, err := Train(context.Background(), b, o, count)
+	if err != nil || !again.Reused || steps != 0 || again.FinalLoss != first.FinalLoss {
+		t.Errorf("same recipe: reused %v, %d steps, loss %v vs %v, %v", again != nil && again.Reused, steps, again.FinalLoss, first.FinalLoss, err)
+	}
+	o.Steps = 3
+	more, err := Train(context.Background(), b, o, count)
+	if err != nil || more.Reused || steps != 3 {
+		t.Errorf("another recipe: reused %v, %d steps, %v", more != nil && more.Reused, steps, err)
+	}
+}
