@@ -61,12 +61,12 @@ type Record struct {
 	FinalLoss      float64         `json:"final_loss"`       // mean over this invocation's last <= 50 steps
 	// Reused is set when Out already held a model trained with this recipe
 	// (its training.json), which Train then returns without training.
-	Reused bool `json:"-"`
-	Backend        string          `json:"backend"`
-	ZeroShot       *ZeroShotResult `json:"zero_shot,omitempty"`
-	Parameters     int             `json:"parameters"`
-	Losses         []float64       `json:"loss_every_10_steps"`
-	Extra          map[string]any  `json:"extra,omitempty"`
+	Reused     bool            `json:"-"`
+	Backend    string          `json:"backend"`
+	ZeroShot   *ZeroShotResult `json:"zero_shot,omitempty"`
+	Parameters int             `json:"parameters"`
+	Losses     []float64       `json:"loss_every_10_steps"`
+	Extra      map[string]any  `json:"extra,omitempty"`
 }
 
 // trainedEarlier returns Out's training.json when it records a finished
