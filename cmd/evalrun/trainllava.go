@@ -73,7 +73,7 @@ func (c *trainTinyLlavaCmd) Run(g *Globals) error {
 	onStep := bar.onStep(func(r train.Result) string {
 		return fmt.Sprintf("train-tiny-llava loss %.4f answer-acc %.3f", r.Loss, r.Metrics["answer_acc"])
 	})
-	fmt.Fprintf(os.Stderr, "training tiny LLaVA: %d steps × %d questions, seed %d, backend %s; checkpoints in %s\n",
+	fmt.Fprintf(os.Stderr, "tiny LLaVA recipe: %d steps × %d questions, seed %d, backend %s; checkpoints in %s\n",
 		o.Steps, o.Batch, o.Seed, b.Name(), tinyllava.CheckpointDir(o.Out))
 	rec, err := tinyllava.Train(ctx, b, o, onStep)
 	bar.finish()
@@ -84,8 +84,12 @@ func (c *trainTinyLlavaCmd) Run(g *Globals) error {
 		return err
 	}
 	fmt.Printf("model: %s (%d parameters, vocabulary %d)\n", o.Out, rec.Parameters, rec.Vocab)
-	fmt.Printf("training: %d steps in %.1f s (%.2f steps/s), final loss %.4f (mean of the last 50 steps)\n",
-		o.Steps-rec.ResumedAt, rec.WallSeconds, rec.StepsPerSecond, rec.FinalLoss)
+	if rec.Reused {
+		fmt.Println("trained earlier with this recipe (its training.json); delete that file to train again")
+	} else {
+		fmt.Printf("training: %d steps in %.1f s (%.2f steps/s), final loss %.4f (mean of the last 50 steps)\n",
+			o.Steps-rec.ResumedAt, rec.WallSeconds, rec.StepsPerSecond, rec.FinalLoss)
+	}
 	if e := rec.Eval; e != nil {
 		kinds := make([]string, 0, len(e.Kinds))
 		for k := range e.Kinds {

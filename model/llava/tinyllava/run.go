@@ -56,6 +56,33 @@ func DefaultOptions() Options {
 // CheckpointDir is where Train keeps its resumable state.
 func CheckpointDir(out string) string { return filepath.Join(out, "checkpoint") }
 
+// trainedEarlier returns Out's training.json when it records a finished
+// run of this recipe beside an exported model (what decides the model and
+// its evaluation; not the folder, the checkpoint cadence or the command
+// line): running the command again reuses it. Another recipe trains anew.
+func trainedEarlier(o Options) *Record {
+	b, err := os.ReadFile(filepath.Join(o.Out, "training.json"))
+	if err != nil {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(o.Out, "config.json")); err != nil {
+		return nil
+	}
+	var prev Record
+	if json.Unmarshal(b, &prev) != nil {
+		return nil
+	}
+	recipe := func(r Options) Options {
+		r.Out, r.CheckpointEvery, r.KeepCheckpoint, r.Command = "", 0, false, ""
+		return r
+	}
+	if recipe(prev.Recipe) != recipe(o) {
+		return nil
+	}
+	prev.Reused = true
+	return &prev
+}
+
 // KindResult is the held-out accuracy of one question kind.
 type KindResult struct {
 	N        int     `json:"n"`
@@ -75,15 +102,18 @@ type EvalResult struct {
 
 // Record is training.json, written beside the exported model.
 type Record struct {
-	Command        string         `json:"command"`
-	Recipe         Options        `json:"recipe"`
-	Backend        string         `json:"backend"`
-	Vocab          int            `json:"vocab"`
-	Parameters     int            `json:"parameters"`
-	ResumedAt      int            `json:"resumed_at_step"`
-	WallSeconds    float64        `json:"wall_seconds"`
-	StepsPerSecond float64        `json:"steps_per_second"`
-	FinalLoss      float64        `json:"final_loss"`       // mean of the last 50 steps
+	Command        string  `json:"command"`
+	Recipe         Options `json:"recipe"`
+	Backend        string  `json:"backend"`
+	Vocab          int     `json:"vocab"`
+	Parameters     int     `json:"parameters"`
+	ResumedAt      int     `json:"resumed_at_step"`
+	WallSeconds    float64 `json:"wall_seconds"`
+	StepsPerSecond float64 `json:"steps_per_second"`
+	FinalLoss      float64 `json:"final_loss"` // mean of the last 50 steps
+	// Reused is set when Out already held a model trained with this recipe
+	// (its training.json), which Train then returns without training.
+	Reused         bool           `json:"-"`
 	FinalAnswerAcc float64        `json:"final_answer_acc"` // training batches, last 50 steps
 	Losses         []float64      `json:"loss_every_10_steps"`
 	Eval           *EvalResult    `json:"held_out,omitempty"`
@@ -118,6 +148,9 @@ func Train(ctx context.Context, b compute.Backend, o Options, onStep func(train.
 	spBytes, sp, err := Tokenizer()
 	if err != nil {
 		return nil, err
+	}
+	if prev := trainedEarlier(o); prev != nil {
+		return prev, nil
 	}
 	sizes := Preset(sp.VocabSize())
 	task, err := NewTask(sizes, sp, o.Seed, o.Batch, o.SeqLen)

@@ -19,6 +19,7 @@ import (
 	"github.com/dualtoken/evalharness/bench/qa"
 	"github.com/dualtoken/evalharness/imageio"
 	"github.com/dualtoken/evalharness/model/llava"
+	"github.com/dualtoken/evalharness/train"
 	"github.com/dualtoken/evalharness/world"
 )
 
@@ -213,6 +214,21 @@ func TestTrainExportsAndEvaluates(t *testing.T) {
 	}
 	if _, err := os.Stat(CheckpointDir(o.Out)); !os.IsNotExist(err) {
 		t.Fatalf("checkpoint left behind: %v", err)
+	}
+	// The same recipe again reuses the finished run; another trains anew.
+	steps := 0
+	count := func(train.Result) { steps++ }
+	again, err := Train(context.Background(), b, o, count)
+	if err != nil || !again.Reused || steps != 0 || again.FinalLoss != rec.FinalLoss {
+		t.Errorf("same recipe: %+v, %d steps, %v", again, steps, err)
+	}
+	o.CheckpointEvery = 1 // not part of the recipe
+	if again, err := Train(context.Background(), b, o, count); err != nil || !again.Reused {
+		t.Errorf("another checkpoint cadence retrained: %v", err)
+	}
+	o.Steps = 4
+	if more, err := Train(context.Background(), b, o, count); err != nil || more.Reused || steps != 4 {
+		t.Errorf("another recipe: reused %v, %d steps, %v", more != nil && more.Reused, steps, err)
 	}
 	o.Seed = EvalSeed
 	if _, err := Train(context.Background(), b, o, nil); err == nil || !strings.Contains(err.Error(), "held-out") {
