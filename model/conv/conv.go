@@ -58,42 +58,59 @@ func Conv2D(x, kernel *Node, strideH, strideW int, pad Padding) *Node {
 		y := MatMul(Reshape(x, b*ho*wo, cin), Reshape(kernel, cin, cout))
 		return Reshape(y, b, ho, wo, cout)
 	}
-	cols := im2col(x, kh, kw, ho, wo, strideH, strideW)
-	return Reshape(MatMul(cols, Reshape(kernel, kh*kw*cin, cout)), b, ho, wo, cout)
+	// Output rows (image, y) in chunks whose column matrix stays within
+	// im2colBudget bytes: a 3x3 convolution of 128 channels at 384x384 would
+	// otherwise gather 680 MB per image.
+	k := Reshape(kernel, kh*kw*cin, cout)
+	rowBytes := wo * kh * kw * cin * x.DType().Size()
+	step := max(1, im2colBudget/max(1, rowBytes))
+	var parts []*Node
+	for r0 := 0; r0 < b*ho; r0 += step {
+		parts = append(parts, MatMul(im2col(x, kh, kw, ho, wo, strideH, strideW, r0, min(r0+step, b*ho)), k))
+	}
+	y := parts[0]
+	if len(parts) > 1 {
+		y = Concatenate(parts, 0)
+	}
+	return Reshape(y, b, ho, wo, cout)
 }
 
-// im2col gathers, for every output position of a convolution over the padded
-// x [B,Hp,Wp,Cin], the kh·kw·Cin input values under the kernel into
-// [B·Ho·Wo, kh·kw·Cin] (tap-major, as the HWIO kernel flattens), so that the
-// convolution is one product with a long contraction. It is one Gather over
-// the flat input: with a horizontal stride of 1 each kernel row's kw·Cin
-// values are one contiguous run of NHWC memory, otherwise each tap's Cin are.
-// (Measured on Inception-v3: 26% less CPU than multiplying every padded
-// position by all taps and adding shifted outputs, and a faster gradient.)
+// im2colBudget bounds the bytes of one gathered column matrix (a variable
+// so that tests reach the chunked path).
+var im2colBudget = 256 << 20
+
 // maxInt32Index is the largest flat input size indexed with int32 (a
 // variable so that tests reach the int64 path).
 var maxInt32Index = math.MaxInt32
 
-func im2col(x *Node, kh, kw, ho, wo, sh, sw int) *Node {
+// im2col gathers, for the output rows [r0, r1) (row r = image r/Ho, output
+// line r%Ho) of a convolution over the padded x [B,Hp,Wp,Cin], the kh·kw·Cin
+// input values under the kernel into [(r1-r0)·Wo, kh·kw·Cin] (tap-major, as
+// the HWIO kernel flattens), so that the convolution is one product with a
+// long contraction. It is one Gather over the flat input: with a horizontal
+// stride of 1 each kernel row's kw·Cin values are one contiguous run of NHWC
+// memory, otherwise each tap's Cin are. (Measured on Inception-v3: 26% less
+// CPU than multiplying every padded position by all taps and adding shifted
+// outputs, and a faster gradient.)
+func im2col(x *Node, kh, kw, ho, wo, sh, sw, r0, r1 int) *Node {
 	d := x.Shape().Dimensions
 	b, hp, wp, cin := d[0], d[1], d[2], d[3]
 	run, runs := kw*cin, kh // values per gathered slice, slices per position
 	if sw != 1 {
 		run, runs = cin, kh*kw
 	}
-	start := make([]int64, 0, b*ho*wo*runs)
-	for bi := range b {
-		for i := range ho {
-			for j := range wo {
-				for dy := range kh {
-					row := (bi*hp + i*sh + dy) * wp
-					if sw == 1 {
-						start = append(start, int64((row+j)*cin))
-						continue
-					}
-					for dx := range kw {
-						start = append(start, int64((row+j*sw+dx)*cin))
-					}
+	start := make([]int64, 0, (r1-r0)*wo*runs)
+	for r := r0; r < r1; r++ {
+		bi, i := r/ho, r%ho
+		for j := range wo {
+			for dy := range kh {
+				row := (bi*hp + i*sh + dy) * wp
+				if sw == 1 {
+					start = append(start, int64((row+j)*cin))
+					continue
+				}
+				for dx := range kw {
+					start = append(start, int64((row+j*sw+dx)*cin))
 				}
 			}
 		}
@@ -110,7 +127,7 @@ func im2col(x *Node, kh, kw, ho, wo, sh, sw int) *Node {
 	}
 	flat := Reshape(x, b*hp*wp*cin)
 	cols := GatherSlices(flat, []int{0}, ConstTensor(x.Graph(), ind), []int{run}, false) // starts fall back at each output column
-	return Reshape(cols, b*ho*wo, kh*kw*cin)
+	return Reshape(cols, (r1-r0)*wo, kh*kw*cin)
 }
 
 // padHW pads the spatial axes of x [B,H,W,C] with fill. Every axis gets a
