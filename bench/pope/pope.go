@@ -67,6 +67,13 @@ type question struct {
 // New configures the task and reads the question files.
 func New(opts bench.Options) (bench.Task, error) {
 	t := &Task{data: opts.Data, imagesOpt: opts.Get("images", "")}
+	if t.imagesOpt != "" { // recorded as the folder it is, wherever score runs
+		abs, err := filepath.Abs(t.imagesOpt)
+		if err != nil {
+			return nil, err
+		}
+		t.imagesOpt = abs
+	}
 	if t.data == "" {
 		return nil, fmt.Errorf("%s: --data (the folder with coco_pope_<split>.json) is required", Name)
 	}

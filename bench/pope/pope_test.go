@@ -81,6 +81,17 @@ func TestProtocolRoundTrip(t *testing.T) {
 		"prompt": "plain", "max_new_tokens": "16", "images": filepath.Join(dir, "val2014")}), New)
 }
 
+// A relative images folder is recorded as the absolute folder it named, so
+// that the record means the same from wherever score runs.
+func TestImagesRecordedAbsolute(t *testing.T) {
+	dir := demo(t, 1)
+	t.Chdir(dir)
+	task := newTask(t, dir, map[string]string{"images": "val2014"})
+	if got := task.Protocol()["images"]; got != filepath.Join(dir, "val2014") {
+		t.Errorf("protocol images = %v, want %s", got, filepath.Join(dir, "val2014"))
+	}
+}
+
 func TestOracleIsPerfectAndResumes(t *testing.T) {
 	task := newTask(t, demo(t, 4), nil)
 	res := qatest.CheckResume(t, task, oracle(t, task))

@@ -78,6 +78,13 @@ type question struct {
 // New configures the task and reads SEED-Bench.json.
 func New(opts bench.Options) (bench.Task, error) {
 	t := &Task{data: opts.Data, fileOpt: opts.Get("file", ""), imagesOpt: opts.Get("images", "")}
+	if t.imagesOpt != "" { // recorded as the folder it is, wherever score runs
+		abs, err := filepath.Abs(t.imagesOpt)
+		if err != nil {
+			return nil, err
+		}
+		t.imagesOpt = abs
+	}
 	if t.data == "" {
 		return nil, fmt.Errorf("%s: --data (the folder with %s) is required", Name, FileName)
 	}

@@ -83,6 +83,13 @@ func AnnotationsFile(split string) string { return "v2_mscoco_" + split + "_anno
 // New configures the task and reads questions and annotations.
 func New(opts bench.Options) (bench.Task, error) {
 	t := &Task{data: opts.Data, imagesOpt: opts.Get("images", "")}
+	if t.imagesOpt != "" { // recorded as the folder it is, wherever score runs
+		abs, err := filepath.Abs(t.imagesOpt)
+		if err != nil {
+			return nil, err
+		}
+		t.imagesOpt = abs
+	}
 	if t.data == "" {
 		return nil, fmt.Errorf("%s: --data (the folder with %s) is required", Name, QuestionsFile("val2014"))
 	}
