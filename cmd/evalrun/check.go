@@ -51,10 +51,8 @@ Example (in a user's CI, after evaluating a new checkpoint):
 }
 
 func (c *checkCmd) Run(g *Globals) error {
-	if a, err := os.Stat(c.Baseline); err == nil {
-		if b, err := os.Stat(c.Candidate); err == nil && os.SameFile(a, b) {
-			return usageErr("--baseline %s and --candidate %s are the same: the check would compare the runs with themselves", c.Baseline, c.Candidate)
-		}
+	if samePath(c.Baseline, c.Candidate) {
+		return usageErr("--baseline %s and --candidate %s are the same: the check would compare the runs with themselves", c.Baseline, c.Candidate)
 	}
 	base, basePaths, err := bench.FindResults(c.Baseline)
 	if err != nil {

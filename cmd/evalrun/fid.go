@@ -617,13 +617,11 @@ func (c *fidCmd) Run(g *Globals) error {
 			return err
 		}
 		o := sides[1-i]
-		if o.save != "" && i == 0 && filepath.Clean(o.save) == filepath.Clean(s.save) {
+		if o.save != "" && i == 0 && samePath(o.save, s.save) {
 			return usageErr("fid: --save-stats-a and --save-stats-b are both %s: give each side its own file", s.save)
 		}
-		if st, err := os.Stat(s.save); err == nil {
-			if ost, err := os.Stat(o.arg); err == nil && os.SameFile(st, ost) {
-				return usageErr("fid: %s %s is %s: it would be overwritten", s.saveFlag, s.save, o.desc())
-			}
+		if samePath(s.save, o.arg) {
+			return usageErr("fid: %s %s is %s: it would be overwritten", s.saveFlag, s.save, o.desc())
 		}
 	}
 	for _, s := range sides {
