@@ -5,6 +5,9 @@ import (
 	"strings"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/go-xla/compute/xla"
+
+	"github.com/dualtoken/evalharness/backend/xladry"
 )
 
 // EnvAttention picks the attention kernel of the models: "auto" (the
@@ -29,4 +32,24 @@ func FusedAttention(b compute.Backend) bool {
 // isGo reports whether b is GoMLX's pure-Go backend (any configuration).
 func isGo(b compute.Backend) bool {
 	return b.String() == "go" || strings.HasPrefix(strings.ToLower(b.Name()), "go ")
+}
+
+// ConvRoundsFloat32 reports whether b's own convolution op would run float32
+// convolutions in TF32 although b was asked for float32 matrix products
+// (XLA on CUDA with tf32=false). go-xla v0.4.13 builds every convolution at
+// DEFAULT precision, which cuDNN runs in TF32 (a 10-bit mantissa: relative
+// errors near 1e-3, seen on an H200 in the dualtoken parity test), while
+// its DotGeneral honours tf32=false; model/conv then takes its
+// matrix-product form for float32.
+func ConvRoundsFloat32(b compute.Backend) bool {
+	var xb *xla.Backend
+	switch v := b.(type) {
+	case *xla.Backend:
+		xb = v
+	case *xladry.Backend:
+		xb = v.Backend
+	default:
+		return false
+	}
+	return xb != nil && xb.IsCUDA() && !xb.DotGeneralUseTF32
 }

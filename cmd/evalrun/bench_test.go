@@ -99,7 +99,8 @@ func TestBenchMergeCLI(t *testing.T) {
 	os.WriteFile(filepath.Join(raw, "siglip.json"), []byte(stdout), 0o644)
 	os.WriteFile(filepath.Join(raw, "steps.tsv"), []byte("siglip\t0\t3.5\n"), 0o644)
 	out := filepath.Join(t.TempDir(), "perf")
-	code, _, stderr = runCaptured(t, "bench-merge", "--raw", raw, "--card", "h100", "--date", "2026-12-01", "--out-dir", out)
+	code, _, stderr = runCaptured(t, "bench-merge", "--raw", raw, "--card", "h100", "--date", "2026-12-01", "--out-dir", out,
+		"--note", "first line", "--note", "second, line")
 	if code != 0 {
 		t.Fatalf("merge exit %d: %s", code, stderr)
 	}
@@ -114,6 +115,9 @@ func TestBenchMergeCLI(t *testing.T) {
 	if len(rep.Runs) != 1 || rep.Runs[0].Component != "siglip-vision" || len(rep.Steps) != 1 {
 		t.Errorf("report %+v", rep)
 	}
+	if n := len(rep.Notes); n < 2 || rep.Notes[n-2] != "first line" || rep.Notes[n-1] != "second, line" {
+		t.Errorf("notes %q: want the two --note lines last", rep.Notes)
+	}
 	if _, err := os.Stat(filepath.Join(out, "2026-12-01-h100.png")); err != nil {
 		t.Error(err)
 	}
@@ -121,6 +125,7 @@ func TestBenchMergeCLI(t *testing.T) {
 		{"--raw", raw, "--card", "H100!", "--date", "2026-12-01"},
 		{"--raw", raw, "--card", "h100", "--date", "1 Dec"},
 		{"--raw", filepath.Join(raw, "nope"), "--card", "h100", "--date", "2026-12-01"},
+		{"--raw", raw, "--card", "h100", "--date", "2026-12-01", "--note", " "},
 	} {
 		if code, _, _ := runCaptured(t, append([]string{"bench-merge", "--out-dir", out}, args...)...); code != 2 {
 			t.Errorf("%v: exit %d, want 2", args, code)

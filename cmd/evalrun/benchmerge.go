@@ -16,11 +16,12 @@ func init() {
 }
 
 type benchMergeCmd struct {
-	Raw    string `required:"" help:"Raw folder of scripts/gpu/bench.sh: our *.json, torch_siglip.out, torch_llm.jsonl, *.gpumem, steps.tsv." placeholder:"DIR"`
-	Card   string `required:"" help:"Card name for the file: h100 or h200 (lower-case letters and digits)."`
-	Date   string `required:"" help:"Date of the run, yyyy-mm-dd."`
-	Device string `help:"The device in words (nvidia-smi's name)."`
-	OutDir string `name:"out-dir" default:"reports/perf" help:"Where <date>-<card>.json and .png go (default: reports/perf, under the current folder)." placeholder:"DIR"`
+	Raw    string   `required:"" help:"Raw folder of scripts/gpu/bench.sh: our *.json, torch_siglip.out, torch_llm.jsonl, *.gpumem, steps.tsv." placeholder:"DIR"`
+	Card   string   `required:"" help:"Card name for the file: h100 or h200 (lower-case letters and digits)."`
+	Date   string   `required:"" help:"Date of the run, yyyy-mm-dd."`
+	Device string   `help:"The device in words (nvidia-smi's name)."`
+	OutDir string   `name:"out-dir" default:"reports/perf" help:"Where <date>-<card>.json and .png go (default: reports/perf, under the current folder)." placeholder:"DIR"`
+	Note   []string `sep:"none" help:"A line for the report's notes (repeatable): what the raw files cannot say, e.g. that steps came from two runs." placeholder:"TEXT"`
 }
 
 func (c *benchMergeCmd) Help() string {
@@ -53,6 +54,12 @@ func (c *benchMergeCmd) Run(g *Globals) error {
 		return usageErr("--raw: %v", err)
 	}
 	rep := perf.Merge(in, c.Card, c.Date, c.Device)
+	for _, n := range c.Note {
+		if n = strings.TrimSpace(n); n == "" {
+			return usageErr("--note: empty text")
+		}
+		rep.Notes = append(rep.Notes, n)
+	}
 	if len(rep.Components) == 0 && len(rep.Runs) == 0 {
 		if len(in.Skips) > 0 {
 			return usageErr("--raw %s: no benchmark output could be read: %s", c.Raw, strings.Join(in.Skips, "; "))

@@ -5,7 +5,8 @@
 // Inception-sized layers a 3x3 convolution written as one gathered matrix
 // product (im2col) is more than 25x faster, a 1x1 convolution as a plain
 // MatMul ~30x, and a pooling layer as shifted slices ~20x. Other backends (XLA) get GoMLX's own
-// Convolve / MaxPool / MeanPool, which they compile well.
+// Convolve / MaxPool / MeanPool, which they compile well (float32
+// convolutions excepted where XLA would run them in TF32, see nativeConv).
 //
 // All functions are differentiable: they use only Pad, Gather, MatMul, Add,
 // Max and constant divisions.
@@ -15,8 +16,11 @@ import (
 	"math"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive // graph DSL
 	"github.com/gomlx/gomlx/core/tensors"
+
+	"github.com/dualtoken/evalharness/backend"
 )
 
 // Padding is [top, bottom] and [left, right] padding.
@@ -33,6 +37,14 @@ func Sym(p int) Padding { return Padding{{p, p}, {p, p}} }
 // itself (XLA); the Go backend ("Go Backend") and others get the matmul form.
 func native(x *Node) bool { return x.Graph().Backend().Name() == "xla" }
 
+// nativeConv is native, except for float32 where the backend's convolution
+// would round to TF32 against the backend's float32 setting
+// (backend.ConvRoundsFloat32): the matrix-product form below goes through
+// DotGeneral, which keeps float32.
+func nativeConv(x *Node) bool {
+	return native(x) && !(x.DType() == dtypes.Float32 && backend.ConvRoundsFloat32(x.Graph().Backend()))
+}
+
 // outSize is the output length of a window k with stride s over n padded by p.
 func outSize(n, k, s int, p [2]int) int { return (n+p[0]+p[1]-k)/s + 1 }
 
@@ -40,7 +52,7 @@ func outSize(n, k, s int, p [2]int) int { return (n+p[0]+p[1]-k)/s + 1 }
 // PyTorch OIHW weight transposed 2,3,1,0) with the given strides and zero
 // padding, returning [B,Ho,Wo,Cout]. No bias.
 func Conv2D(x, kernel *Node, strideH, strideW int, pad Padding) *Node {
-	if native(x) {
+	if nativeConv(x) {
 		return Convolve(x, kernel).StridePerAxis(strideH, strideW).PaddingPerDim(pad[:]).Done()
 	}
 	d, kd := x.Shape().Dimensions, kernel.Shape().Dimensions

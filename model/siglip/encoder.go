@@ -27,6 +27,8 @@ type Encoder struct {
 }
 
 // NewEncoder prepares m for embedding on backend b; maxBatch <= 0 means 32.
+// m's weights go to b's device on the first call, so one Model serves one
+// backend (an XLA client cannot use another client's device tensors).
 func NewEncoder(b compute.Backend, m *Model, maxBatch int) (*Encoder, error) {
 	if maxBatch <= 0 {
 		maxBatch = 32

@@ -110,9 +110,12 @@ func TestParitySiglipEncoder(t *testing.T) {
 		ids = append(ids, row)
 	}
 	wantImg, wantTxt := goldenRows(t, g, OutImageEmbeds), goldenRows(t, g, OutTextEmbeds)
+	// One backend for every encoder, as in a real run: once the model's
+	// weights are on an XLA device they cannot be used by another client.
+	b := newBackend(t)
 	for _, maxBatch := range []int{1, 2, 4} {
 		t.Run(fmt.Sprintf("maxBatch%d", maxBatch), func(t *testing.T) {
-			enc, err := NewEncoder(newBackend(t), m, maxBatch)
+			enc, err := NewEncoder(b, m, maxBatch)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -21,13 +21,16 @@
 #               then STEPS=llm_b1,llm_b16,torch_llm,recon_eval,inception,llm_alt (with the
 #               device tool each call's $OUT comes back on its own: put both raw/
 #               folders in one and run evalrun bench-merge on it anywhere);
+#               on an H200 (2026-11-27) the first half without siglip_alt took
+#               232 s (four steps failing early), llm_b1,llm_b16,torch_llm,decode,
+#               recon_eval,inception 138 s;
 #               recon_eval is the measured end-to-end reconstruction evaluation
 #               behind recon_eval_end_to_end — without it the card reports an upper bound)
 #   DTYPE       our compute dtype (default bfloat16, like the references)
 #   SCAN_LAYERS 1 (default): our transformer stacks run as layer loops, so XLA
 #               compiles one layer body (siglip_alt reruns siglip unrolled);
 #               0: unrolled (siglip_alt reruns it as a loop)
-#   XLA_CACHE   folder for XLA's caches (autotune, kernels); the *_warm steps rerun a
+#   XLA_CACHE   folder for XLA's autotune cache; the *_warm steps rerun a
 #               component with it filled by the cold step (default $OUT/xla-cache)
 #   FIXTURES    parity fixtures (default ./gpu-fixtures)
 #   DUALTOKEN_ATTENTION  auto (default: XLA's fused attention, probed first) |
@@ -67,7 +70,13 @@ if [[ -z $SIGLIP_PY ]]; then
     if [[ -f $p ]]; then SIGLIP_PY=$p; break; fi
   done
 fi
-export GOMLX_BACKEND=${GOMLX_BACKEND:-xla:/opt/torch/.venv/lib/python3.12/site-packages/jax_plugins/xla_cuda13/xla_cuda_plugin.so}
+# JAX's CUDA PJRT plugin, by absolute path (the machine has no network for
+# GoMLX's auto-install); looked for under /opt when the image moved it.
+PLUGIN=/opt/torch/.venv/lib/python3.12/site-packages/jax_plugins/xla_cuda13/xla_cuda_plugin.so
+if [[ -z ${GOMLX_BACKEND:-} && ! -f $PLUGIN ]]; then
+  PLUGIN=$(find /opt /usr -name xla_cuda_plugin.so 2>/dev/null | head -n1 || true)
+fi
+export GOMLX_BACKEND=${GOMLX_BACKEND:-xla:$PLUGIN}
 export GOMLX_NO_AUTO_INSTALL=1
 MERGE_RESERVE_S=70 # the merge runs under timeout 60, a step may overrun by its 10 s kill grace
 
@@ -139,11 +148,10 @@ if [[ ${SCAN_LAYERS:-1} == 1 ]]; then
   ALT_NAME=unrolled
 fi
 
-# XLA's on-disk caches make a second compile of the same graph cheaper: the
-# per-fusion autotune cache skips GEMM autotuning, the kernel cache skips
-# LLVM and ptxas for kernels compiled before. An unknown flag makes XLA
-# abort, so each is probed on a tiny graph first and kept only if taken;
-# raw/xla_flags.txt lists those taken.
+# XLA's on-disk autotune cache makes a second compile of the same graph
+# cheaper: it skips GEMM autotuning. An unknown flag makes XLA abort, so it
+# is probed on a tiny graph first and kept only if taken; raw/xla_flags.txt
+# lists the flags taken.
 mkdir -p "$XLA_CACHE"
 : >"$RAW/xla_flags.txt"
 probe_flag() { # probe_flag NAME FLAG: adds FLAG to XLA_FLAGS if XLA takes it
@@ -161,7 +169,10 @@ if probe_flag autotune "--xla_gpu_per_fusion_autotune_cache_dir=$XLA_CACHE"; the
 else
   echo off >"$RAW/xla_cache.txt" # bench-merge says so beside compile_warm_s
 fi
-probe_flag kernels "--xla_gpu_kernel_cache_file=$XLA_CACHE/kernels.bin" || true
+# Not XLA's kernel cache (--xla_gpu_kernel_cache_file): on an H200 on
+# 2026-11-27 every run that loaded one written by an earlier process failed
+# (CUDA_ERROR_ILLEGAL_INSTRUCTION, then CUDNN_STATUS_EXECUTION_FAILED); the
+# same steps passed with the autotune cache alone.
 
 # The models ask XLA for its fused attention (cuDNN flash attention in bf16;
 # backend.FusedAttention). Should that custom call fail on this card, fall back
@@ -239,6 +250,8 @@ mkdir -p "$OUT/reports/perf"
 rc=0
 timeout 60 "$EVALRUN" bench-merge --raw "$RAW" --card "$CARD" --date "$DATE" --device "$DEVICE" \
   --out-dir "$OUT/reports/perf" || rc=$?
+# One file for tools that bring back only a few files from $OUT.
+tar -czf "$OUT/raw.tgz" -C "$OUT" raw 2>/dev/null || log "could not pack $RAW into $OUT/raw.tgz"
 log "merge rc $rc; total $(($(date +%s) - START))s"
 cat "$RAW/steps.tsv" >&2
 ((rc == 0 || rc == 2)) || rc=1 # the project's exit codes: a timed-out merge (124) is a failure
