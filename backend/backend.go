@@ -59,6 +59,8 @@ func New(spec string) (b compute.Backend, err error) {
 		return xladry.New(cfg)
 	case "go":
 		GuardHeapTail()
+	default:
+		setCUDAXLAFlags(spec)
 	}
 	defer func() {
 		if r := recover(); r != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -57,6 +58,10 @@ type Entry struct {
 	CompileColdScan     *float64 `json:"compile_cold_scan_s,omitempty"`
 	OursUnrolled        *float64 `json:"ours_unrolled,omitempty"`
 	CompileColdUnrolled *float64 `json:"compile_cold_unrolled_s,omitempty"`
+	// OursTritonGEMM / CompileColdTritonGEMM: a rerun (*_triton steps) with
+	// XLA's Triton GEMMs on, which backend.New turns off on CUDA.
+	OursTritonGEMM        *float64 `json:"ours_triton_gemm,omitempty"`
+	CompileColdTritonGEMM *float64 `json:"compile_cold_triton_gemm_s,omitempty"`
 }
 
 // Parity is one package's parity tests run on the card (raw/parity.tsv:
@@ -292,10 +297,10 @@ func (in *Inputs) find(component, preset string, batch int) (string, *Result) {
 	return "", nil
 }
 
-// variant is "warm", "scan" or "unrolled" for the script's rerun files (siglip_warm.json,
+// variant is "warm", "scan", "unrolled" or "triton" for the script's rerun files (siglip_warm.json,
 // encode_scan.json), "" for a main run.
 func variant(file string) string {
-	for _, v := range []string{"warm", "scan", "unrolled"} {
+	for _, v := range []string{"warm", "scan", "unrolled", "triton"} {
 		if strings.HasSuffix(stem(file), "_"+v) {
 			return v
 		}
@@ -334,6 +339,17 @@ func Merge(in *Inputs, card, date, device string) *CardReport {
 	if len(in.XLAFlags) > 0 {
 		rep.Notes = append(rep.Notes, "compile_warm_s: a new process with the XLA caches the cold run filled ("+strings.Join(in.XLAFlags, " ")+")")
 	}
+	// The XLA flags our main runs compiled with (backend.New adds Triton
+	// GEMMs off on CUDA; the *_triton reruns turn them on).
+	flags := map[string]bool{}
+	for f, r := range in.Runs {
+		if variant(f) != "triton" && r.XLAFlags != "" {
+			flags[r.XLAFlags] = true
+		}
+	}
+	if len(flags) > 0 {
+		rep.Notes = append(rep.Notes, "XLA_FLAGS of our runs: "+strings.Join(slices.Sorted(maps.Keys(flags)), " | "))
+	}
 	entry := func(file string, r *Result) *Entry {
 		e := &Entry{Ours: ptr(r.Throughput), Unit: r.Unit, CompileCold: ptr(r.CompileSeconds), OursDType: r.DType,
 			ShareOfPeak: ptr(r.ShareOfPeak), Source: file}
@@ -351,6 +367,9 @@ func Merge(in *Inputs, card, date, device string) *CardReport {
 		}
 		if u := in.rerun(file, "unrolled"); u != nil {
 			e.OursUnrolled, e.CompileColdUnrolled = ptr(u.Throughput), ptr(u.CompileSeconds)
+		}
+		if tr := in.rerun(file, "triton"); tr != nil {
+			e.OursTritonGEMM, e.CompileColdTritonGEMM = ptr(tr.Throughput), ptr(tr.CompileSeconds)
 		}
 		e.ScanLayers = r.ScanLayers
 		return e

@@ -44,6 +44,7 @@ func fakeRaw(t *testing.T) string {
 	result("decode_warm.json", "dualtoken-decode", "so400m-384", 16, 199, 8, 705, 0)
 	result("siglip_scan.json", "siglip-vision", "so400m-384", 32, 580, 15, 705, 27)
 	result("encode_unrolled.json", "dualtoken-encode", "so400m-384", 16, 410, 120, 705, 27)
+	result("siglip_triton.json", "siglip-vision", "so400m-384", 32, 560, 60, 705, 27)
 	put("xla_cache.txt", "off\n")
 	put("xla_flags.txt", "--xla_gpu_kernel_cache_file=/x/kernels.bin\n\n")
 	put("parity.tsv", "siglip\t0\t12\t9\t0\nllm\t1\t8\t3\t1\ndualtoken\t0\t20\t6\t0\n")
@@ -92,6 +93,8 @@ func TestMergeFakeRun(t *testing.T) {
 	near("encode ours is the cold run", rep.Components["dualtoken_encode"].Ours, 400)
 	near("encode unrolled throughput", rep.Components["dualtoken_encode"].OursUnrolled, 410)
 	near("encode unrolled compile", rep.Components["dualtoken_encode"].CompileColdUnrolled, 120)
+	near("siglip with Triton GEMMs", sv.OursTritonGEMM, 560)
+	near("siglip with Triton GEMMs, compile", sv.CompileColdTritonGEMM, 60)
 	if len(rep.Parity) != 3 || !rep.Parity[0].OK || rep.Parity[1].OK || rep.Parity[1].Failed != 1 || !rep.Parity[2].OK {
 		t.Errorf("parity %+v", rep.Parity)
 	}
@@ -295,5 +298,47 @@ func TestReadInputsNamesGarbageTorchFile(t *testing.T) {
 	}
 	if len(in.Skips) != 1 || !strings.Contains(in.Skips[0], "torch_llm.jsonl: no JSON line") {
 		t.Errorf("skips %q", in.Skips)
+	}
+}
+
+// TestMergeNotesXLAFlags: the flags our main runs compiled with are noted
+// once each; a *_triton rerun's are not.
+func TestMergeNotesXLAFlags(t *testing.T) {
+	dir := t.TempDir()
+	for file, flags := range map[string]string{
+		"siglip.json":        "--xla_gpu_enable_triton_gemm=false",
+		"encode.json":        "--xla_gpu_enable_triton_gemm=false",
+		"siglip_triton.json": "--xla_gpu_enable_triton_gemm=true",
+	} {
+		comp := "siglip-vision"
+		if file == "encode.json" {
+			comp = "dualtoken-encode"
+		}
+		r := &Result{Schema: Schema, Tool: "evalrun bench", Component: comp, Preset: "so400m-384", Batch: 32,
+			DType: "bfloat16", Unit: "img/s", Throughput: 100, XLAFlags: flags}
+		data, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, file), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in, err := ReadInputs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := Merge(in, "h200", "2026-12-01", "NVIDIA H200")
+	var got []string
+	for _, n := range rep.Notes {
+		if strings.HasPrefix(n, "XLA_FLAGS of our runs: ") {
+			got = append(got, n)
+		}
+	}
+	if want := "XLA_FLAGS of our runs: --xla_gpu_enable_triton_gemm=false"; len(got) != 1 || got[0] != want {
+		t.Errorf("notes %q, want one %q", got, want)
+	}
+	if e := rep.Components["siglip_vision_bf16_b32"]; e == nil || e.OursTritonGEMM == nil {
+		t.Errorf("siglip entry %+v: want the triton rerun beside it", e)
 	}
 }

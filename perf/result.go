@@ -35,6 +35,9 @@ type Result struct {
 	Backend     string `json:"backend"`      // the spec, e.g. "go" or "xla:/…/xla_cuda_plugin.so"
 	BackendName string `json:"backend_name"` // compute.Backend.Name()
 	Device      string `json:"device"`       // compute.Backend.Description()
+	// XLAFlags is $XLA_FLAGS as the XLA backend ran with it (backend.New adds
+	// Triton GEMMs off for CUDA plugins); empty on other backends.
+	XLAFlags string `json:"xla_flags,omitempty"`
 
 	Config       map[string]any `json:"config"`
 	Params       int64          `json:"params"`
@@ -93,7 +96,7 @@ func Run(b compute.Backend, spec string, o Options, plans []PeakPlan) (*Result, 
 	r := &Result{
 		Schema: Schema, Tool: "evalrun bench", Date: time.Now().UTC().Format(time.RFC3339),
 		Component: w.Component, Preset: w.Preset, Batch: w.Batch, DType: precision.Name(w.DType), ScanLayers: o.ScanLayers,
-		Backend: spec, BackendName: b.Name(), Device: b.Description(),
+		Backend: spec, BackendName: b.Name(), Device: b.Description(), XLAFlags: xlaFlags(b.Name()),
 		Config: w.Config, Params: w.Params, Unit: w.Unit, ItemsPerCall: w.ItemsPerCall,
 		FLOPsPerItem: w.FLOPsPerCall / w.ItemsPerCall, FLOPsPerCall: w.FLOPsPerCall, SetupSeconds: w.SetupSeconds,
 		Timing: *t, Throughput: w.ItemsPerCall / t.Median, AchievedTFLOPs: w.FLOPsPerCall / t.Median / 1e12,
@@ -226,4 +229,13 @@ func WriteTable(w io.Writer, rs ...*Result) error {
 		fmt.Fprintf(w, "  * memory: Go heap peak %s, process RSS peak %s; %s\n", mib(r.Memory.GoHeapPeakBytes), mib(r.Memory.RSSPeakBytes), r.Memory.Note)
 	}
 	return nil
+}
+
+// xlaFlags is $XLA_FLAGS for the XLA backend (the flags its compiler ran
+// with), "" for the others.
+func xlaFlags(backendName string) string {
+	if backendName != "xla" {
+		return ""
+	}
+	return os.Getenv(backend.EnvXLAFlags)
 }

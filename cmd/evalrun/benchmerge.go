@@ -95,6 +95,9 @@ func (c *benchMergeCmd) Run(g *Globals) error {
 		if e.OursScan != nil {
 			line += fmt.Sprintf("  layer loop %.2f %s, compile %.1f s", *e.OursScan, e.Unit, *e.CompileColdScan)
 		}
+		if e.OursTritonGEMM != nil {
+			line += fmt.Sprintf("  Triton GEMMs %.2f %s, compile %.1f s", *e.OursTritonGEMM, e.Unit, *e.CompileColdTritonGEMM)
+		}
 		fmt.Println(line)
 	}
 	for _, p := range rep.Parity {

@@ -12,18 +12,18 @@
 #   OUT         output folder (default ./out); raw step outputs go to $OUT/raw
 #   BUDGET_S    wall-clock budget of the whole script, merge included (default 290)
 #   STEPS       comma-separated steps to run (default: all, in this order):
-#               parity,siglip,siglip_warm,siglip_alt,torch_siglip,encode,decode,
+#               parity,siglip,siglip_warm,siglip_triton,siglip_alt,torch_siglip,encode,decode,
 #               encode_warm,decode_warm,recon_eval,llm_b1,llm_b16,torch_llm,inception,
 #               llm_alt (llm_b1 in the other layer formulation, last: it takes the
 #               budget left)
 #               (all of them do not fit one 5-minute run: split in two, e.g.
-#               STEPS=parity,siglip,siglip_warm,siglip_alt,torch_siglip,encode,decode,encode_warm,decode_warm
+#               STEPS=parity,siglip,siglip_warm,siglip_triton,siglip_alt,torch_siglip,encode,decode,encode_warm,decode_warm
 #               then STEPS=llm_b1,llm_b16,torch_llm,recon_eval,inception,llm_alt (with the
 #               device tool each call's $OUT comes back on its own: put both raw/
 #               folders in one and run evalrun bench-merge on it anywhere);
-#               on an H200 (2026-11-27) the first half without siglip_alt took
-#               232 s (four steps failing early), llm_b1,llm_b16,torch_llm,decode,
-#               recon_eval,inception 138 s;
+#               on an H200 (2026-11-27) parity,siglip,siglip_warm,torch_siglip,
+#               encode,decode,encode_warm,decode_warm took 232 s (four steps failing
+#               early), llm_b1,llm_b16,torch_llm,decode,recon_eval,inception 138 s;
 #               recon_eval is the measured end-to-end reconstruction evaluation
 #               behind recon_eval_end_to_end — without it the card reports an upper bound)
 #   DTYPE       our compute dtype (default bfloat16, like the references)
@@ -50,7 +50,7 @@ cd "$ROOT"
 OUT=${OUT:-$ROOT/out}
 RAW=$OUT/raw
 BUDGET_S=${BUDGET_S:-290}
-STEPS=${STEPS:-parity,siglip,siglip_warm,siglip_alt,torch_siglip,encode,decode,encode_warm,decode_warm,recon_eval,llm_b1,llm_b16,torch_llm,inception,llm_alt}
+STEPS=${STEPS:-parity,siglip,siglip_warm,siglip_triton,siglip_alt,torch_siglip,encode,decode,encode_warm,decode_warm,recon_eval,llm_b1,llm_b16,torch_llm,inception,llm_alt}
 DTYPE=${DTYPE:-bfloat16}
 XLA_CACHE=${XLA_CACHE:-$OUT/xla-cache}
 FIXTURES=${FIXTURES:-$ROOT/gpu-fixtures}
@@ -197,6 +197,11 @@ if want siglip; then
 fi
 if want siglip_warm; then
   step siglip_warm 120 30 siglip_warm.json -- "${BENCH[@]}" "${LOOP[@]}" --component siglip-vision --preset so400m-384 --batch 32 --iters 3
+fi
+if want siglip_triton; then
+  # backend.New turns XLA's Triton GEMMs off on CUDA (cuBLAS instead): this
+  # rerun with them on keeps that choice measured on every card.
+  step siglip_triton 120 30 siglip_triton.json -- env XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_enable_triton_gemm=true" "${BENCH[@]}" "${LOOP[@]}" --component siglip-vision --preset so400m-384 --batch 32 --iters 10
 fi
 if want siglip_alt; then
   step "siglip_$ALT_NAME" 170 40 "siglip_$ALT_NAME.json" -- "${BENCH[@]}" "${ALT[@]}" --component siglip-vision --preset so400m-384 --batch 32 --iters 10
