@@ -42,14 +42,24 @@ func isGo(b compute.Backend) bool {
 // its DotGeneral honours tf32=false; model/conv then takes its
 // matrix-product form for float32.
 func ConvRoundsFloat32(b compute.Backend) bool {
-	var xb *xla.Backend
+	xb := asXLA(b)
+	return xb != nil && xb.IsCUDA() && !xb.DotGeneralUseTF32
+}
+
+// IsCUDA reports whether b runs on NVIDIA GPUs (XLA's CUDA plugin; not the
+// dry backend, which runs nothing).
+func IsCUDA(b compute.Backend) bool {
+	xb, ok := b.(*xla.Backend)
+	return ok && xb.IsCUDA()
+}
+
+// asXLA is b's go-xla backend (the dry one's too), else nil.
+func asXLA(b compute.Backend) *xla.Backend {
 	switch v := b.(type) {
 	case *xla.Backend:
-		xb = v
+		return v
 	case *xladry.Backend:
-		xb = v.Backend
-	default:
-		return false
+		return v.Backend
 	}
-	return xb != nil && xb.IsCUDA() && !xb.DotGeneralUseTF32
+	return nil
 }

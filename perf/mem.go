@@ -10,9 +10,10 @@ import (
 	"time"
 )
 
-// Memory is the peak memory of a run. DeviceBytes is nil: the compute
-// backends (Go, XLA PJRT via compute v0.1.14) report no device memory use, so
-// the GPU script samples nvidia-smi beside the run instead.
+// Memory is the peak memory of a run. DeviceBytes is nil except on XLA
+// CUDA, where nvidia-smi is sampled beside the run (devMemSampler): the
+// compute backends (Go, XLA PJRT via compute v0.1.14) report no device
+// memory use.
 type Memory struct {
 	RSSPeakBytes    int64  `json:"rss_peak_bytes"`      // process resident set high-water mark (VmHWM): Go heap + C/XLA allocations, host only
 	GoHeapPeakBytes int64  `json:"go_heap_peak_bytes"`  // Go heap objects, sampled every 10 ms
@@ -74,7 +75,7 @@ func (s *MemSampler) Stop() Memory {
 	s.done.Wait()
 	s.read()
 	return Memory{RSSPeakBytes: rssPeak(), GoHeapPeakBytes: s.heap, GoTotalPeak: s.total,
-		Note: "device memory is not reported by the backend; scripts/gpu/bench.sh samples nvidia-smi"}
+		Note: "device memory is not reported by this backend"}
 }
 
 // rssPeak reads VmHWM from /proc/self/status (0 where there is none).

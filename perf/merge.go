@@ -355,6 +355,8 @@ func Merge(in *Inputs, card, date, device string) *CardReport {
 			ShareOfPeak: ptr(r.ShareOfPeak), Source: file}
 		if v, ok := in.GPUMiB[stem(file)]; ok {
 			e.DevicePeakMiB = ptr(v)
+		} else if r.Memory.DeviceBytes != nil { // the run's own nvidia-smi samples
+			e.DevicePeakMiB = ptr(float64(*r.Memory.DeviceBytes) / (1 << 20))
 		}
 		if l, ok := r.Config["layers"]; ok {
 			e.Source += fmt.Sprintf(" (%v layers)", l)

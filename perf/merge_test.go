@@ -302,7 +302,8 @@ func TestReadInputsNamesGarbageTorchFile(t *testing.T) {
 }
 
 // TestMergeNotesXLAFlags: the flags our main runs compiled with are noted
-// once each; a *_triton rerun's are not.
+// once each; a *_triton rerun's are not. Without .gpumem files the device
+// peak is the run's own.
 func TestMergeNotesXLAFlags(t *testing.T) {
 	dir := t.TempDir()
 	for file, flags := range map[string]string{
@@ -314,8 +315,9 @@ func TestMergeNotesXLAFlags(t *testing.T) {
 		if file == "encode.json" {
 			comp = "dualtoken-encode"
 		}
+		dev := int64(3000) << 20
 		r := &Result{Schema: Schema, Tool: "evalrun bench", Component: comp, Preset: "so400m-384", Batch: 32,
-			DType: "bfloat16", Unit: "img/s", Throughput: 100, XLAFlags: flags}
+			DType: "bfloat16", Unit: "img/s", Throughput: 100, XLAFlags: flags, Memory: Memory{DeviceBytes: &dev}}
 		data, err := json.Marshal(r)
 		if err != nil {
 			t.Fatal(err)
@@ -340,5 +342,7 @@ func TestMergeNotesXLAFlags(t *testing.T) {
 	}
 	if e := rep.Components["siglip_vision_bf16_b32"]; e == nil || e.OursTritonGEMM == nil {
 		t.Errorf("siglip entry %+v: want the triton rerun beside it", e)
+	} else if e.DevicePeakMiB == nil || *e.DevicePeakMiB != 3000 {
+		t.Errorf("device MiB %v: want the run's own 3000 (no .gpumem file)", e.DevicePeakMiB)
 	}
 }

@@ -84,6 +84,11 @@ type Host struct {
 func Run(b compute.Backend, spec string, o Options, plans []PeakPlan) (*Result, error) {
 	mem := StartMemSampler()
 	defer mem.Stop()
+	var dev *devMemSampler
+	if backend.IsCUDA(b) {
+		dev = startDevMemSampler()
+		defer dev.stop(&Memory{}) // ends nvidia-smi on an early return
+	}
 	w, err := Build(b, o)
 	if err != nil {
 		return nil, err
@@ -131,6 +136,9 @@ func Run(b compute.Backend, spec string, o Options, plans []PeakPlan) (*Result, 
 	}
 	r.PeakError = strings.TrimPrefix(r.PeakError, "; ")
 	r.Memory = mem.Stop()
+	if dev != nil {
+		dev.stop(&r.Memory)
+	}
 	return r, nil
 }
 
@@ -226,7 +234,11 @@ func WriteTable(w io.Writer, rs ...*Result) error {
 		for _, n := range r.Notes {
 			fmt.Fprintf(w, "  * %s\n", n)
 		}
-		fmt.Fprintf(w, "  * memory: Go heap peak %s, process RSS peak %s; %s\n", mib(r.Memory.GoHeapPeakBytes), mib(r.Memory.RSSPeakBytes), r.Memory.Note)
+		dev := ""
+		if r.Memory.DeviceBytes != nil {
+			dev = ", device peak " + mib(*r.Memory.DeviceBytes)
+		}
+		fmt.Fprintf(w, "  * memory: Go heap peak %s, process RSS peak %s%s; %s\n", mib(r.Memory.GoHeapPeakBytes), mib(r.Memory.RSSPeakBytes), dev, r.Memory.Note)
 	}
 	return nil
 }
