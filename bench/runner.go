@@ -471,24 +471,12 @@ func predictInto(ctx context.Context, task Task, m Model, todo []Item, cfg RunCo
 		)
 		_ = bar.RenderBlank() // starts the clock now, so the first rate shown is the first batch's
 	}
+	var batches [][]Item
 	for start := 0; start < len(todo); start += cfg.BatchSize {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		batch := todo[start:min(start+cfg.BatchSize, len(todo))]
-		if ip, ok := task.(ImagePather); ok && start+cfg.BatchSize < len(todo) {
-			// Decode the next batch while the model runs on this one.
-			next := todo[start+cfg.BatchSize : min(start+2*cfg.BatchSize, len(todo))]
-			paths := make([]string, len(next))
-			for i, it := range next {
-				paths[i] = ip.ImagePath(it)
-			}
-			prefetchImages(paths)
-		}
-		recs, err := task.Predict(ctx, m, batch)
-		if err != nil {
-			return fmt.Errorf("%s: predicting items %s..%s: %w", task.Name(), batch[0].ID, batch[len(batch)-1].ID, err)
-		}
+		batches = append(batches, todo[start:min(start+cfg.BatchSize, len(todo))])
+	}
+	err = RunBatches(ctx, task, m, batches, func(k int, recs []Record) error {
+		batch := batches[k]
 		if len(recs) != len(batch) {
 			return fmt.Errorf("%s: Predict returned %d records for %d items", task.Name(), len(recs), len(batch))
 		}
@@ -513,6 +501,10 @@ func predictInto(ctx context.Context, task Task, m Model, todo []Item, cfg RunCo
 		if bar != nil {
 			bar.Add(len(batch))
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	return f.Sync()
 }

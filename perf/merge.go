@@ -484,15 +484,15 @@ func reconEvalEntry(e *Entry, r *Result) *Entry {
 		return e
 	}
 	e.Ours = ptr(re.ImgPerS)
-	mode := "pipelined"
+	mode := "batches as evalrun run schedules them"
 	if !re.Overlapped {
-		mode = "stages in turn (--no-overlap)"
+		mode = "each batch in turn (--no-overlap)"
 	}
 	var stages []string
 	for _, n := range StageNames {
 		stages = append(stages, fmt.Sprintf("%s %.2f", n, 1e3*re.StagePerImage[n]))
 	}
-	e.Note = fmt.Sprintf("measured end to end: recon-eval %s, batch %d, %s, %s, %d timed images in %.1f s (decode, crop, Reconstruct, uint8, PSNR/SSIM, JPEG q95 + clean-fid resize, Inception pool3, FID statistics; random weights); ms/img: %s; bottleneck %s; device-bound rate %.0f img/s; 50,000 images would take %.1f min",
+	e.Note = fmt.Sprintf("measured end to end: recon-eval %s, batch %d, %s, %s, %d timed images in %.1f s (the recon task's Predict on image files: decode, crop, Reconstruct, PSNR/SSIM, JPEG q95 round trips and Inception pool3 of ground truth and reconstruction, predictions written; random weights); ms/img: %s; bottleneck %s; device-bound rate %.0f img/s; 50,000 images would take %.1f min",
 		r.Preset, r.Batch, r.DType, mode, re.TimedImages, re.Window, strings.Join(stages, ", "), re.Bottleneck, re.DeviceBound, 50000/re.ImgPerS/60)
 	return e
 }

@@ -193,7 +193,7 @@ func writeReconEvalRun(t *testing.T, dir, file, preset string) {
 		Timing: Timing{CompileSeconds: 95}, Config: map[string]any{"image": 384},
 		Peak: &Peak{DType: "bfloat16", N: 8192, TFLOPs: 705},
 		ReconEval: &ReconEvalReport{Overlapped: true, Images: 352, TimedImages: 320, Window: 320.0 / 140, ImgPerS: 140,
-			DeviceBound: 180, Bottleneck: "tokenizer", StagePerImage: map[string]float64{"tokenizer": 0.004, "inception": 0.0015}}}
+			DeviceBound: 180, Bottleneck: "reconstruct", StagePerImage: map[string]float64{"reconstruct": 0.004, "inception": 0.0015}}}
 	data, err := json.Marshal(r)
 	if err != nil {
 		t.Fatal(err)
@@ -228,7 +228,7 @@ func TestMergeReconEvalMeasured(t *testing.T) {
 	if e == nil || e.Ours == nil || *e.Ours != 140 {
 		t.Fatalf("measured entry %+v, want ours 140 (the window rate)", e)
 	}
-	if !strings.HasPrefix(e.Note, "measured end to end: ") || !strings.Contains(e.Note, "bottleneck tokenizer") || !strings.Contains(e.Note, "tokenizer 4.00") {
+	if !strings.HasPrefix(e.Note, "measured end to end: ") || !strings.Contains(e.Note, "bottleneck reconstruct") || !strings.Contains(e.Note, "reconstruct 4.00") {
 		t.Errorf("note %q", e.Note)
 	}
 	if e.CompileCold == nil || *e.CompileCold != 95 || e.Source != "recon_eval.json" || e.OursDType != "bfloat16" || e.Unit != "img/s" {

@@ -2,22 +2,24 @@ package perf
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/gomlx/compute"
-	. "github.com/gomlx/gomlx/core/graph" //nolint:revive // graph DSL
-	"github.com/gomlx/gomlx/core/tensors"
-	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/dualtoken/evalharness/bench"
+	"github.com/dualtoken/evalharness/bench/models"
+	"github.com/dualtoken/evalharness/bench/recon"
 	"github.com/dualtoken/evalharness/imageio"
-	"github.com/dualtoken/evalharness/metrics"
 	"github.com/dualtoken/evalharness/model/dualtoken"
 	"github.com/dualtoken/evalharness/model/inception"
 	"github.com/dualtoken/evalharness/model/precision"
@@ -25,48 +27,53 @@ import (
 	"github.com/dualtoken/evalharness/world"
 )
 
-// ReconEvalComponent is the end-to-end reconstruction evaluation: the work
-// bench/recon does per batch (decode, crop, tokenizer Reconstruct, uint8
-// images, PSNR and both SSIMs, JPEG q95 round trip, clean-fid resize,
-// Inception pool3, FID statistics) as one pipelined loop.
+// ReconEvalComponent is the end-to-end reconstruction evaluation: the recon
+// task's own Predict (bench/recon: decode, crop, tokenizer Reconstruct,
+// PSNR and both SSIMs, JPEG q95 round trips, Inception pool3 of ground truth
+// and reconstruction) on images in files, batches scheduled by the runner's
+// own bench.RunBatches, and the predictions written as `evalrun run` writes
+// them.
 const ReconEvalComponent = "recon-eval"
 
-// The stages of a recon-eval batch, in pipeline order.
+// The stages of a recon-eval batch: bench/recon's, then writing the
+// predictions.
 const (
-	stDecode     = iota // host: JPEG decode, shorter-side crop, SigLIP pixels
-	stTokenizer         // device: Model.Reconstruct, images and codes to the host
-	stToUint8           // host: float images to uint8 (eval.py's rounding), codes to int32
-	stPSNRSSIM          // host: PSNR, SSIM (Wang) and SSIM (torchmetrics) per image
-	stIncPrep           // host: JPEG q95 round trip, clean-fid resize to 299, normalise
-	stInception         // device: Inception pool3, features to the host
-	stAccumulate        // host: fold the features into the FID mean and covariance
+	stLoad = iota
+	stReconstruct
+	stMetrics
+	stJPEG
+	stInception
+	stRecords
+	stWrite
 	numStages
 )
 
 // StageNames are the recon-eval stages as the JSON names them.
-var StageNames = [numStages]string{"decode_preprocess", "tokenizer", "to_uint8", "psnr_ssim", "inception_prep", "inception", "fid_accumulate"}
+var StageNames = [numStages]string{recon.StageLoad, recon.StageReconstruct, recon.StageMetrics, recon.StageJPEG,
+	recon.StageInception, recon.StageRecords, "write_predictions"}
 
-var deviceStage = [numStages]bool{stTokenizer: true, stInception: true}
+var deviceStage = [numStages]bool{stReconstruct: true, stInception: true}
 
 // sourceQuality is the JPEG quality of the synthetic source images (ImageNet
 // val files are mostly written at about this quality).
 const sourceQuality = 90
 
-// maxSources caps the distinct source images held in memory; batches cycle
-// through them.
-const maxSources = 64
+// minSources is the fewest distinct source files; batches cycle through
+// max(minSources, 2×batch) of them, so that the next batch's files differ
+// from the current one's and the runner decodes them ahead.
+const minSources = 64
 
 // ReconEvalReport is what the recon-eval component measured beyond the
 // common timing (Result.ReconEval). Batches 0..warmup are untimed; the rate
 // is the timed images over the window between the completion of the last
 // untimed batch and that of the last batch. A stage's time per image is its
 // busy time on the timed batches (each batch's whole interval in that stage)
-// over the timed images. Each stage is one goroutine (parallel inside over
-// the batch's images), so the stage times sum to Busy + Overlap over the
-// timed span (first start of a timed batch's stage to the last completion),
-// and each alone fits in that span.
+// over the timed images. The stages are those of bench/recon's
+// PredictStaged plus the runner's writing of the predictions; the stage
+// times sum to Busy + Overlap over the timed span (first start of a timed
+// batch's stage to the last completion), and each alone fits in that span.
 type ReconEvalReport struct {
-	Overlapped  bool    `json:"overlapped"`   // stages ran as a pipeline (false: --no-overlap, one after another)
+	Overlapped  bool    `json:"overlapped"`   // batches ran as `evalrun run` runs them (false: --no-overlap, each batch's Predict in turn)
 	Images      int     `json:"images"`       // images through every stage (first and warm-up batches included)
 	TimedImages int     `json:"timed_images"` // images completed inside the timed window
 	Window      float64 `json:"window_s"`     // the timed window's wall time
@@ -75,7 +82,7 @@ type ReconEvalReport struct {
 	// SequentialEstimate is 1/SumPerImage: the rate if the same stage times
 	// ran one after another (an estimate; --no-overlap measures it).
 	SequentialEstimate float64            `json:"sequential_estimate_img_per_s"`
-	DevicePerImage     float64            `json:"device_s_per_image"` // tokenizer + inception
+	DevicePerImage     float64            `json:"device_s_per_image"` // reconstruct + inception (with its host preprocessing)
 	HostPerImage       float64            `json:"host_s_per_image"`   // the other stages
 	DeviceBound        float64            `json:"device_bound_img_per_s"`
 	Bottleneck         string             `json:"bottleneck"`   // the stage with the most busy time
@@ -91,8 +98,8 @@ type ReconEvalReport struct {
 	FirstInception   float64            `json:"first_inception_call_s"`
 	CompileTokenizer float64            `json:"compile_tokenizer_s"` // first call minus the median batch
 	CompileIncept    float64            `json:"compile_inception_s"`
-	MetricImages     int                `json:"metric_images"` // images with PSNR and SSIM computed
-	FeatureRows      int                `json:"feature_rows"`  // rows in the FID statistics
+	MetricImages     int                `json:"metric_images"` // records with PSNR and SSIM
+	FeatureRows      int                `json:"feature_rows"`  // records with Inception features of the ground truth and the reconstruction
 	// MeanPSNR and MeanSSIM are of random weights' reconstructions: they show
 	// the metrics ran, not the tokenizer's quality.
 	MeanPSNR float64 `json:"psnr_mean"`
@@ -131,47 +138,35 @@ type span struct {
 	start, end time.Time
 }
 
-// reconBatch carries one batch through the stages.
-type reconBatch struct {
-	k    int
-	gts  []*imageio.Image // ground truth at the tokenizer's input size
-	px   []float32        // [B,3,S,S] SigLIP pixels
-	rec  []float32        // [B,3,S',S'] reconstructions in [-1,1]
-	recH int
-	recW int
-	code []int64          // [B,G,G,D] pixel codes
-	imgs []*imageio.Image // uint8 reconstructions
-	ids  [][]int32        // per-image codes, as the real run keeps them for the codebook statistics
-	incX []float32        // [B,3,299,299]
-	feat []float64        // [B,2048]
-}
-
 // reconEval is the prepared workload.
 type reconEval struct {
-	m         *dualtoken.Model
-	inc       *model.Exec
-	size      int
-	batch     int
-	total     int // batches: first + warm-up + timed
-	warmup    int
-	overlap   bool
-	sources   [][]byte
-	devMu     sync.Mutex
-	spans     [numStages][]span
-	done      []time.Time // completion of each batch (all its stages)
-	acc       *metrics.StatsAccumulator
-	psnr      float64
-	ssim      float64
-	metricN   int
+	task    *recon.Task
+	model   *models.DualToken
+	dtm     *dualtoken.Model
+	net     *inception.Net
+	dir     string   // the source images and the predictions file
+	preds   *os.File // predictions, written as the runner writes them
+	batches [][]bench.Item
+	batch   int
+	total   int // batches: first + warm-up + timed
+	warmup  int
+	overlap bool
+
+	mu      sync.Mutex
+	spans   [numStages][]span
+	done    []time.Time // completion of each batch (its records written)
+	psnr    float64
+	ssim    float64
+	metricN int
+	featN   int
+
 	next      int // sequential mode: the next batch
-	stepped   int // pipeline mode: completions waited for
+	stepped   int // pipelined mode: completions waited for
 	started   bool
-	quit      chan struct{}
-	quitOnce  sync.Once
-	errMu     sync.Mutex
-	err       error
+	cancel    context.CancelFunc
 	completed chan int
-	wg        sync.WaitGroup
+	finished  chan error // the pipeline's end
+	closeOnce sync.Once
 }
 
 func buildReconEval(b compute.Backend, o Options) (*Workload, error) {
@@ -206,53 +201,83 @@ func newReconEval(b compute.Backend, o Options) (*Workload, *reconEval, error) {
 	if err := view.SetScanLayers(o.ScanLayers); err != nil {
 		return nil, nil, err
 	}
-	incStore := model.NewStore()
-	if err := inception.LoadVariables(incStore.RootScope(), inception.FormulaWeights(inception.StateDictSpecs())); err != nil {
-		return nil, nil, err
-	}
-	inc, err := model.NewExec(b, incStore, func(scope *model.Scope, x *Node) *Node {
-		pool3, _ := inception.Forward(scope, x)
-		return pool3
-	})
+	net, err := inception.New(b, inception.FormulaWeights(inception.StateDictSpecs()))
 	if err != nil {
 		return nil, nil, err
 	}
 	S := fc.Tower.Vision.ImageSize
 	total := 1 + o.Warmup + o.Iters
-	e := &reconEval{m: m, inc: inc, size: S, batch: o.Batch, total: total, warmup: o.Warmup, overlap: !o.NoOverlap,
-		acc: metrics.NewStatsAccumulator(2048), quit: make(chan struct{}), completed: make(chan int, total)}
-	var srcBytes int
-	for i := range min(maxSources, total*o.Batch) {
+	e := &reconEval{dtm: m, net: net, batch: o.Batch, total: total, warmup: o.Warmup, overlap: !o.NoOverlap,
+		completed: make(chan int, total), finished: make(chan error, 1)}
+	fail := func(err error) (*Workload, *reconEval, error) {
+		e.release()
+		return nil, nil, err
+	}
+	if e.dir, err = os.MkdirTemp("", "recon-eval-"); err != nil {
+		return fail(err)
+	}
+	imgDir := filepath.Join(e.dir, "images")
+	if err := os.MkdirAll(imgDir, 0o755); err != nil {
+		return fail(err)
+	}
+	var srcBytes, sources int
+	for i := range max(minSources, 2*o.Batch) {
 		var buf bytes.Buffer
 		if err := imageio.EncodeJPEG(&buf, world.Generate(o.Seed+3, i).Image(S), sourceQuality); err != nil {
-			return nil, nil, err
+			return fail(err)
 		}
-		e.sources = append(e.sources, buf.Bytes())
+		if err := os.WriteFile(filepath.Join(imgDir, fmt.Sprintf("%05d.jpg", i)), buf.Bytes(), 0o644); err != nil {
+			return fail(err)
+		}
 		srcBytes += buf.Len()
+		sources++
+	}
+	t, err := bench.New(recon.Name, bench.Options{Data: imgDir,
+		Extra: map[string]string{"jpeg": "q95", "fid_mode": inception.Clean.String()}})
+	if err != nil {
+		return fail(err)
+	}
+	e.task = t.(*recon.Task)
+	e.task.UseInception(net)
+	e.task.SetTrace(e.trace)
+	items, err := e.task.Items()
+	if err != nil {
+		return fail(err)
+	}
+	for k := range total {
+		batch := make([]bench.Item, o.Batch)
+		for i := range batch {
+			batch[i] = items[(k*o.Batch+i)%len(items)]
+		}
+		e.batches = append(e.batches, batch)
+	}
+	e.model = models.NewDualTokenFrom(m, o.Batch, bench.ModelInfo{Name: "random " + o.Preset})
+	if e.preds, err = os.Create(filepath.Join(e.dir, "predictions.jsonl")); err != nil {
+		return fail(err)
 	}
 	v := &fc.Tower.Vision
 	_, q := fc.PixelQuantizer()
+	incStore := net.Store()
 	w := &Workload{
 		Component: o.Component, Preset: o.Preset, Batch: o.Batch, Unit: "img/s", ItemsPerCall: float64(o.Batch),
-		FLOPsPerCall: float64(o.Batch) * (DualTokenReconstruct(fc) + Inception(inception.InputSize)),
+		// Inception runs on the ground truth and the reconstruction.
+		FLOPsPerCall: float64(o.Batch) * (DualTokenReconstruct(fc) + 2*Inception(inception.InputSize)),
 		Params:       storeParams(m.Store) + storeParams(incStore),
 		Config: map[string]any{"tower_width": v.HiddenSize, "tower_layers": v.NumLayers, "image": S, "patch": v.PatchSize,
 			"grid": fc.Grid(), "depth": q.Depth(), "codes": q.NEmbed, "output": fc.Decoder.Resolution,
 			"layer_recon": fc.LayerRecon, "layer_sem": fc.LayerSem, "overlapped": e.overlap,
-			"source_images": len(e.sources), "source_jpeg_quality": sourceQuality, "source_jpeg_bytes_mean": srcBytes / len(e.sources),
+			"source_images": sources, "source_jpeg_quality": sourceQuality, "source_jpeg_bytes_mean": srcBytes / max(1, sources),
 			"fid_mode": inception.Clean.String(), "fid_jpeg": "q95", "inception_weight_bytes": precision.Bytes(incStore.IterVariables()),
 			"batches": total},
 		Notes: append([]string{
-			fmt.Sprintf("end-to-end reconstruction evaluation as bench/recon runs it per batch: %d procedural scenes (package world) rendered at %d px, held as JPEG q%d in memory and decoded every batch (imageio), shorter-side crop and SigLIP pixels; Model.Reconstruct (tower to the taps, pixel quantiser, decoder) on the device; uint8 images; PSNR, SSIM (Wang) and SSIM (torchmetrics); JPEG q95 round trip and clean-fid resize to 299; Inception pool3 on the device; FID mean and covariance accumulated (metrics.StatsAccumulator). The reference set's features are precomputed once in a real run and are not part of this loop", len(e.sources), S, sourceQuality),
+			fmt.Sprintf("end-to-end reconstruction evaluation through the recon task's own code (bench/recon PredictStaged, batches scheduled by bench.RunBatches as `evalrun run` does: the next batch's files decoded ahead, a batch's metrics and Inception running beside the next batch's reconstruction): %d procedural scenes (package world) rendered at %d px and written as JPEG q%d files, read and decoded every batch, shorter-side crop; the dualtoken model's Reconstruct (SigLIP pixels, tower to the taps, pixel quantiser, decoder, uint8 images); PSNR, SSIM (Wang) and SSIM (torchmetrics); JPEG q95 round trips of ground truth and reconstruction and one Inception pool3 call on both (clean-fid resize to 299); records packed and written to a predictions file. rFID itself is computed when scoring, from the saved features", sources, S, sourceQuality),
 			"real ImageNet files are larger than the tokenizer's input (about 500×375): their decode and resize cost more host time than these",
-			"inception runs float32 whatever --dtype, with the fixtures' formula weights at pytorch-fid's shapes",
+			"inception runs float32 whatever --dtype, with formula weights at pytorch-fid's shapes, on the same backend as the tokenizer (a real run opens its own client of the same backend)",
 		}, precisionNotes(o.DType)...),
 		DType: o.DType,
 	}
-	if e.overlap {
-		w.Notes = append(w.Notes, "pipelined: each stage is a goroutine fed by a one-batch channel (decode of the next batch, metrics of the previous batch and the device run at once); the two device graphs take turns on the device (one mutex); a step is the interval between two batch completions")
-	} else {
-		w.Notes = append(w.Notes, "--no-overlap: the stages of a batch run one after another, one batch at a time")
+	if !e.overlap {
+		w.Notes = append(w.Notes, "--no-overlap: each batch's Predict runs whole, then its predictions are written, one batch at a time, no images decoded ahead")
 	}
 	weightBytes(w, m.Store, view.StackedBytes())
 	w.SetupSeconds = time.Since(start).Seconds()
@@ -262,35 +287,56 @@ func newReconEval(b compute.Backend, o Options) (*Workload, *reconEval, error) {
 	return w, e, nil
 }
 
-// fail records the first error and stops the pipeline.
-func (e *reconEval) fail(err error) {
-	e.errMu.Lock()
-	if e.err == nil {
-		e.err = err
+// trace is the recon task's stage callback. Each stage sees the batches in
+// order (the runner keeps them in order), so a stage's n-th call is batch n.
+func (e *reconEval) trace(stage string, start time.Time, _ int) {
+	end := time.Now()
+	st := slices.Index(StageNames[:], stage)
+	if st < 0 {
+		return
 	}
-	e.errMu.Unlock()
-	e.quitOnce.Do(func() { close(e.quit) })
+	e.mu.Lock()
+	e.spans[st] = append(e.spans[st], span{len(e.spans[st]), start, end})
+	e.mu.Unlock()
 }
 
-func (e *reconEval) firstErr() error {
-	e.errMu.Lock()
-	defer e.errMu.Unlock()
-	return e.err
-}
-
-// run times stage st of batch k; device stages hold the device first, so
-// their busy time is the device call and not the wait for the other graph.
-func (e *reconEval) run(st int, rb *reconBatch, f func(*reconBatch) error) error {
-	if deviceStage[st] {
-		e.devMu.Lock()
-		defer e.devMu.Unlock()
+// write is the runner's emit: the batch's records as JSON lines to the
+// predictions file, and the counts the report gives.
+func (e *reconEval) write(k int, recs []bench.Record) error {
+	start := time.Now()
+	var buf []byte
+	for i, r := range recs {
+		r.ID = e.batches[k][i].ID
+		line, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		buf = append(append(buf, line...), '\n')
 	}
-	t0 := time.Now()
-	err := f(rb)
-	e.spans[st] = append(e.spans[st], span{rb.k, t0, time.Now()})
-	if err != nil {
-		return fmt.Errorf("recon-eval %s, batch %d: %w", StageNames[st], rb.k, err)
+	if _, err := e.preds.Write(buf); err != nil {
+		return err
 	}
+	e.trace(StageNames[stWrite], start, len(recs))
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, r := range recs {
+		var p struct {
+			PSNR    *float64 `json:"psnr"`
+			SSIM    *float64 `json:"ssim_wang"`
+			FeatRef string   `json:"feat_ref"`
+			FeatRec string   `json:"feat_rec"`
+		}
+		if r.Error != "" || json.Unmarshal(r.Pred, &p) != nil {
+			continue
+		}
+		if p.PSNR != nil && p.SSIM != nil {
+			e.psnr, e.ssim, e.metricN = e.psnr+*p.PSNR, e.ssim+*p.SSIM, e.metricN+1
+		}
+		if p.FeatRef != "" && p.FeatRec != "" {
+			e.featN++
+		}
+	}
+	e.done = append(e.done, time.Now())
 	return nil
 }
 
@@ -301,15 +347,13 @@ func (e *reconEval) step() error {
 		if e.next >= e.total {
 			return fmt.Errorf("recon-eval: all %d batches done", e.total)
 		}
-		rb := &reconBatch{k: e.next}
+		k := e.next
 		e.next++
-		for st := range numStages {
-			if err := e.run(st, rb, e.stage(st)); err != nil {
-				return err
-			}
+		recs, err := e.task.Predict(context.Background(), e.model, e.batches[k])
+		if err != nil {
+			return fmt.Errorf("recon-eval, batch %d: %w", k, err)
 		}
-		e.done = append(e.done, time.Now())
-		return nil
+		return e.write(k, recs)
 	}
 	if e.stepped >= e.total {
 		return fmt.Errorf("recon-eval: all %d batches done", e.total)
@@ -317,255 +361,73 @@ func (e *reconEval) step() error {
 	e.stepped++
 	if !e.started {
 		e.started = true
-		e.start()
+		ctx, cancel := context.WithCancel(context.Background())
+		e.cancel = cancel
+		go func() {
+			e.finished <- bench.RunBatches(ctx, e.task, e.model, e.batches, func(k int, recs []bench.Record) error {
+				if err := e.write(k, recs); err != nil {
+					return err
+				}
+				e.completed <- k
+				return nil
+			})
+		}()
 	}
 	select {
 	case <-e.completed:
 		return nil
-	case <-e.quit:
-		// A completion may have raced the failure of a later batch.
+	case err := <-e.finished:
+		e.finished <- err // for close
+		// A completion may have raced the end of the pipeline.
 		select {
 		case <-e.completed:
 			return nil
 		default:
 		}
-		if err := e.firstErr(); err != nil {
-			return err
+		if err == nil {
+			err = errors.New("recon-eval: the pipeline ended early")
 		}
-		return errors.New("recon-eval: the pipeline stopped")
+		return err
 	}
 }
 
-func (e *reconEval) stage(st int) func(*reconBatch) error {
-	return [numStages]func(*reconBatch) error{e.decode, e.tokenize, e.toUint8, e.metrics, e.incPrep, e.inception, e.accumulate}[st]
-}
-
-// start launches one goroutine per stage. Channels hold one batch, so a
-// stage works at most one batch ahead of the next; to_uint8 feeds both
-// the metrics and the Inception branch.
-func (e *reconEval) start() {
-	ch := func() chan *reconBatch { return make(chan *reconBatch, 1) }
-	decoded, tokenized, toMetrics, toPrep, prepped, featured := ch(), ch(), ch(), ch(), ch(), ch()
-	finished := make(chan int, 2*e.total) // batch indices from the two last stages
-	send := func(out chan *reconBatch, rb *reconBatch) bool {
-		select {
-		case out <- rb:
-			return true
-		case <-e.quit:
-			return false
-		}
-	}
-	// stage runs st on every batch from in, passing each to outs.
-	stage := func(st int, in <-chan *reconBatch, outs ...chan *reconBatch) {
-		e.wg.Add(1)
-		go func() {
-			defer e.wg.Done()
-			defer func() {
-				for _, o := range outs {
-					close(o)
-				}
-			}()
-			for rb := range in {
-				if err := e.run(st, rb, e.stage(st)); err != nil {
-					e.fail(err)
-					return
-				}
-				for _, o := range outs {
-					if !send(o, rb) {
-						return
-					}
-				}
-				if len(outs) == 0 {
-					finished <- rb.k
-				}
-			}
-		}()
-	}
-	source := make(chan *reconBatch)
-	e.wg.Add(1)
-	go func() {
-		defer e.wg.Done()
-		defer close(source)
-		for k := range e.total {
-			select {
-			case source <- &reconBatch{k: k}:
-			case <-e.quit:
-				return
-			}
-		}
-	}()
-	stage(stDecode, source, decoded)
-	stage(stTokenizer, decoded, tokenized)
-	stage(stToUint8, tokenized, toMetrics, toPrep)
-	stage(stPSNRSSIM, toMetrics)
-	stage(stIncPrep, toPrep, prepped)
-	stage(stInception, prepped, featured)
-	stage(stAccumulate, featured)
-	// A batch is complete when both ends (metrics, FID statistics) are done;
-	// both process batches in order, so completions come in order.
-	e.wg.Add(1)
-	go func() {
-		defer e.wg.Done()
-		seen := map[int]int{}
-		for len(e.done) < e.total {
-			select {
-			case k := <-finished:
-				if seen[k]++; seen[k] == 2 {
-					delete(seen, k)
-					e.done = append(e.done, time.Now())
-					e.completed <- k
-				}
-			case <-e.quit:
-				return
-			}
-		}
-	}()
-}
-
-// close stops the pipeline (if a step failed midway) and frees the models.
+// close stops the pipeline (if a step failed midway) and frees the models
+// and the files.
 func (e *reconEval) close() {
-	e.quitOnce.Do(func() { close(e.quit) })
-	e.wg.Wait()
-	e.m.Reset()
-	e.inc.Finalize()
-}
-
-func (e *reconEval) decode(rb *reconBatch) error {
-	S, B := e.size, e.batch
-	per := 3 * S * S
-	rb.gts, rb.px = make([]*imageio.Image, B), make([]float32, B*per)
-	errs := make([]error, B)
-	bench.ParallelFor(B, func(i int) {
-		img, err := imageio.DecodeBytes(e.sources[(rb.k*B+i)%len(e.sources)], "source.jpg")
-		if err != nil {
-			errs[i] = err
-			return
+	e.closeOnce.Do(func() {
+		if e.cancel != nil {
+			e.cancel()
+			<-e.finished
 		}
-		rb.gts[i] = imageio.ShortSideCenterCrop(img, S)
-		copy(rb.px[i*per:(i+1)*per], imageio.SiglipPixels(rb.gts[i], S))
+		e.release()
 	})
-	return errors.Join(errs...)
 }
 
-func (e *reconEval) tokenize(rb *reconBatch) error {
-	x := tensors.FromFlatDataAndDimensions(rb.px, e.batch, 3, e.size, e.size)
-	defer x.FinalizeAll()
-	rec, codes, err := e.m.Reconstruct(x)
-	if err != nil {
-		return err
+func (e *reconEval) release() {
+	if e.preds != nil {
+		e.preds.Close()
 	}
-	defer rec.FinalizeAll()
-	defer codes.FinalizeAll()
-	d := rec.Shape().Dimensions
-	rb.recH, rb.recW = d[2], d[3]
-	if rb.rec, err = tensors.CopyFlatData[float32](rec); err != nil {
-		return err
+	if e.dir != "" {
+		os.RemoveAll(e.dir)
 	}
-	rb.code, err = tensors.CopyFlatData[int64](codes)
-	return err
-}
-
-func (e *reconEval) toUint8(rb *reconBatch) error {
-	B, h, w := e.batch, rb.recH, rb.recW
-	if h != e.size || w != e.size {
-		return fmt.Errorf("reconstructions are %dx%d, the ground truth %dx%d", h, w, e.size, e.size)
+	if e.dtm != nil {
+		e.dtm.Reset()
 	}
-	perImg, perCodes := 3*h*w, len(rb.code)/B
-	rb.imgs, rb.ids = make([]*imageio.Image, B), make([][]int32, B)
-	bench.ParallelFor(B, func(i int) {
-		rb.imgs[i] = imageio.FromFloatCHW(rb.rec[i*perImg:(i+1)*perImg], h, w)
-		c := make([]int32, perCodes)
-		for j := range c {
-			c[j] = int32(rb.code[i*perCodes+j])
-		}
-		rb.ids[i] = c
-	})
-	rb.rec, rb.code = nil, nil
-	return nil
-}
-
-func (e *reconEval) metrics(rb *reconBatch) error {
-	S, B := e.size, e.batch
-	psnr, ssim := make([]float64, B), make([]float64, B)
-	errs := make([]error, B)
-	bench.ParallelFor(B, func(i int) {
-		gt, rec := rb.gts[i].Pix, rb.imgs[i].Pix
-		var e1, e2, e3 error
-		psnr[i], e1 = metrics.PSNRPyiqaUint8(gt, rec, S, S, 3)
-		ssim[i], e2 = metrics.SSIMUint8(gt, rec, S, S, 3, metrics.SSIMWang)
-		_, e3 = metrics.SSIMUint8(gt, rec, S, S, 3, metrics.SSIMTorchmetrics)
-		errs[i] = errors.Join(e1, e2, e3)
-	})
-	if err := errors.Join(errs...); err != nil {
-		return err
+	if e.net != nil {
+		e.net.Finalize()
 	}
-	for i := range B {
-		e.psnr += psnr[i]
-		e.ssim += ssim[i]
-	}
-	e.metricN += B
-	return nil
-}
-
-// incPrep is recon's jpegRoundTrip (libjpeg-exact encoder at quality 95,
-// as cv2.imwrite; imageio decoder) and clean-fid's resize of each
-// reconstruction.
-func (e *reconEval) incPrep(rb *reconBatch) error {
-	B := e.batch
-	per := 3 * inception.InputSize * inception.InputSize
-	rb.incX = make([]float32, B*per)
-	errs := make([]error, B)
-	bench.ParallelFor(B, func(i int) {
-		var buf bytes.Buffer
-		if err := imageio.EncodeJPEG(&buf, rb.imgs[i], 95); err != nil {
-			errs[i] = err
-			return
-		}
-		img, err := imageio.DecodeBytes(buf.Bytes(), "roundtrip.jpg")
-		if err != nil {
-			errs[i] = err
-			return
-		}
-		copy(rb.incX[i*per:(i+1)*per], inception.Preprocess(img, inception.Clean))
-	})
-	return errors.Join(errs...)
-}
-
-func (e *reconEval) inception(rb *reconBatch) error {
-	x := tensors.FromFlatDataAndDimensions(rb.incX, e.batch, 3, inception.InputSize, inception.InputSize)
-	defer x.FinalizeAll()
-	out, err := e.inc.Exec(x)
-	if err != nil {
-		return err
-	}
-	defer out[0].FinalizeAll()
-	f, err := tensors.CopyFlatData[float32](out[0])
-	if err != nil {
-		return err
-	}
-	rb.feat = make([]float64, len(f))
-	for i, v := range f {
-		rb.feat[i] = float64(v)
-	}
-	rb.incX = nil
-	return nil
-}
-
-func (e *reconEval) accumulate(rb *reconBatch) error {
-	err := e.acc.Add(rb.feat, e.batch)
-	rb.feat = nil
-	return err
 }
 
 // report fills Result.ReconEval and replaces the compile estimate (first
 // batch minus a step, which in a pipeline also counts the first batch's
 // trip through every stage) with the two graphs' own first-call costs.
 func (e *reconEval) report(r *Result) {
-	e.wg.Wait() // every stage has returned: spans and counters are final
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	rep := buildReconReport(e.spans, e.done, e.warmup, e.batch)
 	rep.Overlapped = e.overlap
-	rep.Images = e.total * e.batch
-	rep.MetricImages, rep.FeatureRows = e.metricN, e.acc.N()
+	rep.Images = len(e.done) * e.batch
+	rep.MetricImages, rep.FeatureRows = e.metricN, e.featN
 	if e.metricN > 0 {
 		rep.MeanPSNR, rep.MeanSSIM = e.psnr/float64(e.metricN), e.ssim/float64(e.metricN)
 	}
@@ -639,8 +501,8 @@ func buildReconReport(spans [numStages][]span, done []time.Time, warmup, batch i
 		}
 		return 0
 	}
-	rep.FirstTokenizer, rep.FirstInception = first(stTokenizer), first(stInception)
-	rep.CompileTokenizer = max(0, rep.FirstTokenizer-rep.StageBatchMedian[StageNames[stTokenizer]])
+	rep.FirstTokenizer, rep.FirstInception = first(stReconstruct), first(stInception)
+	rep.CompileTokenizer = max(0, rep.FirstTokenizer-rep.StageBatchMedian[StageNames[stReconstruct]])
 	rep.CompileIncept = max(0, rep.FirstInception-rep.StageBatchMedian[StageNames[stInception]])
 	if rep.SumPerImage > 0 {
 		rep.SequentialEstimate = 1 / rep.SumPerImage
@@ -671,7 +533,7 @@ func buildReconReport(spans [numStages][]span, done []time.Time, warmup, batch i
 
 // writeReconEval prints the end-to-end rate and the stage breakdown.
 func writeReconEval(w io.Writer, re *ReconEvalReport) {
-	mode := "pipelined"
+	mode := "as evalrun run"
 	if !re.Overlapped {
 		mode = "no overlap"
 	}

@@ -57,6 +57,14 @@ type DualToken struct {
 	noText error
 }
 
+// NewDualTokenFrom wraps a model already in memory (benchmarks with
+// generated weights) as the dualtoken kind with the crop preprocessing and
+// batch images per graph call; it embeds no texts.
+func NewDualTokenFrom(m *dualtoken.Model, batch int, info bench.ModelInfo) *DualToken {
+	return &DualToken{Model: m, size: m.Config.Tower.Vision.ImageSize, crop: true, batch: max(1, batch), info: info,
+		noText: errors.New("dualtoken: a model given in memory embeds no texts")}
+}
+
 // NewDualToken loads spec.Path (a tokenizer directory, see dualtoken.Load).
 // Options: tokenizer (spec.Tokenizer, else spiece.model beside the weights;
 // needed only to embed texts: a default spiece.model that is not SigLIP's,
@@ -217,13 +225,13 @@ func (d *DualToken) Reconstruct(_ context.Context, imgs []*imageio.Image) ([]ben
 		vals := tensors.MustCopyFlatData[float32](rec)
 		cs := tensors.MustCopyFlatData[int64](codes)
 		perImg, perCodes := 3*h*w, len(cs)/dims[0]
-		for i := range count {
+		bench.ParallelFor(count, func(i int) {
 			c := make([]int32, perCodes)
 			for j := range c {
 				c[j] = int32(cs[i*perCodes+j])
 			}
 			out[from+i] = bench.Reconstruction{Image: imageio.FromFloatCHW(vals[i*perImg:(i+1)*perImg], h, w), Codes: c, Depth: depth}
-		}
+		})
 		return nil
 	})
 	return out, err

@@ -19,6 +19,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -26,6 +27,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/dualtoken/evalharness/backend"
 	"github.com/dualtoken/evalharness/bench"
@@ -64,6 +66,8 @@ type Task struct {
 	once   sync.Once
 	net    *inception.Net
 	netErr error
+
+	traceFn func(stage string, start time.Time, images int)
 }
 
 // New configures the task.
@@ -207,30 +211,55 @@ func jpegRoundTrip(img *imageio.Image) (*imageio.Image, error) {
 // psnrPyiqa is DualToken's reconstruction PSNR (pyiqa's: [0,1], MSE+1e-8).
 var psnrPyiqa = metrics.PSNRPyiqaUint8
 
+// Predict is PredictStaged's two parts in turn.
 func (t *Task) Predict(ctx context.Context, m bench.Model, items []bench.Item) ([]bench.Record, error) {
+	rest, err := t.PredictStaged(ctx, m, items)
+	if err != nil {
+		return nil, err
+	}
+	return rest()
+}
+
+// PredictStaged (bench.Staged) loads and crops the batch and reconstructs it
+// with the tokenizer; the rest — PSNR and SSIM, the JPEG round trips and one
+// Inception call on ground truth and reconstructions together — runs while
+// the runner starts the next batch's reconstruction.
+func (t *Task) PredictStaged(ctx context.Context, m bench.Model, items []bench.Item) (func() ([]bench.Record, error), error) {
 	r := m.(bench.Reconstructor)
 	size := r.InputSize()
 	recs := make([]bench.Record, len(items))
+	t0 := time.Now()
 	imgs, errs := bench.LoadImages(items, func(it bench.Item) string { return it.Payload.(string) })
-	var gts []*imageio.Image
 	var idx []int
 	for i := range items {
 		if errs[i] != nil {
 			recs[i].Error = errs[i].Error()
 			continue
 		}
-		gts, idx = append(gts, imageio.ShortSideCenterCrop(imgs[i], size)), append(idx, i)
+		idx = append(idx, i)
 	}
+	gts := make([]*imageio.Image, len(idx))
+	bench.ParallelFor(len(idx), func(j int) { gts[j] = imageio.ShortSideCenterCrop(imgs[idx[j]], size) })
+	t.trace(StageLoad, t0, len(items))
 	if len(gts) == 0 {
-		return recs, nil
+		return func() ([]bench.Record, error) { return recs, nil }, nil
 	}
+	t0 = time.Now()
 	out, err := r.Reconstruct(ctx, gts)
 	if err != nil {
 		return nil, err
 	}
+	t.trace(StageReconstruct, t0, len(gts))
+	return func() ([]bench.Record, error) { return t.finish(m, r, items, recs, gts, idx, out) }, nil
+}
+
+// finish is PredictStaged's rest.
+func (t *Task) finish(m bench.Model, r bench.Reconstructor, items []bench.Item, recs []bench.Record, gts []*imageio.Image, idx []int, out []bench.Reconstruction) ([]bench.Record, error) {
+	size := r.InputSize()
 	preds := make([]pred, len(gts))
 	var perr error
 	var mu sync.Mutex
+	t0 := time.Now()
 	bench.ParallelFor(len(gts), func(j int) {
 		gt, rec := gts[j], out[j].Image
 		p := &preds[j]
@@ -258,40 +287,41 @@ func (t *Task) Predict(ctx context.Context, m bench.Model, items []bench.Item) (
 	if perr != nil {
 		return nil, perr
 	}
+	t.trace(StageMetrics, t0, len(gts))
 	net, err := t.inception(m)
 	if err != nil {
 		return nil, fmt.Errorf("inception: %w", err)
 	}
 	if net != nil {
-		ref, rec := gts, make([]*imageio.Image, len(out))
+		// Ground truth then reconstructions, through one network call.
+		n := len(gts)
+		both := make([]*imageio.Image, 2*n)
+		copy(both, gts)
 		for j := range out {
-			rec[j] = out[j].Image
+			both[n+j] = out[j].Image
 		}
 		if t.jpeg == "q95" {
-			ref = make([]*imageio.Image, len(gts))
-			for j := range gts {
-				if ref[j], err = jpegRoundTrip(gts[j]); err != nil {
-					return nil, err
-				}
-				if rec[j], err = jpegRoundTrip(rec[j]); err != nil {
-					return nil, err
-				}
+			t0 = time.Now()
+			errs := make([]error, len(both))
+			bench.ParallelFor(len(both), func(j int) { both[j], errs[j] = jpegRoundTrip(both[j]) })
+			if err := errors.Join(errs...); err != nil {
+				return nil, err
 			}
+			t.trace(StageJPEG, t0, n)
 		}
-		fr, err := net.BatchPool3(ref, t.mode)
+		t0 = time.Now()
+		f, err := net.BatchPool3(both, t.mode)
 		if err != nil {
 			return nil, err
 		}
-		fc, err := net.BatchPool3(rec, t.mode)
-		if err != nil {
-			return nil, err
-		}
-		d := len(fr) / len(gts)
-		for j := range gts {
-			preds[j].FeatRef = bench.PackFloat32(toF32(fr[j*d : (j+1)*d]))
-			preds[j].FeatRec = bench.PackFloat32(toF32(fc[j*d : (j+1)*d]))
+		t.trace(StageInception, t0, n)
+		d := len(f) / len(both)
+		for j := range n {
+			preds[j].FeatRef = bench.PackFloat32(toF32(f[j*d : (j+1)*d]))
+			preds[j].FeatRec = bench.PackFloat32(toF32(f[(n+j)*d : (n+j+1)*d]))
 		}
 	}
+	t0 = time.Now()
 	for j, i := range idx {
 		b, err := json.Marshal(preds[j])
 		if err != nil { // a non-finite feature: the record says so rather than hold nothing
@@ -300,7 +330,38 @@ func (t *Task) Predict(ctx context.Context, m bench.Model, items []bench.Item) (
 		}
 		recs[i].Pred = b
 	}
+	t.trace(StageRecords, t0, len(gts))
 	return recs, nil
+}
+
+// The stages PredictStaged reports to a Trace function: decoding and
+// cropping, the tokenizer's reconstruction, PSNR/SSIM, the JPEG round trips
+// (jpeg=q95), Inception (preprocessing, the network, features back) and
+// packing the records.
+const (
+	StageLoad        = "load_crop"
+	StageReconstruct = "reconstruct"
+	StageMetrics     = "psnr_ssim"
+	StageJPEG        = "jpeg_roundtrip"
+	StageInception   = "inception"
+	StageRecords     = "records"
+)
+
+// SetTrace makes the task call f after each stage of each batch with the
+// stage's start and the images it handled (benchmarks; f must be safe to
+// call from two goroutines). nil stops it.
+func (t *Task) SetTrace(f func(stage string, start time.Time, images int)) { t.traceFn = f }
+
+func (t *Task) trace(stage string, start time.Time, images int) {
+	if t.traceFn != nil {
+		t.traceFn(stage, start, images)
+	}
+}
+
+// UseInception gives the task an Inception network instead of the one the
+// inception= option names (benchmarks with generated weights).
+func (t *Task) UseInception(net *inception.Net) {
+	t.once.Do(func() { t.net = net })
 }
 
 func firstErr(errs ...error) error {

@@ -2,12 +2,14 @@ package recon
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/dualtoken/evalharness/backend"
 	"github.com/dualtoken/evalharness/bench"
 	"github.com/dualtoken/evalharness/imageio"
 	"github.com/dualtoken/evalharness/model/inception"
@@ -152,6 +154,94 @@ func TestPerfectReconstruction(t *testing.T) {
 		}
 		if math.Abs(res.Metrics["psnr"]-80) > 1e-9 || res.Metrics["ssim"] != 1 || res.NSamples.Failed != 0 {
 			t.Errorf("run %d: psnr %v, ssim %v, %d failed; want 80 (pyiqa), 1, 0", run, res.Metrics["psnr"], res.Metrics["ssim"], res.NSamples.Failed)
+		}
+	}
+}
+
+// TestStagedFeaturesMatchPerImage: with the runner overlapping batches and
+// one Inception call per batch on ground truth and reconstructions together,
+// every record holds its own image's features — each equal to the features
+// of that image's JPEG q95 round trip computed alone — and the run's
+// records equal Predict's, batch by batch, without the overlap.
+func TestStagedFeaturesMatchPerImage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs Inception on 20 images")
+	}
+	dir := t.TempDir()
+	if err := WriteDemo(dir, 3, 5, 40); err != nil {
+		t.Fatal(err)
+	}
+	set := inception.FormulaWeights(inception.StateDictSpecs())
+	b, err := backend.New("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, err := inception.New(b, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newTask := func() *Task {
+		task, err := New(bench.Options{Data: dir, Extra: map[string]string{"jpeg": "q95"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		task.(*Task).UseInception(net)
+		return task.(*Task)
+	}
+	task := newTask()
+	items, _ := task.Items()
+	var staged []bench.Record
+	batches := [][]bench.Item{items[:2], items[2:4], items[4:]}
+	if err := bench.RunBatches(context.Background(), task, plusOne{k: 4}, batches, func(_ int, recs []bench.Record) error {
+		staged = append(staged, recs...)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	plain := newTask()
+	for i, batch := range batches {
+		recs, err := plain.Predict(context.Background(), plusOne{k: 4}, batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, r := range recs {
+			if k := 2*i + j; string(r.Pred) != string(staged[k].Pred) {
+				t.Errorf("item %s: the overlapped run's record differs from Predict's", items[k].ID)
+			}
+		}
+	}
+	for k, it := range items {
+		var p pred
+		if err := json.Unmarshal(staged[k].Pred, &p); err != nil {
+			t.Fatal(err)
+		}
+		img, err := imageio.Load(it.Payload.(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		gt := imageio.ShortSideCenterCrop(img, 32)
+		rec, _ := plusOne{}.Reconstruct(context.Background(), []*imageio.Image{gt})
+		for name, c := range map[string]struct {
+			img    *imageio.Image
+			packed string
+		}{"ground truth": {gt, p.FeatRef}, "reconstruction": {rec[0].Image, p.FeatRec}} {
+			rt, err := jpegRoundTrip(c.img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := net.BatchPool3([]*imageio.Image{rt}, inception.Clean)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := bench.UnpackFloat32(c.packed)
+			if err != nil || len(got) != len(want) {
+				t.Fatalf("%s %s: %d features (%v), want %d", it.ID, name, len(got), err, len(want))
+			}
+			for i := range want {
+				if d := math.Abs(float64(got[i]) - want[i]); d > 1e-5*(1+math.Abs(want[i])) {
+					t.Fatalf("%s %s feature %d: %v, alone %v", it.ID, name, i, got[i], want[i])
+				}
+			}
 		}
 	}
 }

@@ -24,7 +24,7 @@ type benchCmd struct {
 	Warmup     int    `default:"2" help:"Untimed calls after the first one."`
 	Layers     *int   `help:"Transformer layers instead of the preset's (siglip-*, llm-*), to fit compile time on a budget." placeholder:"N"`
 	ScanLayers bool   `name:"scan-layers" help:"Run the transformer layers (siglip-*, the tokenizer's tower in dualtoken-encode and recon-eval, llm-*) as one loop over stacked weights instead of unrolled: compile time independent of depth. On the Go backend this runs as go:ops_sequential."`
-	NoOverlap  bool   `name:"no-overlap" help:"recon-eval: run a batch's stages one after another instead of as a pipeline (the baseline for the overlap)."`
+	NoOverlap  bool   `name:"no-overlap" help:"recon-eval: run each batch whole, one after another, instead of overlapping batches as evalrun run does (the baseline for the overlap)."`
 	PromptLen  *int   `name:"prompt-len" help:"llm-*: prompt tokens per row (default 128)." placeholder:"N"`
 	SeqLen     *int   `name:"seq-len" help:"siglip-text: tokens per text (default: the preset's max positions)." placeholder:"N"`
 	Seed       uint64 `default:"1" help:"Seed of the random weights and inputs."`
@@ -62,17 +62,19 @@ float32 whatever --dtype and reports float32. On the XLA CUDA backend float32
 matmuls use TF32 (GoMLX's default); the Go backend's bfloat16 matmul is about
 half as fast as its float32 one.
 
-recon-eval measures the whole reconstruction evaluation as bench/recon runs
-it (issue 7's recon_eval_end_to_end): procedural images held as JPEG in memory
-and decoded every batch, crop and SigLIP pixels, the tokenizer's Reconstruct
-(encode, quantise, decode) at the preset with random weights, uint8 images,
-PSNR and both SSIMs, the JPEG q95 round trip and clean-fid resize, Inception
-pool3 (random weights at pytorch-fid's shapes) and the FID statistics. The
-stages run as a pipeline (one goroutine each; --no-overlap runs them in turn);
-1+--warmup+--iters batches run, a step is the interval between two batch
-completions, and the JSON's "recon_eval" holds the end-to-end img/s over the
-timed batches and each stage's seconds per image. Compile seconds are the
-first Reconstruct and Inception calls minus their median batch times.
+recon-eval measures the whole reconstruction evaluation through the recon
+task's own code (issue 7's recon_eval_end_to_end): procedural images written
+as JPEG files, batches scheduled as evalrun run schedules them (the next
+batch's files decoded ahead; a batch's metrics and Inception features beside
+the next batch's reconstruction), the dualtoken model's Reconstruct at the
+preset with random weights, PSNR and both SSIMs, JPEG q95 round trips and one
+Inception pool3 call (random weights at pytorch-fid's shapes) on ground truth
+and reconstructions, the predictions written to a file (--no-overlap runs each
+batch whole, in turn). 1+--warmup+--iters batches run, a step is the interval
+between two batch completions, and the JSON's "recon_eval" holds the
+end-to-end img/s over the timed batches and each stage's seconds per image.
+Compile seconds are the first Reconstruct and Inception calls minus their
+median batch times.
 
 Examples:
   evalrun bench --component siglip-vision --preset b16-224 --batch 4

@@ -483,6 +483,15 @@ func Open(b compute.Backend, path string) (*Net, error) {
 	return n, nil
 }
 
+// Store holds the network's weights (parameter counts, sizes).
+func (n *Net) Store() *model.Store { return n.store }
+
+// Finalize frees the compiled programs.
+func (n *Net) Finalize() {
+	n.pool3.Finalize()
+	n.both.Finalize()
+}
+
 // Pool3 returns the [B,2048] pool3 features of x [B,3,299,299] (normalised).
 func (n *Net) Pool3(x *tensors.Tensor) (*tensors.Tensor, error) {
 	if err := checkInput(x); err != nil {

@@ -236,9 +236,9 @@ if want decode_warm; then
   step decode_warm 90 20 decode_warm.json -- "${BENCH[@]}" --component dualtoken-decode --preset so400m-384 --batch 16 --iters 3
 fi
 if want recon_eval; then
-  # Decode, crop, Reconstruct, PSNR/SSIM, JPEG q95 + clean-fid resize, Inception
-  # pool3 and FID statistics as one pipeline: 1+2+12 batches of 32 (on an
-  # H200, 2026-11-27: 166 img/s at batch 32 against 153 at batch 16).
+  # The recon task's own Predict, batches as evalrun run schedules them:
+  # 1+2+12 batches of 32 (on an H200, 2026-11-27, the earlier model of the
+  # task ran 166 img/s at batch 32 against 153 at batch 16).
   step recon_eval 150 40 recon_eval.json -- "${BENCH[@]}" "${LOOP[@]}" --component recon-eval --preset so400m-384 --batch 32 --iters 12
 fi
 if want inception; then
