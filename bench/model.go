@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 
+	"github.com/gomlx/compute"
+
 	"github.com/dualtoken/evalharness/imageio"
 )
 
@@ -60,6 +62,14 @@ type Answerer interface {
 	// MeanNLL returns, per candidate, the mean token cross-entropy of
 	// candidate given the question (lower is more likely).
 	MeanNLL(ctx context.Context, q Question, candidates []string) ([]float64, error)
+}
+
+// BackendUser is implemented by models that run on a compute backend. A task
+// that runs a network of its own beside the model (recon's Inception) uses
+// the same backend instead of opening another client (on a GPU: another CUDA
+// context and memory pool).
+type BackendUser interface {
+	Backend() compute.Backend
 }
 
 // Reconstruction is a tokenizer's output for one image.

@@ -272,7 +272,7 @@ func newReconEval(b compute.Backend, o Options) (*Workload, *reconEval, error) {
 		Notes: append([]string{
 			fmt.Sprintf("end-to-end reconstruction evaluation through the recon task's own code (bench/recon PredictStaged, batches scheduled by bench.RunBatches as `evalrun run` does: the next batch's files decoded ahead, a batch's metrics and Inception running beside the next batch's reconstruction): %d procedural scenes (package world) rendered at %d px and written as JPEG q%d files, read and decoded every batch, shorter-side crop; the dualtoken model's Reconstruct (SigLIP pixels, tower to the taps, pixel quantiser, decoder, uint8 images); PSNR, SSIM (Wang) and SSIM (torchmetrics); JPEG q95 round trips of ground truth and reconstruction and one Inception pool3 call on both (clean-fid resize to 299); records packed and written to a predictions file. rFID itself is computed when scoring, from the saved features", sources, S, sourceQuality),
 			"real ImageNet files are larger than the tokenizer's input (about 500×375): their decode and resize cost more host time than these",
-			"inception runs float32 whatever --dtype, with formula weights at pytorch-fid's shapes, on the same backend as the tokenizer (a real run opens its own client of the same backend)",
+			"inception runs float32 whatever --dtype, with formula weights at pytorch-fid's shapes, on the tokenizer's backend (as in a real run)",
 		}, precisionNotes(o.DType)...),
 		DType: o.DType,
 	}
@@ -288,7 +288,9 @@ func newReconEval(b compute.Backend, o Options) (*Workload, *reconEval, error) {
 }
 
 // trace is the recon task's stage callback. Each stage sees the batches in
-// order (the runner keeps them in order), so a stage's n-th call is batch n.
+// order (the runner keeps them in order), so a stage's n-th call is batch n
+// (a batch none of whose images loaded would skip the later stages and shift
+// them; recon-eval's sources are files it wrote).
 func (e *reconEval) trace(stage string, start time.Time, _ int) {
 	end := time.Now()
 	st := slices.Index(StageNames[:], stage)

@@ -156,6 +156,9 @@ func (d *DualToken) TextError() error { return d.noText }
 
 func (d *DualToken) Info() bench.ModelInfo { return d.info }
 
+// Backend is the backend the model runs on (bench.BackendUser).
+func (d *DualToken) Backend() compute.Backend { return d.Model.Backend }
+
 // InputSize is the tower's image size.
 func (d *DualToken) InputSize() int { return d.size }
 

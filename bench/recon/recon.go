@@ -29,6 +29,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gomlx/compute"
+
 	"github.com/dualtoken/evalharness/backend"
 	"github.com/dualtoken/evalharness/bench"
 	"github.com/dualtoken/evalharness/imageio"
@@ -175,9 +177,10 @@ func (t *Task) inception(m bench.Model) (*inception.Net, error) {
 		if t.inceptionPath == "" {
 			return
 		}
-		b, err := backend.New(m.Info().Backend)
-		if err != nil {
-			t.netErr = err
+		var b compute.Backend
+		if bu, ok := m.(bench.BackendUser); ok && bu.Backend() != nil {
+			b = bu.Backend()
+		} else if b, t.netErr = backend.New(m.Info().Backend); t.netErr != nil {
 			return
 		}
 		t.net, t.netErr = inception.Open(b, t.inceptionPath)

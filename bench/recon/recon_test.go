@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gomlx/compute"
+
 	"github.com/dualtoken/evalharness/backend"
 	"github.com/dualtoken/evalharness/bench"
 	"github.com/dualtoken/evalharness/imageio"
@@ -242,6 +244,52 @@ func TestStagedFeaturesMatchPerImage(t *testing.T) {
 					t.Fatalf("%s %s feature %d: %v, alone %v", it.ID, name, i, got[i], want[i])
 				}
 			}
+		}
+	}
+}
+
+// onBackend is plusOne on a given backend (bench.BackendUser).
+type onBackend struct {
+	plusOne
+	b compute.Backend
+}
+
+func (o onBackend) Backend() compute.Backend { return o.b }
+
+// TestInceptionOnTheModelsBackend: the task's Inception runs on the model's
+// backend when the model says which (no second client); otherwise on a new
+// backend of the model's kind.
+func TestInceptionOnTheModelsBackend(t *testing.T) {
+	dir := t.TempDir()
+	if err := WriteDemo(dir, 1, 1, 40); err != nil {
+		t.Fatal(err)
+	}
+	set := inception.FormulaWeights(inception.StateDictSpecs())
+	var ts []*weights.Tensor
+	for _, n := range set.Names() {
+		x, _ := set.Get(n)
+		ts = append(ts, x)
+	}
+	wpath := filepath.Join(t.TempDir(), "inception.safetensors")
+	if err := weights.WriteSafetensors(wpath, ts, nil); err != nil {
+		t.Fatal(err)
+	}
+	b, err := backend.New("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []bench.Model{onBackend{plusOne{k: 4}, b}, plusOne{k: 4}} {
+		task, err := New(bench.Options{Data: dir, Extra: map[string]string{"inception": wpath}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		net, err := task.(*Task).inception(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, shares := m.(onBackend)
+		if got := net.Backend() == b; got != shares {
+			t.Errorf("%T: inception on the model's backend %v, want %v", m, got, shares)
 		}
 	}
 }

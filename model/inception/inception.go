@@ -483,6 +483,9 @@ func Open(b compute.Backend, path string) (*Net, error) {
 	return n, nil
 }
 
+// Backend is the backend the network runs on.
+func (n *Net) Backend() compute.Backend { return n.backend }
+
 // Store holds the network's weights (parameter counts, sizes).
 func (n *Net) Store() *model.Store { return n.store }
 
