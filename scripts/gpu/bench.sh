@@ -13,12 +13,12 @@
 #   BUDGET_S    wall-clock budget of the whole script, merge included (default 290)
 #   STEPS       comma-separated steps to run (default: all, in this order):
 #               parity,siglip,siglip_warm,siglip_triton,siglip_alt,torch_siglip,encode,decode,
-#               encode_warm,decode_warm,recon_eval,llm_b1,llm_b16,torch_llm,inception,
-#               llm_alt (llm_b1 in the other layer formulation, last: it takes the
+#               encode_warm,decode_warm,decode_triton,recon_eval,llm_b1,llm_b16,llm_triton,
+#               torch_llm,inception,llm_alt (llm_b1 in the other layer formulation, last: it takes the
 #               budget left)
 #               (all of them do not fit one 5-minute run: split in two, e.g.
-#               STEPS=parity,siglip,siglip_warm,siglip_triton,siglip_alt,torch_siglip,encode,decode,encode_warm,decode_warm
-#               then STEPS=llm_b1,llm_b16,torch_llm,recon_eval,inception,llm_alt (with the
+#               STEPS=parity,siglip,siglip_warm,siglip_triton,siglip_alt,torch_siglip,encode,decode,encode_warm,decode_warm,decode_triton
+#               then STEPS=llm_b1,llm_b16,llm_triton,torch_llm,recon_eval,inception,llm_alt (with the
 #               device tool each call's $OUT comes back on its own: put both raw/
 #               folders in one and run evalrun bench-merge on it anywhere);
 #               on an H200 (2026-11-27) parity,siglip,siglip_warm,torch_siglip,
@@ -50,7 +50,7 @@ cd "$ROOT"
 OUT=${OUT:-$ROOT/out}
 RAW=$OUT/raw
 BUDGET_S=${BUDGET_S:-290}
-STEPS=${STEPS:-parity,siglip,siglip_warm,siglip_triton,siglip_alt,torch_siglip,encode,decode,encode_warm,decode_warm,recon_eval,llm_b1,llm_b16,torch_llm,inception,llm_alt}
+STEPS=${STEPS:-parity,siglip,siglip_warm,siglip_triton,siglip_alt,torch_siglip,encode,decode,encode_warm,decode_warm,decode_triton,recon_eval,llm_b1,llm_b16,llm_triton,torch_llm,inception,llm_alt}
 DTYPE=${DTYPE:-bfloat16}
 XLA_CACHE=${XLA_CACHE:-$OUT/xla-cache}
 FIXTURES=${FIXTURES:-$ROOT/gpu-fixtures}
@@ -198,10 +198,12 @@ fi
 if want siglip_warm; then
   step siglip_warm 120 30 siglip_warm.json -- "${BENCH[@]}" "${LOOP[@]}" --component siglip-vision --preset so400m-384 --batch 32 --iters 3
 fi
+# backend.New turns XLA's Triton GEMMs off on CUDA (cuBLAS instead): the
+# *_triton reruns with them on keep that choice measured on every card (they
+# run after the warm steps, whose cache the cold steps alone fill).
+TRITON_ON=(env XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_enable_triton_gemm=true")
 if want siglip_triton; then
-  # backend.New turns XLA's Triton GEMMs off on CUDA (cuBLAS instead): this
-  # rerun with them on keeps that choice measured on every card.
-  step siglip_triton 120 30 siglip_triton.json -- env XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_enable_triton_gemm=true" "${BENCH[@]}" "${LOOP[@]}" --component siglip-vision --preset so400m-384 --batch 32 --iters 10
+  step siglip_triton 120 30 siglip_triton.json -- "${TRITON_ON[@]}" "${BENCH[@]}" "${LOOP[@]}" --component siglip-vision --preset so400m-384 --batch 32 --iters 10
 fi
 if want siglip_alt; then
   step "siglip_$ALT_NAME" 170 40 "siglip_$ALT_NAME.json" -- "${BENCH[@]}" "${ALT[@]}" --component siglip-vision --preset so400m-384 --batch 32 --iters 10
@@ -220,6 +222,9 @@ fi
 if want llm_b16; then
   step llm_b16 200 60 llm_b16.json -- "${BENCH[@]}" "${LOOP[@]}" --component llm-decode --preset qwen2.5-3b --batch 16 --iters 32 --layers "$LLM_LAYERS"
 fi
+if want llm_triton; then
+  step llm_b1_triton 150 40 llm_b1_triton.json -- "${TRITON_ON[@]}" "${BENCH[@]}" "${LOOP[@]}" --component llm-decode --preset qwen2.5-3b --batch 1 --iters 32 --layers "$LLM_LAYERS"
+fi
 if want torch_llm; then
   step torch_llm 120 45 torch_llm.jsonl -- "$PYTHON" "$ROOT/scripts/gpu/torch_llm_bench.py" --batches 1,16 --layers "$LLM_LAYERS"
 fi
@@ -234,6 +239,9 @@ if want encode_warm; then
 fi
 if want decode_warm; then
   step decode_warm 90 20 decode_warm.json -- "${BENCH[@]}" --component dualtoken-decode --preset so400m-384 --batch 16 --iters 3
+fi
+if want decode_triton; then
+  step decode_triton 120 30 decode_triton.json -- "${TRITON_ON[@]}" "${BENCH[@]}" --component dualtoken-decode --preset so400m-384 --batch 16 --iters 10
 fi
 if want recon_eval; then
   # The recon task's own Predict, batches as evalrun run schedules them:
