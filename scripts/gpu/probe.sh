@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Where the SigLIP tower's time goes on the GPU (issue 7): XLA's optimised HLO
+# of the tower as the harness compiles it, and the tower under variants, each
+# a fresh process, in one call. Complements bench.sh (which measures the
+# card's components against PyTorch); a step that fails does not stop the rest.
+#
+# Usage (repository root on the GPU machine, after scripts/gpu/prepare.sh on
+# the CPU machine; carry bin/gpu-bundle.tgz):
+#   OUT=... [LIMIT=240] [PRESET=so400m-384] [BATCH=32] bash scripts/gpu/probe.sh
+# Writes $OUT/probe.tgz (the JSON of every run, its stderr, the after-
+# optimisation HLO text of the default run) and prints one line per run:
+# throughput, compile seconds, TFLOP/s. Rehearse on a CPU machine with
+# GOMLX_BACKEND=xladry (programs built, nothing run, no HLO dump).
+set -uo pipefail
+T0=$(date +%s)
+DEADLINE=$((T0 + ${LIMIT:-240}))
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+OUT=${OUT:-$ROOT/out}
+PRESET=${PRESET:-so400m-384}
+BATCH=${BATCH:-32}
+R=$(mktemp -d)
+trap 'rm -rf "$R"' EXIT
+B=$R/bin
+mkdir -p "$B" "$OUT"
+if [[ -f $ROOT/bin/gpu-bundle.tgz ]]; then
+  tar -xzf "$ROOT/bin/gpu-bundle.tgz" -C "$B" evalrun
+fi
+E=${EVALRUN:-$B/evalrun}
+if [[ ! -x $E ]]; then
+  echo "probe.sh: no executable $E: run scripts/gpu/prepare.sh on the CPU machine first" >&2
+  exit 2
+fi
+PLUGIN=/opt/torch/.venv/lib/python3.12/site-packages/jax_plugins/xla_cuda13/xla_cuda_plugin.so
+if [[ -z ${GOMLX_BACKEND:-} && ! -f $PLUGIN ]]; then
+  PLUGIN=$(find /opt /usr -name xla_cuda_plugin.so 2>/dev/null | head -n1 || true)
+fi
+export GOMLX_BACKEND=${GOMLX_BACKEND:-xla:$PLUGIN} GOMLX_NO_AUTO_INSTALL=1 GOPJR_CUDA_CHECKS=0
+log() { echo "[probe $(($(date +%s) - T0))s] $*"; }
+
+# run NAME [env ASSIGNMENTS...] -- EVALRUN-ARGS...: one bench run in a fresh
+# process under the time left; stdout to NAME.json, stderr to NAME.err.
+run() {
+  local name=$1
+  shift
+  local envs=()
+  while [[ $1 != -- ]]; do
+    envs+=("$1")
+    shift
+  done
+  shift
+  local left=$((DEADLINE - $(date +%s) - 10))
+  if ((left < 15)); then
+    log "skip $name: ${left}s left"
+    return
+  fi
+  local t=$(date +%s) rc=0
+  env "${envs[@]}" timeout -k 5 "$left" "$E" bench --json --warmup 2 --no-peak "$@" >"$R/$name.json" 2>"$R/$name.err" || rc=$?
+  log "$name rc=$rc $(($(date +%s) - t))s $(summary "$R/$name.json") $(grep -v "Can't find nvidia/" "$R/$name.err" | tail -n 2 | tr '\n' ' ' | cut -c1-300)"
+}
+
+# summary prints a run's throughput, compile seconds and TFLOP/s.
+summary() {
+  local f=$1
+  [[ -s $f ]] || return 0
+  local thr compile tflops
+  thr=$(grep -o '"throughput": *[0-9.e+-]*' "$f" | head -n1 | sed 's/.*: *//')
+  compile=$(grep -o '"compile_s": *[0-9.e+-]*' "$f" | head -n1 | sed 's/.*: *//')
+  tflops=$(grep -o '"achieved_tflops": *[0-9.e+-]*' "$f" | head -n1 | sed 's/.*: *//')
+  printf 'throughput %.1f, compile %.1f s, %.0f TFLOP/s' "$thr" "$compile" "$tflops"
+}
+
+T=(--component siglip-vision --preset "$PRESET" --batch "$BATCH" --dtype bfloat16 --iters 10)
+log "device: $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n1), preset $PRESET, batch $BATCH"
+DUMP=()
+if [[ $GOMLX_BACKEND == xla:* ]]; then
+  DUMP=("XLA_FLAGS=${XLA_FLAGS:-} --xla_dump_to=$R/hlo --xla_dump_hlo_as_text")
+fi
+run default "${DUMP[@]}" -- "${T[@]}" --scan-layers
+run triton_gemm "XLA_FLAGS=${XLA_FLAGS:-} --xla_gpu_enable_triton_gemm=true" -- "${T[@]}" --scan-layers
+run decomposed_attention DUALTOKEN_ATTENTION=decomposed -- "${T[@]}" --scan-layers
+run batch_x2 -- --component siglip-vision --preset "$PRESET" --batch $((2 * BATCH)) --dtype bfloat16 --iters 10 --scan-layers
+run layers9_loop -- "${T[@]}" --scan-layers --layers 9
+run layers9_unrolled -- "${T[@]}" --layers 9
+nvidia-smi >"$R/nvidia-smi.txt" 2>&1 || true
+# Keep the optimised HLO only (the other dumps are large and say less).
+find "$R/hlo" -type f ! -name '*after_optimizations.txt' -delete 2>/dev/null || true
+tar -czf "$OUT/probe.tgz" -C "$R" --exclude=bin .
+log "wrote $OUT/probe.tgz"
