@@ -9,7 +9,9 @@ import (
 // the model (the tokenizer on the device) followed by a rest that does not
 // need it to be free (metrics, features on another network, packing): the
 // runner then runs batch k's rest while batch k+1's first part runs. Predict
-// must stay equivalent to the first part followed by the rest.
+// must stay equivalent to the first part followed by the rest, and the first
+// part loads the batch's images (the runner drops what it decoded ahead and
+// the first part did not take).
 type Staged interface {
 	// PredictStaged runs the first part on a batch and returns the rest,
 	// which gives one record per item, in order, as Predict does. The rest
@@ -22,8 +24,13 @@ type Staged interface {
 // batch's records to emit, in batch order: the next batch's images are
 // decoded in the background (ImagePather), and a Staged task's rest of batch
 // k runs while batch k+1's first part does (one rest in flight). Nothing runs
-// after it returns.
+// after it returns: a decode started ahead for a batch that did not run is
+// waited for and dropped.
 func RunBatches(ctx context.Context, task Task, m Model, batches [][]Item, emit func(k int, recs []Record) error) error {
+	// Paths decoded ahead for this batch and the next: what a batch did not
+	// take is dropped once its first part has run, and on return.
+	var cur, ahead []string
+	defer func() { dropPrefetched(cur); dropPrefetched(ahead) }()
 	staged, _ := task.(Staged)
 	type pending struct {
 		k    int
@@ -48,16 +55,18 @@ func RunBatches(ctx context.Context, task Task, m Model, batches [][]Item, emit 
 		if err := ctx.Err(); err != nil {
 			return firstError(wait(), err)
 		}
+		cur, ahead = ahead, nil
 		if ip, ok := task.(ImagePather); ok && k+1 < len(batches) {
 			next := batches[k+1]
-			paths := make([]string, len(next))
+			ahead = make([]string, len(next))
 			for i, it := range next {
-				paths[i] = ip.ImagePath(it)
+				ahead[i] = ip.ImagePath(it)
 			}
-			prefetchImages(paths)
+			prefetchImages(ahead)
 		}
 		if staged == nil {
 			recs, err := task.Predict(ctx, m, batch)
+			dropPrefetched(cur)
 			if err != nil {
 				return batchErr(task, batch, err)
 			}
@@ -67,8 +76,13 @@ func RunBatches(ctx context.Context, task Task, m Model, batches [][]Item, emit 
 			continue
 		}
 		rest, err := staged.PredictStaged(ctx, m, batch)
+		dropPrefetched(cur)
 		if err != nil {
-			return firstError(wait(), batchErr(task, batch, err))
+			err = batchErr(task, batch, err)
+			if werr := wait(); werr != nil {
+				return fmt.Errorf("%w; then %v", werr, err)
+			}
+			return err
 		}
 		if err := wait(); err != nil {
 			// This batch's rest is not started: nothing is left running.

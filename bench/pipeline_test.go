@@ -5,21 +5,30 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/dualtoken/evalharness/imageio"
 )
 
-// stagedTask records the order of its parts; restGate[k], when set, holds
-// batch k's rest until the first part of batch k+1 has started.
+// stagedTask records the order of its parts. With overlap set, batch k's
+// rest and batch k+1's first part each wait until the other has started, so
+// a runner that does not run them at the same time times out; rests counts
+// the rests running at once.
 type stagedTask struct {
-	mu       sync.Mutex
-	log      []string
-	started  map[int]chan struct{} // closed when PredictStaged of batch k begins
-	failRest int                   // batch whose rest fails (-1: none)
-	failHead int                   // batch whose first part fails (-1: none)
-	overlap  bool                  // rest k waits for first part k+1
+	mu          sync.Mutex
+	log         []string
+	started     map[int]chan struct{} // closed when PredictStaged of batch k begins
+	restStarted map[int]chan struct{} // closed when batch k's rest begins
+	failRest    int                   // batch whose rest fails (-1: none)
+	failHead    int                   // batch whose first part fails (-1: none)
+	overlap     bool
+	rests       atomic.Int32 // rests running now
+	maxRests    atomic.Int32 // most rests seen running at once
 }
 
 func (t *stagedTask) note(s string) {
@@ -47,10 +56,26 @@ func (t *stagedTask) PredictStaged(_ context.Context, _ Model, items []Item) (fu
 	k := items[0].Payload.(int)
 	t.note(fmt.Sprintf("head %d", k))
 	close(t.started[k])
+	if t.overlap && k > 0 {
+		select {
+		case <-t.restStarted[k-1]:
+		case <-time.After(5 * time.Second):
+			return nil, fmt.Errorf("head %d: the previous batch's rest never ran beside it", k)
+		}
+	}
 	if k == t.failHead {
 		return nil, errors.New("head failed")
 	}
 	return func() ([]Record, error) {
+		n := t.rests.Add(1)
+		defer t.rests.Add(-1)
+		for {
+			m := t.maxRests.Load()
+			if n <= m || t.maxRests.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		close(t.restStarted[k])
 		if t.overlap {
 			if next, ok := t.started[k+1]; ok {
 				select {
@@ -73,10 +98,11 @@ func (t *stagedTask) PredictStaged(_ context.Context, _ Model, items []Item) (fu
 }
 
 func newStagedTask(n int) (*stagedTask, [][]Item) {
-	t := &stagedTask{started: map[int]chan struct{}{}, failRest: -1, failHead: -1}
+	t := &stagedTask{started: map[int]chan struct{}{}, restStarted: map[int]chan struct{}{}, failRest: -1, failHead: -1}
 	var batches [][]Item
 	for k := range n {
 		t.started[k] = make(chan struct{})
+		t.restStarted[k] = make(chan struct{})
 		batches = append(batches, []Item{{ID: fmt.Sprintf("a%d", k), Payload: k}, {ID: fmt.Sprintf("b%d", k), Payload: k}})
 	}
 	return t, batches
@@ -101,6 +127,9 @@ func TestRunBatchesOverlapsRests(t *testing.T) {
 	}
 	if fmt.Sprint(got) != "[0 1 2 3]" {
 		t.Errorf("emitted %v, want batches in order", got)
+	}
+	if n := task.maxRests.Load(); n != 1 {
+		t.Errorf("%d rests ran at once, want one at a time", n)
 	}
 }
 
@@ -154,5 +183,48 @@ func TestRunBatchesCancel(t *testing.T) {
 	defer task.mu.Unlock()
 	if fmt.Sprint(got) != "[0 1]" || len(task.log) != 4 {
 		t.Errorf("emitted %v, parts run %v: want batches 0 and 1 finished and nothing after", got, task.log)
+	}
+}
+
+// pathTask is stagedTask with image files (ImagePather): the runner decodes
+// the next batch's files ahead.
+type pathTask struct {
+	*stagedTask
+	dir string
+}
+
+func (p pathTask) ImagePath(it Item) string { return filepath.Join(p.dir, it.ID+".png") }
+
+// TestRunBatchesDropsUnusedDecodes: a run cancelled after its first batch
+// leaves no decode of the batch it did not run behind it.
+func TestRunBatchesDropsUnusedDecodes(t *testing.T) {
+	task, batches := newStagedTask(4)
+	p := pathTask{task, t.TempDir()}
+	img := imageio.New(2, 2)
+	for _, b := range batches {
+		for _, it := range b {
+			if err := imageio.SavePNG(p.ImagePath(it), img); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	err := RunBatches(ctx, p, nil, batches, func(k int, _ []Record) error {
+		if k == 0 {
+			cancel()
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("error %v, want context.Canceled", err)
+	}
+	prefetchMu.Lock()
+	defer prefetchMu.Unlock()
+	for _, b := range batches {
+		for _, it := range b {
+			if prefetch[p.ImagePath(it)] != nil {
+				t.Errorf("%s: a decode ahead was left behind", it.ID)
+			}
+		}
 	}
 }

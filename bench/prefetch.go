@@ -57,3 +57,17 @@ func takePrefetched(path string) (img *imageio.Image, err error, ok bool) {
 	<-e.done
 	return e.img, e.err, true
 }
+
+// dropPrefetched forgets the background decodes of paths that nobody took,
+// waiting for those still running, so that none outlives its run.
+func dropPrefetched(paths []string) {
+	for _, p := range paths {
+		prefetchMu.Lock()
+		e := prefetch[p]
+		delete(prefetch, p)
+		prefetchMu.Unlock()
+		if e != nil {
+			<-e.done
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // devMemSampler reads the GPUs' used memory from nvidia-smi every 100 ms
@@ -14,14 +15,15 @@ import (
 type devMemSampler struct {
 	cmd  *exec.Cmd
 	done sync.WaitGroup
-	peak int64 // MiB, the largest memory.used of any GPU; -1 before a reading
+	peak atomic.Int64 // MiB, the largest memory.used of any GPU; -1 before a reading
 	err  string
 }
 
 // startDevMemSampler starts nvidia-smi; a sampler that could not start says
 // why in its note.
 func startDevMemSampler() *devMemSampler {
-	s := &devMemSampler{peak: -1}
+	s := &devMemSampler{}
+	s.peak.Store(-1)
 	s.cmd = exec.Command("nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits", "-lms", "100")
 	out, err := s.cmd.StdoutPipe()
 	if err == nil {
@@ -36,8 +38,8 @@ func startDevMemSampler() *devMemSampler {
 		defer s.done.Done()
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
-			if v, err := strconv.ParseInt(strings.TrimSpace(sc.Text()), 10, 64); err == nil {
-				s.peak = max(s.peak, v)
+			if v, err := strconv.ParseInt(strings.TrimSpace(sc.Text()), 10, 64); err == nil && v > s.peak.Load() {
+				s.peak.Store(v) // one writer
 			}
 		}
 	}()
@@ -52,9 +54,9 @@ func (s *devMemSampler) stop(m *Memory) {
 		s.cmd.Wait()
 		s.cmd = nil
 	}
-	switch {
-	case s.peak >= 0:
-		b := s.peak << 20
+	switch peak := s.peak.Load(); {
+	case peak >= 0:
+		b := peak << 20
 		m.DeviceBytes = &b
 		m.Note = "device_peak_bytes: nvidia-smi's memory.used, sampled every 100 ms, the largest of any GPU (the whole card: this process's CUDA context and XLA's allocator pool included)"
 	case s.err != "":

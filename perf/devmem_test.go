@@ -21,7 +21,9 @@ func TestDevMemSamplerPeak(t *testing.T) {
 	// Two GPUs a tick, then nvidia-smi keeps running until killed, as -lms does.
 	fakeNvidiaSMI(t, `printf '1200\n300\n35000\n310\n20000\n 300\n'; exec sleep 30`)
 	s := startDevMemSampler()
-	time.Sleep(300 * time.Millisecond)
+	for deadline := time.Now().Add(20 * time.Second); s.peak.Load() < 35000 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	var m Memory
 	start := time.Now()
 	s.stop(&m)

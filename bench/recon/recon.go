@@ -19,7 +19,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -307,7 +306,7 @@ func (t *Task) finish(m bench.Model, r bench.Reconstructor, items []bench.Item, 
 			t0 = time.Now()
 			errs := make([]error, len(both))
 			bench.ParallelFor(len(both), func(j int) { both[j], errs[j] = jpegRoundTrip(both[j]) })
-			if err := errors.Join(errs...); err != nil {
+			if err := firstErr(errs...); err != nil {
 				return nil, err
 			}
 			t.trace(StageJPEG, t0, n)
