@@ -302,3 +302,32 @@ func BenchmarkReconEvalHostStages(b *testing.B) {
 		})
 	}
 }
+
+// TestReconEvalOverlapKeepsPredictions: the same batches give byte-identical
+// predictions files whether batches overlap (as evalrun run) or run in turn.
+func TestReconEvalOverlapKeepsPredictions(t *testing.T) {
+	b := goBackend(t)
+	var files [2][]byte
+	for i, noOverlap := range []bool{false, true} {
+		w, e, err := newReconEval(b, Options{Component: ReconEvalComponent, Preset: "tiny", Batch: 2, Seed: 3, Iters: 2, NoOverlap: noOverlap})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Measure(w, 0, 2); err != nil {
+			t.Fatal(err)
+		}
+		var r Result
+		w.Report(&r) // waits for the trailing batch
+		data, err := os.ReadFile(e.preds.Name())
+		w.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The trailing batch of the overlapped run is not part of the comparison.
+		lines := strings.SplitAfter(string(data), "\n")
+		files[i] = []byte(strings.Join(lines[:min(len(lines), 3*2)], ""))
+	}
+	if len(files[0]) == 0 || !bytes.Equal(files[0], files[1]) {
+		t.Errorf("predictions differ between the overlapped run (%d bytes) and the one in turn (%d bytes)", len(files[0]), len(files[1]))
+	}
+}
