@@ -78,17 +78,7 @@ func TestRFIDWithFormulaInception(t *testing.T) {
 	if err := WriteDemo(dir, 2, 6, 40); err != nil {
 		t.Fatal(err)
 	}
-	// Formula weights stand in for pytorch-fid's (same names and shapes).
-	set := inception.FormulaWeights(inception.StateDictSpecs())
-	var ts []*weights.Tensor
-	for _, n := range set.Names() {
-		x, _ := set.Get(n)
-		ts = append(ts, x)
-	}
-	wpath := filepath.Join(t.TempDir(), "inception.safetensors")
-	if err := weights.WriteSafetensors(wpath, ts, nil); err != nil {
-		t.Fatal(err)
-	}
+	wpath := formulaInceptionFile(t)
 	task, err := New(bench.Options{Data: dir, Extra: map[string]string{"inception": wpath, "jpeg": "none"}})
 	if err != nil {
 		t.Fatal(err)
@@ -264,16 +254,7 @@ func TestInceptionOnTheModelsBackend(t *testing.T) {
 	if err := WriteDemo(dir, 1, 1, 40); err != nil {
 		t.Fatal(err)
 	}
-	set := inception.FormulaWeights(inception.StateDictSpecs())
-	var ts []*weights.Tensor
-	for _, n := range set.Names() {
-		x, _ := set.Get(n)
-		ts = append(ts, x)
-	}
-	wpath := filepath.Join(t.TempDir(), "inception.safetensors")
-	if err := weights.WriteSafetensors(wpath, ts, nil); err != nil {
-		t.Fatal(err)
-	}
+	wpath := formulaInceptionFile(t)
 	b, err := backend.New("go")
 	if err != nil {
 		t.Fatal(err)
@@ -292,4 +273,21 @@ func TestInceptionOnTheModelsBackend(t *testing.T) {
 			t.Errorf("%T: inception on the model's backend %v, want %v", m, got, shares)
 		}
 	}
+}
+
+// formulaInceptionFile writes formula weights, standing in for pytorch-fid's
+// (same names and shapes), as a safetensors file for the inception= option.
+func formulaInceptionFile(t *testing.T) string {
+	t.Helper()
+	set := inception.FormulaWeights(inception.StateDictSpecs())
+	var ts []*weights.Tensor
+	for _, n := range set.Names() {
+		x, _ := set.Get(n)
+		ts = append(ts, x)
+	}
+	wpath := filepath.Join(t.TempDir(), "inception.safetensors")
+	if err := weights.WriteSafetensors(wpath, ts, nil); err != nil {
+		t.Fatal(err)
+	}
+	return wpath
 }
