@@ -14,6 +14,7 @@ import (
 	"github.com/gomlx/compute"
 	"github.com/gomlx/go-xla/compute/xla"
 
+	"github.com/dualtoken/evalharness/backend/xlacache"
 	"github.com/dualtoken/evalharness/backend/xladry"
 	_ "github.com/gomlx/gomlx/backends/default" // registers "go" and "xla"
 )
@@ -75,7 +76,23 @@ func New(spec string) (b compute.Backend, err error) {
 		}
 		return nil, fmt.Errorf("backend %q: %s (%s)", spec, firstLine(err.Error()), backendsHelp)
 	}
-	return b, nil
+	return withExecutableCache(b)
+}
+
+// withExecutableCache wraps an XLA backend in an executable cache when
+// $DUALTOKEN_XLA_CACHE names a folder (package xlacache).
+func withExecutableCache(b compute.Backend) (compute.Backend, error) {
+	dir := os.Getenv(xlacache.EnvDir)
+	xb, ok := b.(*xla.Backend)
+	if dir == "" || !ok {
+		return b, nil
+	}
+	c, err := xlacache.New(xb, dir)
+	if err != nil {
+		b.Finalize()
+		return nil, fmt.Errorf("%s=%s: %w (unset it to compile without the cache)", xlacache.EnvDir, dir, err)
+	}
+	return c, nil
 }
 
 // backendsHelp lists the backends in the terms of the --backend flag.

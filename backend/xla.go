@@ -11,6 +11,7 @@ import (
 	"github.com/gomlx/compute"
 	"github.com/gomlx/go-xla/compute/xla"
 
+	"github.com/dualtoken/evalharness/backend/xlacache"
 	"github.com/dualtoken/evalharness/backend/xladry"
 )
 
@@ -86,16 +87,24 @@ func ConvRoundsFloat32(b compute.Backend) bool {
 // IsCUDA reports whether b runs on NVIDIA GPUs (XLA's CUDA plugin; not the
 // dry backend, which runs nothing).
 func IsCUDA(b compute.Backend) bool {
-	xb, ok := b.(*xla.Backend)
-	return ok && xb.IsCUDA()
+	switch v := b.(type) {
+	case *xla.Backend:
+		return v.IsCUDA()
+	case *xlacache.Cache:
+		return v.IsCUDA()
+	}
+	return false
 }
 
-// asXLA is b's go-xla backend (the dry one's too), else nil.
+// asXLA is b's go-xla backend (the dry one's and the cached one's too),
+// else nil.
 func asXLA(b compute.Backend) *xla.Backend {
 	switch v := b.(type) {
 	case *xla.Backend:
 		return v
 	case *xladry.Backend:
+		return v.Backend
+	case *xlacache.Cache:
 		return v.Backend
 	}
 	return nil

@@ -3,6 +3,9 @@ package backend
 import (
 	"os"
 	"testing"
+
+	"github.com/dualtoken/evalharness/backend/xlacache"
+	"github.com/dualtoken/evalharness/backend/xladry"
 )
 
 func TestWithCUDAXLAFlags(t *testing.T) {
@@ -57,5 +60,35 @@ func TestSetCUDAXLAFlags(t *testing.T) {
 	setCUDAXLAFlags("xla:cuda")
 	if got := os.Getenv(EnvXLAFlags); got != "--a=1 --xla_gpu_enable_triton_gemm=false" {
 		t.Errorf("XLA_FLAGS = %q after xla:cuda", got)
+	}
+}
+
+// The executable cache wraps XLA backends only: the Go and dry backends come
+// back as they were with $DUALTOKEN_XLA_CACHE set, and a cached XLA backend
+// is still XLA to IsCUDA and ConvRoundsFloat32.
+func TestExecutableCacheWrapsXLAOnly(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv(xlacache.EnvDir, dir)
+	for _, spec := range []string{"go", "xladry"} {
+		b, err := New(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := b.(*xlacache.Cache); ok {
+			t.Errorf("%s was wrapped in the executable cache", spec)
+		}
+		b.Finalize()
+	}
+	dry, err := xladry.New("cuda")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dry.Backend.DotGeneralUseTF32 = false
+	c := &xlacache.Cache{Backend: dry.Backend}
+	if !IsCUDA(c) || !ConvRoundsFloat32(c) {
+		t.Errorf("a cached CUDA backend: IsCUDA %v, ConvRoundsFloat32 %v; want both true", IsCUDA(c), ConvRoundsFloat32(c))
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("the cache folder got %d entries without an XLA backend", len(entries))
 	}
 }

@@ -28,8 +28,11 @@ type CardReport struct {
 	Components       map[string]*Entry `json:"components"`
 	Notes            []string          `json:"notes,omitempty"`
 	Parity           []Parity          `json:"parity,omitempty"`
-	Steps            []Step            `json:"steps,omitempty"`
-	Runs             []RunSummary      `json:"runs,omitempty"`
+	// ParityExecutableCache: the parity tests run twice through one
+	// executable cache (scripts/gpu/parity_xcache.sh).
+	ParityExecutableCache []Parity     `json:"parity_executable_cache,omitempty"`
+	Steps                 []Step       `json:"steps,omitempty"`
+	Runs                  []RunSummary `json:"runs,omitempty"`
 }
 
 // Entry is one component of a CardReport. Reference and Ratio are set only
@@ -62,6 +65,20 @@ type Entry struct {
 	// XLA's Triton GEMMs on, which backend.New turns off on CUDA.
 	OursTritonGEMM        *float64 `json:"ours_triton_gemm,omitempty"`
 	CompileColdTritonGEMM *float64 `json:"compile_cold_triton_gemm_s,omitempty"`
+	// CompileColdSum / CompileWarmSum (tokenizer_compile only): the separate
+	// dualtoken-encode and -decode runs' compile seconds summed, beside a
+	// compile_cold_s / compile_warm_s from the dualtoken-tokenizer runs, which
+	// compile both in one process at once.
+	CompileColdSum *float64 `json:"compile_cold_sum_s,omitempty"`
+	CompileWarmSum *float64 `json:"compile_warm_sum_s,omitempty"`
+	// CompileWarmAutotune (tokenizer_compile only): the warm recompile with
+	// XLA's autotune cache, kept here when compile_warm_s is a load from the
+	// executable cache (tokenizer_xcache step).
+	CompileWarmAutotune *float64 `json:"compile_warm_autotune_s,omitempty"`
+	// CompileColdLLVMParallel (tokenizer_compile only): a cold compile with
+	// --xla_gpu_enable_llvm_module_compilation_parallelism=true
+	// (tokenizer_llvmpar step).
+	CompileColdLLVMParallel *float64 `json:"compile_cold_llvm_parallel_s,omitempty"`
 }
 
 // Parity is one package's parity tests run on the card (raw/parity.tsv:
@@ -72,6 +89,14 @@ type Parity struct {
 	Passed  int     `json:"passed"`
 	Failed  int     `json:"failed"`
 	Seconds float64 `json:"seconds"`
+	// Run, CacheFiles and Warnings are set in parity_executable_cache
+	// (raw/parity_xcache.tsv): run 1 compiled into an empty executable cache,
+	// run 2 ran on the programs loaded from it; CacheFiles counts the cached
+	// programs after the run, Warnings the cache's warnings in its log. OK
+	// there also needs no warning.
+	Run        int  `json:"run,omitempty"`
+	CacheFiles *int `json:"cache_files,omitempty"`
+	Warnings   *int `json:"warnings,omitempty"`
 }
 
 // Step is one step of the GPU script (steps.tsv: name, exit code, seconds).
@@ -116,6 +141,9 @@ type Inputs struct {
 	LLM    map[int]TorchLLM           // batch → HF generate
 	GPUMiB map[string]float64         // step name → peak nvidia-smi memory.used
 	Parity []Parity
+	// ParityXCache is raw/parity_xcache.tsv (run, package, exit code,
+	// seconds, passed, failed, cache files, warnings).
+	ParityXCache []Parity
 	// XLACache is raw/xla_cache.txt: "on" when the script's *_warm reruns had
 	// XLA's autotune cache, "off" when XLA refused the flag ("" unknown).
 	XLACache string
@@ -239,6 +267,28 @@ func ReadInputs(dir string) (*Inputs, error) {
 				}
 				in.Parity = append(in.Parity, Parity{Package: f[0], OK: rc == 0 && fail == 0 && pass > 0, Passed: pass, Failed: fail, Seconds: sec})
 			}
+		case name == "parity_xcache.tsv":
+			for _, line := range strings.Split(string(data), "\n") {
+				f := strings.Split(strings.TrimSpace(line), "\t")
+				if len(f) < 8 {
+					continue
+				}
+				var n [6]int
+				var errs []error
+				for i, j := range []int{0, 2, 4, 5, 6, 7} { // run, rc, passed, failed, files, warnings
+					var err error
+					n[i], err = strconv.Atoi(f[j])
+					errs = append(errs, err)
+				}
+				sec, err := strconv.ParseFloat(f[3], 64)
+				if err = errors.Join(append(errs, err)...); err != nil {
+					in.Skips = append(in.Skips, fmt.Sprintf("%s: line %q", name, truncate(line, 120)))
+					continue
+				}
+				run, rc, pass, fail, files, warn := n[0], n[1], n[2], n[3], n[4], n[5]
+				in.ParityXCache = append(in.ParityXCache, Parity{Package: f[1], Run: run, OK: rc == 0 && fail == 0 && pass > 0 && warn == 0,
+					Passed: pass, Failed: fail, Seconds: sec, CacheFiles: &files, Warnings: &warn})
+			}
 		case name == "steps.tsv":
 			for _, line := range strings.Split(string(data), "\n") {
 				f := strings.Split(strings.TrimSpace(line), "\t")
@@ -297,10 +347,11 @@ func (in *Inputs) find(component, preset string, batch int) (string, *Result) {
 	return "", nil
 }
 
-// variant is "warm", "scan", "unrolled" or "triton" for the script's rerun files (siglip_warm.json,
-// encode_scan.json), "" for a main run.
+// variant is "warm", "scan", "unrolled", "triton", "xcache", "xcache_fill"
+// or "llvmpar" for the script's rerun files (siglip_warm.json,
+// encode_scan.json, tokenizer_xcache.json), "" for a main run.
 func variant(file string) string {
-	for _, v := range []string{"warm", "scan", "unrolled", "triton"} {
+	for _, v := range []string{"warm", "scan", "unrolled", "triton", "xcache_fill", "xcache", "llvmpar"} {
 		if strings.HasSuffix(stem(file), "_"+v) {
 			return v
 		}
@@ -319,12 +370,15 @@ func stem(file string) string { return strings.TrimSuffix(file, ".json") }
 // Merge builds the card report from the raw inputs. The names follow issue
 // 7: siglip_vision_bf16_b32 (so400m-384, batch 32; reference torch.compile,
 // else eager), dualtoken_encode and dualtoken_decode (so400m-384),
-// tokenizer_compile (their compile seconds summed), recon_eval_end_to_end
+// tokenizer_compile (the dualtoken-tokenizer run's compile, encode and
+// decode compiled at once, when there is one — the separate runs' sum
+// beside it — else their compile seconds summed), recon_eval_end_to_end
 // (the recon-eval run at so400m-384 when there is one, else an upper bound
 // from the encode, decode and Inception rates), llm_decode_b1 and
 // llm_decode_b16 (qwen2.5-3b; reference HF generate).
 func Merge(in *Inputs, card, date, device string) *CardReport {
-	rep := &CardReport{Card: card, Date: date, Device: device, Components: map[string]*Entry{}, Steps: in.Steps, Parity: in.Parity}
+	rep := &CardReport{Card: card, Date: date, Device: device, Components: map[string]*Entry{}, Steps: in.Steps, Parity: in.Parity,
+		ParityExecutableCache: in.ParityXCache}
 	for _, r := range in.Runs {
 		if strings.HasPrefix(r.Backend, "xladry") {
 			// A rehearsal (scripts/gpu/bench.sh with GOMLX_BACKEND=xladry).
@@ -414,6 +468,15 @@ func Merge(in *Inputs, card, date, device string) *CardReport {
 		}
 		rep.Components["tokenizer_compile"] = e
 	}
+	if f, r := in.find(TokenizerComponent, "so400m-384", 0); r != nil {
+		e := tokenizerCompileEntry(f, r, in.rerun(f, "warm"), rep.Components["tokenizer_compile"])
+		withExecutableCache(e, in.rerun(f, "xcache"))
+		if p := in.rerun(f, "llvmpar"); p != nil {
+			e.CompileColdLLVMParallel = ptr(p.CompileSeconds)
+			e.Note += "; compile_cold_llvm_parallel_s: the same cold compile with --xla_gpu_enable_llvm_module_compilation_parallelism=true and an empty autotune cache of its own"
+		}
+		rep.Components["tokenizer_compile"] = e
+	}
 	if f, r := in.find(ReconEvalComponent, "so400m-384", 0); r != nil {
 		rep.Components["recon_eval_end_to_end"] = reconEvalEntry(entry(f, r), r)
 	} else if enc != nil && dec != nil && inc != nil {
@@ -470,6 +533,47 @@ func Merge(in *Inputs, card, date, device string) *CardReport {
 		rep.Notes = append(rep.Notes, "unreadable input: "+s)
 	}
 	return rep
+}
+
+// tokenizerCompileEntry is tokenizer_compile from the dualtoken-tokenizer
+// runs (file, its cold run r and warm rerun w, nil if none), which compile
+// Encode's and DecodePixels' executables at once in one process; sum, the
+// entry of the separate encode and decode runs (nil if they did not both
+// run), stays beside it as compile_cold_sum_s / compile_warm_sum_s.
+func tokenizerCompileEntry(file string, r, w *Result, sum *Entry) *Entry {
+	e := &Entry{Ours: ptr(r.CompileSeconds), Unit: "s", CompileCold: ptr(r.CompileSeconds), OursDType: r.DType,
+		Source: file, ScanLayers: r.ScanLayers,
+		Note: fmt.Sprintf("cold compile of Encode (tower, quantisers, head) and DecodePixels (decoder) compiled concurrently in one process (%s: dualtoken.Model.Compile's wall time, batch %d); warm: the same in a new process with XLA's autotune cache filled by that cold run", TokenizerComponent, r.Batch)}
+	if w != nil {
+		e.CompileWarm = ptr(w.CompileSeconds)
+	} else {
+		e.Note += " (no warm run)"
+	}
+	if sum != nil {
+		e.CompileColdSum, e.CompileWarmSum = sum.CompileCold, sum.CompileWarm
+		e.Note += "; compile_cold_sum_s / compile_warm_sum_s: the separate dualtoken-encode and dualtoken-decode runs' compile seconds summed, each in its own process (first call minus median step, weight upload included)"
+	}
+	return e
+}
+
+// withExecutableCache makes a run that loaded every program from the
+// executable cache (x, the tokenizer_xcache step; nil if none) the warm
+// figure, keeping the autotune-cache recompile as compile_warm_autotune_s. A
+// run that compiled anything, or failed to load or store, is only noted.
+func withExecutableCache(e *Entry, x *Result) {
+	if x == nil {
+		return
+	}
+	c := x.ExecutableCache
+	switch {
+	case c == nil:
+		e.Note += "; tokenizer_xcache ran without the executable cache (no xla_executable_cache in its output): not used"
+	case c.Hits == 0 || c.Misses > 0 || c.Errors > 0:
+		e.Note += fmt.Sprintf("; tokenizer_xcache did not load every program from the executable cache (hits %d, misses %d, errors %d): compile_warm_s stays the autotune-cache recompile", c.Hits, c.Misses, c.Errors)
+	default:
+		e.CompileWarmAutotune, e.CompileWarm = e.CompileWarm, ptr(x.CompileSeconds)
+		e.Note += fmt.Sprintf("; compile_warm_s: a new process loading the %d compiled programs from the executable cache (DUALTOKEN_XLA_CACHE, backend/xlacache) that another process filled; compile_warm_autotune_s: the recompile with XLA's autotune cache", c.Hits)
+	}
 }
 
 // reconEvalEntry makes the measured recon-eval run issue 7's

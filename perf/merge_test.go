@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -344,5 +345,192 @@ func TestMergeNotesXLAFlags(t *testing.T) {
 		t.Errorf("siglip entry %+v: want the triton rerun beside it", e)
 	} else if e.DevicePeakMiB == nil || *e.DevicePeakMiB != 3000 {
 		t.Errorf("device MiB %v: want the run's own 3000 (no .gpumem file)", e.DevicePeakMiB)
+	}
+}
+
+// writeTokenizerRun adds a dualtoken-tokenizer result (so400m-384, batch 16)
+// with the given compile seconds to a fake raw folder.
+func writeTokenizerRun(t *testing.T, dir, file string, compile float64) {
+	t.Helper()
+	r := &Result{Schema: Schema, Tool: "evalrun bench", Component: TokenizerComponent, Preset: "so400m-384", Batch: 16,
+		DType: "bfloat16", ScanLayers: true, Unit: "img/s", Throughput: 130, AchievedTFLOPs: 100, ShareOfPeak: 0.1,
+		Timing:  Timing{CompileSeconds: compile, CompileMethod: "exec.Compile"},
+		Config:  map[string]any{"compile": "encode and decode concurrently"},
+		Peak:    &Peak{DType: "bfloat16", N: 8192, TFLOPs: 705},
+		Backend: "xla:/opt/x/xla_cuda_plugin.so"}
+	data, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, file), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// tokenizer_compile: from the dualtoken-tokenizer runs (encode and decode
+// compiled at once in one process) where tokenizer.json and
+// tokenizer_warm.json exist, with the separate runs' sums beside it; the
+// sums alone, as before, without them.
+func TestMergeTokenizerCompile(t *testing.T) {
+	dir := fakeRaw(t)
+	merge := func() *Entry {
+		t.Helper()
+		in, err := ReadInputs(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return Merge(in, "h200", "2026-12-04", "NVIDIA H200").Components["tokenizer_compile"]
+	}
+	eq := func(what string, got *float64, want float64) {
+		t.Helper()
+		if got == nil || *got != want {
+			t.Errorf("%s = %v, want %v", what, got, want)
+		}
+	}
+
+	// Without tokenizer*.json: encode + decode summed (100+40 cold, 20+8 warm), no sum fields.
+	e := merge()
+	eq("ours (sum)", e.Ours, 140)
+	eq("cold (sum)", e.CompileCold, 140)
+	eq("warm (sum)", e.CompileWarm, 28)
+	if e.CompileColdSum != nil || e.CompileWarmSum != nil || !strings.HasPrefix(e.Note, "cold compile of Encode (tower, quantisers, head) plus DecodePixels") {
+		t.Errorf("without tokenizer runs: sums %v %v, note %q", e.CompileColdSum, e.CompileWarmSum, e.Note)
+	}
+
+	writeTokenizerRun(t, dir, "tokenizer.json", 70)
+	writeTokenizerRun(t, dir, "tokenizer_warm.json", 6)
+	e = merge()
+	eq("ours (concurrent)", e.Ours, 70)
+	eq("cold (concurrent)", e.CompileCold, 70)
+	eq("warm (concurrent)", e.CompileWarm, 6)
+	eq("cold sum", e.CompileColdSum, 140)
+	eq("warm sum", e.CompileWarmSum, 28)
+	if e.Unit != "s" || e.Source != "tokenizer.json" || e.OursDType != "bfloat16" || !e.ScanLayers || e.Reference != nil || e.Ratio != nil {
+		t.Errorf("entry %+v", e)
+	}
+	for _, s := range []string{"compiled concurrently in one process", "dualtoken-tokenizer", "batch 16", "compile_cold_sum_s / compile_warm_sum_s: the separate"} {
+		if !strings.Contains(e.Note, s) {
+			t.Errorf("note %q does not say %q", e.Note, s)
+		}
+	}
+	data, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{`"compile_cold_s":70`, `"compile_warm_s":6`, `"compile_cold_sum_s":140`, `"compile_warm_sum_s":28`} {
+		if !strings.Contains(string(data), k) {
+			t.Errorf("JSON %s lacks %s", data, k)
+		}
+	}
+
+	// Without the separate runs' warm reruns the warm sum is absent; without
+	// the tokenizer's warm rerun its warm compile is null and the note says so.
+	os.Remove(filepath.Join(dir, "decode_warm.json"))
+	os.Remove(filepath.Join(dir, "tokenizer_warm.json"))
+	e = merge()
+	eq("cold (concurrent, no warm)", e.CompileCold, 70)
+	eq("cold sum (no warm)", e.CompileColdSum, 140)
+	if e.CompileWarm != nil || e.CompileWarmSum != nil || !strings.Contains(e.Note, "(no warm run)") {
+		t.Errorf("no warm runs: warm %v, warm sum %v, note %q", e.CompileWarm, e.CompileWarmSum, e.Note)
+	}
+
+	// Without the separate encode run: the concurrent figure alone.
+	os.Remove(filepath.Join(dir, "encode.json"))
+	e = merge()
+	eq("cold (concurrent only)", e.CompileCold, 70)
+	if e.CompileColdSum != nil || strings.Contains(e.Note, "sum") {
+		t.Errorf("without encode.json: cold sum %v, note %q", e.CompileColdSum, e.Note)
+	}
+}
+
+// tokenizer_compile with the executable cache: a tokenizer_xcache run that
+// loaded every program is the warm figure, the autotune recompile moves to
+// compile_warm_autotune_s; a run that compiled anything is only noted; the
+// fill run and the LLVM-parallel run are not taken for the main run.
+func TestMergeTokenizerExecutableCache(t *testing.T) {
+	dir := fakeRaw(t)
+	writeTokenizerRun(t, dir, "tokenizer.json", 70)
+	writeTokenizerRun(t, dir, "tokenizer_warm.json", 6)
+	writeTokenizerRun(t, dir, "tokenizer_llvmpar.json", 31)
+	writeCached := func(file string, compile float64, c ExecutableCache) {
+		t.Helper()
+		writeTokenizerRun(t, dir, file, compile)
+		path := filepath.Join(dir, file)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r Result
+		if err := json.Unmarshal(data, &r); err != nil {
+			t.Fatal(err)
+		}
+		r.ExecutableCache = &c
+		if data, err = json.Marshal(&r); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The fill run sorts before tokenizer.json's variants but is one of them.
+	writeCached("tokenizer_xcache_fill.json", 75, ExecutableCache{Dir: "/c", Misses: 2, Stored: 2})
+	writeCached("tokenizer_xcache.json", 0.8, ExecutableCache{Dir: "/c", Hits: 2})
+	merge := func() *Entry {
+		t.Helper()
+		in, err := ReadInputs(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return Merge(in, "h200", "2026-12-04", "NVIDIA H200").Components["tokenizer_compile"]
+	}
+	e := merge()
+	if e.Source != "tokenizer.json" || *e.CompileCold != 70 {
+		t.Fatalf("main run %s cold %v, want tokenizer.json 70", e.Source, *e.CompileCold)
+	}
+	if e.CompileWarm == nil || *e.CompileWarm != 0.8 || e.CompileWarmAutotune == nil || *e.CompileWarmAutotune != 6 {
+		t.Errorf("warm %v, warm autotune %v; want 0.8 and 6", e.CompileWarm, e.CompileWarmAutotune)
+	}
+	if e.CompileColdLLVMParallel == nil || *e.CompileColdLLVMParallel != 31 {
+		t.Errorf("LLVM-parallel cold %v, want 31", e.CompileColdLLVMParallel)
+	}
+	for _, s := range []string{"loading the 2 compiled programs from the executable cache", "compile_warm_autotune_s", "llvm_module_compilation_parallelism"} {
+		if !strings.Contains(e.Note, s) {
+			t.Errorf("note %q does not say %q", e.Note, s)
+		}
+	}
+	// One program compiled on the "warm" run: not a cache load.
+	writeCached("tokenizer_xcache.json", 3, ExecutableCache{Dir: "/c", Hits: 1, Misses: 1, Stored: 1})
+	e = merge()
+	if *e.CompileWarm != 6 || e.CompileWarmAutotune != nil || !strings.Contains(e.Note, "hits 1, misses 1, errors 0") {
+		t.Errorf("partial load: warm %v, autotune %v, note %q", *e.CompileWarm, e.CompileWarmAutotune, e.Note)
+	}
+}
+
+// raw/parity_xcache.tsv becomes parity_executable_cache: a run with a cache
+// warning is not OK even when its tests passed; a bad line is skipped and
+// noted.
+func TestMergeParityExecutableCache(t *testing.T) {
+	dir := fakeRaw(t)
+	tsv := "1\tdualtoken\t0\t21\t3\t0\t7\t0\n2\tdualtoken\t0\t9\t3\t0\t7\t1\nbad\tline\n2\tsiglip\tx\t1\t1\t0\t1\t0\n"
+	if err := os.WriteFile(filepath.Join(dir, "parity_xcache.tsv"), []byte(tsv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in, err := ReadInputs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := Merge(in, "h200", "2026-12-04", "NVIDIA H200")
+	p := rep.ParityExecutableCache
+	if len(p) != 2 {
+		t.Fatalf("%d rows %+v, want 2", len(p), p)
+	}
+	if p[0].Run != 1 || !p[0].OK || p[0].Passed != 3 || *p[0].CacheFiles != 7 || p[0].Seconds != 21 {
+		t.Errorf("run 1: %+v", p[0])
+	}
+	if p[1].Run != 2 || p[1].OK || *p[1].Warnings != 1 {
+		t.Errorf("run 2 with a warning: %+v, want not OK", p[1])
+	}
+	if !slices.ContainsFunc(rep.Notes, func(n string) bool { return strings.Contains(n, "parity_xcache.tsv") && strings.Contains(n, "siglip") }) {
+		t.Errorf("the unreadable line is not noted: %q", rep.Notes)
 	}
 }

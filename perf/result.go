@@ -13,6 +13,7 @@ import (
 	"github.com/gomlx/compute"
 
 	"github.com/dualtoken/evalharness/backend"
+	"github.com/dualtoken/evalharness/backend/xlacache"
 	"github.com/dualtoken/evalharness/internal/jsonerr"
 	"github.com/dualtoken/evalharness/model/precision"
 	"github.com/olekukonko/tablewriter"
@@ -38,6 +39,9 @@ type Result struct {
 	// XLAFlags is $XLA_FLAGS as the XLA backend ran with it (backend.New adds
 	// Triton GEMMs off for CUDA plugins); empty on other backends.
 	XLAFlags string `json:"xla_flags,omitempty"`
+	// ExecutableCache is what the XLA executable cache did in this run
+	// ($DUALTOKEN_XLA_CACHE, package backend/xlacache); absent without one.
+	ExecutableCache *ExecutableCache `json:"xla_executable_cache,omitempty"`
 
 	Config       map[string]any `json:"config"`
 	Params       int64          `json:"params"`
@@ -135,11 +139,29 @@ func Run(b compute.Backend, spec string, o Options, plans []PeakPlan) (*Result, 
 		}
 	}
 	r.PeakError = strings.TrimPrefix(r.PeakError, "; ")
+	if c, ok := b.(*xlacache.Cache); ok {
+		s := c.Stats()
+		r.ExecutableCache = &ExecutableCache{Dir: c.Dir(), Hits: s.Hits, Misses: s.Misses, Stored: s.Stored, Errors: s.Errors}
+		if s.Hits > 0 {
+			r.Notes = append(r.Notes, fmt.Sprintf("compile_s: %d executable(s) loaded from the executable cache %s instead of compiled", s.Hits, c.Dir()))
+		}
+	}
 	r.Memory = mem.Stop()
 	if dev != nil {
 		dev.stop(&r.Memory)
 	}
 	return r, nil
+}
+
+// ExecutableCache counts the XLA executable cache's lookups in one run:
+// hits were loaded, misses compiled (and stored unless errors says
+// otherwise).
+type ExecutableCache struct {
+	Dir    string `json:"dir"`
+	Hits   int64  `json:"hits"`
+	Misses int64  `json:"misses"`
+	Stored int64  `json:"stored"`
+	Errors int64  `json:"errors"`
 }
 
 func hostInfo() Host {

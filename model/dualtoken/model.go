@@ -644,6 +644,10 @@ type Encoded struct {
 	Pooled        *tensors.Tensor // [B,C] MAP head output on the quantised path (not normalised)
 }
 
+// exec returns the executable cached under key, making it from fn on first
+// use. The lock covers only the cache: NewExec builds and compiles nothing
+// (graphs are built and compiled per input shape by Exec.Compile or the first
+// Exec, outside it), so Compile's goroutines compile in parallel.
 func (m *Model) exec(key string, fn any) (*model.Exec, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -667,6 +671,43 @@ func (m *Model) exec(key string, fn any) (*model.Exec, error) {
 	return e, nil
 }
 
+// The executables of Encode, DecodePixels and Reconstruct: their keys in
+// Model.execs and their graph functions, shared with Model.Compile
+// (compile.go) so that a compiled executable is the one these methods run.
+const (
+	execEncode      = "encode"
+	execDecode      = "decode"
+	execReconstruct = "reconstruct"
+)
+
+// encodeGraph is Encode's graph: pixels [B,3,S,S] -> pixel codes [B,G,G,D],
+// pooled [B,C] and, with the semantic branch, semantic codes [B,G,G,D].
+func (m *Model) encodeGraph() func(*model.Scope, *Node) []*Node {
+	fc := m.Config
+	return func(root *model.Scope, x *Node) []*Node {
+		o := Forward(root, fc, x, Options{Pooled: true})
+		outs := []*Node{o.Pix.Codes, o.Pooled}
+		if fc.SemanticBranch {
+			outs = append(outs, o.Sem.Codes)
+		}
+		return outs
+	}
+}
+
+// decodeGraph is DecodePixels' graph: codes [B,G,G,D] -> images [B,3,S',S'].
+func (m *Model) decodeGraph() func(*model.Scope, *Node) *Node {
+	return func(root *model.Scope, c *Node) *Node { return DecodeCodes(root, m.Config, c) }
+}
+
+// reconstructGraph is Reconstruct's graph: pixels [B,3,S,S] -> images
+// [B,3,S',S'] and pixel codes [B,G,G,D].
+func (m *Model) reconstructGraph() func(*model.Scope, *Node) []*Node {
+	return func(root *model.Scope, x *Node) []*Node {
+		o := Forward(root, m.Config, x, Options{Decode: true})
+		return []*Node{o.Decoded.Images, o.Pix.Codes}
+	}
+}
+
 // CheckPixels validates a pixel batch [B,3,S,S].
 func (m *Model) CheckPixels(pixels *tensors.Tensor) error {
 	v := &m.Config.Tower.Vision
@@ -683,14 +724,7 @@ func (m *Model) Encode(pixels *tensors.Tensor) (*Encoded, error) {
 		return nil, err
 	}
 	fc := m.Config
-	e, err := m.exec("encode", func(root *model.Scope, x *Node) []*Node {
-		o := Forward(root, fc, x, Options{Pooled: true})
-		outs := []*Node{o.Pix.Codes, o.Pooled}
-		if fc.SemanticBranch {
-			outs = append(outs, o.Sem.Codes)
-		}
-		return outs
-	})
+	e, err := m.exec(execEncode, m.encodeGraph())
 	if err != nil {
 		return nil, err
 	}
@@ -712,7 +746,7 @@ func (m *Model) DecodePixels(codes *tensors.Tensor) (*tensors.Tensor, error) {
 	if len(d) != 4 || d[1] != v.CodeShape[0] || d[2] != v.CodeShape[1] || d[3] != v.Depth() || !codes.DType().IsInt() {
 		return nil, fmt.Errorf("dualtoken: codes %s, expected integer [batch, %d, %d, %d]", codes.Shape(), v.CodeShape[0], v.CodeShape[1], v.Depth())
 	}
-	e, err := m.exec("decode", func(root *model.Scope, c *Node) *Node { return DecodeCodes(root, m.Config, c) })
+	e, err := m.exec(execDecode, m.decodeGraph())
 	if err != nil {
 		return nil, err
 	}
@@ -729,10 +763,7 @@ func (m *Model) Reconstruct(pixels *tensors.Tensor) (images, codes *tensors.Tens
 	if err := m.CheckPixels(pixels); err != nil {
 		return nil, nil, err
 	}
-	e, err := m.exec("reconstruct", func(root *model.Scope, x *Node) []*Node {
-		o := Forward(root, m.Config, x, Options{Decode: true})
-		return []*Node{o.Decoded.Images, o.Pix.Codes}
-	})
+	e, err := m.exec(execReconstruct, m.reconstructGraph())
 	if err != nil {
 		return nil, nil, err
 	}

@@ -12,10 +12,11 @@
 #   OUT         output folder (default ./out); raw step outputs go to $OUT/raw
 #   BUDGET_S    wall-clock budget of the whole script, merge included (default 290)
 #   STEPS       comma-separated steps to run (default: all, in this order):
-#               parity,siglip,siglip_warm,siglip_triton,siglip_alt,torch_siglip,encode,decode,
-#               encode_warm,decode_warm,decode_triton,recon_eval,llm_b1,llm_b16,llm_triton,
-#               torch_llm,inception,llm_alt (llm_b1 in the other layer formulation, last: it takes the
-#               budget left)
+#               parity,parity_xcache,siglip,siglip_warm,siglip_triton,siglip_alt,torch_siglip,
+#               encode,decode,encode_warm,decode_warm,tokenizer,tokenizer_warm,tokenizer_xcache,
+#               tokenizer_llvmpar,decode_triton,recon_eval,llm_b1,
+#               llm_b16,llm_triton,torch_llm,inception,llm_alt (llm_b1 in the other layer
+#               formulation, last: it takes the budget left)
 #               (all of them do not fit one 5-minute run: split in two, e.g.
 #               STEPS=parity,siglip,siglip_warm,siglip_triton,siglip_alt,torch_siglip,encode,decode,encode_warm,decode_warm,decode_triton
 #               then STEPS=llm_b1,llm_b16,llm_triton,torch_llm,recon_eval,inception,llm_alt (with the
@@ -25,7 +26,19 @@
 #               encode,decode,encode_warm,decode_warm took 232 s (four steps failing
 #               early), llm_b1,llm_b16,torch_llm,decode,recon_eval,inception 138 s;
 #               recon_eval is the measured end-to-end reconstruction evaluation
-#               behind recon_eval_end_to_end — without it the card reports an upper bound)
+#               behind recon_eval_end_to_end — without it the card reports an upper bound;
+#               tokenizer,tokenizer_warm compile encode and decode at once in one process
+#               (dualtoken-tokenizer) for tokenizer_compile, with their own autotune cache
+#               ($XLA_CACHE-tokenizer) so that the cold step is cold after encode/decode:
+#               STEPS=encode,decode,encode_warm,decode_warm,tokenizer,tokenizer_warm gives
+#               the card both that figure and the separate runs' sum;
+#               tokenizer_xcache compiles the tokenizer into an empty executable cache
+#               (DUALTOKEN_XLA_CACHE, package backend/xlacache) in one process and
+#               loads it in a second: the card's compile_warm_s when every program
+#               loaded; tokenizer_llvmpar is a cold compile with XLA's parallel LLVM
+#               compilation (--xla_gpu_enable_llvm_module_compilation_parallelism);
+#               parity_xcache runs the dualtoken parity tests twice through one
+#               executable cache, the second time on loaded executables)
 #   DTYPE       our compute dtype (default bfloat16, like the references)
 #   SCAN_LAYERS 1 (default): our transformer stacks run as layer loops, so XLA
 #               compiles one layer body (siglip_alt reruns siglip unrolled);
@@ -50,7 +63,7 @@ cd "$ROOT"
 OUT=${OUT:-$ROOT/out}
 RAW=$OUT/raw
 BUDGET_S=${BUDGET_S:-290}
-STEPS=${STEPS:-parity,siglip,siglip_warm,siglip_triton,siglip_alt,torch_siglip,encode,decode,encode_warm,decode_warm,decode_triton,recon_eval,llm_b1,llm_b16,llm_triton,torch_llm,inception,llm_alt}
+STEPS=${STEPS:-parity,parity_xcache,siglip,siglip_warm,siglip_triton,siglip_alt,torch_siglip,encode,decode,encode_warm,decode_warm,tokenizer,tokenizer_warm,tokenizer_xcache,tokenizer_llvmpar,decode_triton,recon_eval,llm_b1,llm_b16,llm_triton,torch_llm,inception,llm_alt}
 DTYPE=${DTYPE:-bfloat16}
 XLA_CACHE=${XLA_CACHE:-$OUT/xla-cache}
 FIXTURES=${FIXTURES:-$ROOT/gpu-fixtures}
@@ -192,6 +205,15 @@ if want parity; then
     printf 'parity\t200\t0\n' >>"$RAW/steps.tsv"
   fi
 fi
+if want parity_xcache; then
+  if [[ -n $BIN && -x $BIN/dualtoken.test && -d $FIXTURES ]]; then
+    step parity_xcache 120 40 parity_xcache.tsv -- env ROOT="$ROOT" RAW="$RAW" FIXTURES="$FIXTURES" TESTBIN="$BIN" \
+      CACHE_DIR="$XLA_CACHE-exec-parity" PARITY_PKGS=dualtoken bash "$ROOT/scripts/gpu/parity_xcache.sh"
+  else
+    log "skip parity_xcache: bin/gpu-bundle.tgz or $FIXTURES missing"
+    printf 'parity_xcache\t200\t0\n' >>"$RAW/steps.tsv"
+  fi
+fi
 if want siglip; then
   step siglip 170 40 siglip.json -- "${BENCH[@]}" "${LOOP[@]}" --component siglip-vision --preset so400m-384 --batch 32 --iters 10
 fi
@@ -202,6 +224,17 @@ fi
 # *_triton reruns with them on keep that choice measured on every card (they
 # run after the warm steps, whose cache the cold steps alone fill).
 TRITON_ON=(env XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_enable_triton_gemm=true")
+# The tokenizer steps' XLA flags: the autotune cache in a folder of their own,
+# which only the cold tokenizer step fills (the encode/decode steps compile the
+# same programs: sharing theirs would make the "cold" step warm); likewise an
+# executable cache (DUALTOKEN_XLA_CACHE) when one is set.
+TOK_CACHE=$XLA_CACHE-tokenizer
+mkdir -p "$TOK_CACHE"
+TOK_FLAGS=${XLA_FLAGS:-}
+TOK_ON=(env XLA_FLAGS="${TOK_FLAGS//"$XLA_CACHE"/"$TOK_CACHE"}")
+if [[ -n ${DUALTOKEN_XLA_CACHE:-} ]]; then
+  TOK_ON+=(DUALTOKEN_XLA_CACHE="$DUALTOKEN_XLA_CACHE-tokenizer")
+fi
 if want siglip_triton; then
   step siglip_triton 120 30 siglip_triton.json -- "${TRITON_ON[@]}" "${BENCH[@]}" "${LOOP[@]}" --component siglip-vision --preset so400m-384 --batch 32 --iters 10
 fi
@@ -239,6 +272,34 @@ if want encode_warm; then
 fi
 if want decode_warm; then
   step decode_warm 90 20 decode_warm.json -- "${BENCH[@]}" --component dualtoken-decode --preset so400m-384 --batch 16 --iters 3
+fi
+# The whole tokenizer in one process: Encode's and DecodePixels' executables
+# compiled at once (compile_s is dualtoken.Model.Compile's wall time), then
+# Encode + DecodePixels steps; the warm rerun finds the cold one's autotune cache.
+if want tokenizer; then
+  step tokenizer 170 40 tokenizer.json -- "${TOK_ON[@]}" "${BENCH[@]}" "${LOOP[@]}" --component dualtoken-tokenizer --preset so400m-384 --batch 16 --iters 10
+fi
+if want tokenizer_warm; then
+  step tokenizer_warm 120 30 tokenizer_warm.json -- "${TOK_ON[@]}" "${BENCH[@]}" "${LOOP[@]}" --component dualtoken-tokenizer --preset so400m-384 --batch 16 --iters 3
+fi
+# The executable cache: one process compiles into an empty cache (its compile
+# includes storing), the next loads every program (raw/tokenizer_xcache.json's
+# xla_executable_cache must say 2 hits, 0 misses); its steps use the loaded code.
+if want tokenizer_xcache; then
+  XC_DIR=$XLA_CACHE-exec-tokenizer
+  rm -rf "$XC_DIR"
+  step tokenizer_xcache_fill 120 30 tokenizer_xcache_fill.json -- "${TOK_ON[@]}" DUALTOKEN_XLA_CACHE="$XC_DIR" "${BENCH[@]}" "${LOOP[@]}" --component dualtoken-tokenizer --preset so400m-384 --batch 16 --iters 2
+  step tokenizer_xcache 90 20 tokenizer_xcache.json -- "${TOK_ON[@]}" DUALTOKEN_XLA_CACHE="$XC_DIR" "${BENCH[@]}" "${LOOP[@]}" --component dualtoken-tokenizer --preset so400m-384 --batch 16 --iters 3
+fi
+# XLA's parallel LLVM compilation (splits each program's LLVM module across
+# threads; NVIDIA's JAX containers turn it on), cold, with an autotune cache
+# of its own so that nothing is warm.
+if want tokenizer_llvmpar; then
+  PAR_CACHE=$XLA_CACHE-llvmpar
+  rm -rf "$PAR_CACHE"
+  mkdir -p "$PAR_CACHE"
+  step tokenizer_llvmpar 120 30 tokenizer_llvmpar.json -- env XLA_FLAGS="${TOK_FLAGS//"$XLA_CACHE"/"$PAR_CACHE"} --xla_gpu_enable_llvm_module_compilation_parallelism=true" \
+    "${BENCH[@]}" "${LOOP[@]}" --component dualtoken-tokenizer --preset so400m-384 --batch 16 --iters 3
 fi
 if want decode_triton; then
   step decode_triton 120 30 decode_triton.json -- "${TRITON_ON[@]}" "${BENCH[@]}" --component dualtoken-decode --preset so400m-384 --batch 16 --iters 10

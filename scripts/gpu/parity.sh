@@ -5,7 +5,9 @@
 # unpacked by bench.sh into $TESTBIN, run
 # with GOMLX_BACKEND pointing at the GPU. Prints one line per package:
 #   package  exit-code  seconds  passed  failed
-# Full logs: $RAW/parity_<package>.log. Called by bench.sh (step "parity").
+# Full logs: $RAW/parity_<package>.log (PARITY_TAG=x makes it parity_x_<package>.log).
+# PARITY_PKGS (default "siglip llm dualtoken") picks the packages. Called by
+# bench.sh (steps "parity" and "parity_xcache").
 set -uo pipefail
 ROOT=${ROOT:?} RAW=${RAW:?} FIXTURES=${FIXTURES:?} TESTBIN=${TESTBIN:?}
 FIXTURES=$(cd "$FIXTURES" && pwd) # the tests run from their package folders
@@ -16,8 +18,8 @@ case $GOMLX_BACKEND in
   *) backend=$GOMLX_BACKEND ;;
 esac
 status=0
-for pkg in siglip llm dualtoken; do
-  log=$RAW/parity_$pkg.log
+for pkg in ${PARITY_PKGS:-siglip llm dualtoken}; do
+  log=$RAW/parity_${PARITY_TAG:+${PARITY_TAG}_}$pkg.log
   t0=$(date +%s)
   rc=0
   (cd "$ROOT/model/$pkg" && GOMLX_BACKEND="$backend" DUALTOKEN_FIXTURES="$FIXTURES" CI=true \

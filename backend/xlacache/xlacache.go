@@ -1,0 +1,550 @@
+// Package xlacache keeps the executables an XLA PJRT plugin compiles in a
+// folder, so that a later process that builds the same program loads the
+// compiled code instead of compiling it again.
+//
+// Why: on an H200 (2026-11-27) XLA took 23 s to compile the DualToken
+// tokenizer (encoder and decoder) and still 12 s with its autotune cache
+// filled; every evalrun start pays that. The PJRT C API can serialise a
+// compiled executable and load it back (PJRT_Executable_Serialize,
+// PJRT_Executable_DeserializeAndLoad, what JAX's persistent compilation cache
+// uses), but go-xla v0.4.13 does not expose either call, nor a way to wrap a
+// loaded executable it did not compile. This package makes the two calls
+// itself (pjrt.go) and builds go-xla's executable values through reflection,
+// in the manner of package xladry; New fails with a clear error if a go-xla
+// upgrade renames what it relies on.
+//
+// The cache key is a SHA-256 of the StableHLO program text with everything
+// else that changes the compiled code: the plugin and its attributes (XLA
+// version), the client's platform version, every device's description and
+// $XLA_FLAGS. Only single-device, portable programs are cached (the only
+// kind the harness compiles); others compile as before. A file that does not
+// load (another plugin build, a truncated write) is compiled again and
+// replaced, with one warning on stderr per process.
+package xlacache
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/distributed"
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/go-xla/compute/xla"
+	"github.com/gomlx/go-xla/pjrt"
+	"github.com/gomlx/go-xla/stablehlo"
+)
+
+// EnvDir names the cache folder; backend.New wraps XLA backends in a Cache
+// when it is set.
+const EnvDir = "DUALTOKEN_XLA_CACHE"
+
+// fileExt is the extension of a cached executable.
+const fileExt = ".pjrt"
+
+// version is part of every key: bump it when the key or file format changes.
+const version = "dualtoken-xlacache/1"
+
+// Stats counts what the cache did in this process.
+type Stats struct {
+	Hits, Misses, Stored int64
+	// Errors are loads or stores that failed (the program was compiled, or
+	// not stored, instead).
+	Errors int64
+}
+
+// Cache is an XLA backend whose builders look up, and store, their compiled
+// programs in a folder. Everything else is go-xla's backend.
+type Cache struct {
+	*xla.Backend
+	dir    string
+	ident  string // the key's prefix: plugin, devices, flags
+	codec  codec
+	hits   atomic.Int64
+	misses atomic.Int64
+	stored atomic.Int64
+	errs   atomic.Int64
+	warned sync.Once
+	warn   io.Writer // where the first error goes (stderr)
+}
+
+// codec compiles, serialises and loads programs. The real one (pjrtCodec)
+// calls PJRT; tests use a stand-in.
+type codec interface {
+	// compile is go-xla's own compile of the builder.
+	compile(b compute.Builder) (compute.Executable, error)
+	// serialize returns a compiled program's bytes.
+	serialize(e compute.Executable) ([]byte, error)
+	// load returns the executable data holds, for the builder's program.
+	load(b compute.Builder, data []byte) (compute.Executable, error)
+}
+
+// New wraps b so that its compiled programs are kept in dir (created if
+// missing).
+func New(b *xla.Backend, dir string) (*Cache, error) {
+	if err := b.CheckValid(); err != nil {
+		return nil, fmt.Errorf("xlacache: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("xlacache: %s=%s: %w", EnvDir, dir, err)
+	}
+	codec, err := newPJRTCodec(b)
+	if err != nil {
+		return nil, err
+	}
+	ident, err := identity(b)
+	if err != nil {
+		return nil, err
+	}
+	return &Cache{Backend: b, dir: dir, ident: ident, codec: codec, warn: os.Stderr}, nil
+}
+
+// identity describes what besides the program decides the compiled code.
+func identity(b *xla.Backend) (string, error) {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%s\nbackend %s\ntf32 %v\n", version, b.Description(), b.DotGeneralUseTF32)
+	client, err := field[*pjrt.Client](b, "client")
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(&sb, "platform %s %s\n", client.Platform(), client.PlatformVersion())
+	plugin, err := field[*pjrt.Plugin](b, "plugin")
+	if err != nil {
+		return "", err
+	}
+	attrs := plugin.Attributes()
+	names := make([]string, 0, len(attrs))
+	for k := range attrs {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		fmt.Fprintf(&sb, "attr %s=%v\n", k, attrs[k])
+	}
+	for d := range b.NumDevices() {
+		fmt.Fprintf(&sb, "device %d %s\n", d, b.DeviceDescription(compute.DeviceNum(d)))
+	}
+	fmt.Fprintf(&sb, "XLA_FLAGS %s\n", os.Getenv("XLA_FLAGS"))
+	return sb.String(), nil
+}
+
+// Dir is the cache folder.
+func (c *Cache) Dir() string { return c.dir }
+
+// Stats reports the lookups and stores so far.
+func (c *Cache) Stats() Stats {
+	return Stats{Hits: c.hits.Load(), Misses: c.misses.Load(), Stored: c.stored.Load(), Errors: c.errs.Load()}
+}
+
+// String names the backend as go-xla's does, with the cache folder.
+func (c *Cache) String() string {
+	return fmt.Sprintf("%s (executable cache %s)", c.Backend.Name(), c.dir)
+}
+
+// Unwrap returns go-xla's backend.
+func (c *Cache) Unwrap() *xla.Backend { return c.Backend }
+
+// Builder returns go-xla's builder, whose Compile goes through the cache.
+func (c *Cache) Builder(name string) compute.Builder {
+	inner := c.Backend.Builder(name)
+	if inner == nil {
+		return nil
+	}
+	return &builder{Builder: inner, cache: c}
+}
+
+type builder struct {
+	compute.Builder
+	cache *Cache
+}
+
+// Unwrap returns go-xla's builder (for code that patches its internals).
+func (bb *builder) Unwrap() compute.Builder { return bb.Builder }
+
+// Compile loads the program's executable from the cache, or compiles it
+// and stores it there.
+func (bb *builder) Compile() (compute.Executable, error) {
+	c := bb.cache
+	key, ok, err := c.key(bb.Builder)
+	if err != nil {
+		return nil, err
+	}
+	if !ok { // several devices or a device assignment: not cached
+		return c.codec.compile(bb.Builder)
+	}
+	file := filepath.Join(c.dir, key+fileExt)
+	if data, err := os.ReadFile(file); err == nil {
+		exe, err := c.codec.load(bb.Builder, data)
+		if err == nil {
+			c.hits.Add(1)
+			return exe, nil
+		}
+		c.fail(fmt.Errorf("%s did not load, compiling %q again: %w", file, bb.Name(), err))
+	}
+	c.misses.Add(1)
+	exe, err := c.codec.compile(bb.Builder)
+	if err != nil {
+		return nil, err
+	}
+	data, err := c.codec.serialize(exe)
+	if err == nil {
+		err = writeAtomic(file, data)
+	}
+	if err != nil {
+		c.fail(fmt.Errorf("%q not stored: %w", bb.Name(), err))
+	} else {
+		c.stored.Add(1)
+	}
+	return exe, nil
+}
+
+// fail counts an error and reports the first one of the process on stderr:
+// the run goes on compiling.
+func (c *Cache) fail(err error) {
+	c.errs.Add(1)
+	c.warned.Do(func() { fmt.Fprintf(c.warn, "xlacache: %v\n", err) })
+}
+
+// key hashes the builder's program with the backend's identity; ok is false
+// for programs the cache leaves alone.
+func (c *Cache) key(b compute.Builder) (key string, ok bool, err error) {
+	xb, err := goXLABuilder(b)
+	if err != nil {
+		return "", false, err
+	}
+	strategy, err := field[distributed.Strategy](xb, "distStrategy")
+	if err != nil {
+		return "", false, err
+	}
+	assignment, err := field[[]int](xb, "deviceAssignment")
+	if err != nil {
+		return "", false, err
+	}
+	if strategy != distributed.None || assignment != nil {
+		return "", false, nil
+	}
+	shlo, err := field[*stablehlo.Builder](xb, "builder")
+	if err != nil {
+		return "", false, err
+	}
+	if shlo == nil {
+		return "", false, fmt.Errorf("xlacache: %q has no StableHLO builder (compiled already?)", b.Name())
+	}
+	program, err := shlo.Build()
+	if err != nil {
+		return "", false, fmt.Errorf("xlacache: StableHLO of %q did not build: %w", b.Name(), err)
+	}
+	h := sha256.New()
+	io.WriteString(h, c.ident)
+	fmt.Fprintf(h, "program %d\n", len(program))
+	h.Write(program)
+	return hex.EncodeToString(h.Sum(nil)), true, nil
+}
+
+// writeAtomic writes data to file through a temporary file in the same
+// folder, so that a reader sees the whole file or none (two processes may
+// store the same program).
+func writeAtomic(file string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(file), filepath.Base(file)+".tmp*")
+	if err != nil {
+		return err
+	}
+	_, werr := tmp.Write(data)
+	cerr := tmp.Close()
+	if err := errors.Join(werr, cerr); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := os.Rename(tmp.Name(), file); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return nil
+}
+
+// goXLABuilder is go-xla's builder inside b.
+func goXLABuilder(b compute.Builder) (*xla.Builder, error) {
+	for {
+		switch v := b.(type) {
+		case *xla.Builder:
+			return v, nil
+		case interface{ Unwrap() compute.Builder }:
+			b = v.Unwrap()
+		default:
+			return nil, fmt.Errorf("xlacache: builder is %T, not go-xla's", b)
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------
+// PJRT codec: go-xla's values, reached through reflection
+// ---------------------------------------------------------------------------
+
+// pjrtCodec serialises and loads through the plugin's PJRT API.
+type pjrtCodec struct {
+	backend *xla.Backend
+	plugin  *pjrt.Plugin
+	client  *pjrt.Client
+	api     unsafe.Pointer // PJRT_Api*
+	cclient unsafe.Pointer // PJRT_Client*
+}
+
+func newPJRTCodec(b *xla.Backend) (*pjrtCodec, error) {
+	p := &pjrtCodec{backend: b}
+	var err error
+	if p.plugin, err = field[*pjrt.Plugin](b, "plugin"); err != nil {
+		return nil, err
+	}
+	if p.client, err = field[*pjrt.Client](b, "client"); err != nil {
+		return nil, err
+	}
+	if p.plugin == nil || p.client == nil {
+		return nil, errors.New("xlacache: go-xla's plugin or client is not started")
+	}
+	if p.api, err = pointerField(p.plugin, "api"); err != nil {
+		return nil, err
+	}
+	wrapper, err := fieldValue(p.client, "client") // *clientC
+	if err != nil {
+		return nil, err
+	}
+	if wrapper.IsNil() {
+		return nil, errors.New("xlacache: go-xla's client has no PJRT client")
+	}
+	if p.cclient, err = pointerField(wrapper.Interface(), "c"); err != nil {
+		return nil, err
+	}
+	if p.api == nil || p.cclient == nil {
+		return nil, errors.New("xlacache: go-xla's plugin or client is not started")
+	}
+	return p, nil
+}
+
+func (p *pjrtCodec) compile(b compute.Builder) (compute.Executable, error) { return b.Compile() }
+
+// serialize serialises the PJRT_Executable behind go-xla's executable.
+func (p *pjrtCodec) serialize(e compute.Executable) ([]byte, error) {
+	xe, ok := e.(*xla.Executable)
+	if !ok {
+		return nil, fmt.Errorf("executable is %T, not go-xla's", e)
+	}
+	loaded, err := field[*pjrt.LoadedExecutable](xe, "exec")
+	if err != nil {
+		return nil, err
+	}
+	if loaded == nil {
+		return nil, errors.New("go-xla's executable has no loaded executable")
+	}
+	exe, err := fieldValue(loaded, "executable") // *pjrt.Executable
+	if err != nil {
+		return nil, err
+	}
+	if exe.IsNil() {
+		return nil, errors.New("go-xla's loaded executable has no executable")
+	}
+	wrapper, err := fieldValue(exe.Interface(), "wrapper")
+	if err != nil {
+		return nil, err
+	}
+	if wrapper.IsNil() {
+		return nil, errors.New("go-xla's executable was destroyed")
+	}
+	c, err := pointerField(wrapper.Interface(), "c")
+	if err != nil {
+		return nil, err
+	}
+	return pjrtSerialize(p.api, c)
+}
+
+// load deserialises data and wraps it as go-xla's Compile would have
+// wrapped the program it compiled.
+func (p *pjrtCodec) load(b compute.Builder, data []byte) (compute.Executable, error) {
+	xb, err := goXLABuilder(b)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := readSignature(xb)
+	if err != nil {
+		return nil, err
+	}
+	c, err := pjrtLoad(p.api, p.cclient, data)
+	if err != nil {
+		return nil, err
+	}
+	loaded, err := p.loadedExecutable(c, xb.Name(), len(sig.outputs))
+	if err != nil {
+		return nil, err
+	}
+	return p.executable(loaded, xb.Name(), sig)
+}
+
+// signature is what go-xla's Compile copies from the builder's main function.
+type signature struct {
+	names   []string
+	inputs  []shapes.Shape
+	specs   []*compute.ShardingSpec
+	outputs []shapes.Shape
+}
+
+func readSignature(xb *xla.Builder) (*signature, error) {
+	mv, err := fieldValue(xb, "mainFn")
+	if err != nil {
+		return nil, err
+	}
+	if mv.IsNil() {
+		return nil, fmt.Errorf("xlacache: %q has no main function", xb.Name())
+	}
+	main := mv.Interface()
+	s := &signature{}
+	if s.names, err = field[[]string](main, "parameterNames"); err != nil {
+		return nil, err
+	}
+	if s.inputs, err = field[[]shapes.Shape](main, "parameterShapes"); err != nil {
+		return nil, err
+	}
+	if s.specs, err = field[[]*compute.ShardingSpec](main, "parameterSpecs"); err != nil {
+		return nil, err
+	}
+	outs, err := fieldValue(main, "outputs")
+	if err != nil {
+		return nil, err
+	}
+	for i := range outs.Len() {
+		shape, err := field[shapes.Shape](outs.Index(i).Interface(), "shape")
+		if err != nil {
+			return nil, err
+		}
+		s.outputs = append(s.outputs, shape)
+	}
+	return s, nil
+}
+
+// loadedExecutable builds the pjrt.LoadedExecutable go-xla would have made
+// for c: single device, portable (what Compile asks for without a device
+// assignment). Its PJRT_Executable is not fetched: go-xla reads it only for
+// the name, output count and memory statistics, which are set here or left
+// zero. It is destroyed when go-xla's executable is finalised.
+func (p *pjrtCodec) loadedExecutable(c unsafe.Pointer, name string, outputs int) (*pjrt.LoadedExecutable, error) {
+	e := &pjrt.LoadedExecutable{Name: name, NumOutputs: outputs}
+	wrapperField, err := fieldValue(e, "wrapper")
+	if err != nil {
+		return nil, err
+	}
+	wrapper := reflect.New(wrapperField.Type().Elem()) // *loadedExecutableC
+	if err := setPointerField(wrapper.Interface(), "c", c); err != nil {
+		return nil, err
+	}
+	if err := setField(wrapper.Interface(), "plugin", p.plugin); err != nil {
+		return nil, err
+	}
+	wrapperField.Set(wrapper)
+	for _, f := range []struct {
+		name string
+		v    any
+	}{{"plugin", p.plugin}, {"client", p.client}, {"numReplicas", 1}, {"numPartitions", 1}, {"isPortable", true}} {
+		if err := setField(e, f.name, f.v); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+// executable builds go-xla's compute executable around loaded, as its
+// Builder.Compile does for a program without a device assignment.
+func (p *pjrtCodec) executable(loaded *pjrt.LoadedExecutable, name string, sig *signature) (*xla.Executable, error) {
+	e := &xla.Executable{}
+	for _, f := range []struct {
+		name string
+		v    any
+	}{
+		{"backend", p.backend}, {"exec", loaded}, {"name", name},
+		{"parameterNames", sig.names}, {"parameterShapes", sig.inputs}, {"parameterSpecs", sig.specs},
+		{"outputShapes", sig.outputs}, {"distStrategy", distributed.None}, {"numDevices", 1}, {"portable", true},
+	} {
+		if err := setField(e, f.name, f.v); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+// ---------------------------------------------------------------------------
+// Reflection on unexported fields
+// ---------------------------------------------------------------------------
+
+// fieldValue is the (settable) unexported field name of *ptr.
+func fieldValue(ptr any, name string) (reflect.Value, error) {
+	s := reflect.ValueOf(ptr)
+	if s.Kind() != reflect.Pointer || s.IsNil() || s.Elem().Kind() != reflect.Struct {
+		return reflect.Value{}, fmt.Errorf("xlacache: %T is not a pointer to a struct", ptr)
+	}
+	s = s.Elem()
+	f := s.FieldByName(name)
+	if !f.IsValid() {
+		return reflect.Value{}, fmt.Errorf("xlacache: %s has no field %q (written for go-xla v0.4.13)", s.Type(), name)
+	}
+	return reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem(), nil
+}
+
+// field reads field name of *ptr as a T.
+func field[T any](ptr any, name string) (T, error) {
+	var zero T
+	f, err := fieldValue(ptr, name)
+	if err != nil {
+		return zero, err
+	}
+	v, ok := f.Interface().(T)
+	if !ok {
+		return zero, fmt.Errorf("xlacache: %T.%s is %s, not %T (written for go-xla v0.4.13)", ptr, name, f.Type(), zero)
+	}
+	return v, nil
+}
+
+// setField sets field name of *ptr to v.
+func setField(ptr any, name string, v any) error {
+	f, err := fieldValue(ptr, name)
+	if err != nil {
+		return err
+	}
+	val := reflect.ValueOf(v)
+	if !val.Type().AssignableTo(f.Type()) {
+		return fmt.Errorf("xlacache: %T.%s is %s, not %s (written for go-xla v0.4.13)", ptr, name, f.Type(), val.Type())
+	}
+	f.Set(val)
+	return nil
+}
+
+// pointerField reads a C-pointer field (*C.T in go-xla) as an unsafe.Pointer.
+func pointerField(ptr any, name string) (unsafe.Pointer, error) {
+	f, err := fieldValue(ptr, name)
+	if err != nil {
+		return nil, err
+	}
+	if f.Kind() != reflect.Pointer {
+		return nil, fmt.Errorf("xlacache: %T.%s is %s, not a pointer (written for go-xla v0.4.13)", ptr, name, f.Type())
+	}
+	return f.UnsafePointer(), nil
+}
+
+// setPointerField sets a C-pointer field of *ptr to p.
+func setPointerField(ptr any, name string, p unsafe.Pointer) error {
+	f, err := fieldValue(ptr, name)
+	if err != nil {
+		return err
+	}
+	if f.Kind() != reflect.Pointer {
+		return fmt.Errorf("xlacache: %T.%s is %s, not a pointer (written for go-xla v0.4.13)", ptr, name, f.Type())
+	}
+	f.Set(reflect.NewAt(f.Type().Elem(), p))
+	return nil
+}
