@@ -9,10 +9,15 @@ import (
 // uint8 image to size×size (no crop, aspect ratio not kept), then x/255 and
 // (x−0.5)/0.5. Returns CHW float32 [3, size, size] in [-1, 1].
 func SiglipPixels(img *Image, size int) []float32 {
-	r := Resize(img, size, size, Bicubic)
 	out := make([]float32, 3*size*size)
-	NormalizeInto(out, r, 0.5, 0.5)
+	SiglipPixelsInto(out, img, size)
 	return out
+}
+
+// SiglipPixelsInto is SiglipPixels writing into dst (len 3·size·size), e.g.
+// a batch tensor's own buffer.
+func SiglipPixelsInto(dst []float32, img *Image, size int) {
+	NormalizeInto(dst, Resize(img, size, size, Bicubic), 0.5, 0.5)
 }
 
 // NormalizeInto writes img as CHW float32 into dst (len 3·H·W):

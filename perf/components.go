@@ -48,6 +48,12 @@ type Options struct {
 // followed by DecodePixels of the codes it returned.
 const TokenizerComponent = "dualtoken-tokenizer"
 
+// ReconstructComponent is Model.Reconstruct as the recon task calls it:
+// pixels uploaded from the host and images and codes copied back every
+// step, so its rate beside dualtoken-encode's and -decode's (inputs on the
+// device) shows what the transfers and the one-graph form cost.
+const ReconstructComponent = "dualtoken-reconstruct"
+
 // ErrOptions marks errors in Options: bad input, not a failed run.
 var ErrOptions = errors.New("bad benchmark options")
 
@@ -105,7 +111,7 @@ func Build(b compute.Backend, o Options) (*Workload, error) {
 	if o.ScanLayers {
 		switch o.Component {
 		case "dualtoken-decode", "inception":
-			return nil, badOptions("--scan-layers applies to siglip-*, dualtoken-encode, %s, recon-eval and llm-*: %s has no transformer layers", TokenizerComponent, o.Component)
+			return nil, badOptions("--scan-layers applies to siglip-*, dualtoken-encode, %s, %s, recon-eval and llm-*: %s has no transformer layers", TokenizerComponent, ReconstructComponent, o.Component)
 		}
 		if err := scan.CheckBackend(b); err != nil {
 			return nil, badOptions("--scan-layers: %v", err)
@@ -117,7 +123,7 @@ func Build(b compute.Backend, o Options) (*Workload, error) {
 		build = buildSiglipVision
 	case "siglip-text":
 		build = buildSiglipText
-	case "dualtoken-encode", "dualtoken-decode", TokenizerComponent:
+	case "dualtoken-encode", "dualtoken-decode", TokenizerComponent, ReconstructComponent:
 		build = buildDualToken
 	case "llm-prefill", "llm-decode":
 		build = buildLLM
@@ -138,6 +144,12 @@ func Build(b compute.Backend, o Options) (*Workload, error) {
 // uniform is a host tensor of values uniform in [-1,1) (pixels in the range
 // the models expect), placed on the device once so steps time no upload.
 func uniform(b compute.Backend, seed uint64, dims ...int) (*tensors.Tensor, error) {
+	t := tensors.FromFlatDataAndDimensions(uniformValues(seed, dims...), dims...)
+	return t, t.MaterializeOnDevice(b, false, 0)
+}
+
+// uniformValues are uniform's values, on the host.
+func uniformValues(seed uint64, dims ...int) []float32 {
 	n := 1
 	for _, d := range dims {
 		n *= d
@@ -147,8 +159,7 @@ func uniform(b compute.Backend, seed uint64, dims ...int) (*tensors.Tensor, erro
 	for i := range v {
 		v[i] = float32(2*rng.Float64() - 1)
 	}
-	t := tensors.FromFlatDataAndDimensions(v, dims...)
-	return t, t.MaterializeOnDevice(b, false, 0)
+	return v
 }
 
 // integers is a device tensor of values uniform in [0,hi).
@@ -429,6 +440,30 @@ func buildDualToken(b compute.Backend, o Options) (*Workload, error) {
 			return fetch(enc.PixelCodes, enc.SemanticCodes, enc.Pooled, img)
 		}
 		w.Close = func() { m.Reset(); px.FinalizeAll() }
+	case ReconstructComponent:
+		// The same values as dualtoken-encode's pixels, kept on the host.
+		vals := uniformValues(o.Seed+2, o.Batch, v.NumChannels, v.ImageSize, v.ImageSize)
+		w.FLOPsPerCall = float64(o.Batch) * DualTokenReconstruct(fc)
+		w.Config["input"] = "host"
+		w.Notes = append([]string{
+			"dualtoken.Model.Reconstruct as the recon task calls it: float32 pixels uploaded from the host every step, tower to the taps, pixel quantiser and decoder in one graph, float32 images and int64 codes copied back (what the recon task's reconstruct stage does on the device side; it then converts to uint8 on the host)",
+			"compile_s: dualtoken.Model.Compile(batch, \"reconstruct\")",
+		}, w.Notes...)
+		w.Compile = func() error { return m.Compile(o.Batch, "reconstruct") }
+		w.Step = func() error {
+			px := tensors.FromFlatDataAndDimensions(vals, o.Batch, v.NumChannels, v.ImageSize, v.ImageSize)
+			defer px.FinalizeAll()
+			img, codes, err := m.Reconstruct(px)
+			if err != nil {
+				return err
+			}
+			defer img.FinalizeAll()
+			defer codes.FinalizeAll()
+			_ = tensors.MustCopyFlatData[float32](img)
+			_ = tensors.MustCopyFlatData[int64](codes)
+			return nil
+		}
+		w.Close = func() { m.Reset() }
 	default:
 		codes, err := integers[int64](b, o.Seed+2, q.NEmbed, o.Batch, q.CodeShape[0], q.CodeShape[1], q.Depth())
 		if err != nil {

@@ -12,7 +12,7 @@ import (
 
 // Components are the benchmarkable components, in the order of the CLI help.
 var Components = []string{
-	"siglip-vision", "siglip-text", "dualtoken-encode", "dualtoken-decode", TokenizerComponent,
+	"siglip-vision", "siglip-text", "dualtoken-encode", "dualtoken-decode", TokenizerComponent, ReconstructComponent,
 	"llm-prefill", "llm-decode", "inception", ReconEvalComponent,
 }
 
@@ -21,7 +21,7 @@ func Presets(component string) []string {
 	switch component {
 	case "siglip-vision", "siglip-text":
 		return []string{"so400m-384", "b16-224", "tiny"}
-	case "dualtoken-encode", "dualtoken-decode", TokenizerComponent, ReconEvalComponent:
+	case "dualtoken-encode", "dualtoken-decode", TokenizerComponent, ReconstructComponent, ReconEvalComponent:
 		return dualtoken.PresetNames()
 	case "llm-prefill", "llm-decode":
 		return []string{"qwen2.5-3b", "100m", "tiny"}

@@ -10,6 +10,8 @@ import (
 	"sync"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/dualtoken/evalharness/bench"
@@ -168,37 +170,38 @@ func (d *DualToken) CodebookSize() int {
 	return v.NEmbed
 }
 
-// pixels preprocesses images into [n,3,S,S] in [-1,1].
-func (d *DualToken) pixels(imgs []*imageio.Image) []float32 {
-	per := 3 * d.size * d.size
-	px := make([]float32, len(imgs)*per)
-	bench.ParallelFor(len(imgs), func(i int) {
-		img := imgs[i]
-		if d.crop {
-			img = imageio.ShortSideCenterCrop(img, d.size)
-		}
-		copy(px[i*per:], imageio.SiglipPixels(img, d.size))
-	})
-	return px
-}
-
-// batches runs f on chunks of at most d.batch images, each padded (zero
-// images) up to a power of two or d.batch, so only a few shapes compile;
-// images are independent through the tokenizer in eval mode.
-func (d *DualToken) batches(px []float32, n int, f func(x *tensors.Tensor, count, from int) error) error {
+// batches runs f on chunks of at most d.batch images as pixel tensors
+// [padded,3,S,S] in [-1,1]: each chunk padded (zero images) up to a power of
+// two or d.batch, so only a few shapes compile (images are independent
+// through the tokenizer in eval mode). The images are preprocessed straight
+// into the tensor's own buffer: at 384 px a batch of 32 is 57 MB, which the
+// former pixels slice, padded copy and tensor copy moved three times.
+func (d *DualToken) batches(imgs []*imageio.Image, f func(x *tensors.Tensor, count, from int) error) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	per := 3 * d.size * d.size
-	for from := 0; from < n; from += d.batch {
-		count := min(d.batch, n-from)
+	for from := 0; from < len(imgs); from += d.batch {
+		count := min(d.batch, len(imgs)-from)
 		padded := 1
 		for padded < count {
 			padded *= 2
 		}
 		padded = min(padded, d.batch)
-		buf := make([]float32, padded*per)
-		copy(buf, px[from*per:(from+count)*per])
-		if err := f(tensors.FromFlatDataAndDimensions(buf, padded, 3, d.size, d.size), count, from); err != nil {
+		x := tensors.FromShape(shapes.Make(dtypes.Float32, padded, 3, d.size, d.size)) // zeros
+		err := tensors.MutableFlatData(x, func(flat []float32) {
+			bench.ParallelFor(count, func(i int) {
+				img := imgs[from+i]
+				if d.crop {
+					img = imageio.ShortSideCenterCrop(img, d.size)
+				}
+				imageio.SiglipPixelsInto(flat[i*per:(i+1)*per], img, d.size)
+			})
+		})
+		if err == nil {
+			err = f(x, count, from)
+		}
+		x.FinalizeAll()
+		if err != nil {
 			return err
 		}
 	}
@@ -216,7 +219,7 @@ func (d *DualToken) Reconstruct(_ context.Context, imgs []*imageio.Image) ([]ben
 	out := make([]bench.Reconstruction, len(imgs))
 	_, v := d.Model.Config.PixelQuantizer()
 	depth := v.Depth()
-	err := d.batches(d.pixels(imgs), len(imgs), func(x *tensors.Tensor, count, from int) error {
+	err := d.batches(imgs, func(x *tensors.Tensor, count, from int) error {
 		rec, codes, err := d.Model.Reconstruct(x)
 		if err != nil {
 			return err
@@ -225,17 +228,21 @@ func (d *DualToken) Reconstruct(_ context.Context, imgs []*imageio.Image) ([]ben
 		defer codes.FinalizeAll()
 		dims := rec.Shape().Dimensions
 		h, w := dims[2], dims[3]
-		vals := tensors.MustCopyFlatData[float32](rec)
-		cs := tensors.MustCopyFlatData[int64](codes)
-		perImg, perCodes := 3*h*w, len(cs)/dims[0]
-		bench.ParallelFor(count, func(i int) {
-			c := make([]int32, perCodes)
-			for j := range c {
-				c[j] = int32(cs[i*perCodes+j])
-			}
-			out[from+i] = bench.Reconstruction{Image: imageio.FromFloatCHW(vals[i*perImg:(i+1)*perImg], h, w), Codes: c, Depth: depth}
+		// Read in place (no copy of the batch's images).
+		var codesErr error
+		err = tensors.ConstFlatData(rec, func(vals []float32) {
+			codesErr = tensors.ConstFlatData(codes, func(cs []int64) {
+				perImg, perCodes := 3*h*w, len(cs)/dims[0]
+				bench.ParallelFor(count, func(i int) {
+					c := make([]int32, perCodes)
+					for j := range c {
+						c[j] = int32(cs[i*perCodes+j])
+					}
+					out[from+i] = bench.Reconstruction{Image: imageio.FromFloatCHW(vals[i*perImg:(i+1)*perImg], h, w), Codes: c, Depth: depth}
+				})
+			})
 		})
-		return nil
+		return errors.Join(err, codesErr)
 	})
 	return out, err
 }
@@ -243,7 +250,7 @@ func (d *DualToken) Reconstruct(_ context.Context, imgs []*imageio.Image) ([]ben
 // EmbedImages returns L2-normalised pooled embeddings of the quantised path.
 func (d *DualToken) EmbedImages(_ context.Context, imgs []*imageio.Image) ([][]float32, error) {
 	out := make([][]float32, len(imgs))
-	err := d.batches(d.pixels(imgs), len(imgs), func(x *tensors.Tensor, count, from int) error {
+	err := d.batches(imgs, func(x *tensors.Tensor, count, from int) error {
 		enc, err := d.Model.Encode(x)
 		if err != nil {
 			return err

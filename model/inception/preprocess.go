@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/dualtoken/evalharness/imageio"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/tensors"
 )
 
@@ -99,19 +101,28 @@ func (n *Net) BatchPool3(imgs []*imageio.Image, mode Mode) ([]float64, error) {
 		return nil, nil
 	}
 	per := 3 * InputSize * InputSize
-	x := make([]float32, len(imgs)*per)
-	parallel(len(imgs), func(i int) { copy(x[i*per:(i+1)*per], Preprocess(imgs[i], mode)) })
-	out, err := n.Pool3(tensors.FromFlatDataAndDimensions(x, len(imgs), 3, InputSize, InputSize))
+	// Preprocessed straight into the input tensor's buffer (no batch-sized
+	// copy: 34 MB for 32 images).
+	x := tensors.FromShape(shapes.Make(dtypes.Float32, len(imgs), 3, InputSize, InputSize))
+	defer x.FinalizeAll()
+	if err := tensors.MutableFlatData(x, func(flat []float32) {
+		parallel(len(imgs), func(i int) { copy(flat[i*per:(i+1)*per], Preprocess(imgs[i], mode)) })
+	}); err != nil {
+		return nil, err
+	}
+	out, err := n.Pool3(x)
 	if err != nil {
 		return nil, err
 	}
-	f := tensors.MustCopyFlatData[float32](out)
-	out.FinalizeAll()
-	rows := make([]float64, len(f))
-	for i, v := range f {
-		rows[i] = float64(v)
-	}
-	return rows, nil
+	defer out.FinalizeAll()
+	var rows []float64
+	err = tensors.ConstFlatData(out, func(f []float32) {
+		rows = make([]float64, len(f))
+		for i, v := range f {
+			rows[i] = float64(v)
+		}
+	})
+	return rows, err
 }
 
 // parallel runs fn(0..n-1) on up to GOMAXPROCS goroutines (resizing is per

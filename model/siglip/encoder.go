@@ -6,6 +6,8 @@ import (
 	"sync"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -82,9 +84,10 @@ func (e *Encoder) EmbedImages(pixels []float32) ([][]float32, error) {
 	}
 	n := len(pixels) / per
 	return e.run(e.img, n, func(from, count, padded int) *tensors.Tensor {
-		buf := make([]float32, padded*per) // padding rows stay zero
-		copy(buf, pixels[from*per:(from+count)*per])
-		return tensors.FromFlatDataAndDimensions(buf, padded, v.NumChannels, v.ImageSize, v.ImageSize)
+		// Copied once, into the tensor's own buffer; padding rows stay zero.
+		x := tensors.FromShape(shapes.Make(dtypes.Float32, padded, v.NumChannels, v.ImageSize, v.ImageSize))
+		x.MustMutableFlatData(func(flat any) { copy(flat.([]float32), pixels[from*per:(from+count)*per]) })
+		return x
 	})
 }
 
@@ -129,7 +132,9 @@ func (e *Encoder) run(exec *model.Exec, n int, batch func(from, count, padded in
 	for from := 0; from < n; from += e.MaxBatch {
 		count := min(e.MaxBatch, n-from)
 		padded := e.bucket(count)
-		res, err := exec.Call(batch(from, count, padded))
+		x := batch(from, count, padded)
+		res, err := exec.Call(x)
+		x.FinalizeAll()
 		if err != nil {
 			return nil, fmt.Errorf("siglip: %w", err)
 		}
