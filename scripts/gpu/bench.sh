@@ -14,7 +14,7 @@
 #   STEPS       comma-separated steps to run (default: all, in this order):
 #               parity,parity_xcache,siglip,siglip_warm,siglip_triton,siglip_alt,torch_siglip,
 #               encode,decode,encode_warm,decode_warm,tokenizer,tokenizer_warm,tokenizer_xcache,
-#               tokenizer_llvmpar,decode_triton,recon_eval,llm_b1,
+#               tokenizer_llvmpar,decode_triton,recon_eval,reconstruct,llm_b1,
 #               llm_b16,llm_triton,torch_llm,inception,llm_alt (llm_b1 in the other layer
 #               formulation, last: it takes the budget left)
 #               (all of them do not fit one 5-minute run: split in two, e.g.
@@ -63,7 +63,7 @@ cd "$ROOT"
 OUT=${OUT:-$ROOT/out}
 RAW=$OUT/raw
 BUDGET_S=${BUDGET_S:-290}
-STEPS=${STEPS:-parity,parity_xcache,siglip,siglip_warm,siglip_triton,siglip_alt,torch_siglip,encode,decode,encode_warm,decode_warm,tokenizer,tokenizer_warm,tokenizer_xcache,tokenizer_llvmpar,decode_triton,recon_eval,llm_b1,llm_b16,llm_triton,torch_llm,inception,llm_alt}
+STEPS=${STEPS:-parity,parity_xcache,siglip,siglip_warm,siglip_triton,siglip_alt,torch_siglip,encode,decode,encode_warm,decode_warm,tokenizer,tokenizer_warm,tokenizer_xcache,tokenizer_llvmpar,decode_triton,recon_eval,reconstruct,llm_b1,llm_b16,llm_triton,torch_llm,inception,llm_alt}
 DTYPE=${DTYPE:-bfloat16}
 XLA_CACHE=${XLA_CACHE:-$OUT/xla-cache}
 FIXTURES=${FIXTURES:-$ROOT/gpu-fixtures}
@@ -309,6 +309,12 @@ if want recon_eval; then
   # 1+2+12 batches of 32 (on an H200, 2026-11-27, the earlier model of the
   # task ran 166 img/s at batch 32 against 153 at batch 16).
   step recon_eval 150 40 recon_eval.json -- "${BENCH[@]}" "${LOOP[@]}" --component recon-eval --preset so400m-384 --batch 32 --iters 12
+fi
+# Reconstruct alone as the recon task calls it (pixels from the host, images
+# back every step): beside encode, decode and recon_eval it shows what the
+# transfers and the host side of the reconstruct stage cost.
+if want reconstruct; then
+  step reconstruct 120 30 reconstruct.json -- "${BENCH[@]}" "${LOOP[@]}" --component dualtoken-reconstruct --preset so400m-384 --batch 32 --iters 10
 fi
 if want inception; then
   step inception 90 25 inception.json -- "$EVALRUN" bench --json --warmup 2 --component inception --preset fid-299 --batch 64 --iters 10
