@@ -54,8 +54,16 @@ extern void* call_PJRT_Executable_DeserializeAndLoad(const void* api, void* args
 extern void call_PJRT_Error_Message(const void* api, void* args);
 extern void call_PJRT_Error_Destroy(const void* api, void* args);
 
-// dt_error takes a PJRT error: its message (malloc'ed, the caller frees it)
-// and the error destroyed; NULL when there is none.
+// dt_no_memory is the message when a message cannot be allocated.
+static char dt_no_memory[] = "out of memory";
+
+// dt_free frees a message of dt_error.
+static void dt_free(char* msg) {
+	if (msg != dt_no_memory) free(msg);
+}
+
+// dt_error takes a PJRT error: its message (malloc'ed, free it with
+// dt_free) and the error destroyed; NULL when there is none.
 static char* dt_error(const void* api, void* err) {
 	if (err == NULL) return NULL;
 	dt_error_message_args m = {0};
@@ -63,7 +71,9 @@ static char* dt_error(const void* api, void* err) {
 	m.error = err;
 	call_PJRT_Error_Message(api, &m);
 	char* out = malloc(m.message_size + 1);
-	if (out != NULL) {
+	if (out == NULL) {
+		out = dt_no_memory;
+	} else {
 		for (size_t i = 0; i < m.message_size; i++) out[i] = m.message[i];
 		out[m.message_size] = 0;
 	}
@@ -74,21 +84,24 @@ static char* dt_error(const void* api, void* err) {
 	return out;
 }
 
-// dt_serialize copies executable's serialization into malloc'ed memory
-// (*out, *size; the caller frees it) and returns an error message or NULL.
-static char* dt_serialize(const void* api, const void* executable, char** out, size_t* size) {
+// dt_serialize serialises executable: *bytes and *size are the plugin's
+// bytes, *backing what keeps them (release it with dt_release once copied);
+// returns an error message or NULL.
+static char* dt_serialize(const void* api, const void* executable, const char** bytes, size_t* size, dt_serialize_args* backing) {
 	dt_serialize_args a = {0};
 	a.struct_size = sizeof(a);
 	a.executable = executable;
 	char* msg = dt_error(api, call_PJRT_Executable_Serialize(api, &a));
 	if (msg != NULL) return msg;
+	*bytes = a.serialized_bytes;
 	*size = a.serialized_bytes_size;
-	*out = malloc(a.serialized_bytes_size > 0 ? a.serialized_bytes_size : 1);
-	if (*out != NULL) {
-		for (size_t i = 0; i < a.serialized_bytes_size; i++) (*out)[i] = a.serialized_bytes[i];
-	}
-	if (a.serialized_executable_deleter != NULL) a.serialized_executable_deleter(a.serialized_executable);
+	*backing = a;
 	return NULL;
+}
+
+// dt_release frees a serialisation's backing memory.
+static void dt_release(dt_serialize_args* a) {
+	if (a->serialized_executable_deleter != NULL) a->serialized_executable_deleter(a->serialized_executable);
 }
 
 // dt_load deserialises data into a loaded executable of client (*loaded)
@@ -108,6 +121,7 @@ static char* dt_load(const void* api, void* client, const char* data, size_t siz
 import "C"
 
 import (
+	"bytes"
 	"errors"
 	"unsafe"
 )
@@ -115,30 +129,29 @@ import (
 // pjrtSerialize returns the plugin's serialization of a compiled program
 // (api: the plugin's PJRT_Api, exe: a PJRT_Executable).
 func pjrtSerialize(api, exe unsafe.Pointer) ([]byte, error) {
-	var out *C.char
+	var data *C.char
 	var size C.size_t
-	if msg := C.dt_serialize(api, exe, &out, &size); msg != nil {
-		defer C.free(unsafe.Pointer(msg))
+	var backing C.dt_serialize_args
+	if msg := C.dt_serialize(api, exe, &data, &size, &backing); msg != nil {
+		defer C.dt_free(msg)
 		return nil, errors.New("PJRT_Executable_Serialize: " + C.GoString(msg))
 	}
-	if out == nil {
-		return nil, errors.New("PJRT_Executable_Serialize: out of memory")
+	defer C.dt_release(&backing)
+	if data == nil || size == 0 {
+		return nil, nil
 	}
-	defer C.free(unsafe.Pointer(out))
-	return C.GoBytes(unsafe.Pointer(out), C.int(size)), nil
+	return bytes.Clone(unsafe.Slice((*byte)(unsafe.Pointer(data)), int(size))), nil
 }
 
 // pjrtLoad deserialises data for client (a PJRT_Client) and returns the
-// PJRT_LoadedExecutable.
+// PJRT_LoadedExecutable. PJRT reads data during the call only.
 func pjrtLoad(api, client unsafe.Pointer, data []byte) (unsafe.Pointer, error) {
 	if len(data) == 0 {
 		return nil, errors.New("empty executable")
 	}
-	cdata := C.CBytes(data)
-	defer C.free(cdata)
 	var loaded unsafe.Pointer
-	if msg := C.dt_load(api, client, (*C.char)(cdata), C.size_t(len(data)), &loaded); msg != nil {
-		defer C.free(unsafe.Pointer(msg))
+	if msg := C.dt_load(api, client, (*C.char)(unsafe.Pointer(&data[0])), C.size_t(len(data)), &loaded); msg != nil {
+		defer C.dt_free(msg)
 		return nil, errors.New("PJRT_Executable_DeserializeAndLoad: " + C.GoString(msg))
 	}
 	if loaded == nil {

@@ -13,10 +13,17 @@
 // in the manner of package xladry; New fails with a clear error if a go-xla
 // upgrade renames what it relies on.
 //
+// Buffers and executables are wrapped so that they name the Cache as their
+// backend (GoMLX refuses a tensor whose buffer names another backend than
+// the graph's, which go-xla's own buffers would: an Encode output fed to
+// DecodePixels, an LLM's KV cache).
+//
 // The cache key is a SHA-256 of the StableHLO program text with everything
-// else that changes the compiled code: the plugin and its attributes (XLA
-// version), the client's platform version, every device's description and
-// $XLA_FLAGS. Only single-device, portable programs are cached (the only
+// else that changes the compiled code: the plugin (its file's size and time
+// too) and its attributes (XLA version), go-xla's version (the compile
+// options it sends), the client's platform version, every device's
+// description, $XLA_FLAGS and $XLA_DEBUG_OPTIONS. The module's name, which
+// GoMLX numbers in compile order, is left out. Only single-device, portable programs are cached (the only
 // kind the harness compiles); others compile as before. A file that does not
 // load (another plugin build, a truncated write) is compiled again and
 // replaced, with one warning on stderr per process.
@@ -28,13 +35,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
-	"sort"
+	"regexp"
+	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/gomlx/compute"
@@ -75,7 +86,8 @@ type Cache struct {
 	stored atomic.Int64
 	errs   atomic.Int64
 	warned sync.Once
-	warn   io.Writer // where the first error goes (stderr)
+	warn   io.Writer             // where the first error goes (stderr)
+	data   compute.DataInterface // nil: go-xla's backend
 }
 
 // codec compiles, serialises and loads programs. The real one (pjrtCodec)
@@ -111,31 +123,59 @@ func New(b *xla.Backend, dir string) (*Cache, error) {
 
 // identity describes what besides the program decides the compiled code.
 func identity(b *xla.Backend) (string, error) {
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "%s\nbackend %s\ntf32 %v\n", version, b.Description(), b.DotGeneralUseTF32)
 	client, err := field[*pjrt.Client](b, "client")
 	if err != nil {
 		return "", err
 	}
-	fmt.Fprintf(&sb, "platform %s %s\n", client.Platform(), client.PlatformVersion())
 	plugin, err := field[*pjrt.Plugin](b, "plugin")
 	if err != nil {
 		return "", err
 	}
-	attrs := plugin.Attributes()
-	names := make([]string, 0, len(attrs))
-	for k := range attrs {
-		names = append(names, k)
+	if client == nil || plugin == nil {
+		return "", errors.New("xlacache: go-xla's plugin or client is not started")
 	}
-	sort.Strings(names)
-	for _, k := range names {
-		fmt.Fprintf(&sb, "attr %s=%v\n", k, attrs[k])
+	id := ident{backend: b.Description(), config: b.Config(), tf32: b.DotGeneralUseTF32,
+		platform: client.Platform() + " " + client.PlatformVersion(), attrs: map[string]string{}}
+	for k, v := range plugin.Attributes() {
+		id.attrs[k] = fmt.Sprint(v)
+	}
+	if st, err := os.Stat(plugin.Path()); err == nil { // a pip upgrade may keep the API version
+		id.pluginFile = fmt.Sprintf("%s %d bytes %s", plugin.Path(), st.Size(), st.ModTime().UTC().Format(time.RFC3339Nano))
+	}
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range info.Deps {
+			if d.Path == "github.com/gomlx/go-xla" {
+				id.goXLA = d.Version
+			}
+		}
 	}
 	for d := range b.NumDevices() {
-		fmt.Fprintf(&sb, "device %d %s\n", d, b.DeviceDescription(compute.DeviceNum(d)))
+		id.devices = append(id.devices, b.DeviceDescription(compute.DeviceNum(d)))
 	}
-	fmt.Fprintf(&sb, "XLA_FLAGS %s\n", os.Getenv("XLA_FLAGS"))
-	return sb.String(), nil
+	return id.String(), nil
+}
+
+// ident is what identity collects, written out in a fixed order with the
+// environment's XLA variables.
+type ident struct {
+	backend, config, platform, pluginFile, goXLA string
+	tf32                                         bool
+	attrs                                        map[string]string
+	devices                                      []string
+}
+
+func (id ident) String() string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%s\nbackend %s\nconfig %s\ntf32 %v\nplatform %s\nplugin file %s\ngo-xla %s\n",
+		version, id.backend, id.config, id.tf32, id.platform, id.pluginFile, id.goXLA)
+	for _, k := range slices.Sorted(maps.Keys(id.attrs)) {
+		fmt.Fprintf(&sb, "attr %s=%s\n", k, id.attrs[k])
+	}
+	for i, d := range id.devices {
+		fmt.Fprintf(&sb, "device %d %s\n", i, d)
+	}
+	fmt.Fprintf(&sb, "XLA_FLAGS %s\nXLA_DEBUG_OPTIONS %s\n", os.Getenv("XLA_FLAGS"), os.Getenv(pjrt.EnvXlaDebugOptions))
+	return sb.String()
 }
 
 // Dir is the cache folder.
@@ -153,6 +193,81 @@ func (c *Cache) String() string {
 
 // Unwrap returns go-xla's backend.
 func (c *Cache) Unwrap() *xla.Backend { return c.Backend }
+
+// BufferFromFlatData is go-xla's, with the buffer naming the Cache.
+func (c *Cache) BufferFromFlatData(d compute.DeviceNum, flat any, shape shapes.Shape) (compute.Buffer, error) {
+	b, err := c.dataInterface().BufferFromFlatData(d, flat, shape)
+	return c.wrap(b), err
+}
+
+// NewSharedBuffer is go-xla's, with the buffer naming the Cache.
+func (c *Cache) NewSharedBuffer(d compute.DeviceNum, shape shapes.Shape) (compute.Buffer, any, error) {
+	b, flat, err := c.dataInterface().NewSharedBuffer(d, shape)
+	return c.wrap(b), flat, err
+}
+
+// dataInterface is where buffers come from: go-xla's backend (tests put a
+// host stand-in there).
+func (c *Cache) dataInterface() compute.DataInterface {
+	if c.data != nil {
+		return c.data
+	}
+	return c.Backend
+}
+
+// buffer is one of go-xla's buffers that says it belongs to the Cache.
+type buffer struct {
+	compute.Buffer
+	cache *Cache
+}
+
+func (b *buffer) Backend() compute.Backend { return b.cache }
+
+func (b *buffer) CopyToDevice(d compute.DeviceNum) (compute.Buffer, error) {
+	nb, err := b.Buffer.CopyToDevice(d)
+	return b.cache.wrap(nb), err
+}
+
+// wrap makes go-xla's buffer b the Cache's (nil stays nil).
+func (c *Cache) wrap(b compute.Buffer) compute.Buffer {
+	if b == nil {
+		return nil
+	}
+	if w, ok := b.(*buffer); ok && w.cache == c {
+		return b
+	}
+	return &buffer{Buffer: b, cache: c}
+}
+
+// unwrap returns go-xla's buffer inside b.
+func unwrap(b compute.Buffer) compute.Buffer {
+	if w, ok := b.(*buffer); ok {
+		return w.Buffer
+	}
+	return b
+}
+
+// executable runs go-xla's executable on go-xla's buffers and hands back the
+// Cache's.
+type executable struct {
+	compute.Executable
+	cache *Cache
+}
+
+// Unwrap returns go-xla's executable.
+func (e *executable) Unwrap() compute.Executable { return e.Executable }
+
+func (e *executable) Execute(inputs []compute.Buffer, donate []bool, d compute.DeviceNum) ([]compute.Buffer, error) {
+	in := make([]compute.Buffer, len(inputs))
+	for i, b := range inputs {
+		in[i] = unwrap(b)
+	}
+	outs, err := e.Executable.Execute(in, donate, d)
+	for i, b := range outs {
+		outs[i] = e.cache.wrap(b)
+	}
+	return outs, err
+}
 
 // Builder returns go-xla's builder, whose Compile goes through the cache.
 func (c *Cache) Builder(name string) compute.Builder {
@@ -174,6 +289,14 @@ func (bb *builder) Unwrap() compute.Builder { return bb.Builder }
 // Compile loads the program's executable from the cache, or compiles it
 // and stores it there.
 func (bb *builder) Compile() (compute.Executable, error) {
+	exe, err := bb.compile()
+	if err != nil {
+		return nil, err
+	}
+	return &executable{Executable: exe, cache: bb.cache}, nil
+}
+
+func (bb *builder) compile() (compute.Executable, error) {
 	c := bb.cache
 	key, ok, err := c.key(bb.Builder)
 	if err != nil {
@@ -197,7 +320,11 @@ func (bb *builder) Compile() (compute.Executable, error) {
 		return nil, err
 	}
 	data, err := c.codec.serialize(exe)
-	if err == nil {
+	switch {
+	case err != nil:
+	case len(data) == 0:
+		err = errors.New("the plugin serialised it to nothing")
+	default:
 		err = writeAtomic(file, data)
 	}
 	if err != nil {
@@ -244,12 +371,18 @@ func (c *Cache) key(b compute.Builder) (key string, ok bool, err error) {
 	if err != nil {
 		return "", false, fmt.Errorf("xlacache: StableHLO of %q did not build: %w", b.Name(), err)
 	}
+	program = moduleName.ReplaceAll(program, []byte("module @m"))
 	h := sha256.New()
 	io.WriteString(h, c.ident)
 	fmt.Fprintf(h, "program %d\n", len(program))
 	h.Write(program)
 	return hex.EncodeToString(h.Sum(nil)), true, nil
 }
+
+// moduleName is the program's first line's module name, which GoMLX makes
+// from the graph's name and its place in the Exec's cache (compile order):
+// it changes no code, so the key leaves it out.
+var moduleName = regexp.MustCompile(`\Amodule @[^\s{]+`)
 
 // writeAtomic writes data to file through a temporary file in the same
 // folder, so that a reader sees the whole file or none (two processes may
@@ -311,23 +444,31 @@ func newPJRTCodec(b *xla.Backend) (*pjrtCodec, error) {
 	if p.plugin == nil || p.client == nil {
 		return nil, errors.New("xlacache: go-xla's plugin or client is not started")
 	}
-	if p.api, err = pointerField(p.plugin, "api"); err != nil {
+	if p.api, p.cclient, err = cHandles(p.plugin, p.client); err != nil {
 		return nil, err
-	}
-	wrapper, err := fieldValue(p.client, "client") // *clientC
-	if err != nil {
-		return nil, err
-	}
-	if wrapper.IsNil() {
-		return nil, errors.New("xlacache: go-xla's client has no PJRT client")
-	}
-	if p.cclient, err = pointerField(wrapper.Interface(), "c"); err != nil {
-		return nil, err
-	}
-	if p.api == nil || p.cclient == nil {
-		return nil, errors.New("xlacache: go-xla's plugin or client is not started")
 	}
 	return p, nil
+}
+
+// cHandles are the PJRT_Api of go-xla's plugin (Plugin.api) and the
+// PJRT_Client of its client (Client.client.c).
+func cHandles(plugin *pjrt.Plugin, client *pjrt.Client) (api, cclient unsafe.Pointer, err error) {
+	if api, err = pointerField(plugin, "api"); err != nil {
+		return nil, nil, err
+	}
+	wrapper, err := fieldValue(client, "client") // *clientC
+	if err != nil {
+		return nil, nil, err
+	}
+	if !wrapper.IsNil() {
+		if cclient, err = pointerField(wrapper.Interface(), "c"); err != nil {
+			return nil, nil, err
+		}
+	}
+	if api == nil || cclient == nil {
+		return nil, nil, errors.New("xlacache: go-xla's plugin or client is not started")
+	}
+	return api, cclient, nil
 }
 
 func (p *pjrtCodec) compile(b compute.Builder) (compute.Executable, error) { return b.Compile() }
@@ -338,6 +479,16 @@ func (p *pjrtCodec) serialize(e compute.Executable) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("executable is %T, not go-xla's", e)
 	}
+	c, err := cExecutable(xe)
+	if err != nil {
+		return nil, err
+	}
+	return pjrtSerialize(p.api, c)
+}
+
+// cExecutable is the PJRT_Executable behind go-xla's executable
+// (Executable.exec.executable.wrapper.c).
+func cExecutable(xe *xla.Executable) (unsafe.Pointer, error) {
 	loaded, err := field[*pjrt.LoadedExecutable](xe, "exec")
 	if err != nil {
 		return nil, err
@@ -360,32 +511,10 @@ func (p *pjrtCodec) serialize(e compute.Executable) ([]byte, error) {
 		return nil, errors.New("go-xla's executable was destroyed")
 	}
 	c, err := pointerField(wrapper.Interface(), "c")
-	if err != nil {
-		return nil, err
+	if err == nil && c == nil {
+		err = errors.New("go-xla's executable was destroyed")
 	}
-	return pjrtSerialize(p.api, c)
-}
-
-// load deserialises data and wraps it as go-xla's Compile would have
-// wrapped the program it compiled.
-func (p *pjrtCodec) load(b compute.Builder, data []byte) (compute.Executable, error) {
-	xb, err := goXLABuilder(b)
-	if err != nil {
-		return nil, err
-	}
-	sig, err := readSignature(xb)
-	if err != nil {
-		return nil, err
-	}
-	c, err := pjrtLoad(p.api, p.cclient, data)
-	if err != nil {
-		return nil, err
-	}
-	loaded, err := p.loadedExecutable(c, xb.Name(), len(sig.outputs))
-	if err != nil {
-		return nil, err
-	}
-	return p.executable(loaded, xb.Name(), sig)
+	return c, err
 }
 
 // signature is what go-xla's Compile copies from the builder's main function.
@@ -429,39 +558,54 @@ func readSignature(xb *xla.Builder) (*signature, error) {
 	return s, nil
 }
 
-// loadedExecutable builds the pjrt.LoadedExecutable go-xla would have made
-// for c: single device, portable (what Compile asks for without a device
-// assignment). Its PJRT_Executable is not fetched: go-xla reads it only for
-// the name, output count and memory statistics, which are set here or left
-// zero. It is destroyed when go-xla's executable is finalised.
-func (p *pjrtCodec) loadedExecutable(c unsafe.Pointer, name string, outputs int) (*pjrt.LoadedExecutable, error) {
-	e := &pjrt.LoadedExecutable{Name: name, NumOutputs: outputs}
-	wrapperField, err := fieldValue(e, "wrapper")
+// load deserialises data and wraps it as go-xla's Compile would have
+// wrapped the program it compiled.
+func (p *pjrtCodec) load(b compute.Builder, data []byte) (compute.Executable, error) {
+	xb, err := goXLABuilder(b)
 	if err != nil {
 		return nil, err
 	}
-	wrapper := reflect.New(wrapperField.Type().Elem()) // *loadedExecutableC
-	if err := setPointerField(wrapper.Interface(), "c", c); err != nil {
+	sig, err := readSignature(xb)
+	if err != nil {
 		return nil, err
 	}
-	if err := setField(wrapper.Interface(), "plugin", p.plugin); err != nil {
+	c, err := pjrtLoad(p.api, p.cclient, data)
+	if err != nil {
 		return nil, err
 	}
-	wrapperField.Set(wrapper)
-	for _, f := range []struct {
-		name string
-		v    any
-	}{{"plugin", p.plugin}, {"client", p.client}, {"numReplicas", 1}, {"numPartitions", 1}, {"isPortable", true}} {
-		if err := setField(e, f.name, f.v); err != nil {
-			return nil, err
-		}
+	// go-xla's own constructor: it reads the name, output count and memory
+	// statistics from PJRT and destroys the executable when it is collected
+	// (or on its own failure).
+	loaded, err := goxlaNewLoadedExecutable(p.plugin, p.client, c)
+	if err != nil {
+		return nil, err
+	}
+	e, err := p.executable(loaded, xb.Name(), sig)
+	if err != nil {
+		loaded.Destroy()
+		return nil, err
 	}
 	return e, nil
 }
 
-// executable builds go-xla's compute executable around loaded, as its
-// Builder.Compile does for a program without a device assignment.
+// goxlaNewLoadedExecutable is go-xla v0.4.13's pjrt.newLoadedExecutable,
+// which wraps a PJRT_LoadedExecutable (go-xla exposes no way to wrap one it
+// did not compile).
+//
+//go:linkname goxlaNewLoadedExecutable github.com/gomlx/go-xla/pjrt.newLoadedExecutable
+func goxlaNewLoadedExecutable(plugin *pjrt.Plugin, client *pjrt.Client, c unsafe.Pointer) (*pjrt.LoadedExecutable, error)
+
+// executable builds go-xla's compute executable around loaded as its
+// Builder.Compile does for a program without a device assignment, after
+// marking loaded portable as CompileConfig.Done does (its constructor leaves
+// one replica and one partition, and no device assignment).
 func (p *pjrtCodec) executable(loaded *pjrt.LoadedExecutable, name string, sig *signature) (*xla.Executable, error) {
+	if loaded.NumOutputs != len(sig.outputs) {
+		return nil, fmt.Errorf("the cached program has %d outputs, the program built now %d", loaded.NumOutputs, len(sig.outputs))
+	}
+	if err := setField(loaded, "isPortable", true); err != nil {
+		return nil, err
+	}
 	e := &xla.Executable{}
 	for _, f := range []struct {
 		name string
@@ -476,6 +620,16 @@ func (p *pjrtCodec) executable(loaded *pjrt.LoadedExecutable, name string, sig *
 		}
 	}
 	return e, nil
+}
+
+// executableFields are the fields of go-xla's compute executable: set by
+// executable, or left zero as go-xla's Compile leaves them for a program
+// without a device assignment. A test checks the list against the type, so
+// a go-xla upgrade that adds one is noticed.
+var executableFields = map[string]bool{ // name → set here
+	"backend": true, "exec": true, "name": true, "parameterNames": true, "parameterShapes": true,
+	"parameterSpecs": true, "outputShapes": true, "distStrategy": true, "numDevices": true, "portable": true,
+	"outputSpecs": false, "deviceAssignment": false,
 }
 
 // ---------------------------------------------------------------------------
@@ -534,17 +688,4 @@ func pointerField(ptr any, name string) (unsafe.Pointer, error) {
 		return nil, fmt.Errorf("xlacache: %T.%s is %s, not a pointer (written for go-xla v0.4.13)", ptr, name, f.Type())
 	}
 	return f.UnsafePointer(), nil
-}
-
-// setPointerField sets a C-pointer field of *ptr to p.
-func setPointerField(ptr any, name string, p unsafe.Pointer) error {
-	f, err := fieldValue(ptr, name)
-	if err != nil {
-		return err
-	}
-	if f.Kind() != reflect.Pointer {
-		return fmt.Errorf("xlacache: %T.%s is %s, not a pointer (written for go-xla v0.4.13)", ptr, name, f.Type())
-	}
-	f.Set(reflect.NewAt(f.Type().Elem(), p))
-	return nil
 }

@@ -3,6 +3,7 @@ package xlacache
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -10,7 +11,9 @@ import (
 	"reflect"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"unsafe"
 
@@ -20,6 +23,7 @@ import (
 	"github.com/gomlx/go-xla/compute/xla"
 	"github.com/gomlx/go-xla/pjrt"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
+	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/dualtoken/evalharness/backend/xladry"
 )
@@ -28,8 +32,10 @@ import (
 // program's signature, serialize writes a marker and the program's name,
 // load accepts what serialize wrote.
 type fakeCodec struct {
+	mu              sync.Mutex
 	compiles, loads int
 	loaded          [][]byte
+	serializeErr    error
 }
 
 type fakeExe struct {
@@ -41,8 +47,51 @@ type fakeExe struct {
 func (e *fakeExe) Finalize()                          {}
 func (e *fakeExe) Inputs() ([]string, []shapes.Shape) { return e.sig.names, e.sig.inputs }
 func (e *fakeExe) Outputs() []shapes.Shape            { return e.sig.outputs }
-func (e *fakeExe) Execute([]compute.Buffer, []bool, compute.DeviceNum) ([]compute.Buffer, error) {
-	return nil, errors.New("fake executable: not run")
+
+// Execute computes the test graphs' x*2+1 on host stand-ins of go-xla's
+// buffers, and refuses the Cache's own buffers (go-xla's Execute would
+// panic on them).
+func (e *fakeExe) Execute(in []compute.Buffer, _ []bool, _ compute.DeviceNum) ([]compute.Buffer, error) {
+	if len(in) != 1 {
+		return nil, fmt.Errorf("fake executable: %d inputs", len(in))
+	}
+	x, ok := in[0].(*fakeBuffer)
+	if !ok {
+		return nil, fmt.Errorf("fake executable: input is %T, not the inner backend's buffer", in[0])
+	}
+	y := make([]float32, len(x.data))
+	for i, v := range x.data {
+		y[i] = 2*v + 1
+	}
+	return []compute.Buffer{&fakeBuffer{data: y, shape: x.shape, inner: x.inner}}, nil
+}
+
+// fakeBuffer stands for go-xla's buffer: it names the inner backend.
+type fakeBuffer struct {
+	data  []float32
+	shape shapes.Shape
+	inner compute.Backend
+}
+
+func (b *fakeBuffer) Backend() compute.Backend              { return b.inner }
+func (b *fakeBuffer) Finalize() error                       { return nil }
+func (b *fakeBuffer) Shape() (shapes.Shape, error)          { return b.shape, nil }
+func (b *fakeBuffer) DeviceNum() (compute.DeviceNum, error) { return 0, nil }
+func (b *fakeBuffer) ToFlatData(flat any) error             { copy(flat.([]float32), b.data); return nil }
+func (b *fakeBuffer) Data() (any, error)                    { return nil, errors.New("not shared") }
+func (b *fakeBuffer) CopyToDevice(compute.DeviceNum) (compute.Buffer, error) {
+	return &fakeBuffer{data: slices.Clone(b.data), shape: b.shape, inner: b.inner}, nil
+}
+
+// fakeData makes fakeBuffers of float32 host data.
+type fakeData struct{ inner compute.Backend }
+
+func (d fakeData) BufferFromFlatData(_ compute.DeviceNum, flat any, shape shapes.Shape) (compute.Buffer, error) {
+	return &fakeBuffer{data: slices.Clone(flat.([]float32)), shape: shape, inner: d.inner}, nil
+}
+func (d fakeData) HasSharedBuffers() bool { return false }
+func (d fakeData) NewSharedBuffer(compute.DeviceNum, shapes.Shape) (compute.Buffer, any, error) {
+	return nil, nil, errors.New("no shared buffers")
 }
 
 func (f *fakeCodec) exe(b compute.Builder, hit bool) (compute.Executable, error) {
@@ -58,17 +107,24 @@ func (f *fakeCodec) exe(b compute.Builder, hit bool) (compute.Executable, error)
 }
 
 func (f *fakeCodec) compile(b compute.Builder) (compute.Executable, error) {
+	f.mu.Lock()
 	f.compiles++
+	f.mu.Unlock()
 	return f.exe(b, false)
 }
 
 func (f *fakeCodec) serialize(e compute.Executable) ([]byte, error) {
+	if f.serializeErr != nil {
+		return nil, f.serializeErr
+	}
 	return []byte("fake-exe:" + e.(*fakeExe).name), nil
 }
 
 func (f *fakeCodec) load(b compute.Builder, data []byte) (compute.Executable, error) {
+	f.mu.Lock()
 	f.loads++
 	f.loaded = append(f.loaded, data)
+	f.mu.Unlock()
 	if !bytes.HasPrefix(data, []byte("fake-exe:")) {
 		return nil, errors.New("not a fake executable")
 	}
@@ -84,7 +140,7 @@ func testCache(t *testing.T, dir, ident string) (*Cache, *fakeCodec) {
 		t.Fatal(err)
 	}
 	f := &fakeCodec{}
-	return &Cache{Backend: dry.Backend, dir: dir, ident: ident, codec: f, warn: io.Discard}, f
+	return &Cache{Backend: dry.Backend, dir: dir, ident: ident, codec: f, warn: io.Discard, data: fakeData{inner: dry.Backend}}, f
 }
 
 // compileGraph builds x*2+1 over x of the given shape and compiles it.
@@ -178,19 +234,104 @@ func TestBadFileIsReplaced(t *testing.T) {
 func TestDeviceAssignmentNotCached(t *testing.T) {
 	dir := t.TempDir()
 	c, f := testCache(t, dir, "id")
-	xb, err := goXLABuilder(c.Builder("assigned"))
+	b := c.Builder("assigned")
+	xb, err := goXLABuilder(b)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := setField(xb, "deviceAssignment", []int{0}); err != nil {
 		t.Fatal(err)
 	}
-	_, ok, err := c.key(xb)
-	if err != nil || ok {
-		t.Errorf("key of an assigned program: ok=%v err=%v, want not cached", ok, err)
+	main := b.Main()
+	x, err := main.Parameter("x", shapes.Make(dtypes.Float32, 2), nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if f.compiles != 0 || len(cached(t, dir)) != 0 {
-		t.Error("nothing should have been compiled or stored")
+	if err := main.Return([]compute.Value{x}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Compile(); err != nil {
+		t.Fatal(err)
+	}
+	if f.compiles != 1 || f.loads != 0 || len(cached(t, dir)) != 0 {
+		t.Errorf("assigned program: %d compiles, %d loads, files %v; want compiled and not stored", f.compiles, f.loads, cached(t, dir))
+	}
+	if s := c.Stats(); s != (Stats{}) {
+		t.Errorf("stats %+v, want none counted", s)
+	}
+}
+
+// A program the plugin cannot serialise is still returned, compiled; one
+// error is counted per program and one warning printed per process.
+func TestSerializeErrorKeepsTheExecutable(t *testing.T) {
+	dir := t.TempDir()
+	c, f := testCache(t, dir, "id")
+	var warn strings.Builder
+	c.warn = &warn
+	f.serializeErr = errors.New("custom call cannot be serialised")
+	compileGraph(t, c, 2)
+	compileGraph(t, c, 3)
+	if f.compiles != 2 || len(cached(t, dir)) != 0 {
+		t.Errorf("%d compiles, files %v", f.compiles, cached(t, dir))
+	}
+	if s := c.Stats(); s != (Stats{Misses: 2, Errors: 2}) {
+		t.Errorf("stats %+v", s)
+	}
+	if n := strings.Count(warn.String(), "xlacache:"); n != 1 || !strings.Contains(warn.String(), "custom call cannot be serialised") {
+		t.Errorf("warnings %q, want one naming the cause", warn.String())
+	}
+}
+
+// Tensors flow between executables of the cache: buffers name the Cache as
+// their backend (GoMLX refuses one naming another backend), and the inner
+// executable gets the inner backend's buffers back.
+func TestBuffersBelongToTheCache(t *testing.T) {
+	c, _ := testCache(t, t.TempDir(), "id")
+	e, err := NewExec(c, func(x *Node) *Node { return AddScalar(MulScalar(x, 2), 1) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := e.Exec([]float32{1, 2, 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := e.Exec(out[0]) // an output fed back, as an LLM's KV cache is
+	if err != nil {
+		t.Fatalf("an output fed back: %v", err)
+	}
+	if got := tensors.MustCopyFlatData[float32](again[0]); !slices.Equal(got, []float32{7, 11, 15}) {
+		t.Errorf("(2x+1)*2+1 = %v, want [7 11 15]", got)
+	}
+	var buf compute.Buffer = &fakeBuffer{shape: shapes.Make(dtypes.Float32, 1), data: []float32{1}, inner: c.Backend}
+	w := c.wrap(buf)
+	if w.Backend() != c || unwrap(w) != buf || c.wrap(w) != w || c.wrap(nil) != nil {
+		t.Error("wrap/unwrap")
+	}
+	moved, err := w.CopyToDevice(0)
+	if err != nil || moved.Backend() != c {
+		t.Errorf("a copied buffer names %v (err %v), want the cache", moved.Backend(), err)
+	}
+	b, err := c.BufferFromFlatData(0, []float32{1, 2}, shapes.Make(dtypes.Float32, 2))
+	if err != nil || b.Backend() != c {
+		t.Errorf("BufferFromFlatData gave a buffer of %v (err %v)", b.Backend(), err)
+	}
+}
+
+// Compiles from several goroutines through one cache: each program once,
+// all stored.
+func TestConcurrentCompiles(t *testing.T) {
+	dir := t.TempDir()
+	c, f := testCache(t, dir, "id")
+	var wg sync.WaitGroup
+	for n := 1; n <= 4; n++ {
+		wg.Go(func() { compileGraph(t, c, n) })
+	}
+	wg.Wait()
+	if f.compiles != 4 || len(cached(t, dir)) != 4 {
+		t.Errorf("%d compiles, %d files; want 4 and 4", f.compiles, len(cached(t, dir)))
+	}
+	if s := c.Stats(); s != (Stats{Misses: 4, Stored: 4}) {
+		t.Errorf("stats %+v", s)
 	}
 }
 
@@ -213,6 +354,9 @@ func TestKeyIsStable(t *testing.T) {
 	a, b := keyOf("id", 4, 8), keyOf("id", 4, 8)
 	if a == "" || a != b {
 		t.Errorf("same graph, keys %q and %q", a, b)
+	}
+	if m := moduleName.ReplaceAllString("module @Store_Exec_x_func40_1 {\n  module @inner {", "module @m"); m != "module @m {\n  module @inner {" {
+		t.Errorf("module name normalised to %q", m)
 	}
 	if keyOf("id", 4, 9) == a || keyOf("other", 4, 8) == a {
 		t.Error("another shape or identity gave the same key")
@@ -241,42 +385,89 @@ func (k keyRecorder) load(compute.Builder, []byte) (compute.Executable, error) {
 	return nil, errors.New("no")
 }
 
-// standIn's address stands for a C pointer: outside the Go heap, as reflect
+// standIn's addresses stand for C pointers: outside the Go heap, as reflect
 // requires of pointers to cgo's incomplete types.
-var standIn [8]byte
+var standIn [2][8]byte
 
-// The values built around a loaded executable are the ones go-xla's
-// Compile makes: the C pointer in the loaded executable's wrapper, single
-// device and portable, and the builder's signature on go-xla's executable.
+// The walks to go-xla's C pointers follow v0.4.13's fields: the plugin's
+// PJRT_Api, the client's PJRT_Client, an executable's PJRT_Executable.
+func TestCPointerWalks(t *testing.T) {
+	api, cl := unsafe.Pointer(&standIn[0]), unsafe.Pointer(&standIn[1])
+	plugin, client := &pjrt.Plugin{}, &pjrt.Client{}
+	if _, _, err := cHandles(plugin, client); err == nil || !strings.Contains(err.Error(), "not started") {
+		t.Errorf("empty plugin and client: %v", err)
+	}
+	mustSetPointer(t, plugin, "api", api)
+	wrapper := newField(t, client, "client")
+	mustSetPointer(t, wrapper, "c", cl)
+	gotAPI, gotClient, err := cHandles(plugin, client)
+	if err != nil || gotAPI != api || gotClient != cl {
+		t.Errorf("cHandles = %p, %p, %v; want %p, %p", gotAPI, gotClient, err, api, cl)
+	}
+
+	xe := &xla.Executable{}
+	if _, err := cExecutable(xe); err == nil {
+		t.Error("an executable without a loaded one gave no error")
+	}
+	loaded := &pjrt.LoadedExecutable{}
+	if err := setField(xe, "exec", loaded); err != nil {
+		t.Fatal(err)
+	}
+	exe := newField(t, loaded, "executable")
+	if _, err := cExecutable(xe); err == nil || !strings.Contains(err.Error(), "destroyed") {
+		t.Errorf("a destroyed executable: %v", err)
+	}
+	w := newField(t, exe, "wrapper")
+	mustSetPointer(t, w, "c", api)
+	if got, err := cExecutable(xe); err != nil || got != api {
+		t.Errorf("cExecutable = %p, %v; want %p", got, err, api)
+	}
+}
+
+// newField sets *ptr's pointer field name to a new zero value and returns it.
+func newField(t *testing.T, ptr any, name string) any {
+	t.Helper()
+	f, err := fieldValue(ptr, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := reflect.New(f.Type().Elem())
+	f.Set(v)
+	return v.Interface()
+}
+
+func mustSetPointer(t *testing.T, ptr any, name string, p unsafe.Pointer) {
+	t.Helper()
+	f, err := fieldValue(ptr, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Set(reflect.NewAt(f.Type().Elem(), p))
+}
+
+// The executable built around a loaded one is go-xla's Compile's for a
+// program without a device assignment: every field of go-xla's executable
+// is either set (and is) or deliberately zero (and is), so a go-xla upgrade
+// that adds a field fails here; the loaded executable is marked portable;
+// an output count that differs from the program's is refused.
 func TestWrapsLoadedExecutableAsGoXLA(t *testing.T) {
 	dry, err := xladry.New("cuda")
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := &pjrtCodec{backend: dry.Backend, plugin: &pjrt.Plugin{}, client: &pjrt.Client{}}
-	c := unsafe.Pointer(&standIn) // nothing is called through it
-	loaded, err := p.loadedExecutable(c, "prog", 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if loaded.Name != "prog" || loaded.NumOutputs != 2 || !loaded.IsPortable() {
-		t.Errorf("loaded executable %+v", loaded)
-	}
-	w, _ := fieldValue(loaded, "wrapper")
-	if got, _ := pointerField(w.Interface(), "c"); got != c {
-		t.Errorf("wrapper holds %p, want %p", got, c)
-	}
-	if pl, _ := field[*pjrt.Plugin](w.Interface(), "plugin"); pl != p.plugin {
-		t.Error("wrapper's plugin not set")
-	}
-	if r, n, _, err := loaded.GetDeviceAssignment(); err != nil || r != 1 || n != 1 {
-		t.Errorf("replicas %d partitions %d err %v, want 1 and 1", r, n, err)
-	}
 	sig := &signature{names: []string{"x"}, inputs: []shapes.Shape{shapes.Make(dtypes.Float32, 2)},
 		outputs: []shapes.Shape{shapes.Make(dtypes.Float32, 2), shapes.Make(dtypes.Int32)}}
+	if _, err := p.executable(&pjrt.LoadedExecutable{NumOutputs: 1}, "prog", sig); err == nil || !strings.Contains(err.Error(), "1 outputs") {
+		t.Errorf("a loaded executable with 1 output for a 2-output program: %v", err)
+	}
+	loaded := &pjrt.LoadedExecutable{Name: "prog", NumOutputs: 2}
 	e, err := p.executable(loaded, "prog", sig)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !loaded.IsPortable() {
+		t.Error("loaded executable not marked portable")
 	}
 	names, ins := e.Inputs()
 	if !reflect.DeepEqual(names, sig.names) || !reflect.DeepEqual(ins, sig.inputs) || !reflect.DeepEqual(e.Outputs(), sig.outputs) {
@@ -285,11 +476,23 @@ func TestWrapsLoadedExecutableAsGoXLA(t *testing.T) {
 	if err := e.CheckValid(); err != nil {
 		t.Errorf("go-xla says the executable is not valid: %v", err)
 	}
-	if got, _ := field[*pjrt.LoadedExecutable](e, "exec"); got != loaded {
-		t.Error("executable does not hold the loaded executable")
+	typ := reflect.TypeOf(*e)
+	for i := range typ.NumField() {
+		name := typ.Field(i).Name
+		set, known := executableFields[name]
+		if !known {
+			t.Errorf("go-xla's Executable has a field %q this package does not know: decide whether a loaded executable needs it", name)
+			continue
+		}
+		f, _ := fieldValue(e, name)
+		// parameterSpecs: the test's signature has none; distStrategy is set
+		// to None, its zero value.
+		if set == f.IsZero() && name != "parameterSpecs" && name != "distStrategy" {
+			t.Errorf("field %s: zero %v, want set %v", name, f.IsZero(), set)
+		}
 	}
-	if got, _ := field[bool](e, "portable"); !got {
-		t.Error("executable not portable")
+	if len(executableFields) != typ.NumField() {
+		t.Errorf("executableFields lists %d fields, go-xla's Executable has %d", len(executableFields), typ.NumField())
 	}
 }
 
