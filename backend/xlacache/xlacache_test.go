@@ -582,3 +582,82 @@ func TestNewNeedsAStartedBackend(t *testing.T) {
 		t.Errorf("New on a backend without a client: %v", err)
 	}
 }
+
+// keysByShape compiles one Exec for shapes in the given order through a
+// cache whose codec records each program's key by its input shape.
+func keysByShape(t *testing.T, order ...int) map[int]string {
+	c, _ := testCache(t, t.TempDir(), "id")
+	keys := map[int]string{}
+	c.codec = shapeKeys{c: c, keys: keys}
+	e, err := NewExec(c, func(x *Node) []*Node {
+		y := Einsum("ij,kj->ik", x, x)
+		return []*Node{ArgMax(y, -1), ReduceMax(Tanh(y), -1), Softmax(y, -1)}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range order {
+		if _, err := e.Compile(shapes.Make(dtypes.Float32, n, 4)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return keys
+}
+
+type shapeKeys struct {
+	c    *Cache
+	keys map[int]string
+}
+
+func (k shapeKeys) compile(b compute.Builder) (compute.Executable, error) {
+	key, _, err := k.c.key(b)
+	if err != nil {
+		return nil, err
+	}
+	e, err := (&fakeCodec{}).exe(b, false)
+	if err == nil {
+		k.keys[e.(*fakeExe).sig.inputs[0].Dimensions[0]] = key
+	}
+	return e, err
+}
+func (k shapeKeys) serialize(compute.Executable) ([]byte, error) { return []byte("x"), nil }
+func (k shapeKeys) load(compute.Builder, []byte) (compute.Executable, error) {
+	return nil, errors.New("no")
+}
+
+// A program's key is the same in another process and whatever the order in
+// which an Exec compiled its shapes (GoMLX numbers the module by it): the
+// test binary runs itself twice, compiling two shapes in opposite orders.
+func TestKeyStableAcrossProcesses(t *testing.T) {
+	if os.Getenv("XLACACHE_KEYS_ORDER") != "" {
+		order := []int{2, 3}
+		if os.Getenv("XLACACHE_KEYS_ORDER") == "reverse" {
+			order = []int{3, 2}
+		}
+		k := keysByShape(t, order...)
+		fmt.Printf("KEYS %s %s\n", k[2], k[3])
+		return
+	}
+	run := func(order string) string {
+		cmd := exec.Command(os.Args[0], "-test.run", "^TestKeyStableAcrossProcesses$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "XLACACHE_KEYS_ORDER="+order)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		for _, l := range strings.Split(string(out), "\n") {
+			if strings.HasPrefix(l, "KEYS ") {
+				return l
+			}
+		}
+		t.Fatalf("no keys in\n%s", out)
+		return ""
+	}
+	a, b := run("forward"), run("reverse")
+	if f := strings.Fields(a); len(f) != 3 || f[1] == f[2] || f[1] == "" {
+		t.Fatalf("keys %q: want two different keys", a)
+	}
+	if a != b {
+		t.Errorf("keys differ between processes and compile orders:\n%s\n%s", a, b)
+	}
+}
