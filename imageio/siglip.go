@@ -20,6 +20,19 @@ func SiglipPixelsInto(dst []float32, img *Image, size int) {
 	NormalizeInto(dst, Resize(img, size, size, Bicubic), 0.5, 0.5)
 }
 
+// NormalizeLUT is NormalizeInto's value of each byte: (v/255 − mean)/std,
+// rescaled in float64 and stored as float32, normalised in float32 (HF's
+// arithmetic). Graphs that take uint8 pixels look their values up in it, so
+// they match the host's to the bit.
+func NormalizeLUT(mean, std float32) [256]float32 {
+	var lut [256]float32
+	for v := range lut {
+		x := float32(float64(v) * (1.0 / 255.0))
+		lut[v] = (x - mean) / std
+	}
+	return lut
+}
+
 // NormalizeInto writes img as CHW float32 into dst (len 3·H·W):
 // (x/255 − mean)/std per channel, with HF's arithmetic (rescale in float64,
 // stored as float32; normalise in float32).
@@ -28,11 +41,7 @@ func NormalizeInto(dst []float32, img *Image, mean, std float32) {
 	if len(dst) != 3*n {
 		panic(fmt.Sprintf("imageio: NormalizeInto dst has %d values, want %d", len(dst), 3*n))
 	}
-	var lut [256]float32
-	for v := range lut {
-		x := float32(float64(v) * (1.0 / 255.0))
-		lut[v] = (x - mean) / std
-	}
+	lut := NormalizeLUT(mean, std)
 	for i := 0; i < n; i++ {
 		p := img.Pix[3*i : 3*i+3]
 		dst[i] = lut[p[0]]

@@ -48,10 +48,11 @@ type Options struct {
 // followed by DecodePixels of the codes it returned.
 const TokenizerComponent = "dualtoken-tokenizer"
 
-// ReconstructComponent is Model.Reconstruct as the recon task calls it:
-// pixels uploaded from the host and images and codes copied back every
-// step, so its rate beside dualtoken-encode's and -decode's (inputs on the
-// device) shows what the transfers and the one-graph form cost.
+// ReconstructComponent is Model.ReconstructUint8 as the recon task calls it:
+// image bytes uploaded from the host and reconstructions and codes copied
+// back every step, so its rate beside dualtoken-encode's and -decode's
+// (inputs on the device) shows what the transfers and the one-graph form
+// cost.
 const ReconstructComponent = "dualtoken-reconstruct"
 
 // ErrOptions marks errors in Options: bad input, not a failed run.
@@ -144,12 +145,6 @@ func Build(b compute.Backend, o Options) (*Workload, error) {
 // uniform is a host tensor of values uniform in [-1,1) (pixels in the range
 // the models expect), placed on the device once so steps time no upload.
 func uniform(b compute.Backend, seed uint64, dims ...int) (*tensors.Tensor, error) {
-	t := tensors.FromFlatDataAndDimensions(uniformValues(seed, dims...), dims...)
-	return t, t.MaterializeOnDevice(b, false, 0)
-}
-
-// uniformValues are uniform's values, on the host.
-func uniformValues(seed uint64, dims ...int) []float32 {
 	n := 1
 	for _, d := range dims {
 		n *= d
@@ -159,7 +154,8 @@ func uniformValues(seed uint64, dims ...int) []float32 {
 	for i := range v {
 		v[i] = float32(2*rng.Float64() - 1)
 	}
-	return v
+	t := tensors.FromFlatDataAndDimensions(v, dims...)
+	return t, t.MaterializeOnDevice(b, false, 0)
 }
 
 // integers is a device tensor of values uniform in [0,hi).
@@ -441,27 +437,29 @@ func buildDualToken(b compute.Backend, o Options) (*Workload, error) {
 		}
 		w.Close = func() { m.Reset(); px.FinalizeAll() }
 	case ReconstructComponent:
-		// The same values as dualtoken-encode's pixels, kept on the host.
-		vals := uniformValues(o.Seed+2, o.Batch, v.NumChannels, v.ImageSize, v.ImageSize)
+		// Random bytes as the recon task's crops, kept on the host.
+		rng := rand.New(rand.NewPCG(o.Seed+2, 0x5eed))
+		pix := make([]uint8, o.Batch*v.ImageSize*v.ImageSize*v.NumChannels)
+		for i := range pix {
+			pix[i] = uint8(rng.IntN(256))
+		}
 		w.FLOPsPerCall = float64(o.Batch) * DualTokenReconstruct(fc)
-		w.Config["input"] = "host"
+		w.Config["input"] = "host uint8"
 		w.Notes = append([]string{
-			"dualtoken.Model.Reconstruct as the recon task calls it: float32 pixels uploaded from the host every step, tower to the taps, pixel quantiser and decoder in one graph, float32 images and int64 codes copied back (what the recon task's reconstruct stage does on the device side; it then converts to uint8 on the host)",
-			"compile_s: dualtoken.Model.Compile(batch, \"reconstruct\")",
+			"dualtoken.Model.ReconstructUint8 as the recon task calls it: uint8 images uploaded from the host every step, normalised on the device, tower to the taps, pixel quantiser and decoder in one graph, uint8 reconstructions and int64 codes copied back",
+			"compile_s: dualtoken.Model.Compile(batch, \"reconstruct-uint8\")",
 		}, w.Notes...)
-		w.Compile = func() error { return m.Compile(o.Batch, "reconstruct") }
+		w.Compile = func() error { return m.Compile(o.Batch, "reconstruct-uint8") }
 		w.Step = func() error {
-			px := tensors.FromFlatDataAndDimensions(vals, o.Batch, v.NumChannels, v.ImageSize, v.ImageSize)
-			defer px.FinalizeAll()
-			img, codes, err := m.Reconstruct(px)
+			x := tensors.FromFlatDataAndDimensions(pix, o.Batch, v.ImageSize, v.ImageSize, v.NumChannels)
+			defer x.FinalizeAll()
+			img, codes, err := m.ReconstructUint8(x)
 			if err != nil {
 				return err
 			}
 			defer img.FinalizeAll()
 			defer codes.FinalizeAll()
-			_ = tensors.MustCopyFlatData[float32](img)
-			_ = tensors.MustCopyFlatData[int64](codes)
-			return nil
+			return errors.Join(tensors.ConstFlatData(img, func([]uint8) {}), tensors.ConstFlatData(codes, func([]int64) {}))
 		}
 		w.Close = func() { m.Reset() }
 	default:

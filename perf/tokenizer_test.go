@@ -81,10 +81,10 @@ func TestXLATokenizerCompilesOnce(t *testing.T) {
 	}
 }
 
-// TestReconstructComponent: dualtoken-reconstruct compiles Reconstruct's one
-// graph with Model.Compile, counts Reconstruct's FLOPs (the tower to the taps
-// and the decoder, not the semantic branch) and says its pixels come from
-// the host every step.
+// TestReconstructComponent: dualtoken-reconstruct compiles ReconstructUint8's
+// one graph with Model.Compile, counts Reconstruct's FLOPs (the tower to the
+// taps and the decoder, not the semantic branch) and says its images come
+// from the host every step.
 func TestReconstructComponent(t *testing.T) {
 	const batch = 2
 	r, err := Run(goBackend(t), "go", Options{Component: ReconstructComponent, Preset: "tiny", Batch: batch, Seed: 1, Iters: 2}, nil)
@@ -92,7 +92,7 @@ func TestReconstructComponent(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkResult(t, r)
-	if r.CompileMethod != "exec.Compile" || r.Config["input"] != "host" {
+	if r.CompileMethod != "exec.Compile" || r.Config["input"] != "host uint8" {
 		t.Errorf("compile method %q, config input %v", r.CompileMethod, r.Config["input"])
 	}
 	fc, err := DualTokenConfig("tiny")
@@ -102,7 +102,7 @@ func TestReconstructComponent(t *testing.T) {
 	if want := batch * DualTokenReconstruct(fc); math.Abs(r.FLOPsPerCall/want-1) > 1e-12 || !(DualTokenReconstruct(fc) < DualTokenEncode(fc)+DualTokenDecode(fc)) {
 		t.Errorf("FLOPs per call %v, want Reconstruct's %v (less than encode + decode)", r.FLOPsPerCall, want)
 	}
-	if !notesSay(r.Notes, "uploaded from the host every step") {
+	if !notesSay(r.Notes, "uint8 images uploaded from the host every step") {
 		t.Errorf("notes %q do not say where the pixels come from", r.Notes)
 	}
 }

@@ -170,25 +170,44 @@ func (d *DualToken) CodebookSize() int {
 	return v.NEmbed
 }
 
-// batches runs f on chunks of at most d.batch images as pixel tensors
-// [padded,3,S,S] in [-1,1]: each chunk padded (zero images) up to a power of
-// two or d.batch, so only a few shapes compile (images are independent
-// through the tokenizer in eval mode). The images are preprocessed straight
-// into the tensor's own buffer: at 384 px a batch of 32 is 57 MB, which the
-// former pixels slice, padded copy and tensor copy moved three times.
-func (d *DualToken) batches(imgs []*imageio.Image, f func(x *tensors.Tensor, count, from int) error) error {
+// chunks runs f on chunks of at most d.batch of n images, each as the
+// tensor build makes for it with padded rows: padded is the chunk's size
+// rounded up to a power of two or d.batch, so only a few shapes compile
+// (images are independent through the tokenizer in eval mode; padding rows
+// stay zero). Calls hold d.mu; the tensor is freed after f.
+func (d *DualToken) chunks(n int, build func(from, count, padded int) (*tensors.Tensor, error), f func(x *tensors.Tensor, count, from int) error) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	per := 3 * d.size * d.size
-	for from := 0; from < len(imgs); from += d.batch {
-		count := min(d.batch, len(imgs)-from)
+	for from := 0; from < n; from += d.batch {
+		count := min(d.batch, n-from)
 		padded := 1
 		for padded < count {
 			padded *= 2
 		}
 		padded = min(padded, d.batch)
+		x, err := build(from, count, padded)
+		if err == nil {
+			err = f(x, count, from)
+		}
+		if x != nil {
+			x.FinalizeAll()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// batches runs f on chunks of imgs as pixel tensors [padded,3,S,S] in
+// [-1,1] (see chunks), preprocessed straight into the tensor's own buffer: at
+// 384 px a batch of 32 is 57 MB, which the former pixels slice, padded copy
+// and tensor copy moved three times.
+func (d *DualToken) batches(imgs []*imageio.Image, f func(x *tensors.Tensor, count, from int) error) error {
+	per := 3 * d.size * d.size
+	return d.chunks(len(imgs), func(from, count, padded int) (*tensors.Tensor, error) {
 		x := tensors.FromShape(shapes.Make(dtypes.Float32, padded, 3, d.size, d.size)) // zeros
-		err := tensors.MutableFlatData(x, func(flat []float32) {
+		return x, tensors.MutableFlatData(x, func(flat []float32) {
 			bench.ParallelFor(count, func(i int) {
 				img := imgs[from+i]
 				if d.crop {
@@ -197,19 +216,16 @@ func (d *DualToken) batches(imgs []*imageio.Image, f func(x *tensors.Tensor, cou
 				imageio.SiglipPixelsInto(flat[i*per:(i+1)*per], img, d.size)
 			})
 		})
-		if err == nil {
-			err = f(x, count, from)
-		}
-		x.FinalizeAll()
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	}, f)
 }
 
 // Reconstruct encodes and decodes images already at InputSize (the recon
 // suite crops them); outputs are uint8 as the authors' eval writes them.
+// The bytes go to the device and come back as bytes
+// (dualtoken.Model.ReconstructUint8: a quarter of float32's transfers, and
+// the same values as Reconstruct plus imageio.FromFloatCHW). At the input
+// size the crop and resize of the float path are the identity, so an
+// image's bytes are its pixels.
 func (d *DualToken) Reconstruct(_ context.Context, imgs []*imageio.Image) ([]bench.Reconstruction, error) {
 	for i, img := range imgs {
 		if img.H != d.size || img.W != d.size {
@@ -219,18 +235,25 @@ func (d *DualToken) Reconstruct(_ context.Context, imgs []*imageio.Image) ([]ben
 	out := make([]bench.Reconstruction, len(imgs))
 	_, v := d.Model.Config.PixelQuantizer()
 	depth := v.Depth()
-	err := d.batches(imgs, func(x *tensors.Tensor, count, from int) error {
-		rec, codes, err := d.Model.Reconstruct(x)
+	per := 3 * d.size * d.size
+	build := func(from, count, padded int) (*tensors.Tensor, error) {
+		x := tensors.FromShape(shapes.Make(dtypes.Uint8, padded, d.size, d.size, 3)) // zeros
+		return x, tensors.MutableFlatData(x, func(flat []uint8) {
+			bench.ParallelFor(count, func(i int) { copy(flat[i*per:(i+1)*per], imgs[from+i].Pix) })
+		})
+	}
+	err := d.chunks(len(imgs), build, func(x *tensors.Tensor, count, from int) error {
+		rec, codes, err := d.Model.ReconstructUint8(x)
 		if err != nil {
 			return err
 		}
 		defer rec.FinalizeAll()
 		defer codes.FinalizeAll()
-		dims := rec.Shape().Dimensions
-		h, w := dims[2], dims[3]
+		dims := rec.Shape().Dimensions // [B,H,W,3]
+		h, w := dims[1], dims[2]
 		// Read in place (no copy of the batch's images).
 		var codesErr error
-		err = tensors.ConstFlatData(rec, func(vals []float32) {
+		err = tensors.ConstFlatData(rec, func(pix []uint8) {
 			codesErr = tensors.ConstFlatData(codes, func(cs []int64) {
 				perImg, perCodes := 3*h*w, len(cs)/dims[0]
 				bench.ParallelFor(count, func(i int) {
@@ -238,7 +261,9 @@ func (d *DualToken) Reconstruct(_ context.Context, imgs []*imageio.Image) ([]ben
 					for j := range c {
 						c[j] = int32(cs[i*perCodes+j])
 					}
-					out[from+i] = bench.Reconstruction{Image: imageio.FromFloatCHW(vals[i*perImg:(i+1)*perImg], h, w), Codes: c, Depth: depth}
+					img := imageio.New(h, w)
+					copy(img.Pix, pix[i*perImg:(i+1)*perImg])
+					out[from+i] = bench.Reconstruction{Image: img, Codes: c, Depth: depth}
 				})
 			})
 		})

@@ -33,8 +33,8 @@ import (
 )
 
 // compileNames are the executables Model.Compile knows: those of Encode,
-// DecodePixels and Reconstruct.
-var compileNames = []string{execEncode, execDecode, execReconstruct}
+// DecodePixels, Reconstruct and ReconstructUint8.
+var compileNames = []string{execEncode, execDecode, execReconstruct, execReconstructUint8}
 
 // compileTarget is one executable to compile: its Model.exec key, graph
 // function and input shape.
@@ -59,12 +59,15 @@ func (m *Model) target(name string, batch int) (compileTarget, bool) {
 		return compileTarget{name, m.decodeGraph(), shapes.Make(dtypes.Int64, batch, q.CodeShape[0], q.CodeShape[1], q.Depth())}, true
 	case execReconstruct:
 		return compileTarget{name, m.reconstructGraph(), pixels}, true
+	case execReconstructUint8:
+		return compileTarget{name, m.reconstructUint8Graph(), shapes.Make(dtypes.Uint8, batch, v.ImageSize, v.ImageSize, v.NumChannels)}, true
 	}
 	return compileTarget{}, false
 }
 
 // Compile builds and compiles the executables named in graphs ("encode",
-// "decode", "reconstruct": those of Encode, DecodePixels and Reconstruct) for
+// "decode", "reconstruct", "reconstruct-uint8": those of Encode,
+// DecodePixels, Reconstruct and ReconstructUint8) for
 // a batch of batch images, all at once in goroutines, so the wall time is
 // about the slowest one's rather than their sum. Encode, DecodePixels (int64 codes, as Encode returns them)
 // and Reconstruct then run at that batch without compiling. The error joins
