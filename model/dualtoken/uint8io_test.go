@@ -85,7 +85,11 @@ func TestUint8ConversionsMatchHost(t *testing.T) {
 
 // ReconstructUint8 gives, byte for byte, what Reconstruct on the host's
 // pixels followed by FromFloatCHW gives, and the same codes; Compile knows
-// it; a wrong input is refused with the expected shape.
+// it; a wrong input is refused with the expected shape. On XLA the two are
+// separately compiled programs (fusions and GEMM algorithms chosen per
+// program), so there a byte may differ by one level and a code may flip,
+// each in at most 0.1% of places; the conversions themselves are checked
+// exactly by TestUint8ConversionsMatchHost.
 func TestReconstructUint8MatchesFloatPath(t *testing.T) {
 	m := tinyModel(t, nil)
 	size := m.Config.Tower.Vision.ImageSize
@@ -106,20 +110,43 @@ func TestReconstructUint8MatchesFloatPath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sameInts(t, "codes", codes8, codes)
+	exact := m.Backend.Name() != "xla"
+	if exact {
+		sameInts(t, "codes", codes8, codes)
+	} else {
+		a, b := tensors.MustCopyFlatData[int64](codes8), tensors.MustCopyFlatData[int64](codes)
+		diff := 0
+		for i := range a {
+			if a[i] != b[i] {
+				diff++
+			}
+		}
+		if diff*1000 > len(a) {
+			t.Errorf("%d of %d codes differ", diff, len(a))
+		}
+	}
 	d := rec.Shape().Dimensions
 	h, w := d[2], d[3]
 	if got := rec8.Shape(); got.DType != dtypes.Uint8 || got.Dimensions[1] != h || got.Dimensions[2] != w || got.Dimensions[3] != 3 {
 		t.Fatalf("uint8 reconstructions %s, want uint8 [2,%d,%d,3]", got, h, w)
 	}
 	vals, bytes := tensors.MustCopyFlatData[float32](rec), tensors.MustCopyFlatData[uint8](rec8)
+	off := 0
 	for i := range imgs {
 		host := imageio.FromFloatCHW(vals[i*3*h*w:(i+1)*3*h*w], h, w).Pix
 		for j, v := range host {
-			if bytes[i*3*h*w+j] != v {
-				t.Fatalf("image %d byte %d: %d, host conversion %d", i, j, bytes[i*3*h*w+j], v)
+			got := bytes[i*3*h*w+j]
+			switch {
+			case got == v:
+			case exact || max(got, v)-min(got, v) > 1:
+				t.Fatalf("image %d byte %d: %d, host conversion %d", i, j, got, v)
+			default:
+				off++
 			}
 		}
+	}
+	if off*1000 > len(bytes) {
+		t.Errorf("%d of %d bytes differ by one level", off, len(bytes))
 	}
 	bad := tensors.FromFlatDataAndDimensions(make([]uint8, size*size*3), 1, 3, size, size)
 	if _, _, err := m.ReconstructUint8(bad); err == nil {
