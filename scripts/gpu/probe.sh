@@ -8,7 +8,8 @@
 # the CPU machine; carry bin/gpu-bundle.tgz):
 #   OUT=... [LIMIT=240] [PRESET=so400m-384] [BATCH=32] bash scripts/gpu/probe.sh
 # Writes $OUT/probe.tgz (the JSON of every run, its stderr, the after-
-# optimisation HLO text of the default run) and prints one line per run:
+# optimisation HLO text of the default run and of the decoder) and prints
+# one line per run:
 # throughput, compile seconds, TFLOP/s. Rehearse on a CPU machine with
 # GOMLX_BACKEND=xladry (programs built, nothing run, no HLO dump).
 set -uo pipefail
@@ -81,8 +82,21 @@ run decomposed_attention DUALTOKEN_ATTENTION=decomposed -- "${T[@]}" --scan-laye
 run batch_x2 -- --component siglip-vision --preset "$PRESET" --batch $((2 * BATCH)) --dtype bfloat16 --iters 10 --scan-layers
 run layers9_loop -- "${T[@]}" --scan-layers --layers 9
 run layers9_unrolled -- "${T[@]}" --layers 9
+# XLA flags NVIDIA's JAX containers set (unknown flags make XLA abort: the
+# run then just fails): the latency-hiding scheduler, parallel LLVM
+# compilation (compile time), cuDNN's layer norm.
+run lhs "XLA_FLAGS=${XLA_FLAGS:-} --xla_gpu_enable_latency_hiding_scheduler=true" -- "${T[@]}" --scan-layers
+run llvm_parallel "XLA_FLAGS=${XLA_FLAGS:-} --xla_gpu_enable_llvm_module_compilation_parallelism=true" -- "${T[@]}" --scan-layers
+run cudnn_layer_norm "XLA_FLAGS=${XLA_FLAGS:-} --xla_gpu_enable_cudnn_layer_norm=true" -- "${T[@]}" --scan-layers
+# The reconstruction's bottleneck: the pixel decoder's optimised HLO (its
+# convolutions and normalisations), batch 16 as bench.sh times it.
+DEC_DUMP=()
+if [[ $GOMLX_BACKEND == xla:* ]]; then
+  DEC_DUMP=("XLA_FLAGS=${XLA_FLAGS:-} --xla_dump_to=$R/hlo_decoder --xla_dump_hlo_as_text")
+fi
+run decoder "${DEC_DUMP[@]}" -- --component dualtoken-decode --preset "$PRESET" --batch 16 --dtype bfloat16 --iters 5
 nvidia-smi >"$R/nvidia-smi.txt" 2>&1 || true
 # Keep the optimised HLO only (the other dumps are large and say less).
-find "$R/hlo" -type f ! -name '*after_optimizations.txt' -delete 2>/dev/null || true
+find "$R/hlo" "$R/hlo_decoder" -type f ! -name '*after_optimizations.txt' -delete 2>/dev/null || true
 tar -czf "$OUT/probe.tgz" -C "$R" --exclude=bin .
 log "wrote $OUT/probe.tgz"
