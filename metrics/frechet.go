@@ -182,15 +182,29 @@ func frechetTraceSqrtmChol(s1, s2 []float64, d int) (tr, maxImag float64, ok boo
 	}
 	var l mat.TriDense
 	chol.LTo(&l)
-	// m = Lᵀ·Σ2·L via two triangular multiplies in place.
-	m := blas64.General{Rows: d, Cols: d, Stride: d, Data: append([]float64(nil), s2...)}
-	lr := l.RawTriangular()
-	blas64.Trmm(blas.Right, blas.NoTrans, 1, lr, m) // Σ2·L
-	blas64.Trmm(blas.Left, blas.Trans, 1, lr, m)    // Lᵀ·(Σ2·L)
-	sym := make([]float64, d*d)
-	for i := range d {
-		for j := range d {
-			sym[i*d+j] = 0.5 * (m.Data[i*d+j] + m.Data[j*d+i])
+	var sym []float64
+	if d >= congruenceMinD {
+		// m = Lᵀ·Σ2·L as two dense products on GoMLX's Go backend.
+		dense := make([]float64, d*d)
+		lr := l.RawTriangular()
+		for i := range d {
+			copy(dense[i*d:i*d+i+1], lr.Data[i*lr.Stride:i*lr.Stride+i+1])
+		}
+		var err error
+		if sym, err = congruenceSym(dense, s2, d); err != nil {
+			return 0, 0, false
+		}
+	} else {
+		// m = Lᵀ·Σ2·L via two triangular multiplies in place.
+		m := blas64.General{Rows: d, Cols: d, Stride: d, Data: append([]float64(nil), s2...)}
+		lr := l.RawTriangular()
+		blas64.Trmm(blas.Right, blas.NoTrans, 1, lr, m) // Σ2·L
+		blas64.Trmm(blas.Left, blas.Trans, 1, lr, m)    // Lᵀ·(Σ2·L)
+		sym = make([]float64, d*d)
+		for i := range d {
+			for j := range d {
+				sym[i*d+j] = 0.5 * (m.Data[i*d+j] + m.Data[j*d+i])
+			}
 		}
 	}
 	var eig mat.EigenSym

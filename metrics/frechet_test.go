@@ -440,3 +440,28 @@ func frechetRandomFeatures(n, d int, seed uint64) []float64 {
 		blas64.General{Rows: d, Cols: d, Stride: d, Data: mix}, 1, blas64.General{Rows: n, Cols: d, Stride: d, Data: x})
 	return x
 }
+
+// The congruence Lᵀ·Σ2·L on GoMLX's Go backend (D ≥ congruenceMinD) and
+// gonum's triangular products give the same trace of √(Σ1Σ2) up to
+// summation order.
+func TestFrechetCongruencePathsAgree(t *testing.T) {
+	n, d := 400, 256
+	x, y := frechetRandomFeatures(n, d, 3), frechetRandomFeatures(n, d, 4)
+	_, s1, err := MeanCov(x, n, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, s2, err := MeanCov(y, n, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := congruenceMinD
+	defer func() { congruenceMinD = old }()
+	congruenceMinD = d
+	fast, _, ok1 := frechetTraceSqrtmChol(s1, s2, d)
+	congruenceMinD = d + 1
+	slow, _, ok2 := frechetTraceSqrtmChol(s1, s2, d)
+	if !ok1 || !ok2 || math.Abs(fast-slow) > 1e-10*math.Abs(slow) || fast == 0 {
+		t.Errorf("trace √(Σ1Σ2): backend %v (ok %v), gonum %v (ok %v)", fast, ok1, slow, ok2)
+	}
+}

@@ -52,7 +52,7 @@ var Specs = []Spec{
 		Sizes: "384×384×3 uint8 pair, data range 255", RefLibs: []string{"scikit-image"}},
 	{Name: "frechet", Bench: "BenchmarkCPUCompareFrechet", Unit: "distances/s", Items: 1,
 		Sizes: "D=2048 statistics (of 3072 samples each), float64", RefLibs: []string{"scipy", "numpy", "blas"},
-		Note: "different algorithms: ours is gonum's pure-Go Cholesky + symmetric eigenvalues (one thread), the reference scipy's Schur-based sqrtm on OpenBLAS (two threads)"},
+		Note: "different algorithms: ours is a Cholesky factor, the congruence Lᵀ·Σ2·L as float64 products on GoMLX's Go backend and gonum's symmetric eigenvalues (our BLAS's symmetric products over the cores), the reference scipy's Schur-based sqrtm on OpenBLAS (two threads)"},
 	{Name: "spm_encode/unigram150", Bench: "BenchmarkCPUCompareSentencePiece/unigram150", Unit: "tokens/s", ItemsMetric: "tokens/op",
 		Sizes: "English lines of /usr/share/common-licenses, one Encode per line; fixture unigram model, vocab 150", RefLibs: []string{"sentencepiece"}},
 	{Name: "spm_encode/bpe420", Bench: "BenchmarkCPUCompareSentencePiece/bpe420", Unit: "tokens/s", ItemsMetric: "tokens/op",
