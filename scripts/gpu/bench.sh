@@ -18,8 +18,9 @@
 #               llm_b16,llm_triton,torch_llm,inception,llm_alt (llm_b1 in the other layer
 #               formulation, last: it takes the budget left)
 #               (all of them do not fit one 5-minute run: split in two, e.g.
-#               STEPS=parity,siglip,siglip_warm,siglip_triton,siglip_alt,torch_siglip,encode,decode,encode_warm,decode_warm,decode_triton
-#               then STEPS=llm_b1,llm_b16,llm_triton,torch_llm,recon_eval,inception,llm_alt (with the
+#               BUDGET_S=330 STEPS=parity,parity_xcache,siglip,siglip_warm,siglip_triton,torch_siglip,tokenizer,tokenizer_warm,tokenizer_xcache
+#               then STEPS=encode,decode,recon_eval,reconstruct,tokenizer_llvmpar,decode_triton,llm_b1,llm_b16,llm_triton,torch_llm,inception
+#               (estimated from the 2026-11-27 step times: about 290 s and 230 s; with the
 #               device tool each call's $OUT comes back on its own: put both raw/
 #               folders in one and run evalrun bench-merge on it anywhere);
 #               on an H200 (2026-11-27) parity,siglip,siglip_warm,torch_siglip,
