@@ -378,7 +378,7 @@ func stem(file string) string { return strings.TrimSuffix(file, ".json") }
 // llm_decode_b16 (qwen2.5-3b; reference HF generate).
 func Merge(in *Inputs, card, date, device string) *CardReport {
 	rep := &CardReport{Card: card, Date: date, Device: device, Components: map[string]*Entry{}, Steps: in.Steps, Parity: in.Parity,
-		ParityExecutableCache: in.ParityXCache}
+		ParityExecutableCache: loadedRuns(in.ParityXCache)}
 	for _, r := range in.Runs {
 		if strings.HasPrefix(r.Backend, "xladry") {
 			// A rehearsal (scripts/gpu/bench.sh with GOMLX_BACKEND=xladry).
@@ -403,6 +403,12 @@ func Merge(in *Inputs, card, date, device string) *CardReport {
 	}
 	if len(flags) > 0 {
 		rep.Notes = append(rep.Notes, "XLA_FLAGS of our runs: "+strings.Join(slices.Sorted(maps.Keys(flags)), " | "))
+	}
+	// Outside the executable-cache steps a cache hit means a "compile" was a load.
+	for _, f := range slices.Sorted(maps.Keys(in.Runs)) {
+		if c := in.Runs[f].ExecutableCache; c != nil && c.Hits > 0 && !strings.HasPrefix(variant(f), "xcache") {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("%s: %d program(s) loaded from an executable cache (%s): its compile seconds are partly loads, not compiles", f, c.Hits, c.Dir))
+		}
 	}
 	entry := func(file string, r *Result) *Entry {
 		e := &Entry{Ours: ptr(r.Throughput), Unit: r.Unit, CompileCold: ptr(r.CompileSeconds), OursDType: r.DType,
@@ -556,6 +562,29 @@ func tokenizerCompileEntry(file string, r, w *Result, sum *Entry) *Entry {
 	return e
 }
 
+// loadedRuns marks run 2 of parity_xcache.tsv not OK unless run 1 stored
+// programs and run 2 added none (a run that compiled anything stored it:
+// its tests then ran on compiled, not loaded, programs).
+func loadedRuns(rows []Parity) []Parity {
+	first := map[string]int{}
+	for _, p := range rows {
+		if p.Run == 1 && p.CacheFiles != nil {
+			first[p.Package] = *p.CacheFiles
+		}
+	}
+	out := slices.Clone(rows)
+	for i, p := range out {
+		if p.Run != 2 {
+			continue
+		}
+		n, ok := first[p.Package]
+		if !ok || n == 0 || p.CacheFiles == nil || *p.CacheFiles != n {
+			out[i].OK = false
+		}
+	}
+	return out
+}
+
 // withExecutableCache makes a run that loaded every program from the
 // executable cache (x, the tokenizer_xcache step; nil if none) the warm
 // figure, keeping the autotune-cache recompile as compile_warm_autotune_s. A
@@ -570,9 +599,13 @@ func withExecutableCache(e *Entry, x *Result) {
 		e.Note += "; tokenizer_xcache ran without the executable cache (no xla_executable_cache in its output): not used"
 	case c.Hits == 0 || c.Misses > 0 || c.Errors > 0:
 		e.Note += fmt.Sprintf("; tokenizer_xcache did not load every program from the executable cache (hits %d, misses %d, errors %d): compile_warm_s stays the autotune-cache recompile", c.Hits, c.Misses, c.Errors)
+	case e.CompileWarm == nil:
+		e.CompileWarm = ptr(x.CompileSeconds)
+		e.Note = strings.Replace(e.Note, " (no warm run)", "", 1)
+		e.Note += fmt.Sprintf("; compile_warm_s: a new process loading its %d compiled programs from the executable cache (DUALTOKEN_XLA_CACHE, backend/xlacache) that another process filled (no autotune-cache recompile ran)", c.Hits)
 	default:
 		e.CompileWarmAutotune, e.CompileWarm = e.CompileWarm, ptr(x.CompileSeconds)
-		e.Note += fmt.Sprintf("; compile_warm_s: a new process loading the %d compiled programs from the executable cache (DUALTOKEN_XLA_CACHE, backend/xlacache) that another process filled; compile_warm_autotune_s: the recompile with XLA's autotune cache", c.Hits)
+		e.Note += fmt.Sprintf("; compile_warm_s: a new process loading its %d compiled programs from the executable cache (DUALTOKEN_XLA_CACHE, backend/xlacache) that another process filled; compile_warm_autotune_s: the recompile with XLA's autotune cache", c.Hits)
 	}
 }
 

@@ -493,7 +493,7 @@ func TestMergeTokenizerExecutableCache(t *testing.T) {
 	if e.CompileColdLLVMParallel == nil || *e.CompileColdLLVMParallel != 31 {
 		t.Errorf("LLVM-parallel cold %v, want 31", e.CompileColdLLVMParallel)
 	}
-	for _, s := range []string{"loading the 2 compiled programs from the executable cache", "compile_warm_autotune_s", "llvm_module_compilation_parallelism"} {
+	for _, s := range []string{"loading its 2 compiled programs from the executable cache", "compile_warm_autotune_s", "llvm_module_compilation_parallelism"} {
 		if !strings.Contains(e.Note, s) {
 			t.Errorf("note %q does not say %q", e.Note, s)
 		}
@@ -503,6 +503,25 @@ func TestMergeTokenizerExecutableCache(t *testing.T) {
 	e = merge()
 	if *e.CompileWarm != 6 || e.CompileWarmAutotune != nil || !strings.Contains(e.Note, "hits 1, misses 1, errors 0") {
 		t.Errorf("partial load: warm %v, autotune %v, note %q", *e.CompileWarm, e.CompileWarmAutotune, e.Note)
+	}
+	// Without the autotune rerun a full load is the warm figure, and the
+	// note does not also say there was no warm run.
+	writeCached("tokenizer_xcache.json", 0.8, ExecutableCache{Dir: "/c", Hits: 2})
+	os.Remove(filepath.Join(dir, "tokenizer_warm.json"))
+	e = merge()
+	if e.CompileWarm == nil || *e.CompileWarm != 0.8 || e.CompileWarmAutotune != nil || strings.Contains(e.Note, "no warm run") {
+		t.Errorf("load without autotune rerun: warm %v, autotune %v, note %q", e.CompileWarm, e.CompileWarmAutotune, e.Note)
+	}
+	// A main run whose programs came from an executable cache is called out.
+	writeCached("tokenizer.json", 0.5, ExecutableCache{Dir: "/user", Hits: 2})
+	in, err := ReadInputs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := Merge(in, "h200", "2026-12-04", "NVIDIA H200")
+	if !slices.ContainsFunc(rep.Notes, func(n string) bool { return strings.HasPrefix(n, "tokenizer.json: 2 program(s) loaded") }) ||
+		slices.ContainsFunc(rep.Notes, func(n string) bool { return strings.HasPrefix(n, "tokenizer_xcache") }) {
+		t.Errorf("notes %q: want tokenizer.json's loads called out, the xcache steps' not", rep.Notes)
 	}
 }
 
@@ -529,6 +548,20 @@ func TestMergeParityExecutableCache(t *testing.T) {
 	}
 	if p[1].Run != 2 || p[1].OK || *p[1].Warnings != 1 {
 		t.Errorf("run 2 with a warning: %+v, want not OK", p[1])
+	}
+	// Run 2 passes only when it added no program to the cache.
+	for files, ok := range map[string]bool{"7": true, "9": false} {
+		tsv := "1\tdualtoken\t0\t21\t3\t0\t7\t0\n2\tdualtoken\t0\t9\t3\t0\t" + files + "\t0\n"
+		if err := os.WriteFile(filepath.Join(dir, "parity_xcache.tsv"), []byte(tsv), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		in, err := ReadInputs(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := Merge(in, "h200", "2026-12-04", "NVIDIA H200").ParityExecutableCache; len(got) != 2 || !got[0].OK || got[1].OK != ok {
+			t.Errorf("run 2 with %s cache files after run 1's 7: %+v, want ok %v", files, got, ok)
+		}
 	}
 	if !slices.ContainsFunc(rep.Notes, func(n string) bool { return strings.Contains(n, "parity_xcache.tsv") && strings.Contains(n, "siglip") }) {
 		t.Errorf("the unreadable line is not noted: %q", rep.Notes)

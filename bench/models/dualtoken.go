@@ -222,8 +222,9 @@ func (d *DualToken) batches(imgs []*imageio.Image, f func(x *tensors.Tensor, cou
 // Reconstruct encodes and decodes images already at InputSize (the recon
 // suite crops them); outputs are uint8 as the authors' eval writes them.
 // The bytes go to the device and come back as bytes
-// (dualtoken.Model.ReconstructUint8: a quarter of float32's transfers, and
-// the same values as Reconstruct plus imageio.FromFloatCHW). At the input
+// (dualtoken.Model.ReconstructUint8: a quarter of float32's transfers; its
+// conversions are imageio's to the bit, so on the Go backend the bytes are
+// Reconstruct's images through imageio.FromFloatCHW). At the input
 // size the crop and resize of the float path are the identity, so an
 // image's bytes are its pixels.
 func (d *DualToken) Reconstruct(_ context.Context, imgs []*imageio.Image) ([]bench.Reconstruction, error) {

@@ -16,7 +16,7 @@ func init() {
 }
 
 type benchCmd struct {
-	Component  string `required:"" help:"siglip-vision, siglip-text, dualtoken-encode, dualtoken-decode, dualtoken-tokenizer (both compiled at once, then encode+decode steps), llm-prefill, llm-decode, inception or recon-eval (the end-to-end reconstruction evaluation)."`
+	Component  string `required:"" help:"siglip-vision, siglip-text, dualtoken-encode, dualtoken-decode, dualtoken-tokenizer (both compiled at once, then encode+decode steps), dualtoken-reconstruct (the recon task's device call, uint8 in and out), llm-prefill, llm-decode, inception or recon-eval (the end-to-end reconstruction evaluation)."`
 	Preset     string `help:"Size: siglip-*: so400m-384, b16-224, tiny; dualtoken-* and recon-eval: so400m-384, so400m-256, l16-256, tiny; llm-*: qwen2.5-3b, 100m, tiny; inception: fid-299 (default)."`
 	Batch      int    `default:"1" help:"Images, texts or sequences per call."`
 	DType      string `name:"dtype" default:"float32" help:"Compute dtype: float32 or bfloat16 (bf16): weight matrices stored and matmuls run in it, norms/softmax/quantisers/logits in float32; inception always runs float32."`
@@ -65,7 +65,10 @@ half as fast as its float32 one.
 dualtoken-tokenizer compiles the tokenizer's Encode and DecodePixels
 executables at once, in one process (dualtoken.Model.Compile; compile seconds
 are its wall time: issue 7's tokenizer compile), then times steps of Encode
-followed by DecodePixels of the codes it returned.
+followed by DecodePixels of the codes it returned. dualtoken-reconstruct times
+the recon task's device call: image bytes uploaded, ReconstructUint8 (tower to
+the taps, pixel quantiser, decoder, byte conversions in one graph), bytes and
+codes copied back.
 
 recon-eval measures the whole reconstruction evaluation through the recon
 task's own code (issue 7's recon_eval_end_to_end): procedural images written

@@ -2,10 +2,12 @@ package dualtoken
 
 // Compiling the tokenizer's executables before their first call, all at once.
 //
-// XLA compiles one program on essentially one CPU thread, and the tokenizer
-// is two large programs (Encode: tower, quantisers, head; DecodePixels: the
-// decoder) that nothing orders: compiled side by side they take about the
-// slower one's time instead of the sum (issue 7's tokenizer compile).
+// XLA compiles a program mostly on one CPU thread (its LLVM code generation
+// is not split by default), and the tokenizer is two large programs (Encode:
+// tower, quantisers, head; DecodePixels: the decoder) that nothing orders:
+// compiled side by side they should take nearer the slower one's time than
+// the sum (issue 7's tokenizer compile; not yet measured on a GPU, where the
+// two also autotune on the card at once).
 //
 // Nothing is serialised, because nothing shared is written (GoMLX v0.28.16,
 // go-xla v0.4.13):
@@ -68,9 +70,10 @@ func (m *Model) target(name string, batch int) (compileTarget, bool) {
 // Compile builds and compiles the executables named in graphs ("encode",
 // "decode", "reconstruct", "reconstruct-uint8": those of Encode,
 // DecodePixels, Reconstruct and ReconstructUint8) for
-// a batch of batch images, all at once in goroutines, so the wall time is
-// about the slowest one's rather than their sum. Encode, DecodePixels (int64 codes, as Encode returns them)
-// and Reconstruct then run at that batch without compiling. The error joins
+// a batch of batch images, all at once in goroutines, so that the wall time
+// nears the slowest one's rather than their sum. Encode, DecodePixels (int64
+// codes, as Encode returns them), Reconstruct and ReconstructUint8 then run
+// at that batch without compiling. The error joins
 // the failures of each graph, named; the others are compiled nonetheless.
 func (m *Model) Compile(batch int, graphs ...string) error {
 	valid := strings.Join(compileNames, ", ")

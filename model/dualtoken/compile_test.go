@@ -172,8 +172,8 @@ func TestCompileErrors(t *testing.T) {
 		graphs []string
 		want   string
 	}{
-		{2, []string{"encode", "bogus", "pooled"}, `unknown executable "bogus", "pooled" (valid: encode, decode, reconstruct)`},
-		{2, nil, "no executable named (valid: encode, decode, reconstruct)"},
+		{2, []string{"encode", "bogus", "pooled"}, `unknown executable "bogus", "pooled" (valid: encode, decode, reconstruct, reconstruct-uint8)`},
+		{2, nil, "no executable named (valid: encode, decode, reconstruct, reconstruct-uint8)"},
 		{0, []string{"encode"}, "batch 0"},
 	} {
 		err := m.Compile(c.batch, c.graphs...)

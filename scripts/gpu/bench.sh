@@ -57,6 +57,9 @@
 # Rehearsal on a CPU machine: GOMLX_BACKEND=xladry (programs built, nothing
 # run; the parity step then fails and the PyTorch steps are skipped).
 set -euo pipefail
+# A DUALTOKEN_XLA_CACHE of the caller's would turn "cold" compiles into
+# loads: only the steps that test the executable cache set one.
+unset DUALTOKEN_XLA_CACHE
 
 START=$(date +%s)
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -228,14 +231,11 @@ TRITON_ON=(env XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_enable_triton_gemm=true")
 # The tokenizer steps' XLA flags: the autotune cache in a folder of their own,
 # which only the cold tokenizer step fills (the encode/decode steps compile the
 # same programs: sharing theirs would make the "cold" step warm); likewise an
-# executable cache (DUALTOKEN_XLA_CACHE) when one is set.
+# (the tokenizer_xcache steps add an executable cache of their own).
 TOK_CACHE=$XLA_CACHE-tokenizer
 mkdir -p "$TOK_CACHE"
 TOK_FLAGS=${XLA_FLAGS:-}
 TOK_ON=(env XLA_FLAGS="${TOK_FLAGS//"$XLA_CACHE"/"$TOK_CACHE"}")
-if [[ -n ${DUALTOKEN_XLA_CACHE:-} ]]; then
-  TOK_ON+=(DUALTOKEN_XLA_CACHE="$DUALTOKEN_XLA_CACHE-tokenizer")
-fi
 if want siglip_triton; then
   step siglip_triton 120 30 siglip_triton.json -- "${TRITON_ON[@]}" "${BENCH[@]}" "${LOOP[@]}" --component siglip-vision --preset so400m-384 --batch 32 --iters 10
 fi
@@ -278,6 +278,7 @@ fi
 # compiled at once (compile_s is dualtoken.Model.Compile's wall time), then
 # Encode + DecodePixels steps; the warm rerun finds the cold one's autotune cache.
 if want tokenizer; then
+  rm -rf "$TOK_CACHE" && mkdir -p "$TOK_CACHE" # cold even when OUT is reused
   step tokenizer 170 40 tokenizer.json -- "${TOK_ON[@]}" "${BENCH[@]}" "${LOOP[@]}" --component dualtoken-tokenizer --preset so400m-384 --batch 16 --iters 10
 fi
 if want tokenizer_warm; then
@@ -289,8 +290,9 @@ fi
 if want tokenizer_xcache; then
   XC_DIR=$XLA_CACHE-exec-tokenizer
   rm -rf "$XC_DIR"
-  step tokenizer_xcache_fill 120 30 tokenizer_xcache_fill.json -- "${TOK_ON[@]}" DUALTOKEN_XLA_CACHE="$XC_DIR" "${BENCH[@]}" "${LOOP[@]}" --component dualtoken-tokenizer --preset so400m-384 --batch 16 --iters 2
-  step tokenizer_xcache 90 20 tokenizer_xcache.json -- "${TOK_ON[@]}" DUALTOKEN_XLA_CACHE="$XC_DIR" "${BENCH[@]}" "${LOOP[@]}" --component dualtoken-tokenizer --preset so400m-384 --batch 16 --iters 3
+  # --no-peak: the cache's counts are then the tokenizer's two programs alone.
+  step tokenizer_xcache_fill 120 30 tokenizer_xcache_fill.json -- "${TOK_ON[@]}" DUALTOKEN_XLA_CACHE="$XC_DIR" "${BENCH[@]}" "${LOOP[@]}" --component dualtoken-tokenizer --preset so400m-384 --batch 16 --iters 2 --no-peak
+  step tokenizer_xcache 90 20 tokenizer_xcache.json -- "${TOK_ON[@]}" DUALTOKEN_XLA_CACHE="$XC_DIR" "${BENCH[@]}" "${LOOP[@]}" --component dualtoken-tokenizer --preset so400m-384 --batch 16 --iters 3 --no-peak
 fi
 # XLA's parallel LLVM compilation (splits each program's LLVM module across
 # threads; NVIDIA's JAX containers turn it on), cold, with an autotune cache

@@ -21,7 +21,10 @@ for run in 1 2; do
   files+=("$n")
   while IFS=$'\t' read -r pkg rc secs pass fail; do
     [[ -n $pkg ]] || continue
-    warn=$(grep -c '^xlacache:' "$RAW/parity_xcache${run}_$pkg.log" || true)
+    log=$RAW/parity_xcache${run}_$pkg.log
+    warn=$(grep -c '^xlacache:' "$log" 2>/dev/null || true)
+    [[ -f $log ]] || { warn=1; echo "parity_xcache: no log $log" >&2; } # counted as a failure
+    warn=${warn:-0}
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$run" "$pkg" "$rc" "$secs" "$pass" "$fail" "$n" "$warn"
     ((warn == 0)) || status=1
   done <<<"$out"

@@ -13,6 +13,7 @@
 # throughput, compile seconds, TFLOP/s. Rehearse on a CPU machine with
 # GOMLX_BACKEND=xladry (programs built, nothing run, no HLO dump).
 set -uo pipefail
+unset DUALTOKEN_XLA_CACHE # compile times here are compiles
 T0=$(date +%s)
 DEADLINE=$((T0 + ${LIMIT:-240}))
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
