@@ -210,19 +210,17 @@ func TestCompileErrors(t *testing.T) {
 	}
 }
 
-// TestCompileXLADry: on the dry XLA CUDA backend, as on the GPU (bfloat16,
-// the tower's layers as loops), Compile(batch, "encode", "decode") builds the
-// two programs the GPU would compile, with the inputs Encode and
-// DecodePixels are then called with: running them builds nothing more.
-func TestCompileXLADry(t *testing.T) {
+// dryModel is the tiny model on the dry XLA CUDA backend as on the GPU:
+// bfloat16, the tower's layers as loops.
+func dryModel(t *testing.T) (*xladry.Backend, *Model) {
+	t.Helper()
 	xb, err := xladry.New("cuda")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer xb.Finalize()
+	t.Cleanup(xb.Finalize)
 	tower := tinyTower(t)
-	fc := &FullConfig{Config: PresetTiny(), Tower: tower.Config, SemanticBranch: true}
-	m := NewModel(xb, fc)
+	m := NewModel(xb, &FullConfig{Config: PresetTiny(), Tower: tower.Config, SemanticBranch: true})
 	if err := m.Init(tower, 5); err != nil {
 		t.Fatal(err)
 	}
@@ -232,6 +230,16 @@ func TestCompileXLADry(t *testing.T) {
 	if err := m.Siglip().SetScanLayers(true); err != nil {
 		t.Fatal(err)
 	}
+	return xb, m
+}
+
+// TestCompileXLADry: on the dry XLA CUDA backend, as on the GPU (bfloat16,
+// the tower's layers as loops), Compile(batch, "encode", "decode") builds the
+// two programs the GPU would compile, with the inputs Encode and
+// DecodePixels are then called with: running them builds nothing more.
+func TestCompileXLADry(t *testing.T) {
+	xb, m := dryModel(t)
+	fc := m.Config
 	const batch = 2
 	if err := m.Compile(batch, "encode", "decode"); err != nil {
 		t.Fatal(err)

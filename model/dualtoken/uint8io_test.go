@@ -15,7 +15,6 @@ import (
 	"github.com/dualtoken/evalharness/backend/backendtest"
 	"github.com/dualtoken/evalharness/backend/xladry"
 	"github.com/dualtoken/evalharness/imageio"
-	"github.com/dualtoken/evalharness/model/precision"
 )
 
 // randomImages are n random size×size images.
@@ -158,23 +157,8 @@ func TestReconstructUint8MatchesFloatPath(t *testing.T) {
 // On the dry XLA CUDA backend (bfloat16, layer loops) the uint8 program
 // builds, taking bytes and returning bytes.
 func TestReconstructUint8XLADry(t *testing.T) {
-	xb, err := xladry.New("cuda")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer xb.Finalize()
-	tower := tinyTower(t)
-	fc := &FullConfig{Config: PresetTiny(), Tower: tower.Config, SemanticBranch: true}
-	m := NewModel(xb, fc)
-	if err := m.Init(tower, 5); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.SetDType(precision.BF16); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Siglip().SetScanLayers(true); err != nil {
-		t.Fatal(err)
-	}
+	xb, m := dryModel(t)
+	fc := m.Config
 	if err := m.Compile(2, "reconstruct-uint8"); err != nil {
 		t.Fatal(err)
 	}
