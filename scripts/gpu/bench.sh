@@ -12,13 +12,13 @@
 #   OUT         output folder (default ./out); raw step outputs go to $OUT/raw
 #   BUDGET_S    wall-clock budget of the whole script, merge included (default 290)
 #   STEPS       comma-separated steps to run (default: all, in this order):
-#               parity,parity_xcache,siglip,siglip_warm,siglip_triton,siglip_alt,torch_siglip,
-#               encode,decode,encode_warm,decode_warm,tokenizer,tokenizer_warm,tokenizer_xcache,
+#               parity,siglip,siglip_warm,siglip_triton,siglip_alt,torch_siglip,
+#               encode,decode,encode_warm,decode_warm,tokenizer,tokenizer_warm,parity_xcache,tokenizer_xcache,
 #               tokenizer_llvmpar,decode_triton,recon_eval,reconstruct,llm_b1,
 #               llm_b16,llm_triton,torch_llm,inception,llm_alt (llm_b1 in the other layer
 #               formulation, last: it takes the budget left)
 #               (all of them do not fit one 5-minute run: split in two, e.g.
-#               BUDGET_S=330 STEPS=parity,parity_xcache,siglip,siglip_warm,siglip_triton,torch_siglip,tokenizer,tokenizer_warm,tokenizer_xcache
+#               BUDGET_S=330 STEPS=parity,siglip,siglip_warm,siglip_triton,torch_siglip,tokenizer,tokenizer_warm,parity_xcache,tokenizer_xcache
 #               then STEPS=encode,decode,recon_eval,reconstruct,tokenizer_llvmpar,decode_triton,llm_b1,llm_b16,llm_triton,torch_llm,inception
 #               (estimated from the 2026-11-27 step times: about 290 s and 230 s; with the
 #               device tool each call's $OUT comes back on its own: put both raw/
@@ -67,7 +67,7 @@ cd "$ROOT"
 OUT=${OUT:-$ROOT/out}
 RAW=$OUT/raw
 BUDGET_S=${BUDGET_S:-290}
-STEPS=${STEPS:-parity,parity_xcache,siglip,siglip_warm,siglip_triton,siglip_alt,torch_siglip,encode,decode,encode_warm,decode_warm,tokenizer,tokenizer_warm,tokenizer_xcache,tokenizer_llvmpar,decode_triton,recon_eval,reconstruct,llm_b1,llm_b16,llm_triton,torch_llm,inception,llm_alt}
+STEPS=${STEPS:-parity,siglip,siglip_warm,siglip_triton,siglip_alt,torch_siglip,encode,decode,encode_warm,decode_warm,tokenizer,tokenizer_warm,parity_xcache,tokenizer_xcache,tokenizer_llvmpar,decode_triton,recon_eval,reconstruct,llm_b1,llm_b16,llm_triton,torch_llm,inception,llm_alt}
 DTYPE=${DTYPE:-bfloat16}
 XLA_CACHE=${XLA_CACHE:-$OUT/xla-cache}
 FIXTURES=${FIXTURES:-$ROOT/gpu-fixtures}
@@ -209,15 +209,6 @@ if want parity; then
     printf 'parity\t200\t0\n' >>"$RAW/steps.tsv"
   fi
 fi
-if want parity_xcache; then
-  if [[ -n $BIN && -x $BIN/dualtoken.test && -d $FIXTURES ]]; then
-    step parity_xcache 120 40 parity_xcache.tsv -- env ROOT="$ROOT" RAW="$RAW" FIXTURES="$FIXTURES" TESTBIN="$BIN" \
-      CACHE_DIR="$XLA_CACHE-exec-parity" PARITY_PKGS=dualtoken bash "$ROOT/scripts/gpu/parity_xcache.sh"
-  else
-    log "skip parity_xcache: bin/gpu-bundle.tgz or $FIXTURES missing"
-    printf 'parity_xcache\t200\t0\n' >>"$RAW/steps.tsv"
-  fi
-fi
 if want siglip; then
   step siglip 170 40 siglip.json -- "${BENCH[@]}" "${LOOP[@]}" --component siglip-vision --preset so400m-384 --batch 32 --iters 10
 fi
@@ -284,6 +275,17 @@ fi
 if want tokenizer_warm; then
   step tokenizer_warm 120 30 tokenizer_warm.json -- "${TOK_ON[@]}" "${BENCH[@]}" "${LOOP[@]}" --component dualtoken-tokenizer --preset so400m-384 --batch 16 --iters 3
 fi
+# The executable-cache steps come after the measurements they could disturb
+# (a crash or hang in the new PJRT calls costs only their own time).
+if want parity_xcache; then
+  if [[ -n $BIN && -x $BIN/dualtoken.test && -d $FIXTURES ]]; then
+    step parity_xcache 90 40 parity_xcache.tsv -- env ROOT="$ROOT" RAW="$RAW" FIXTURES="$FIXTURES" TESTBIN="$BIN" \
+      CACHE_DIR="$XLA_CACHE-exec-parity" PARITY_PKGS=dualtoken bash "$ROOT/scripts/gpu/parity_xcache.sh"
+  else
+    log "skip parity_xcache: bin/gpu-bundle.tgz or $FIXTURES missing"
+    printf 'parity_xcache\t200\t0\n' >>"$RAW/steps.tsv"
+  fi
+fi
 # The executable cache: one process compiles into an empty cache (its compile
 # includes storing), the next loads every program (raw/tokenizer_xcache.json's
 # xla_executable_cache must say 2 hits, 0 misses); its steps use the loaded code.
@@ -291,8 +293,8 @@ if want tokenizer_xcache; then
   XC_DIR=$XLA_CACHE-exec-tokenizer
   rm -rf "$XC_DIR"
   # --no-peak: the cache's counts are then the tokenizer's two programs alone.
-  step tokenizer_xcache_fill 120 30 tokenizer_xcache_fill.json -- "${TOK_ON[@]}" DUALTOKEN_XLA_CACHE="$XC_DIR" "${BENCH[@]}" "${LOOP[@]}" --component dualtoken-tokenizer --preset so400m-384 --batch 16 --iters 2 --no-peak
-  step tokenizer_xcache 90 20 tokenizer_xcache.json -- "${TOK_ON[@]}" DUALTOKEN_XLA_CACHE="$XC_DIR" "${BENCH[@]}" "${LOOP[@]}" --component dualtoken-tokenizer --preset so400m-384 --batch 16 --iters 3 --no-peak
+  step tokenizer_xcache_fill 90 30 tokenizer_xcache_fill.json -- "${TOK_ON[@]}" DUALTOKEN_XLA_CACHE="$XC_DIR" "${BENCH[@]}" "${LOOP[@]}" --component dualtoken-tokenizer --preset so400m-384 --batch 16 --iters 2 --no-peak
+  step tokenizer_xcache 60 20 tokenizer_xcache.json -- "${TOK_ON[@]}" DUALTOKEN_XLA_CACHE="$XC_DIR" "${BENCH[@]}" "${LOOP[@]}" --component dualtoken-tokenizer --preset so400m-384 --batch 16 --iters 3 --no-peak
 fi
 # XLA's parallel LLVM compilation (splits each program's LLVM module across
 # threads; NVIDIA's JAX containers turn it on), cold, with an autotune cache
