@@ -89,6 +89,9 @@ run layers9_unrolled -- "${T[@]}" --layers 9
 run lhs "XLA_FLAGS=${XLA_FLAGS:-} --xla_gpu_enable_latency_hiding_scheduler=true" -- "${T[@]}" --scan-layers
 run llvm_parallel "XLA_FLAGS=${XLA_FLAGS:-} --xla_gpu_enable_llvm_module_compilation_parallelism=true" -- "${T[@]}" --scan-layers
 run cudnn_layer_norm "XLA_FLAGS=${XLA_FLAGS:-} --xla_gpu_enable_cudnn_layer_norm=true" -- "${T[@]}" --scan-layers
+# Triton GEMMs for every dot, so that XLA may fuse the bias adds and GELU
+# into them (with cuBLAS it can only use cuBLASLt's epilogues).
+run triton_any "XLA_FLAGS=${XLA_FLAGS:-} --xla_gpu_enable_triton_gemm=true --xla_gpu_triton_gemm_any=true" -- "${T[@]}" --scan-layers
 # The reconstruction's bottleneck: the pixel decoder's optimised HLO (its
 # convolutions and normalisations), batch 16 as bench.sh times it.
 DEC_DUMP=()
