@@ -4,6 +4,7 @@ package backend
 // does with float32.
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -108,4 +109,19 @@ func asXLA(b compute.Backend) *xla.Backend {
 		return v.Backend
 	}
 	return nil
+}
+
+// CacheSummary is one line on what the executable cache
+// ($DUALTOKEN_XLA_CACHE) did so far, or "" when b has none.
+func CacheSummary(b compute.Backend) string {
+	c, ok := b.(*xlacache.Cache)
+	if !ok {
+		return ""
+	}
+	s := c.Stats()
+	line := fmt.Sprintf("XLA executable cache %s: %d program(s) loaded, %d compiled (%d stored)", c.Dir(), s.Hits, s.Misses, s.Stored)
+	if s.Errors > 0 {
+		line += fmt.Sprintf(", %d error(s): see the first xlacache line above", s.Errors)
+	}
+	return line
 }

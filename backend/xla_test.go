@@ -2,6 +2,7 @@ package backend
 
 import (
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/dualtoken/evalharness/backend/xlacache"
@@ -90,5 +91,20 @@ func TestExecutableCacheWrapsXLAOnly(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("the cache folder got %d entries without an XLA backend", len(entries))
+	}
+}
+
+// CacheSummary says what an executable cache did, and nothing for other
+// backends.
+func TestCacheSummary(t *testing.T) {
+	dry, err := xladry.New("cuda")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := CacheSummary(dry); s != "" {
+		t.Errorf("dry backend: %q", s)
+	}
+	if s := CacheSummary(&xlacache.Cache{Backend: dry.Backend}); !strings.Contains(s, "0 program(s) loaded, 0 compiled (0 stored)") {
+		t.Errorf("empty cache: %q", s)
 	}
 }

@@ -503,6 +503,11 @@ func (c *runCmd) Run(g *Globals) error {
 	if err != nil {
 		return usageErr("%v", err)
 	}
+	defer func() {
+		if s := backend.CacheSummary(b); s != "" && !c.Quiet {
+			fmt.Fprintln(os.Stderr, "evalrun: "+s)
+		}
+	}()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	for i, ms := range rf.Models {
