@@ -2,16 +2,18 @@
 // folder, so that a later process that builds the same program loads the
 // compiled code instead of compiling it again.
 //
-// Why: on an H200 (2026-11-27) XLA took 23 s to compile the DualToken
-// tokenizer (encoder and decoder) and still 12 s with its autotune cache
-// filled; every evalrun start pays that. The PJRT C API can serialise a
-// compiled executable and load it back (PJRT_Executable_Serialize,
-// PJRT_Executable_DeserializeAndLoad, what JAX's persistent compilation cache
-// uses), but go-xla v0.4.13 does not expose either call, nor a way to wrap a
-// loaded executable it did not compile. This package makes the two calls
-// itself (pjrt.go) and builds go-xla's executable values through reflection,
-// in the manner of package xladry; New fails with a clear error if a go-xla
-// upgrade renames what it relies on.
+// Why: on an H200 (2026-11-27) the DualToken tokenizer's encoder and decoder
+// took 23 s to their first results (compile and weight upload), 12 s with
+// XLA's autotune cache filled; every evalrun start pays that. The PJRT C API
+// can serialise a compiled executable and load it back
+// (PJRT_Executable_Serialize, PJRT_Executable_DeserializeAndLoad, what JAX's
+// persistent compilation cache uses), but go-xla v0.4.13 does not expose
+// either call, nor a way to wrap a loaded executable it did not compile. This
+// package makes the two calls itself (pjrt.go), wraps what it loads with
+// go-xla's own constructor (a linkname) and sets the rest of go-xla's values
+// through reflection, in the manner of package xladry; New fails with a
+// clear error if a go-xla upgrade renames a field it relies on, and the
+// build fails if the constructor goes.
 //
 // Buffers and executables are wrapped so that they name the Cache as their
 // backend (GoMLX refuses a tensor whose buffer names another backend than
@@ -23,8 +25,9 @@
 // too) and its attributes (XLA version), go-xla's version (the compile
 // options it sends), the client's platform version, every device's
 // description, $XLA_FLAGS and $XLA_DEBUG_OPTIONS. The module's name, which
-// GoMLX numbers in compile order, is left out. Only single-device, portable programs are cached (the only
-// kind the harness compiles); others compile as before. A file that does not
+// GoMLX numbers in compile order, is left out. Only single-device, portable
+// programs are cached (the only kind the harness compiles); others compile
+// as before. A file that does not
 // load (another plugin build, a truncated write) is compiled again and
 // replaced, with one warning on stderr per process.
 package xlacache
