@@ -302,8 +302,9 @@ func (bb *builder) Compile() (compute.Executable, error) {
 func (bb *builder) compile() (compute.Executable, error) {
 	c := bb.cache
 	key, ok, err := c.key(bb.Builder)
-	if err != nil {
-		return nil, err
+	if err != nil { // e.g. a go-xla upgrade renamed a field: compile as if uncached
+		c.fail(fmt.Errorf("%q not looked up: %w", bb.Name(), err))
+		return c.codec.compile(bb.Builder)
 	}
 	if !ok { // several devices or a device assignment: not cached
 		return c.codec.compile(bb.Builder)

@@ -22,6 +22,7 @@ import (
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/go-xla/compute/xla"
 	"github.com/gomlx/go-xla/pjrt"
+	"github.com/gomlx/go-xla/stablehlo"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/core/tensors"
 
@@ -659,5 +660,35 @@ func TestKeyStableAcrossProcesses(t *testing.T) {
 	}
 	if a != b {
 		t.Errorf("keys differ between processes and compile orders:\n%s\n%s", a, b)
+	}
+}
+
+// A program whose key cannot be made (here: its StableHLO builder is gone,
+// as after a go-xla change) is compiled as if there were no cache, with the
+// error counted.
+func TestKeyErrorCompilesUncached(t *testing.T) {
+	dir := t.TempDir()
+	c, f := testCache(t, dir, "id")
+	b := c.Builder("nokey")
+	xb, err := goXLABuilder(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	main := b.Main()
+	x, err := main.Parameter("x", shapes.Make(dtypes.Float32, 2), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := main.Return([]compute.Value{x}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := setField(xb, "builder", (*stablehlo.Builder)(nil)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Compile(); err != nil {
+		t.Fatalf("Compile: %v", err)
+	}
+	if f.compiles != 1 || len(cached(t, dir)) != 0 || c.Stats() != (Stats{Errors: 1}) {
+		t.Errorf("%d compiles, files %v, stats %+v; want one uncached compile and one error", f.compiles, cached(t, dir), c.Stats())
 	}
 }
