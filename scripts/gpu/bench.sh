@@ -315,9 +315,10 @@ if want recon_eval; then
   # task ran 166 img/s at batch 32 against 153 at batch 16).
   step recon_eval 150 40 recon_eval.json -- "${BENCH[@]}" "${LOOP[@]}" --component recon-eval --preset so400m-384 --batch 32 --iters 12
 fi
-# Reconstruct alone as the recon task calls it (pixels from the host, images
-# back every step): beside encode, decode and recon_eval it shows what the
-# transfers and the host side of the reconstruct stage cost.
+# The recon task's device call alone (ReconstructUint8: image bytes from the
+# host, reconstruction bytes back every step): beside encode, decode and
+# recon_eval it shows what the transfers and the host side of the
+# reconstruct stage cost.
 if want reconstruct; then
   step reconstruct 120 30 reconstruct.json -- "${BENCH[@]}" "${LOOP[@]}" --component dualtoken-reconstruct --preset so400m-384 --batch 32 --iters 10
 fi
