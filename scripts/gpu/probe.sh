@@ -92,6 +92,10 @@ run cudnn_layer_norm "XLA_FLAGS=${XLA_FLAGS:-} --xla_gpu_enable_cudnn_layer_norm
 # Triton GEMMs for every dot, so that XLA may fuse the bias adds and GELU
 # into them (with cuBLAS it can only use cuBLASLt's epilogues).
 run triton_any "XLA_FLAGS=${XLA_FLAGS:-} --xla_gpu_enable_triton_gemm=true --xla_gpu_triton_gemm_any=true" -- "${T[@]}" --scan-layers
+# No dot merging: XLA joins the Q and K projections into one GEMM whose two
+# users (the Q and K bias adds) keep the bias out of cuBLASLt's epilogue;
+# apart, each projection can take its bias.
+run no_dot_merger "XLA_FLAGS=${XLA_FLAGS:-} --xla_gpu_dot_merger_threshold_mb=0" -- "${T[@]}" --scan-layers
 # The reconstruction's bottleneck: the pixel decoder's optimised HLO (its
 # convolutions and normalisations), batch 16 as bench.sh times it.
 DEC_DUMP=()
