@@ -41,7 +41,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"runtime/debug"
 	"slices"
@@ -56,7 +55,8 @@ import (
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/go-xla/compute/xla"
 	"github.com/gomlx/go-xla/pjrt"
-	"github.com/gomlx/go-xla/stablehlo"
+
+	"github.com/dualtoken/evalharness/backend/goxla"
 )
 
 // EnvDir names the cache folder; backend.New wraps XLA backends in a Cache
@@ -126,11 +126,11 @@ func New(b *xla.Backend, dir string) (*Cache, error) {
 
 // identity describes what besides the program decides the compiled code.
 func identity(b *xla.Backend) (string, error) {
-	client, err := field[*pjrt.Client](b, "client")
+	client, err := goxla.Field[*pjrt.Client](b, "client")
 	if err != nil {
 		return "", err
 	}
-	plugin, err := field[*pjrt.Plugin](b, "plugin")
+	plugin, err := goxla.Field[*pjrt.Plugin](b, "plugin")
 	if err != nil {
 		return "", err
 	}
@@ -349,31 +349,24 @@ func (c *Cache) fail(err error) {
 // key hashes the builder's program with the backend's identity; ok is false
 // for programs the cache leaves alone.
 func (c *Cache) key(b compute.Builder) (key string, ok bool, err error) {
-	xb, err := goXLABuilder(b)
+	xb, err := goxla.Builder(b)
 	if err != nil {
 		return "", false, err
 	}
-	strategy, err := field[distributed.Strategy](xb, "distStrategy")
+	strategy, err := goxla.Field[distributed.Strategy](xb, "distStrategy")
 	if err != nil {
 		return "", false, err
 	}
-	assignment, err := field[[]int](xb, "deviceAssignment")
+	assignment, err := goxla.Field[[]int](xb, "deviceAssignment")
 	if err != nil {
 		return "", false, err
 	}
 	if strategy != distributed.None || assignment != nil {
 		return "", false, nil
 	}
-	shlo, err := field[*stablehlo.Builder](xb, "builder")
+	program, err := goxla.Program(xb)
 	if err != nil {
 		return "", false, err
-	}
-	if shlo == nil {
-		return "", false, fmt.Errorf("xlacache: %q has no StableHLO builder (compiled already?)", b.Name())
-	}
-	program, err := shlo.Build()
-	if err != nil {
-		return "", false, fmt.Errorf("xlacache: StableHLO of %q did not build: %w", b.Name(), err)
 	}
 	program = moduleName.ReplaceAll(program, []byte("module @m"))
 	h := sha256.New()
@@ -409,20 +402,6 @@ func writeAtomic(file string, data []byte) error {
 	return nil
 }
 
-// goXLABuilder is go-xla's builder inside b.
-func goXLABuilder(b compute.Builder) (*xla.Builder, error) {
-	for {
-		switch v := b.(type) {
-		case *xla.Builder:
-			return v, nil
-		case interface{ Unwrap() compute.Builder }:
-			b = v.Unwrap()
-		default:
-			return nil, fmt.Errorf("xlacache: builder is %T, not go-xla's", b)
-		}
-	}
-}
-
 // ---------------------------------------------------------------------------
 // PJRT codec: go-xla's values, reached through reflection
 // ---------------------------------------------------------------------------
@@ -439,10 +418,10 @@ type pjrtCodec struct {
 func newPJRTCodec(b *xla.Backend) (*pjrtCodec, error) {
 	p := &pjrtCodec{backend: b}
 	var err error
-	if p.plugin, err = field[*pjrt.Plugin](b, "plugin"); err != nil {
+	if p.plugin, err = goxla.Field[*pjrt.Plugin](b, "plugin"); err != nil {
 		return nil, err
 	}
-	if p.client, err = field[*pjrt.Client](b, "client"); err != nil {
+	if p.client, err = goxla.Field[*pjrt.Client](b, "client"); err != nil {
 		return nil, err
 	}
 	if p.plugin == nil || p.client == nil {
@@ -457,15 +436,15 @@ func newPJRTCodec(b *xla.Backend) (*pjrtCodec, error) {
 // cHandles are the PJRT_Api of go-xla's plugin (Plugin.api) and the
 // PJRT_Client of its client (Client.client.c).
 func cHandles(plugin *pjrt.Plugin, client *pjrt.Client) (api, cclient unsafe.Pointer, err error) {
-	if api, err = pointerField(plugin, "api"); err != nil {
+	if api, err = goxla.PointerField(plugin, "api"); err != nil {
 		return nil, nil, err
 	}
-	wrapper, err := fieldValue(client, "client") // *clientC
+	wrapper, err := goxla.FieldValue(client, "client") // *clientC
 	if err != nil {
 		return nil, nil, err
 	}
 	if !wrapper.IsNil() {
-		if cclient, err = pointerField(wrapper.Interface(), "c"); err != nil {
+		if cclient, err = goxla.PointerField(wrapper.Interface(), "c"); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -493,83 +472,42 @@ func (p *pjrtCodec) serialize(e compute.Executable) ([]byte, error) {
 // cExecutable is the PJRT_Executable behind go-xla's executable
 // (Executable.exec.executable.wrapper.c).
 func cExecutable(xe *xla.Executable) (unsafe.Pointer, error) {
-	loaded, err := field[*pjrt.LoadedExecutable](xe, "exec")
+	loaded, err := goxla.Field[*pjrt.LoadedExecutable](xe, "exec")
 	if err != nil {
 		return nil, err
 	}
 	if loaded == nil {
 		return nil, errors.New("go-xla's executable has no loaded executable")
 	}
-	exe, err := fieldValue(loaded, "executable") // *pjrt.Executable
+	exe, err := goxla.FieldValue(loaded, "executable") // *pjrt.Executable
 	if err != nil {
 		return nil, err
 	}
 	if exe.IsNil() {
 		return nil, errors.New("go-xla's loaded executable has no executable")
 	}
-	wrapper, err := fieldValue(exe.Interface(), "wrapper")
+	wrapper, err := goxla.FieldValue(exe.Interface(), "wrapper")
 	if err != nil {
 		return nil, err
 	}
 	if wrapper.IsNil() {
 		return nil, errors.New("go-xla's executable was destroyed")
 	}
-	c, err := pointerField(wrapper.Interface(), "c")
+	c, err := goxla.PointerField(wrapper.Interface(), "c")
 	if err == nil && c == nil {
 		err = errors.New("go-xla's executable was destroyed")
 	}
 	return c, err
 }
 
-// signature is what go-xla's Compile copies from the builder's main function.
-type signature struct {
-	names   []string
-	inputs  []shapes.Shape
-	specs   []*compute.ShardingSpec
-	outputs []shapes.Shape
-}
-
-func readSignature(xb *xla.Builder) (*signature, error) {
-	mv, err := fieldValue(xb, "mainFn")
-	if err != nil {
-		return nil, err
-	}
-	if mv.IsNil() {
-		return nil, fmt.Errorf("xlacache: %q has no main function", xb.Name())
-	}
-	main := mv.Interface()
-	s := &signature{}
-	if s.names, err = field[[]string](main, "parameterNames"); err != nil {
-		return nil, err
-	}
-	if s.inputs, err = field[[]shapes.Shape](main, "parameterShapes"); err != nil {
-		return nil, err
-	}
-	if s.specs, err = field[[]*compute.ShardingSpec](main, "parameterSpecs"); err != nil {
-		return nil, err
-	}
-	outs, err := fieldValue(main, "outputs")
-	if err != nil {
-		return nil, err
-	}
-	for i := range outs.Len() {
-		shape, err := field[shapes.Shape](outs.Index(i).Interface(), "shape")
-		if err != nil {
-			return nil, err
-		}
-		s.outputs = append(s.outputs, shape)
-	}
-	return s, nil
-}
-
 // load deserialises data and wraps it as go-xla's Compile would have
 // wrapped the program it compiled.
 func (p *pjrtCodec) load(b compute.Builder, data []byte) (compute.Executable, error) {
-	xb, err := goXLABuilder(b)
+	xb, err := goxla.Builder(b)
 	if err != nil {
 		return nil, err
 	}
-	sig, err := readSignature(xb)
+	sig, err := goxla.ReadSignature(xb)
 	if err != nil {
 		return nil, err
 	}
@@ -603,11 +541,11 @@ func goxlaNewLoadedExecutable(plugin *pjrt.Plugin, client *pjrt.Client, c unsafe
 // Builder.Compile does for a program without a device assignment, after
 // marking loaded portable as CompileConfig.Done does (its constructor leaves
 // one replica and one partition, and no device assignment).
-func (p *pjrtCodec) executable(loaded *pjrt.LoadedExecutable, name string, sig *signature) (*xla.Executable, error) {
-	if loaded.NumOutputs != len(sig.outputs) {
-		return nil, fmt.Errorf("the cached program has %d outputs, the program built now %d", loaded.NumOutputs, len(sig.outputs))
+func (p *pjrtCodec) executable(loaded *pjrt.LoadedExecutable, name string, sig *goxla.Signature) (*xla.Executable, error) {
+	if loaded.NumOutputs != len(sig.Outputs) {
+		return nil, fmt.Errorf("the cached program has %d outputs, the program built now %d", loaded.NumOutputs, len(sig.Outputs))
 	}
-	if err := setField(loaded, "isPortable", true); err != nil {
+	if err := goxla.SetField(loaded, "isPortable", true); err != nil {
 		return nil, err
 	}
 	e := &xla.Executable{}
@@ -616,10 +554,10 @@ func (p *pjrtCodec) executable(loaded *pjrt.LoadedExecutable, name string, sig *
 		v    any
 	}{
 		{"backend", p.backend}, {"exec", loaded}, {"name", name},
-		{"parameterNames", sig.names}, {"parameterShapes", sig.inputs}, {"parameterSpecs", sig.specs},
-		{"outputShapes", sig.outputs}, {"distStrategy", distributed.None}, {"numDevices", 1}, {"portable", true},
+		{"parameterNames", sig.Names}, {"parameterShapes", sig.Inputs}, {"parameterSpecs", sig.Specs},
+		{"outputShapes", sig.Outputs}, {"distStrategy", distributed.None}, {"numDevices", 1}, {"portable", true},
 	} {
-		if err := setField(e, f.name, f.v); err != nil {
+		if err := goxla.SetField(e, f.name, f.v); err != nil {
 			return nil, err
 		}
 	}
@@ -634,62 +572,4 @@ var executableFields = map[string]bool{ // name → set here
 	"backend": true, "exec": true, "name": true, "parameterNames": true, "parameterShapes": true,
 	"parameterSpecs": true, "outputShapes": true, "distStrategy": true, "numDevices": true, "portable": true,
 	"outputSpecs": false, "deviceAssignment": false,
-}
-
-// ---------------------------------------------------------------------------
-// Reflection on unexported fields
-// ---------------------------------------------------------------------------
-
-// fieldValue is the (settable) unexported field name of *ptr.
-func fieldValue(ptr any, name string) (reflect.Value, error) {
-	s := reflect.ValueOf(ptr)
-	if s.Kind() != reflect.Pointer || s.IsNil() || s.Elem().Kind() != reflect.Struct {
-		return reflect.Value{}, fmt.Errorf("xlacache: %T is not a pointer to a struct", ptr)
-	}
-	s = s.Elem()
-	f := s.FieldByName(name)
-	if !f.IsValid() {
-		return reflect.Value{}, fmt.Errorf("xlacache: %s has no field %q (written for go-xla v0.4.13)", s.Type(), name)
-	}
-	return reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem(), nil
-}
-
-// field reads field name of *ptr as a T.
-func field[T any](ptr any, name string) (T, error) {
-	var zero T
-	f, err := fieldValue(ptr, name)
-	if err != nil {
-		return zero, err
-	}
-	v, ok := f.Interface().(T)
-	if !ok {
-		return zero, fmt.Errorf("xlacache: %T.%s is %s, not %T (written for go-xla v0.4.13)", ptr, name, f.Type(), zero)
-	}
-	return v, nil
-}
-
-// setField sets field name of *ptr to v.
-func setField(ptr any, name string, v any) error {
-	f, err := fieldValue(ptr, name)
-	if err != nil {
-		return err
-	}
-	val := reflect.ValueOf(v)
-	if !val.Type().AssignableTo(f.Type()) {
-		return fmt.Errorf("xlacache: %T.%s is %s, not %s (written for go-xla v0.4.13)", ptr, name, f.Type(), val.Type())
-	}
-	f.Set(val)
-	return nil
-}
-
-// pointerField reads a C-pointer field (*C.T in go-xla) as an unsafe.Pointer.
-func pointerField(ptr any, name string) (unsafe.Pointer, error) {
-	f, err := fieldValue(ptr, name)
-	if err != nil {
-		return nil, err
-	}
-	if f.Kind() != reflect.Pointer {
-		return nil, fmt.Errorf("xlacache: %T.%s is %s, not a pointer (written for go-xla v0.4.13)", ptr, name, f.Type())
-	}
-	return f.UnsafePointer(), nil
 }

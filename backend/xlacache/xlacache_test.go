@@ -26,6 +26,7 @@ import (
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/core/tensors"
 
+	"github.com/dualtoken/evalharness/backend/goxla"
 	"github.com/dualtoken/evalharness/backend/xladry"
 )
 
@@ -41,13 +42,13 @@ type fakeCodec struct {
 
 type fakeExe struct {
 	name    string
-	sig     *signature
+	sig     *goxla.Signature
 	fromHit bool
 }
 
 func (e *fakeExe) Finalize()                          {}
-func (e *fakeExe) Inputs() ([]string, []shapes.Shape) { return e.sig.names, e.sig.inputs }
-func (e *fakeExe) Outputs() []shapes.Shape            { return e.sig.outputs }
+func (e *fakeExe) Inputs() ([]string, []shapes.Shape) { return e.sig.Names, e.sig.Inputs }
+func (e *fakeExe) Outputs() []shapes.Shape            { return e.sig.Outputs }
 
 // Execute computes the test graphs' x*2+1 on host stand-ins of go-xla's
 // buffers, and refuses the Cache's own buffers (go-xla's Execute would
@@ -96,11 +97,11 @@ func (d fakeData) NewSharedBuffer(compute.DeviceNum, shapes.Shape) (compute.Buff
 }
 
 func (f *fakeCodec) exe(b compute.Builder, hit bool) (compute.Executable, error) {
-	xb, err := goXLABuilder(b)
+	xb, err := goxla.Builder(b)
 	if err != nil {
 		return nil, err
 	}
-	sig, err := readSignature(xb)
+	sig, err := goxla.ReadSignature(xb)
 	if err != nil {
 		return nil, err
 	}
@@ -236,11 +237,11 @@ func TestDeviceAssignmentNotCached(t *testing.T) {
 	dir := t.TempDir()
 	c, f := testCache(t, dir, "id")
 	b := c.Builder("assigned")
-	xb, err := goXLABuilder(b)
+	xb, err := goxla.Builder(b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := setField(xb, "deviceAssignment", []int{0}); err != nil {
+	if err := goxla.SetField(xb, "deviceAssignment", []int{0}); err != nil {
 		t.Fatal(err)
 	}
 	main := b.Main()
@@ -411,7 +412,7 @@ func TestCPointerWalks(t *testing.T) {
 		t.Error("an executable without a loaded one gave no error")
 	}
 	loaded := &pjrt.LoadedExecutable{}
-	if err := setField(xe, "exec", loaded); err != nil {
+	if err := goxla.SetField(xe, "exec", loaded); err != nil {
 		t.Fatal(err)
 	}
 	exe := newField(t, loaded, "executable")
@@ -428,7 +429,7 @@ func TestCPointerWalks(t *testing.T) {
 // newField sets *ptr's pointer field name to a new zero value and returns it.
 func newField(t *testing.T, ptr any, name string) any {
 	t.Helper()
-	f, err := fieldValue(ptr, name)
+	f, err := goxla.FieldValue(ptr, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -439,7 +440,7 @@ func newField(t *testing.T, ptr any, name string) any {
 
 func mustSetPointer(t *testing.T, ptr any, name string, p unsafe.Pointer) {
 	t.Helper()
-	f, err := fieldValue(ptr, name)
+	f, err := goxla.FieldValue(ptr, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -457,8 +458,8 @@ func TestWrapsLoadedExecutableAsGoXLA(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := &pjrtCodec{backend: dry.Backend, plugin: &pjrt.Plugin{}, client: &pjrt.Client{}}
-	sig := &signature{names: []string{"x"}, inputs: []shapes.Shape{shapes.Make(dtypes.Float32, 2)},
-		outputs: []shapes.Shape{shapes.Make(dtypes.Float32, 2), shapes.Make(dtypes.Int32)}}
+	sig := &goxla.Signature{Names: []string{"x"}, Inputs: []shapes.Shape{shapes.Make(dtypes.Float32, 2)},
+		Outputs: []shapes.Shape{shapes.Make(dtypes.Float32, 2), shapes.Make(dtypes.Int32)}}
 	if _, err := p.executable(&pjrt.LoadedExecutable{NumOutputs: 1}, "prog", sig); err == nil || !strings.Contains(err.Error(), "1 outputs") {
 		t.Errorf("a loaded executable with 1 output for a 2-output program: %v", err)
 	}
@@ -471,7 +472,7 @@ func TestWrapsLoadedExecutableAsGoXLA(t *testing.T) {
 		t.Error("loaded executable not marked portable")
 	}
 	names, ins := e.Inputs()
-	if !reflect.DeepEqual(names, sig.names) || !reflect.DeepEqual(ins, sig.inputs) || !reflect.DeepEqual(e.Outputs(), sig.outputs) {
+	if !reflect.DeepEqual(names, sig.Names) || !reflect.DeepEqual(ins, sig.Inputs) || !reflect.DeepEqual(e.Outputs(), sig.Outputs) {
 		t.Errorf("executable signature %v %v %v", names, ins, e.Outputs())
 	}
 	if err := e.CheckValid(); err != nil {
@@ -485,7 +486,7 @@ func TestWrapsLoadedExecutableAsGoXLA(t *testing.T) {
 			t.Errorf("go-xla's Executable has a field %q this package does not know: decide whether a loaded executable needs it", name)
 			continue
 		}
-		f, _ := fieldValue(e, name)
+		f, _ := goxla.FieldValue(e, name)
 		// parameterSpecs: the test's signature has none; distStrategy is set
 		// to None, its zero value.
 		if set == f.IsZero() && name != "parameterSpecs" && name != "distStrategy" {
@@ -617,7 +618,7 @@ func (k shapeKeys) compile(b compute.Builder) (compute.Executable, error) {
 	}
 	e, err := (&fakeCodec{}).exe(b, false)
 	if err == nil {
-		k.keys[e.(*fakeExe).sig.inputs[0].Dimensions[0]] = key
+		k.keys[e.(*fakeExe).sig.Inputs[0].Dimensions[0]] = key
 	}
 	return e, err
 }
@@ -670,7 +671,7 @@ func TestKeyErrorCompilesUncached(t *testing.T) {
 	dir := t.TempDir()
 	c, f := testCache(t, dir, "id")
 	b := c.Builder("nokey")
-	xb, err := goXLABuilder(b)
+	xb, err := goxla.Builder(b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -682,7 +683,7 @@ func TestKeyErrorCompilesUncached(t *testing.T) {
 	if err := main.Return([]compute.Value{x}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := setField(xb, "builder", (*stablehlo.Builder)(nil)); err != nil {
+	if err := goxla.SetField(xb, "builder", (*stablehlo.Builder)(nil)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := b.Compile(); err != nil {

@@ -30,7 +30,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes/bfloat16"
@@ -38,7 +37,8 @@ import (
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/go-xla/compute/xla"
 	"github.com/gomlx/go-xla/pjrt"
-	"github.com/gomlx/go-xla/stablehlo"
+
+	"github.com/dualtoken/evalharness/backend/goxla"
 )
 
 // ErrDryRun marks what a dry run cannot do (share host memory).
@@ -83,7 +83,7 @@ func New(plugin string) (*Backend, error) {
 		return nil, fmt.Errorf("xladry: plugin %q: expected cuda or cpu", plugin)
 	}
 	p := &pjrt.Plugin{}
-	if err := setField(p, "name", plugin); err != nil {
+	if err := goxla.SetField(p, "name", plugin); err != nil {
 		return nil, err
 	}
 	xb := &xla.Backend{}
@@ -97,37 +97,12 @@ func New(plugin string) (*Backend, error) {
 		name string
 		v    any
 	}{{"plugin", p}, {"pluginName", plugin}, {"config", plugin}, {"capabilities", caps}, {"numDevices", 1}} {
-		if err := setField(xb, f.name, f.v); err != nil {
+		if err := goxla.SetField(xb, f.name, f.v); err != nil {
 			return nil, err
 		}
 	}
 	xb.DotGeneralUseTF32 = cuda
 	return &Backend{Backend: xb, plugin: plugin, dump: os.Getenv(EnvDump)}, nil
-}
-
-// setField sets the unexported field name of *ptr to v.
-func setField(ptr any, name string, v any) error {
-	s := reflect.ValueOf(ptr).Elem()
-	f := s.FieldByName(name)
-	if !f.IsValid() {
-		return fmt.Errorf("xladry: %s has no field %q (written for go-xla v0.4.13)", s.Type(), name)
-	}
-	val := reflect.ValueOf(v)
-	if !val.Type().AssignableTo(f.Type()) {
-		return fmt.Errorf("xladry: %s.%s is %s, not %s (written for go-xla v0.4.13)", s.Type(), name, f.Type(), val.Type())
-	}
-	reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem().Set(val)
-	return nil
-}
-
-// getField reads the unexported field name of *ptr.
-func getField(ptr any, name string) (reflect.Value, error) {
-	s := reflect.ValueOf(ptr).Elem()
-	f := s.FieldByName(name)
-	if !f.IsValid() {
-		return reflect.Value{}, fmt.Errorf("xladry: %s has no field %q (written for go-xla v0.4.13)", s.Type(), name)
-	}
-	return reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem(), nil
 }
 
 // Name is "xla", as the real backend's, so models take the XLA paths.
@@ -244,27 +219,19 @@ func (bb *builder) Unwrap() compute.Builder { return bb.Builder }
 // Compile builds the StableHLO program as go-xla's Compile does before
 // handing it to PJRT, records it and returns a stand-in executable.
 func (bb *builder) Compile() (compute.Executable, error) {
-	xb, ok := bb.Builder.(*xla.Builder)
-	if !ok {
-		return nil, fmt.Errorf("xladry: builder is %T, not go-xla's", bb.Builder)
-	}
-	fv, err := getField(xb, "builder")
+	xb, err := goxla.Builder(bb.Builder)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("xladry: %w", err)
 	}
-	shlo, ok := fv.Interface().(*stablehlo.Builder)
-	if !ok || shlo == nil {
-		return nil, fmt.Errorf("xladry: go-xla's Builder.builder is %s, not a *stablehlo.Builder", fv.Type())
-	}
-	exe, err := signature(xb)
+	text, err := goxla.Program(xb)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("xladry: %w", err)
 	}
-	exe.backend = bb.owner
-	text, err := shlo.Build()
+	sig, err := goxla.ReadSignature(xb)
 	if err != nil {
-		return nil, fmt.Errorf("xladry: StableHLO of %q did not build: %w", bb.Name(), err)
+		return nil, fmt.Errorf("xladry: %w", err)
 	}
+	exe := &executable{backend: bb.owner, names: sig.Names, inputs: sig.Inputs, outputs: sig.Outputs}
 	p := Program{Name: bb.Name(), Text: string(text)}
 	p.Ops, p.CustomCalls = count(p.Text)
 	o := bb.owner
@@ -291,42 +258,6 @@ type executable struct {
 	names   []string
 	inputs  []shapes.Shape
 	outputs []shapes.Shape
-}
-
-// signature reads the main function's parameters and output shapes off
-// go-xla's builder.
-func signature(xb *xla.Builder) (*executable, error) {
-	mv, err := getField(xb, "mainFn")
-	if err != nil {
-		return nil, err
-	}
-	if mv.IsNil() {
-		return nil, fmt.Errorf("xladry: %q has no main function", xb.Name())
-	}
-	main := mv.Interface()
-	e := &executable{}
-	for _, f := range []struct {
-		name string
-		dst  any
-	}{{"parameterNames", &e.names}, {"parameterShapes", &e.inputs}} {
-		v, err := getField(main, f.name)
-		if err != nil {
-			return nil, err
-		}
-		reflect.ValueOf(f.dst).Elem().Set(v)
-	}
-	outs, err := getField(main, "outputs")
-	if err != nil {
-		return nil, err
-	}
-	for i := range outs.Len() {
-		sv, err := getField(outs.Index(i).Interface(), "shape")
-		if err != nil {
-			return nil, err
-		}
-		e.outputs = append(e.outputs, sv.Interface().(shapes.Shape))
-	}
-	return e, nil
 }
 
 func (e *executable) Finalize()                          {}

@@ -6,8 +6,9 @@ import (
 	"unsafe"
 
 	"github.com/gomlx/compute"
-	"github.com/gomlx/go-xla/compute/xla"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive // graph DSL
+
+	"github.com/dualtoken/evalharness/backend/goxla"
 )
 
 // xlaClosureCaches are go-xla v0.4.13's per-builder caches of the small
@@ -29,23 +30,15 @@ func resetXLACaches(g *Graph) {
 		panic(fmt.Errorf("scan: this GoMLX version's Graph has no builder field; revisit scan.resetXLACaches"))
 	}
 	b, _ := reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem().Interface().(compute.Builder)
-	for {
-		u, ok := b.(interface{ Unwrap() compute.Builder })
-		if !ok {
-			break
-		}
-		b = u.Unwrap()
+	xb, err := goxla.Builder(b)
+	if err != nil {
+		return // not go-xla's: nothing to reset
 	}
-	xb, ok := b.(*xla.Builder)
-	if !ok {
-		return
-	}
-	s := reflect.ValueOf(xb).Elem()
 	for _, name := range xlaClosureCaches {
-		c := s.FieldByName(name)
-		if !c.IsValid() || c.Kind() != reflect.Map {
-			panic(fmt.Errorf("scan: go-xla's Builder has no map %s (written for go-xla v0.4.13); revisit scan.resetXLACaches", name))
+		c, err := goxla.FieldValue(xb, name)
+		if err != nil || c.Kind() != reflect.Map {
+			panic(fmt.Errorf("scan: go-xla's Builder has no map %s (%v); revisit scan.resetXLACaches", name, err))
 		}
-		reflect.NewAt(c.Type(), unsafe.Pointer(c.UnsafeAddr())).Elem().Clear()
+		c.Clear()
 	}
 }
