@@ -237,19 +237,8 @@ func TestDeviceAssignmentNotCached(t *testing.T) {
 	dir := t.TempDir()
 	c, f := testCache(t, dir, "id")
 	b := c.Builder("assigned")
-	xb, err := goxla.Builder(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	xb := identityProgram(t, b)
 	if err := goxla.SetField(xb, "deviceAssignment", []int{0}); err != nil {
-		t.Fatal(err)
-	}
-	main := b.Main()
-	x, err := main.Parameter("x", shapes.Make(dtypes.Float32, 2), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := main.Return([]compute.Value{x}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := b.Compile(); err != nil {
@@ -671,6 +660,22 @@ func TestKeyErrorCompilesUncached(t *testing.T) {
 	dir := t.TempDir()
 	c, f := testCache(t, dir, "id")
 	b := c.Builder("nokey")
+	xb := identityProgram(t, b)
+	if err := goxla.SetField(xb, "builder", (*stablehlo.Builder)(nil)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Compile(); err != nil {
+		t.Fatalf("Compile: %v", err)
+	}
+	if f.compiles != 1 || len(cached(t, dir)) != 0 || c.Stats() != (Stats{Errors: 1}) {
+		t.Errorf("%d compiles, files %v, stats %+v; want one uncached compile and one error", f.compiles, cached(t, dir), c.Stats())
+	}
+}
+
+// identityProgram builds x -> x (float32 [2]) with b and returns go-xla's
+// builder inside it.
+func identityProgram(t *testing.T, b compute.Builder) *xla.Builder {
+	t.Helper()
 	xb, err := goxla.Builder(b)
 	if err != nil {
 		t.Fatal(err)
@@ -683,13 +688,5 @@ func TestKeyErrorCompilesUncached(t *testing.T) {
 	if err := main.Return([]compute.Value{x}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := goxla.SetField(xb, "builder", (*stablehlo.Builder)(nil)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.Compile(); err != nil {
-		t.Fatalf("Compile: %v", err)
-	}
-	if f.compiles != 1 || len(cached(t, dir)) != 0 || c.Stats() != (Stats{Errors: 1}) {
-		t.Errorf("%d compiles, files %v, stats %+v; want one uncached compile and one error", f.compiles, cached(t, dir), c.Stats())
-	}
+	return xb
 }
