@@ -41,7 +41,9 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -520,7 +522,14 @@ func (p *pjrtCodec) load(b compute.Builder, data []byte) (compute.Executable, er
 	// (or on its own failure).
 	loaded, err := goxlaNewLoadedExecutable(p.plugin, p.client, c)
 	if err != nil {
-		return nil, err
+		// It destroyed c. A plugin may keep no memory statistics for a
+		// deserialised program, which go-xla's constructor requires: load
+		// again and wrap without asking PJRT.
+		if c, err2 := pjrtLoad(p.api, p.cclient, data); err2 != nil {
+			return nil, fmt.Errorf("%w; loading again: %v", err, err2)
+		} else if loaded, err2 = p.loadedByHand(c, xb.Name(), len(sig.Outputs)); err2 != nil {
+			return nil, fmt.Errorf("%w; wrapping by hand: %v", err, err2)
+		}
 	}
 	e, err := p.executable(loaded, xb.Name(), sig)
 	if err != nil {
@@ -536,6 +545,50 @@ func (p *pjrtCodec) load(b compute.Builder, data []byte) (compute.Executable, er
 //
 //go:linkname goxlaNewLoadedExecutable github.com/gomlx/go-xla/pjrt.newLoadedExecutable
 func goxlaNewLoadedExecutable(plugin *pjrt.Plugin, client *pjrt.Client, c unsafe.Pointer) (*pjrt.LoadedExecutable, error)
+
+// loadedByHand builds the pjrt.LoadedExecutable go-xla's constructor would
+// have made for c, without its calls to PJRT: the name and output count are
+// the program's, the memory statistics zero (go-xla reads them only to log
+// them), and no PJRT_Executable is fetched (go-xla reads it only for those).
+// Single device, portable. It is destroyed when collected, as go-xla's are.
+func (p *pjrtCodec) loadedByHand(c unsafe.Pointer, name string, outputs int) (*pjrt.LoadedExecutable, error) {
+	e := &pjrt.LoadedExecutable{Name: name, NumOutputs: outputs}
+	wf, err := goxla.FieldValue(e, "wrapper")
+	if err != nil {
+		return nil, err
+	}
+	w := reflect.New(wf.Type().Elem()) // *loadedExecutableC
+	cf, err := goxla.FieldValue(w.Interface(), "c")
+	if err != nil {
+		return nil, err
+	}
+	if cf.Kind() != reflect.Pointer {
+		return nil, fmt.Errorf("xlacache: go-xla's loaded executable holds %s, not a C pointer", cf.Type())
+	}
+	cf.Set(reflect.NewAt(cf.Type().Elem(), c))
+	if err := goxla.SetField(w.Interface(), "plugin", p.plugin); err != nil {
+		return nil, err
+	}
+	wf.Set(w)
+	for _, f := range []struct {
+		name string
+		v    any
+	}{{"plugin", p.plugin}, {"client", p.client}, {"numReplicas", 1}, {"numPartitions", 1}, {"isPortable", true}} {
+		if err := goxla.SetField(e, f.name, f.v); err != nil {
+			return nil, err
+		}
+	}
+	// Destroy the C executable when e is collected: through a stand-in that
+	// holds only the wrapper, since a cleanup must not keep e itself alive.
+	plugin := p.plugin
+	runtime.AddCleanup(e, func(w any) {
+		d := &pjrt.LoadedExecutable{}
+		if goxla.SetField(d, "plugin", plugin) == nil && goxla.SetField(d, "wrapper", w) == nil {
+			d.Destroy()
+		}
+	}, w.Interface())
+	return e, nil
+}
 
 // executable builds go-xla's compute executable around loaded as its
 // Builder.Compile does for a program without a device assignment, after

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -689,4 +690,36 @@ func identityProgram(t *testing.T, b compute.Builder) *xla.Builder {
 		t.Fatal(err)
 	}
 	return xb
+}
+
+// The hand-built loaded executable (go-xla's constructor refused a loaded
+// program) holds the C pointer in go-xla's wrapper and is single-device and
+// portable with the program's name and output count; destroying it, and
+// collecting it, go through go-xla's Destroy (a no-op here: the plugin has
+// no API table).
+func TestLoadedByHand(t *testing.T) {
+	p := &pjrtCodec{plugin: &pjrt.Plugin{}, client: &pjrt.Client{}}
+	c := unsafe.Pointer(&standIn[1])
+	e, err := p.loadedByHand(c, "prog", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Name != "prog" || e.NumOutputs != 3 || !e.IsPortable() {
+		t.Errorf("loaded executable %+v", e)
+	}
+	if r, n, a, err := e.GetDeviceAssignment(); err != nil || r != 1 || n != 1 || a != nil {
+		t.Errorf("replicas %d partitions %d assignment %v err %v", r, n, a, err)
+	}
+	w, err := goxla.FieldValue(e, "wrapper")
+	if err != nil || w.IsNil() {
+		t.Fatalf("wrapper %v, %v", w, err)
+	}
+	if got, _ := goxla.PointerField(w.Interface(), "c"); got != c {
+		t.Errorf("wrapper holds %p, want %p", got, c)
+	}
+	if err := e.Destroy(); err != nil {
+		t.Errorf("Destroy: %v", err)
+	}
+	e = nil
+	runtime.GC() // the cleanup runs on the destroyed wrapper: nothing happens
 }
