@@ -1,7 +1,8 @@
-// Package goxla reaches into go-xla v0.4.13's unexported state, for the two
+// Package goxla reaches into go-xla v0.4.13's unexported state, for the
 // packages that need what its API does not give: xladry (a builder's
-// program without a plugin) and xlacache (a compiled program's PJRT handles,
-// and wrapping one go-xla did not compile). Every accessor names the type and
+// program without a plugin), xlacache (a compiled program's PJRT handles,
+// and wrapping one go-xla did not compile) and model/scan (the builder's
+// closure caches). Every accessor names the type and
 // field it expected, so a go-xla upgrade that renames one fails with a clear
 // error instead of silently.
 package goxla

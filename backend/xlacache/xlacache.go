@@ -410,6 +410,7 @@ func writeAtomic(file string, data []byte) error {
 
 // pjrtCodec serialises and loads through the plugin's PJRT API.
 type pjrtCodec struct {
+	byHand sync.Once // the note that loaded programs are wrapped by hand
 	backend *xla.Backend
 	plugin  *pjrt.Plugin
 	client  *pjrt.Client
@@ -513,21 +514,30 @@ func (p *pjrtCodec) load(b compute.Builder, data []byte) (compute.Executable, er
 	if err != nil {
 		return nil, err
 	}
-	c, err := pjrtLoad(p.api, p.cclient, data)
+	c, err := loadProgram(p.api, p.cclient, data)
 	if err != nil {
 		return nil, err
 	}
 	// go-xla's own constructor: it reads the name, output count and memory
 	// statistics from PJRT and destroys the executable when it is collected
 	// (or on its own failure).
-	loaded, err := goxlaNewLoadedExecutable(p.plugin, p.client, c)
+	loaded, err := newLoaded(p.plugin, p.client, c)
 	if err != nil {
 		// It destroyed c. A plugin may keep no memory statistics for a
-		// deserialised program, which go-xla's constructor requires: load
-		// again and wrap without asking PJRT.
-		if c, err2 := pjrtLoad(p.api, p.cclient, data); err2 != nil {
+		// deserialised program, which go-xla's constructor requires: then
+		// load again and wrap without asking PJRT for them. Any other
+		// refusal (no name, no output count) means a bad load: recompile.
+		if !strings.Contains(err.Error(), "GetMemoryStats") {
+			return nil, err
+		}
+		p.byHand.Do(func() {
+			fmt.Fprintf(os.Stderr, "xlacache: the plugin gives no memory statistics for loaded programs (%v): wrapping them without\n", firstLine(err.Error()))
+		})
+		c, err2 := loadProgram(p.api, p.cclient, data)
+		if err2 != nil {
 			return nil, fmt.Errorf("%w; loading again: %v", err, err2)
-		} else if loaded, err2 = p.loadedByHand(c, xb.Name(), len(sig.Outputs)); err2 != nil {
+		}
+		if loaded, err2 = p.loadedByHand(c, xb.Name(), len(sig.Outputs)); err2 != nil {
 			return nil, fmt.Errorf("%w; wrapping by hand: %v", err, err2)
 		}
 	}
@@ -537,6 +547,19 @@ func (p *pjrtCodec) load(b compute.Builder, data []byte) (compute.Executable, er
 		return nil, err
 	}
 	return e, nil
+}
+
+// loadProgram and newLoaded are pjrtLoad and go-xla's constructor (tests
+// put stand-ins here).
+var (
+	loadProgram = pjrtLoad
+	newLoaded   = goxlaNewLoadedExecutable
+)
+
+// firstLine is s up to its first newline.
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
 }
 
 // goxlaNewLoadedExecutable is go-xla v0.4.13's pjrt.newLoadedExecutable,
@@ -551,6 +574,8 @@ func goxlaNewLoadedExecutable(plugin *pjrt.Plugin, client *pjrt.Client, c unsafe
 // the program's, the memory statistics zero (go-xla reads them only to log
 // them), and no PJRT_Executable is fetched (go-xla reads it only for those).
 // Single device, portable. It is destroyed when collected, as go-xla's are.
+// (go-xla's count of live loaded executables, LoadedExecutablesAlive, drops
+// by one more than it rose for each: nothing here reads it.)
 func (p *pjrtCodec) loadedByHand(c unsafe.Pointer, name string, outputs int) (*pjrt.LoadedExecutable, error) {
 	e := &pjrt.LoadedExecutable{Name: name, NumOutputs: outputs}
 	wf, err := goxla.FieldValue(e, "wrapper")
@@ -558,6 +583,10 @@ func (p *pjrtCodec) loadedByHand(c unsafe.Pointer, name string, outputs int) (*p
 		return nil, err
 	}
 	w := reflect.New(wf.Type().Elem()) // *loadedExecutableC
+	destroyer, ok := w.Interface().(interface{ Destroy() error })
+	if !ok {
+		return nil, fmt.Errorf("xlacache: go-xla's %s has no Destroy method (written for go-xla %s)", w.Type(), goxla.Version)
+	}
 	cf, err := goxla.FieldValue(w.Interface(), "c")
 	if err != nil {
 		return nil, err
@@ -565,7 +594,6 @@ func (p *pjrtCodec) loadedByHand(c unsafe.Pointer, name string, outputs int) (*p
 	if cf.Kind() != reflect.Pointer {
 		return nil, fmt.Errorf("xlacache: go-xla's loaded executable holds %s, not a C pointer", cf.Type())
 	}
-	cf.Set(reflect.NewAt(cf.Type().Elem(), c))
 	if err := goxla.SetField(w.Interface(), "plugin", p.plugin); err != nil {
 		return nil, err
 	}
@@ -578,15 +606,15 @@ func (p *pjrtCodec) loadedByHand(c unsafe.Pointer, name string, outputs int) (*p
 			return nil, err
 		}
 	}
-	// Destroy the C executable when e is collected: through a stand-in that
-	// holds only the wrapper, since a cleanup must not keep e itself alive.
-	plugin := p.plugin
-	runtime.AddCleanup(e, func(w any) {
-		d := &pjrt.LoadedExecutable{}
-		if goxla.SetField(d, "plugin", plugin) == nil && goxla.SetField(d, "wrapper", w) == nil {
-			d.Destroy()
+	// Last, once nothing can fail: hold c, and destroy it when e is
+	// collected through the wrapper's own Destroy (the cleanup holds the
+	// wrapper, not e, which would keep e alive).
+	cf.Set(reflect.NewAt(cf.Type().Elem(), c))
+	runtime.AddCleanup(e, func(d interface{ Destroy() error }) {
+		if err := d.Destroy(); err != nil {
+			fmt.Fprintf(os.Stderr, "xlacache: destroying a loaded program: %v\n", err)
 		}
-	}, w.Interface())
+	}, destroyer)
 	return e, nil
 }
 

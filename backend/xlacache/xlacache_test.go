@@ -16,7 +16,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unsafe"
+	"weak"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
@@ -694,9 +696,8 @@ func identityProgram(t *testing.T, b compute.Builder) *xla.Builder {
 
 // The hand-built loaded executable (go-xla's constructor refused a loaded
 // program) holds the C pointer in go-xla's wrapper and is single-device and
-// portable with the program's name and output count; destroying it, and
-// collecting it, go through go-xla's Destroy (a no-op here: the plugin has
-// no API table).
+// portable with the program's name and output count; its cleanup does not
+// keep it alive (it is collected once dropped).
 func TestLoadedByHand(t *testing.T) {
 	p := &pjrtCodec{plugin: &pjrt.Plugin{}, client: &pjrt.Client{}}
 	c := unsafe.Pointer(&standIn[1])
@@ -717,9 +718,60 @@ func TestLoadedByHand(t *testing.T) {
 	if got, _ := goxla.PointerField(w.Interface(), "c"); got != c {
 		t.Errorf("wrapper holds %p, want %p", got, c)
 	}
-	if err := e.Destroy(); err != nil {
-		t.Errorf("Destroy: %v", err)
+	wp := weak.Make(e)
+	e, w = nil, reflect.Value{}
+	for i := 0; i < 50 && wp.Value() != nil; i++ {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
 	}
-	e = nil
-	runtime.GC() // the cleanup runs on the destroyed wrapper: nothing happens
+	if wp.Value() != nil {
+		t.Error("the hand-built executable is never collected: its cleanup keeps it alive")
+	}
+}
+
+// load falls back to a hand-built executable only when go-xla's constructor
+// refused the program for its memory statistics (loading it again); any
+// other refusal is the load's error, so that the program is recompiled.
+func TestLoadFallsBackOnlyForMemoryStats(t *testing.T) {
+	dry, err := xladry.New("cuda")
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldLoad, oldNew := loadProgram, newLoaded
+	defer func() { loadProgram, newLoaded = oldLoad, oldNew }()
+	loads := 0
+	loadProgram = func(_, _ unsafe.Pointer, data []byte) (unsafe.Pointer, error) {
+		loads++
+		return unsafe.Pointer(&standIn[0]), nil
+	}
+	for _, c := range []struct {
+		refusal  string
+		fallback bool
+	}{
+		{"failed to Executable.GetMemoryStats from compiled LoadedExecutable: PJRT error (code=12): unimplemented", true},
+		{"failed to Executable.NumOutputs from compiled LoadedExecutable: PJRT error", false},
+	} {
+		loads = 0
+		newLoaded = func(*pjrt.Plugin, *pjrt.Client, unsafe.Pointer) (*pjrt.LoadedExecutable, error) {
+			return nil, errors.New(c.refusal)
+		}
+		p := &pjrtCodec{backend: dry.Backend, plugin: &pjrt.Plugin{}, client: &pjrt.Client{}}
+		b := dry.Backend.Builder("prog")
+		identityProgram(t, b)
+		e, err := p.load(b, []byte("serialised"))
+		if !c.fallback {
+			if err == nil || !strings.Contains(err.Error(), "NumOutputs") || loads != 1 {
+				t.Errorf("refusal %q: %v after %d loads, want the refusal after one", c.refusal, err, loads)
+			}
+			continue
+		}
+		if err != nil || loads != 2 {
+			t.Fatalf("refusal %q: %v after %d loads, want a hand-built executable after two", c.refusal, err, loads)
+		}
+		xe := e.(*xla.Executable)
+		loaded, _ := goxla.Field[*pjrt.LoadedExecutable](xe, "exec")
+		if loaded == nil || loaded.Name != "prog" || loaded.NumOutputs != 1 || !loaded.IsPortable() {
+			t.Errorf("fallback executable %+v", loaded)
+		}
+	}
 }

@@ -36,8 +36,11 @@ func resetXLACaches(g *Graph) {
 	}
 	for _, name := range xlaClosureCaches {
 		c, err := goxla.FieldValue(xb, name)
-		if err != nil || c.Kind() != reflect.Map {
-			panic(fmt.Errorf("scan: go-xla's Builder has no map %s (%v); revisit scan.resetXLACaches", name, err))
+		if err == nil && c.Kind() != reflect.Map {
+			err = fmt.Errorf("it is %s (written for go-xla %s)", c.Type(), goxla.Version)
+		}
+		if err != nil {
+			panic(fmt.Errorf("scan: go-xla's Builder has no map %s: %v; revisit scan.resetXLACaches", name, err))
 		}
 		c.Clear()
 	}
