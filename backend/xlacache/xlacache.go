@@ -410,7 +410,7 @@ func writeAtomic(file string, data []byte) error {
 
 // pjrtCodec serialises and loads through the plugin's PJRT API.
 type pjrtCodec struct {
-	byHand sync.Once // the note that loaded programs are wrapped by hand
+	byHand  sync.Once // the note that loaded programs are wrapped by hand
 	backend *xla.Backend
 	plugin  *pjrt.Plugin
 	client  *pjrt.Client
