@@ -196,9 +196,6 @@ func (c *Cache) String() string {
 	return fmt.Sprintf("%s (executable cache %s)", c.Backend.Name(), c.dir)
 }
 
-// Unwrap returns go-xla's backend.
-func (c *Cache) Unwrap() *xla.Backend { return c.Backend }
-
 // BufferFromFlatData is go-xla's, with the buffer naming the Cache.
 func (c *Cache) BufferFromFlatData(d compute.DeviceNum, flat any, shape shapes.Shape) (compute.Buffer, error) {
 	b, err := c.dataInterface().BufferFromFlatData(d, flat, shape)
@@ -258,9 +255,6 @@ type executable struct {
 	compute.Executable
 	cache *Cache
 }
-
-// Unwrap returns go-xla's executable.
-func (e *executable) Unwrap() compute.Executable { return e.Executable }
 
 func (e *executable) Execute(inputs []compute.Buffer, donate []bool, d compute.DeviceNum) ([]compute.Buffer, error) {
 	in := make([]compute.Buffer, len(inputs))

@@ -671,6 +671,15 @@ func (m *Model) exec(key string, fn any) (*model.Exec, error) {
 	return e, nil
 }
 
+// call runs the executable cached under key (made from fn on first use) on x.
+func (m *Model) call(key string, fn any, x *tensors.Tensor) ([]*tensors.Tensor, error) {
+	e, err := m.exec(key, fn)
+	if err != nil {
+		return nil, err
+	}
+	return e.Exec(x)
+}
+
 // The executables of Encode, DecodePixels and Reconstruct: their keys in
 // Model.execs and their graph functions, shared with Model.Compile
 // (compile.go) so that a compiled executable is the one these methods run.
@@ -724,11 +733,7 @@ func (m *Model) Encode(pixels *tensors.Tensor) (*Encoded, error) {
 		return nil, err
 	}
 	fc := m.Config
-	e, err := m.exec(execEncode, m.encodeGraph())
-	if err != nil {
-		return nil, err
-	}
-	res, err := e.Exec(pixels)
+	res, err := m.call(execEncode, m.encodeGraph(), pixels)
 	if err != nil {
 		return nil, err
 	}
@@ -746,11 +751,7 @@ func (m *Model) DecodePixels(codes *tensors.Tensor) (*tensors.Tensor, error) {
 	if len(d) != 4 || d[1] != v.CodeShape[0] || d[2] != v.CodeShape[1] || d[3] != v.Depth() || !codes.DType().IsInt() {
 		return nil, fmt.Errorf("dualtoken: codes %s, expected integer [batch, %d, %d, %d]", codes.Shape(), v.CodeShape[0], v.CodeShape[1], v.Depth())
 	}
-	e, err := m.exec(execDecode, m.decodeGraph())
-	if err != nil {
-		return nil, err
-	}
-	res, err := e.Exec(codes)
+	res, err := m.call(execDecode, m.decodeGraph(), codes)
 	if err != nil {
 		return nil, err
 	}
@@ -763,11 +764,7 @@ func (m *Model) Reconstruct(pixels *tensors.Tensor) (images, codes *tensors.Tens
 	if err := m.CheckPixels(pixels); err != nil {
 		return nil, nil, err
 	}
-	e, err := m.exec(execReconstruct, m.reconstructGraph())
-	if err != nil {
-		return nil, nil, err
-	}
-	res, err := e.Exec(pixels)
+	res, err := m.call(execReconstruct, m.reconstructGraph(), pixels)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -780,11 +777,7 @@ func (m *Model) TokenEmbeddings(branch string, codes *tensors.Tensor) (*tensors.
 	if branch != "pix" && branch != "sem" {
 		return nil, fmt.Errorf("dualtoken: branch %q, expected \"pix\" or \"sem\"", branch)
 	}
-	e, err := m.exec("embed-"+branch, func(root *model.Scope, c *Node) *Node { return TokenEmbeddings(root, m.Config, branch, c) })
-	if err != nil {
-		return nil, err
-	}
-	res, err := e.Exec(codes)
+	res, err := m.call("embed-"+branch, func(root *model.Scope, c *Node) *Node { return TokenEmbeddings(root, m.Config, branch, c) }, codes)
 	if err != nil {
 		return nil, err
 	}

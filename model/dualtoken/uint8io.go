@@ -70,11 +70,7 @@ func (m *Model) ReconstructUint8(images *tensors.Tensor) (recon, codes *tensors.
 	if err := m.CheckImagesUint8(images); err != nil {
 		return nil, nil, err
 	}
-	e, err := m.exec(execReconstructUint8, m.reconstructUint8Graph())
-	if err != nil {
-		return nil, nil, err
-	}
-	res, err := e.Exec(images)
+	res, err := m.call(execReconstructUint8, m.reconstructUint8Graph(), images)
 	if err != nil {
 		return nil, nil, err
 	}
