@@ -83,8 +83,9 @@ func TestConv2DMatchesConvolve(t *testing.T) {
 				maxInt32Index = 0
 			}
 			if n%3 == 2 { // column matrices in chunks of a few output rows
-				defer func(v int) { im2colBudget = v }(im2colBudget)
+				defer func(v, g int) { im2colBudget, im2colBudgetGo = v, g }(im2colBudget, im2colBudgetGo)
 				im2colBudget = 3 * c.w * c.kh * c.kw * c.cin * 4
+				im2colBudgetGo = im2colBudget
 			}
 			x := randTensor(r, 2, c.h, c.w, c.cin)
 			k := randTensor(r, c.kh, c.kw, c.cin, c.cout)
