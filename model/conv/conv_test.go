@@ -12,6 +12,7 @@ import (
 	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/layers/activation"
 )
 
 func randTensor(r *rand.Rand, dims ...int) *tensors.Tensor {
@@ -98,6 +99,82 @@ func TestConv2DMatchesConvolve(t *testing.T) {
 				t.Errorf("output differs by %g", d)
 			}
 			checkGradients(t, b, mine, x, k)
+		})
+	}
+}
+
+// TestConv2DBiasMatchesUnfused: Conv2DBias (bias and activation in the
+// product's epilogue on the Go backend) gives act(Convolve + bias), and its
+// gradients for x, kernel and bias equal those of act(Conv2D + bias) written
+// as separate ops, for the 1x1, whole-im2col, chunked and strided paths.
+func TestConv2DBiasMatchesUnfused(t *testing.T) {
+	b := goBackend(t)
+	r := rand.New(rand.NewPCG(7, 8))
+	cases := []struct {
+		name           string
+		kh, kw, sh, sw int
+		pad            Padding
+		chunked        bool
+		act            activation.Type
+	}{
+		{"1x1_relu", 1, 1, 1, 1, Padding{}, false, activation.TypeRelu},
+		{"1x1_s2_none", 1, 1, 2, 2, Padding{}, false, activation.TypeNone},
+		{"3x3_relu", 3, 3, 1, 1, Sym(1), false, activation.TypeRelu},
+		{"3x3_chunked_relu", 3, 3, 1, 1, Sym(1), true, activation.TypeRelu},
+		{"3x3_s2_none", 3, 3, 2, 2, Padding{}, false, activation.TypeNone},
+		{"1x7_chunked_silu", 1, 7, 1, 1, Same(1, 7), true, activation.TypeSilu},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			const cin, cout = 5, 6
+			if c.chunked {
+				defer func(v, g int) { im2colBudget, im2colBudgetGo = v, g }(im2colBudget, im2colBudgetGo)
+				im2colBudgetGo = 2 * 9 * c.kh * c.kw * cin * 4 // two output rows of a 9-wide image
+				im2colBudget = im2colBudgetGo
+			}
+			x, k, bias := randTensor(r, 2, 9, 9, cin), randTensor(r, c.kh, c.kw, cin, cout), randTensor(r, cout)
+			run := func(f func(x, k, bias *Node) *Node) []*tensors.Tensor {
+				return MustExecOnceN(b, func(x, k, bias *Node) []*Node {
+					y := f(x, k, bias)
+					loss := ReduceAllSum(Mul(y, Sin(IotaFull(y.Graph(), y.Shape()))))
+					return append([]*Node{y}, Gradient(loss, x, k, bias)...)
+				}, x, k, bias)
+			}
+			fused := 0
+			got := run(func(x, k, bias *Node) *Node {
+				y := Conv2DBias(x, k, bias, c.sh, c.sw, c.pad, c.act)
+				for _, nd := range y.Graph().Nodes() {
+					if nd.Type() == NodeTypeFusedDense {
+						fused++
+					}
+				}
+				return y
+			})
+			if fused == 0 || (c.chunked && fused < 2) {
+				t.Errorf("%d fused Dense ops in the graph, want the bias in the product's epilogue (one per chunk)", fused)
+			}
+			unfused := run(func(x, k, bias *Node) *Node {
+				y := Add(Conv2D(x, k, c.sh, c.sw, c.pad), ExpandLeftToRank(bias, 4))
+				if c.act != activation.TypeNone {
+					y = activation.Apply(c.act, y)
+				}
+				return y
+			})
+			ref := MustExecOnce(b, func(x, k, bias *Node) *Node {
+				y := Add(Convolve(x, k).StridePerAxis(c.sh, c.sw).PaddingPerDim(c.pad[:]).Done(), ExpandLeftToRank(bias, 4))
+				if c.act != activation.TypeNone {
+					y = activation.Apply(c.act, y)
+				}
+				return y
+			}, x, k, bias)
+			if d := maxDiff(t, got[0], ref); d > 1e-5 {
+				t.Errorf("output differs from Convolve by %g", d)
+			}
+			for i, name := range []string{"output", "dx", "dkernel", "dbias"} {
+				if d := maxDiff(t, got[i], unfused[i]); d > 1e-5 {
+					t.Errorf("%s differs from the unfused ops by %g", name, d)
+				}
+			}
 		})
 	}
 }

@@ -302,19 +302,18 @@ func (n *net) variable(path, name string) *Node {
 }
 
 // conv applies BasicConv2d `name` (folded BatchNorm, then ReLU): x [B,H,W,Cin].
-func (n *net) conv(x *Node, name string) *Node {
-	return activation.Relu(n.linear(x, name))
-}
+func (n *net) conv(x *Node, name string) *Node { return n.convAct(x, name, activation.TypeRelu) }
 
 // linear is BasicConv2d without the ReLU.
-func (n *net) linear(x *Node, name string) *Node {
+func (n *net) linear(x *Node, name string) *Node { return n.convAct(x, name, activation.TypeNone) }
+
+func (n *net) convAct(x *Node, name string, act activation.Type) *Node {
 	c := n.specs[name]
 	pad := conv.Same(c.kh, c.kw)
 	if c.valid {
 		pad = conv.Padding{}
 	}
-	y := conv.Conv2D(x, n.variable(name, "kernel"), c.stride, c.stride, pad)
-	return Add(y, ExpandLeftToRank(n.variable(name, "bias"), 4))
+	return conv.Conv2DBias(x, n.variable(name, "kernel"), n.variable(name, "bias"), c.stride, c.stride, pad, act)
 }
 
 // heads runs a block's fused 1×1 heads on x and splits their pre-activation
@@ -332,8 +331,7 @@ func (n *net) heads(x *Node, blk string, branches ...string) []*Node {
 }
 
 func (n *net) linear1x1(x *Node, path string) *Node {
-	y := conv.Conv2D(x, n.variable(path, "kernel"), 1, 1, conv.Padding{})
-	return Add(y, ExpandLeftToRank(n.variable(path, "bias"), 4))
+	return conv.Conv2DBias(x, n.variable(path, "kernel"), n.variable(path, "bias"), 1, 1, conv.Padding{}, activation.TypeNone)
 }
 
 // avgPool is the FID blocks' 3×3 stride-1 average pool with
