@@ -103,8 +103,18 @@ if [[ $GOMLX_BACKEND == xla:* ]]; then
   DEC_DUMP=("XLA_FLAGS=${XLA_FLAGS:-} --xla_dump_to=$R/hlo_decoder --xla_dump_hlo_as_text")
 fi
 run decoder "${DEC_DUMP[@]}" -- --component dualtoken-decode --preset "$PRESET" --batch 16 --dtype bfloat16 --iters 5
+# cuBLASLt for every GEMM (XLA uses it on Hopper only for FP8 unless asked):
+# its epilogues can take a bias and the tanh GELU, which the plain cuBLAS
+# path leaves to separate fusions; with dot merging off as well, so that the
+# Q and K projections can each take their bias.
+LT_DUMP=""
+if [[ $GOMLX_BACKEND == xla:* ]]; then
+  LT_DUMP="--xla_dump_to=$R/hlo_cublaslt --xla_dump_hlo_as_text"
+fi
+run cublaslt "XLA_FLAGS=${XLA_FLAGS:-} --xla_gpu_enable_cublaslt=true $LT_DUMP" -- "${T[@]}" --scan-layers
+run cublaslt_no_merger "XLA_FLAGS=${XLA_FLAGS:-} --xla_gpu_enable_cublaslt=true --xla_gpu_dot_merger_threshold_mb=0" -- "${T[@]}" --scan-layers
 nvidia-smi >"$R/nvidia-smi.txt" 2>&1 || true
 # Keep the optimised HLO only (the other dumps are large and say less).
-find "$R/hlo" "$R/hlo_decoder" -type f ! -name '*after_optimizations.txt' -delete 2>/dev/null || true
+find "$R/hlo" "$R/hlo_decoder" "$R/hlo_cublaslt" -type f ! -name '*after_optimizations.txt' -delete 2>/dev/null || true
 tar -czf "$OUT/probe.tgz" -C "$R" --exclude=bin .
 log "wrote $OUT/probe.tgz"
