@@ -23,6 +23,8 @@ package metrics
 //
 // Both are separable: a fused horizontal pass filters x, y, x², y², xy in one
 // sweep, then a vertical pass; work is split over channels and row blocks.
+// SSIMBoth gives both variants from one filtering (Wang's map is the interior
+// of torchmetrics').
 
 import (
 	"fmt"
@@ -223,10 +225,11 @@ func SSIM(ref, dist []float64, h, w, c int, variant SSIMVariant, dataRange float
 	if err := imageCheckPair(len(ref), len(dist), h, w, c); err != nil {
 		return 0, fmt.Errorf("ssim: %w", err)
 	}
-	return ssimCompute(h, w, c, variant, dataRange, func(ch int, x, y []float64) {
-		for i := range x {
-			x[i] = ref[i*c+ch]
-			y[i] = dist[i*c+ch]
+	return ssimCompute(h, w, c, variant, dataRange, func(ch, i int, x, y []float64) {
+		off := i*w*c + ch
+		for j := range x {
+			x[j] = ref[off+j*c]
+			y[j] = dist[off+j*c]
 		}
 	})
 }
@@ -236,12 +239,54 @@ func SSIMUint8(ref, dist []uint8, h, w, c int, variant SSIMVariant) (float64, er
 	if err := imageCheckPair(len(ref), len(dist), h, w, c); err != nil {
 		return 0, fmt.Errorf("ssim: %w", err)
 	}
-	return ssimCompute(h, w, c, variant, 255, func(ch int, x, y []float64) {
-		for i := range x {
-			x[i] = float64(ref[i*c+ch])
-			y[i] = float64(dist[i*c+ch])
+	return ssimCompute(h, w, c, variant, 255, func(ch, i int, x, y []float64) {
+		off := i*w*c + ch
+		for j := range x {
+			x[j] = float64(ref[off+j*c])
+			y[j] = float64(dist[off+j*c])
 		}
 	})
+}
+
+// SSIMBoth returns SSIMWang and SSIMTorchmetrics of one pair in one pass:
+// the Wang map is the interior of the torchmetrics one (the windows that do
+// not reach the reflected border), so the five filtered moments are computed
+// once and each formula summed over its own area. Equal to the two SSIM calls
+// up to rounding (~1e−16). The image must be larger than the window.
+func SSIMBoth(ref, dist []float64, h, w, c int, dataRange float64) (wang, torchmetrics float64, err error) {
+	if err := imageCheckPair(len(ref), len(dist), h, w, c); err != nil {
+		return 0, 0, fmt.Errorf("ssim: %w", err)
+	}
+	return ssimBoth(h, w, c, dataRange, func(ch, i int, x, y []float64) {
+		off := i*w*c + ch
+		for j := range x {
+			x[j] = ref[off+j*c]
+			y[j] = dist[off+j*c]
+		}
+	})
+}
+
+// SSIMBothUint8 is SSIMBoth on uint8 images with data range 255.
+func SSIMBothUint8(ref, dist []uint8, h, w, c int) (wang, torchmetrics float64, err error) {
+	if err := imageCheckPair(len(ref), len(dist), h, w, c); err != nil {
+		return 0, 0, fmt.Errorf("ssim: %w", err)
+	}
+	return ssimBoth(h, w, c, 255, func(ch, i int, x, y []float64) {
+		off := i*w*c + ch
+		for j := range x {
+			x[j] = float64(ref[off+j*c])
+			y[j] = float64(dist[off+j*c])
+		}
+	})
+}
+
+func ssimBoth(h, w, c int, dataRange float64, rowOf func(ch, i int, x, y []float64)) (wang, torchmetrics float64, err error) {
+	r := len(ssimKernel) / 2
+	if h <= 2*r || w <= 2*r {
+		return 0, 0, fmt.Errorf("ssim: image %d×%d is smaller than the %d-pixel window plus one", h, w, 2*r+1)
+	}
+	res, err := ssimRun(h, w, c, dataRange, true, true, rowOf)
+	return res.inner, res.full, err
 }
 
 func imageCheckPair(nref, ndist, h, w, c int) error {
@@ -257,49 +302,71 @@ func imageCheckPair(nref, ndist, h, w, c int) error {
 	return nil
 }
 
-// ssimCompute extracts each channel plane with planeOf, pads it as the
-// variant needs and averages the SSIM map over channels.
-func ssimCompute(h, w, c int, variant SSIMVariant, dataRange float64, planeOf func(ch int, x, y []float64)) (float64, error) {
+// ssimCompute extracts each channel plane row by row with rowOf, pads it as
+// the variant needs and averages the SSIM map over channels.
+func ssimCompute(h, w, c int, variant SSIMVariant, dataRange float64, rowOf func(ch, i int, x, y []float64)) (float64, error) {
 	r := len(ssimKernel) / 2
-	if dataRange <= 0 {
-		return 0, fmt.Errorf("ssim: data range %g must be positive", dataRange)
-	}
-	var ph, pw int // padded plane size; the SSIM map is (ph−2r)×(pw−2r)
 	switch variant {
 	case SSIMWang:
 		if h <= 2*r || w <= 2*r {
 			return 0, fmt.Errorf("ssim: image %d×%d is smaller than the %d-pixel window plus one", h, w, 2*r+1)
 		}
-		ph, pw = h, w
 	case SSIMTorchmetrics:
 		if h <= r || w <= r {
 			return 0, fmt.Errorf("ssim: image %d×%d too small for reflect padding by %d", h, w, r)
 		}
-		ph, pw = h+2*r, w+2*r
 	default:
 		return 0, fmt.Errorf("ssim: unknown variant %d", int(variant))
 	}
+	res, err := ssimRun(h, w, c, dataRange, variant == SSIMTorchmetrics, false, rowOf)
+	return res.full, err
+}
+
+// ssimResult holds channel-mean SSIMs: full over the whole map, inner over
+// the map's interior (the windows that stay inside the unpadded image).
+type ssimResult struct{ full, inner float64 }
+
+// ssimRun filters the planes once and sums the SSIM map. With padded the
+// planes are reflect-padded by the radius and the full map is torchmetrics'
+// (variances clamped at 0), otherwise it is Wang's valid map (no clamp);
+// inner (padded only) also sums Wang's formula over the interior.
+func ssimRun(h, w, c int, dataRange float64, padded, inner bool, rowOf func(ch, i int, x, y []float64)) (ssimResult, error) {
+	r := len(ssimKernel) / 2
+	if dataRange <= 0 {
+		return ssimResult{}, fmt.Errorf("ssim: data range %g must be positive", dataRange)
+	}
+	ph, pw := h, w // padded plane size; the SSIM map is (ph−2r)×(pw−2r)
+	if padded {
+		ph, pw = h+2*r, w+2*r
+	}
 	c1 := (SSIMK1 * dataRange) * (SSIMK1 * dataRange)
 	c2 := (SSIMK2 * dataRange) * (SSIMK2 * dataRange)
-	clamp := variant == SSIMTorchmetrics
 	oh, ow := ph-2*r, pw-2*r
+	a := ssimArea{clamp: padded, inner: inner, i0: r, i1: h - r, j0: r, j1: w - r}
 
-	// Planes, padded when the variant needs it.
+	// Planes, padded when the variant needs it, in pooled buffers (six
+	// 1.2 MB planes per 384² pair: allocating them cost more than padding).
+	pr := 0
+	if padded {
+		pr = r
+	}
 	xs := make([][]float64, c)
 	ys := make([][]float64, c)
 	var prep sync.WaitGroup
 	for ch := range c {
 		prep.Go(func() {
-			x := make([]float64, h*w)
-			y := make([]float64, h*w)
-			planeOf(ch, x, y)
-			if variant == SSIMTorchmetrics {
-				x, y = ssimReflectPad(x, h, w, r), ssimReflectPad(y, h, w, r)
-			}
+			x, y := ssimPlanePool.get(ph*pw), ssimPlanePool.get(ph*pw)
+			ssimFillPlanes(x, y, h, w, pr, func(i int, xr, yr []float64) { rowOf(ch, i, xr, yr) })
 			xs[ch], ys[ch] = x, y
 		})
 	}
 	prep.Wait()
+	defer func() {
+		for ch := range c {
+			ssimPlanePool.put(xs[ch])
+			ssimPlanePool.put(ys[ch])
+		}
+	}()
 
 	// Tasks: (channel, block of output rows). Each block re-filters 2r halo rows.
 	// About two tasks per worker, at least 32 rows so the halo stays cheap.
@@ -311,7 +378,7 @@ func ssimCompute(h, w, c int, variant SSIMVariant, dataRange float64, planeOf fu
 			tasks = append(tasks, task{ch, r0, min(oh, r0+block)})
 		}
 	}
-	sums := make([]float64, len(tasks))
+	sums := make([]ssimResult, len(tasks))
 	next := make(chan int, len(tasks))
 	for i := range tasks {
 		next <- i
@@ -323,47 +390,79 @@ func ssimCompute(h, w, c int, variant SSIMVariant, dataRange float64, planeOf fu
 			var buf ssimBuffers
 			for i := range next {
 				t := tasks[i]
-				sums[i] = ssimBlock(xs[t.ch], ys[t.ch], pw, ow, t.r0, t.r1, c1, c2, clamp, &buf)
+				sums[i] = ssimBlock(xs[t.ch], ys[t.ch], pw, ow, t.r0, t.r1, c1, c2, a, &buf)
 			}
 		})
 	}
 	wg.Wait()
 	// Per-channel means, then the channel mean (skimage); torchmetrics' C×H×W
 	// mean is the same value since every channel has oh×ow entries.
-	chSum := make([]float64, c)
+	chSum := make([]ssimResult, c)
 	for i, t := range tasks {
-		chSum[t.ch] += sums[i]
+		chSum[t.ch].full += sums[i].full
+		chSum[t.ch].inner += sums[i].inner
 	}
-	total := 0.0
+	var res ssimResult
 	for _, s := range chSum {
-		total += s / float64(oh*ow)
+		res.full += s.full / float64(oh*ow)
+		if inner {
+			res.inner += s.inner / float64((a.i1-a.i0)*(a.j1-a.j0))
+		}
 	}
-	return total / float64(c), nil
+	res.full /= float64(c)
+	res.inner /= float64(c)
+	return res, nil
 }
 
-// ssimReflectPad pads an h×w plane by r on every side with numpy 'reflect'
-// (mirror about the edge pixel, which is not repeated).
-func ssimReflectPad(p []float64, h, w, r int) []float64 {
+// ssimArea says which sums ssimBlock takes: the full map (clamped or not) and,
+// with inner, the unclamped sum over map rows [i0,i1) and columns [j0,j1).
+type ssimArea struct {
+	clamp, inner   bool
+	i0, i1, j0, j1 int
+}
+
+// ssimFillPlanes writes two h×w planes, row i from row(i, xRow, yRow), into
+// x and y of (h+2r)×(w+2r), padded by r on every side with numpy 'reflect'
+// (mirror about the edge pixel, which is not repeated; needs h, w > r).
+func ssimFillPlanes(x, y []float64, h, w, r int, row func(i int, xr, yr []float64)) {
 	pw := w + 2*r
-	out := make([]float64, (h+2*r)*pw)
-	reflect := func(i, n int) int {
-		if i < 0 {
-			return -i
-		}
-		if i >= n {
-			return 2*(n-1) - i
-		}
-		return i
-	}
-	for i := -r; i < h+r; i++ {
-		src := p[reflect(i, h)*w:]
-		dst := out[(i+r)*pw:]
-		for j := -r; j < w+r; j++ {
-			dst[j+r] = src[reflect(j, w)]
+	for i := range h {
+		xr, yr := x[(i+r)*pw:(i+r+1)*pw], y[(i+r)*pw:(i+r+1)*pw]
+		row(i, xr[r:r+w], yr[r:r+w])
+		for t := 1; t <= r; t++ {
+			xr[r-t], xr[r+w-1+t] = xr[r+t], xr[r+w-1-t]
+			yr[r-t], yr[r+w-1+t] = yr[r+t], yr[r+w-1-t]
 		}
 	}
+	for t := 1; t <= r; t++ {
+		for _, p := range [][]float64{x, y} {
+			copy(p[(r-t)*pw:(r-t+1)*pw], p[(r+t)*pw:(r+t+1)*pw])
+			copy(p[(r+h-1+t)*pw:(r+h+t)*pw], p[(r+h-1-t)*pw:(r+h-t)*pw])
+		}
+	}
+}
+
+// ssimReflectPad returns the h×w plane p padded by r as ssimFillPlanes pads.
+func ssimReflectPad(p []float64, h, w, r int) []float64 {
+	out := make([]float64, (h+2*r)*(w+2*r))
+	scratch := make([]float64, len(out))
+	ssimFillPlanes(out, scratch, h, w, r, func(i int, xr, _ []float64) { copy(xr, p[i*w:(i+1)*w]) })
 	return out
 }
+
+// planePool recycles float64 planes.
+type planePool struct{ p sync.Pool }
+
+var ssimPlanePool planePool
+
+func (pp *planePool) get(n int) []float64 {
+	if v, ok := pp.p.Get().(*[]float64); ok && cap(*v) >= n {
+		return (*v)[:n]
+	}
+	return make([]float64, n)
+}
+
+func (pp *planePool) put(s []float64) { pp.p.Put(&s) }
 
 // ssimBuffers are per-worker scratch planes for the horizontal pass.
 type ssimBuffers struct {
@@ -393,10 +492,10 @@ func (b *ssimBuffers) grow(n, w int) {
 	}
 }
 
-// ssimBlock returns the sum of the SSIM map over output rows [r0, r1) of a
-// (padded) plane of width pw, whose map is ow wide; output (i, j) is the window
-// centred on plane pixel (i+r, j+r).
-func ssimBlock(x, y []float64, pw, ow, r0, r1 int, c1, c2 float64, clamp bool, b *ssimBuffers) float64 {
+// ssimBlock returns the sums of the SSIM map (see ssimArea) over output rows
+// [r0, r1) of a (padded) plane of width pw, whose map is ow wide; output
+// (i, j) is the window centred on plane pixel (i+r, j+r).
+func ssimBlock(x, y []float64, pw, ow, r0, r1 int, c1, c2 float64, a ssimArea, b *ssimBuffers) ssimResult {
 	k := ssimKernel
 	r := len(k) / 2
 	rows := r1 - r0 + 2*r // input rows r0 .. r1+2r−1
@@ -421,14 +520,18 @@ func ssimBlock(x, y []float64, pw, ow, r0, r1 int, c1, c2 float64, clamp bool, b
 	// Vertical pass, row-wise over contiguous rows (symmetric taps paired), then the SSIM formula.
 	v := b.vert(ow)
 	ux, uy, uxx, uyy, uxy := v[0], v[1], v[2], v[3], v[4]
-	sum := 0.0
+	var sum ssimResult
 	for oi := range r1 - r0 {
 		ssimVPass(ux, b.hx, oi, ow, k)
 		ssimVPass(uy, b.hy, oi, ow, k)
 		ssimVPass(uxx, b.hxx, oi, ow, k)
 		ssimVPass(uyy, b.hyy, oi, ow, k)
 		ssimVPass(uxy, b.hxy, oi, ow, k)
-		sum += ssimRow(ux, uy, uxx, uyy, uxy, c1, c2, clamp)
+		sum.full += ssimRow(ux, uy, uxx, uyy, uxy, c1, c2, a.clamp)
+		if i := r0 + oi; a.inner && i >= a.i0 && i < a.i1 {
+			j0, j1 := a.j0, a.j1
+			sum.inner += ssimRow(ux[j0:j1], uy[j0:j1], uxx[j0:j1], uyy[j0:j1], uxy[j0:j1], c1, c2, false)
+		}
 	}
 	return sum
 }

@@ -69,6 +69,10 @@ func TestParityImageMetrics(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		bw, bt, err := SSIMBothUint8(r, d, h, w, c)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if math.IsInf(want["psnr_db"][i], 1) {
 			identical++
 		}
@@ -80,6 +84,8 @@ func TestParityImageMetrics(t *testing.T) {
 			{"psnr_db (float path)", psnrF, want["psnr_db"][i]},
 			{"ssim_skimage_gaussian", sw, want["ssim_skimage_gaussian"][i]},
 			{"ssim_torchmetrics", st, want["ssim_torchmetrics"][i]},
+			{"ssim_skimage_gaussian (SSIMBoth)", bw, want["ssim_skimage_gaussian"][i]},
+			{"ssim_torchmetrics (SSIMBoth)", bt, want["ssim_torchmetrics"][i]},
 		} {
 			if !metricsRelClose(chk.got, chk.want, 1e-6) {
 				t.Errorf("pair %d %s: got %.12g want %.12g (1e-6 relative)", i, chk.name, chk.got, chk.want)
@@ -261,6 +267,18 @@ func TestSSIMMatchesDirect(t *testing.T) {
 				t.Errorf("%v %v: fast %.15g, direct %.15g", v, sz, got, want)
 			}
 		}
+		bw, bt, err := SSIMBoth(x, y, h, w, c, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, chk := range []struct {
+			v   SSIMVariant
+			got float64
+		}{{SSIMWang, bw}, {SSIMTorchmetrics, bt}} {
+			if want := ssimDirect(x, y, h, w, c, chk.v, 1); math.Abs(chk.got-want) > 1e-12 {
+				t.Errorf("SSIMBoth %v %v: %.15g, direct %.15g", chk.v, sz, chk.got, want)
+			}
+		}
 	}
 }
 
@@ -317,6 +335,7 @@ func TestImageMetricsBadInput(t *testing.T) {
 	a := make([]float64, 12*12*3)
 	small := make([]float64, 10*10)
 	errOf := func(_ float64, err error) error { return err }
+	errOf2 := func(_, _ float64, err error) error { return err }
 	if _, err := PSNR(a, a, 12, 12, 3, PSNROptions{Y: true}); err != nil {
 		t.Errorf("luma on 3 channels: %v", err)
 	}
@@ -330,6 +349,9 @@ func TestImageMetricsBadInput(t *testing.T) {
 		{"ssim too small", errOf(SSIM(small, small, 10, 10, 1, SSIMWang, 255)), "smaller than the 11-pixel window"},
 		{"luma on grey", errOf(MSE(small, small, 10, 10, 1, true)), "luma needs 3 channels, image has 1"},
 		{"ssim range", errOf(SSIM(a, a, 12, 12, 3, SSIMWang, 0)), "data range 0 must be positive"},
+		{"ssim both size", errOf2(SSIMBoth(a, a[:7], 12, 12, 3, 255)), "distorted image has 7 values"},
+		{"ssim both too small", errOf2(SSIMBoth(small, small, 10, 10, 1, 255)), "smaller than the 11-pixel window"},
+		{"ssim both range", errOf2(SSIMBoth(a, a, 12, 12, 3, -1)), "data range -1 must be positive"},
 		{"uint8 size", errOf(PSNRUint8(make([]uint8, 3), make([]uint8, 3), 1, 1, 1)), "reference has 3 values"},
 	}
 	for _, c := range cases {
@@ -339,7 +361,8 @@ func TestImageMetricsBadInput(t *testing.T) {
 	}
 }
 
-// BenchmarkSSIM384 measures SSIM pairs/s (both variants) and PSNR pairs/s on 384×384×3 uint8 pairs.
+// BenchmarkSSIM384 measures SSIM pairs/s on 384×384×3 uint8 pairs: each
+// variant alone, and both from SSIMBoth.
 func BenchmarkSSIM384(b *testing.B) {
 	ref, dist := metricsBenchPair(384, 384)
 	for _, v := range []SSIMVariant{SSIMWang, SSIMTorchmetrics} {
@@ -352,6 +375,15 @@ func BenchmarkSSIM384(b *testing.B) {
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pairs/s")
 		})
 	}
+	// Both variants from one filtering, against the two calls above.
+	b.Run("both", func(b *testing.B) {
+		for b.Loop() {
+			if _, _, err := SSIMBothUint8(ref, dist, 384, 384, 3); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pairs/s")
+	})
 }
 
 // BenchmarkPSNR384 measures PSNR pairs/s on 384×384×3 uint8 pairs.

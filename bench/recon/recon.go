@@ -265,11 +265,10 @@ func (t *Task) finish(m bench.Model, r bench.Reconstructor, items []bench.Item, 
 	bench.ParallelFor(len(gts), func(j int) {
 		gt, rec := gts[j], out[j].Image
 		p := &preds[j]
-		var e1, e2, e3 error
+		var e1, e2 error
 		var psnr, ssimW, ssimT float64
 		psnr, e1 = psnrPyiqa(gt.Pix, rec.Pix, size, size, 3)
-		ssimW, e2 = metrics.SSIMUint8(gt.Pix, rec.Pix, size, size, 3, metrics.SSIMWang)
-		ssimT, e3 = metrics.SSIMUint8(gt.Pix, rec.Pix, size, size, 3, metrics.SSIMTorchmetrics)
+		ssimW, ssimT, e2 = metrics.SSIMBothUint8(gt.Pix, rec.Pix, size, size, 3)
 		p.PSNR, p.SSIMWang, p.SSIMTorchmetrics = bench.JSONFloat(psnr), bench.JSONFloat(ssimW), bench.JSONFloat(ssimT)
 		if out[j].Codes != nil {
 			p.Codes, p.Depth, p.K = bench.PackInt32(out[j].Codes), out[j].Depth, r.CodebookSize()
@@ -280,7 +279,7 @@ func (t *Task) finish(m bench.Model, r bench.Reconstructor, items []bench.Item, 
 				e1 = firstErr(e1, imageio.SavePNG(dst, rec))
 			}
 		}
-		if err := firstErr(e1, e2, e3); err != nil {
+		if err := firstErr(e1, e2); err != nil {
 			mu.Lock()
 			perr = err
 			mu.Unlock()

@@ -232,9 +232,7 @@ func reconPair(refRoot, predRoot, rel string) reconRow {
 	}
 	h, w := ref.H, ref.W
 	if row.PSNR, err = metrics.PSNRUint8(ref.Pix, pred.Pix, h, w, 3); err == nil {
-		if row.SSIMWang, err = metrics.SSIMUint8(ref.Pix, pred.Pix, h, w, 3, metrics.SSIMWang); err == nil {
-			row.SSIMTorchmetrics, err = metrics.SSIMUint8(ref.Pix, pred.Pix, h, w, 3, metrics.SSIMTorchmetrics)
-		}
+		row.SSIMWang, row.SSIMTorchmetrics, err = metrics.SSIMBothUint8(ref.Pix, pred.Pix, h, w, 3)
 	}
 	if err != nil {
 		row.problem = fmt.Sprintf("cannot score: %s: %v", rel, err)
