@@ -316,6 +316,10 @@ func vertical8(dst, src []uint8, rowLen, lo, hi, shift int, k *kernel) {
 // for a mode "F" image: the same normalised coefficients, double accumulation,
 // float32 storage after each pass, no rounding or clipping. clean-fid resizes
 // each channel this way.
+//
+// Both passes are weighted sums of whole rows (weightedRows): the horizontal
+// one runs on the transposed plane, so that each output column is a sum of
+// input columns in tap order, as PIL's is, and vectorises the same way.
 func ResizeFloatPlane(p []float32, h, w, outH, outW int, f Filter) []float32 {
 	if len(p) != h*w {
 		panic(fmt.Sprintf("imageio: float plane has %d values, want %dx%d", len(p), h, w))
@@ -331,45 +335,74 @@ func ResizeFloatPlane(p []float32, h, w, outH, outW int, f Filter) []float32 {
 	if outW != w {
 		first := kv.bounds[0]
 		last := kv.bounds[2*outH-2] + kv.bounds[2*outH-1]
+		if outH == h {
+			first, last = 0, h
+		}
+		n := last - first
 		kh := kernelFor(w, outW, f)
-		tmp := make([]float32, (last-first)*outW)
-		parallelFor(last-first, (last-first)*outW*kh.ksize, func(lo, hi int) {
-			for y := lo; y < hi; y++ {
-				in := p[(first+y)*w : (first+y+1)*w]
-				o := tmp[y*outW : (y+1)*outW]
-				for xx := range o {
-					xmin, n := kh.bounds[2*xx], kh.bounds[2*xx+1]
-					c := kh.kd[xx*kh.ksize : xx*kh.ksize+n]
-					s := 0.0
-					for i, cv := range c {
-						s += float64(float64(in[xmin+i]) * cv)
-					}
-					o[xx] = float32(s)
+		pt := transposeF32(p[first*w:last*w], n, w) // [w][n]
+		tmpT := make([]float32, outW*n)
+		parallelFor(outW, outW*n*kh.ksize, func(lo, hi int) {
+			rows := make([][]float32, kh.ksize)
+			for xx := lo; xx < hi; xx++ {
+				xmin, k := kh.bounds[2*xx], kh.bounds[2*xx+1]
+				for i := range k {
+					rows[i] = pt[(xmin+i)*n : (xmin+i+1)*n]
 				}
+				weightedRows(tmpT[xx*n:(xx+1)*n], rows[:k], kh.kd[xx*kh.ksize:xx*kh.ksize+k])
 			}
 		})
-		src, shift = tmp, first
+		src, shift = transposeF32(tmpT, outW, n), first
 	}
 	if outH == h {
 		return src
 	}
 	out := make([]float32, outH*outW)
 	parallelFor(outH, outH*outW*kv.ksize, func(lo, hi int) {
-		acc := make([]float64, outW)
+		rows := make([][]float32, kv.ksize)
 		for yy := lo; yy < hi; yy++ {
-			ymin, n := kv.bounds[2*yy]-shift, kv.bounds[2*yy+1]
-			clear(acc)
-			for j, cv := range kv.kd[yy*kv.ksize : yy*kv.ksize+n] {
-				row := src[(ymin+j)*outW : (ymin+j+1)*outW]
-				for i, v := range row {
-					acc[i] += float64(float64(v) * cv)
-				}
+			ymin, k := kv.bounds[2*yy]-shift, kv.bounds[2*yy+1]
+			for j := range k {
+				rows[j] = src[(ymin+j)*outW : (ymin+j+1)*outW]
 			}
-			o := out[yy*outW : (yy+1)*outW]
-			for i, v := range acc {
-				o[i] = float32(v)
-			}
+			weightedRows(out[yy*outW:(yy+1)*outW], rows[:k], kv.kd[yy*kv.ksize:yy*kv.ksize+k])
 		}
 	})
+	return out
+}
+
+// maxFloatTaps bounds the taps the SIMD weighted sum keeps in registers
+// (more fall back to the scalar loop: downscales by more than ~7×).
+const maxFloatTaps = 24
+
+// weightedRows sets dst[i] = float32(Σ_j float64(rows[j][i])·c[j]), the sum in
+// float64 from +0 in tap order with each product rounded before it is added
+// (as PIL's double accumulation; Go fuses nothing across the explicit
+// conversion).
+func weightedRows(dst []float32, rows [][]float32, c []float64) {
+	i := weightedRowsSIMD(dst, rows, c)
+	for ; i < len(dst); i++ {
+		s := 0.0
+		for j, cv := range c {
+			s += float64(float64(rows[j][i]) * cv)
+		}
+		dst[i] = float32(s)
+	}
+}
+
+// transposeF32 returns the h×w matrix p transposed (w×h), in 32×32 tiles.
+func transposeF32(p []float32, h, w int) []float32 {
+	out := make([]float32, len(p))
+	const t = 32
+	for i0 := 0; i0 < h; i0 += t {
+		for j0 := 0; j0 < w; j0 += t {
+			for i := i0; i < min(i0+t, h); i++ {
+				row := p[i*w : (i+1)*w]
+				for j := j0; j < min(j0+t, w); j++ {
+					out[j*h+i] = row[j]
+				}
+			}
+		}
+	}
 	return out
 }
