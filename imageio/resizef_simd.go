@@ -31,7 +31,7 @@ func weightedRowsSIMD(dst []float32, rows [][]float32, c []float64) int {
 	for i := 0; i < n; i += 8 {
 		acc := zero
 		for j, r := range rows {
-			acc = acc.Add(archsimd.LoadFloat32x8(r[i:i+8]).ConvertToFloat64().Mul(taps[j]))
+			acc = acc.Add(archsimd.LoadFloat32x8(r[i : i+8]).ConvertToFloat64().Mul(taps[j]))
 		}
 		acc.ConvertToFloat32().Store(dst[i : i+8])
 	}
