@@ -252,7 +252,7 @@ func SSIMUint8(ref, dist []uint8, h, w, c int, variant SSIMVariant) (float64, er
 // the Wang map is the interior of the torchmetrics one (the windows that do
 // not reach the reflected border), so the five filtered moments are computed
 // once and each formula summed over its own area. Equal to the two SSIM calls
-// up to rounding (~1e−16). The image must be larger than the window.
+// up to rounding (~1e−16). Each side must be at least the 11-pixel window.
 func SSIMBoth(ref, dist []float64, h, w, c int, dataRange float64) (wang, torchmetrics float64, err error) {
 	if err := imageCheckPair(len(ref), len(dist), h, w, c); err != nil {
 		return 0, 0, fmt.Errorf("ssim: %w", err)

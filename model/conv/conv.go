@@ -59,15 +59,21 @@ func Conv2D(x, kernel *Node, strideH, strideW int, pad Padding) *Node {
 }
 
 // Conv2DBias is act(Conv2D(x, kernel) + bias) with bias [Cout] (nil for
-// none). On the Go backend the bias and the activation run in the matrix
-// product's epilogue (GoMLX's fused Dense), while each output tile is still
-// in cache, instead of two more passes over the output (Inception pool3 ~3%
-// faster). It is meant for inference: the fused op's gradient is slower
-// there than the separate ops' (a tiny DualToken train step lost 15%), so
-// trained models keep Conv2D and Add.
+// none). On the Go backend the bias, and ReLU or no activation, run in the
+// matrix product's epilogue (GoMLX's fused Dense), while each output tile is
+// still in cache, instead of more passes over the output (Inception pool3
+// ~3% faster); activations whose gradient needs their input (SiLU, GELU)
+// follow as GoMLX's fused activation op. It is meant for inference: the
+// fused op's gradient is slower there than the separate ops' (a tiny
+// DualToken train step lost 15%), so trained models keep Conv2D and Add.
+// On XLA the bias and activation are separate ops after the convolution (or
+// after the matrix-product form's chunks), which XLA fuses itself.
 func Conv2DBias(x, kernel, bias *Node, strideH, strideW int, pad Padding, act activation.Type) *Node {
-	if nativeConv(x) {
-		y := Convolve(x, kernel).StridePerAxis(strideH, strideW).PaddingPerDim(pad[:]).Done()
+	epilogue := x.Graph().Backend().Name() != "xla" && (bias != nil || act != activation.TypeNone)
+	finish := func(y *Node) *Node { // [B,Ho,Wo,Cout]
+		if epilogue {
+			return y
+		}
 		if bias != nil {
 			y = Add(y, ExpandLeftToRank(bias, 4))
 		}
@@ -76,12 +82,15 @@ func Conv2DBias(x, kernel, bias *Node, strideH, strideW int, pad Padding, act ac
 		}
 		return y
 	}
+	if nativeConv(x) {
+		return finish(Convolve(x, kernel).StridePerAxis(strideH, strideW).PaddingPerDim(pad[:]).Done())
+	}
 	d, kd := x.Shape().Dimensions, kernel.Shape().Dimensions
 	b, h, w, cin := d[0], d[1], d[2], d[3]
 	kh, kw, cout := kd[0], kd[1], kd[3]
 	ho, wo := outSize(h, kh, strideH, pad[0]), outSize(w, kw, strideW, pad[1])
 	product := func(cols, k *Node) *Node {
-		if bias == nil && act == activation.TypeNone {
+		if !epilogue {
 			return MatMul(cols, k)
 		}
 		return nn.Dense(cols, k, bias, compute.DenseLayoutInputOutputs, act)
@@ -95,7 +104,7 @@ func Conv2DBias(x, kernel, bias *Node, strideH, strideW int, pad Padding, act ac
 			x = newWindower(x, ho, wo, strideH, strideW).at(0, 0)
 		}
 		y := product(Reshape(x, b*ho*wo, cin), Reshape(kernel, cin, cout))
-		return Reshape(y, b, ho, wo, cout)
+		return finish(Reshape(y, b, ho, wo, cout))
 	}
 	// Output rows (image, y) in chunks whose column matrix stays within a
 	// byte budget: a 3x3 convolution of 128 channels at 384x384 would
@@ -115,7 +124,7 @@ func Conv2DBias(x, kernel, bias *Node, strideH, strideW int, pad Padding, act ac
 	if len(parts) > 1 {
 		y = Concatenate(parts, 0)
 	}
-	return Reshape(y, b, ho, wo, cout)
+	return finish(Reshape(y, b, ho, wo, cout))
 }
 
 // im2colBudget bounds the bytes of one gathered column matrix (variables
