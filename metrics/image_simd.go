@@ -12,7 +12,7 @@ import "simd"
 func ssimHPass(dst, src, k []float64) {
 	r := len(k) / 2
 	n := simd.BroadcastFloat64s(0).Len()
-	j := 0
+	j := hpass11(dst, src, k)
 	if len(dst) >= n {
 		kc := simd.BroadcastFloat64s(k[r])
 		var kt [16]simd.Float64s
@@ -50,7 +50,7 @@ func ssimVPass(dst, h []float64, oi, ow int, k []float64) {
 	for t := range r {
 		kt[t] = simd.BroadcastFloat64s(k[t])
 	}
-	j := 0
+	j := vpass11(dst, h, oi, ow, k)
 	for ; j+n <= len(dst); j += n {
 		acc := kc.Mul(simd.LoadFloat64s(rows[r][j:]))
 		for t := range r {
