@@ -390,18 +390,26 @@ func weightedRows(dst []float32, rows [][]float32, c []float64) {
 	}
 }
 
-// transposeF32 returns the h×w matrix p transposed (w×h), in 32×32 tiles.
+// transposeF32 returns the h×w matrix p transposed (w×h). Eight input rows
+// are read side by side, so that each output row gets eight contiguous
+// values at a time (writing single values down a column was slower than the
+// resize's arithmetic).
 func transposeF32(p []float32, h, w int) []float32 {
 	out := make([]float32, len(p))
-	const t = 32
-	for i0 := 0; i0 < h; i0 += t {
-		for j0 := 0; j0 < w; j0 += t {
-			for i := i0; i < min(i0+t, h); i++ {
-				row := p[i*w : (i+1)*w]
-				for j := j0; j < min(j0+t, w); j++ {
-					out[j*h+i] = row[j]
-				}
-			}
+	i := 0
+	for ; i+8 <= h; i += 8 {
+		r0, r1, r2, r3 := p[i*w:(i+1)*w], p[(i+1)*w:(i+2)*w], p[(i+2)*w:(i+3)*w], p[(i+3)*w:(i+4)*w]
+		r4, r5, r6, r7 := p[(i+4)*w:(i+5)*w], p[(i+5)*w:(i+6)*w], p[(i+6)*w:(i+7)*w], p[(i+7)*w:(i+8)*w]
+		for j := range w {
+			o := (*[8]float32)(out[j*h+i : j*h+i+8])
+			o[0], o[1], o[2], o[3] = r0[j], r1[j], r2[j], r3[j]
+			o[4], o[5], o[6], o[7] = r4[j], r5[j], r6[j], r7[j]
+		}
+	}
+	for ; i < h; i++ {
+		row := p[i*w : (i+1)*w]
+		for j, v := range row {
+			out[j*h+i] = v
 		}
 	}
 	return out

@@ -52,26 +52,27 @@ func ParseMode(s string) (Mode, error) {
 // the fixtures' resized_299 and cleanfid_resized_299.
 func Resize(img *imageio.Image, mode Mode, size int) []float32 {
 	h, w := img.H, img.W
-	planes := make([]float32, 3*h*w)
-	for i := range h * w {
-		for c := range 3 {
-			v := float32(img.Pix[3*i+c])
-			if mode == PytorchFID {
-				v /= 255 // torchvision ToTensor: float32 division
-			}
-			planes[c*h*w+i] = v
-		}
+	n := h * w
+	planes := make([]float32, 3*n)
+	p0, p1, p2 := planes[:n], planes[n:2*n], planes[2*n:]
+	pix := img.Pix[:3*n]
+	for i := range n {
+		q := pix[3*i : 3*i+3]
+		p0[i], p1[i], p2[i] = float32(q[0]), float32(q[1]), float32(q[2])
 	}
 	if mode == PytorchFID {
+		for i, v := range planes {
+			planes[i] = v / 255 // torchvision ToTensor: float32 division
+		}
 		return imageio.TorchBilinear(planes, 3, h, w, size, size)
 	}
-	out := make([]float32, 0, 3*size*size)
+	out := make([]float32, 3*size*size)
 	for c := range 3 {
-		r := imageio.ResizeFloatPlane(planes[c*h*w:(c+1)*h*w], h, w, size, size, imageio.Bicubic)
+		r := imageio.ResizeFloatPlane(planes[c*n:(c+1)*n], h, w, size, size, imageio.Bicubic)
+		o := out[c*size*size : (c+1)*size*size]
 		for i, v := range r {
-			r[i] = min(max(v, 0), 255)
+			o[i] = min(max(v, 0), 255)
 		}
-		out = append(out, r...)
 	}
 	return out
 }
