@@ -504,18 +504,24 @@ func ssimBlock(x, y []float64, pw, ow, r0, r1 int, c1, c2 float64, a ssimArea, b
 	for ri := range rows {
 		xr := x[(r0+ri)*pw : (r0+ri+1)*pw]
 		yr := y[(r0+ri)*pw : (r0+ri+1)*pw]
+		o := ri * ow
+		// All five moments at once where the vector form applies, then
+		// the products and single-moment passes for the rest of the row.
+		d := hpass11x5(b.hx[o:o+ow], b.hy[o:o+ow], b.hxx[o:o+ow], b.hyy[o:o+ow], b.hxy[o:o+ow], xr, yr, k)
+		if d == ow {
+			continue
+		}
 		xx, yy, xy := b.prod[:pw], b.prod[pw:2*pw], b.prod[2*pw:3*pw]
-		for j := range pw {
+		for j := d; j < pw; j++ {
 			xx[j] = xr[j] * xr[j]
 			yy[j] = yr[j] * yr[j]
 			xy[j] = xr[j] * yr[j]
 		}
-		o := ri * ow
-		ssimHPass(b.hx[o:o+ow], xr, k)
-		ssimHPass(b.hy[o:o+ow], yr, k)
-		ssimHPass(b.hxx[o:o+ow], xx, k)
-		ssimHPass(b.hyy[o:o+ow], yy, k)
-		ssimHPass(b.hxy[o:o+ow], xy, k)
+		ssimHPass(b.hx[o+d:o+ow], xr[d:], k)
+		ssimHPass(b.hy[o+d:o+ow], yr[d:], k)
+		ssimHPass(b.hxx[o+d:o+ow], xx[d:], k)
+		ssimHPass(b.hyy[o+d:o+ow], yy[d:], k)
+		ssimHPass(b.hxy[o+d:o+ow], xy[d:], k)
 	}
 	// Vertical pass, row-wise over contiguous rows (symmetric taps paired), then the SSIM formula.
 	v := b.vert(ow)

@@ -70,3 +70,45 @@ func vpass11(dst, h []float64, oi, ow int, k []float64) int {
 	archsimd.ClearAVXUpperBits()
 	return n
 }
+
+// hpass11x5 is the horizontal pass of all five moments (x, y, x², y², xy)
+// of one row pair over the first multiple of 8 outputs, each product formed
+// where it is used; it returns how many outputs it wrote. Each moment gets
+// the arithmetic ssimHPass applies to its precomputed row (the products are
+// rounded before they are added), so the results are identical.
+func hpass11x5(hx, hy, hxx, hyy, hxy, xr, yr []float64, k []float64) int {
+	if !hasSSIMAVX512 || len(k) != 11 {
+		return 0
+	}
+	n := len(hx) &^ 7
+	if n == 0 || len(xr) < n+10 || len(yr) < n+10 || len(hy) < n || len(hxx) < n || len(hyy) < n || len(hxy) < n {
+		return 0
+	}
+	var kt [6]archsimd.Float64x8
+	for t := range kt {
+		kt[t] = archsimd.BroadcastFloat64x8(k[t])
+	}
+	for j := 0; j < n; j += 8 {
+		xs := (*[18]float64)(xr[j : j+18])
+		ys := (*[18]float64)(yr[j : j+18])
+		xc, yc := load8((*[8]float64)(xs[5:13])), load8((*[8]float64)(ys[5:13]))
+		ax, ay := kt[5].Mul(xc), kt[5].Mul(yc)
+		axx, ayy, axy := kt[5].Mul(xc.Mul(xc)), kt[5].Mul(yc.Mul(yc)), kt[5].Mul(xc.Mul(yc))
+		for t := range 5 {
+			xa, xb := load8((*[8]float64)(xs[t:t+8])), load8((*[8]float64)(xs[10-t:18-t]))
+			ya, yb := load8((*[8]float64)(ys[t:t+8])), load8((*[8]float64)(ys[10-t:18-t]))
+			ax = kt[t].MulAdd(xa.Add(xb), ax)
+			ay = kt[t].MulAdd(ya.Add(yb), ay)
+			axx = kt[t].MulAdd(xa.Mul(xa).Add(xb.Mul(xb)), axx)
+			ayy = kt[t].MulAdd(ya.Mul(ya).Add(yb.Mul(yb)), ayy)
+			axy = kt[t].MulAdd(xa.Mul(ya).Add(xb.Mul(yb)), axy)
+		}
+		ax.StoreArray((*[8]float64)(hx[j : j+8]))
+		ay.StoreArray((*[8]float64)(hy[j : j+8]))
+		axx.StoreArray((*[8]float64)(hxx[j : j+8]))
+		ayy.StoreArray((*[8]float64)(hyy[j : j+8]))
+		axy.StoreArray((*[8]float64)(hxy[j : j+8]))
+	}
+	archsimd.ClearAVXUpperBits()
+	return n
+}

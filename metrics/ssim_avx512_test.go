@@ -58,6 +58,31 @@ func TestSSIMPasses11(t *testing.T) {
 			}
 		}
 	}
+	// The five-moment pass equals hpass11 on the rows of products.
+	for _, ow := range []int{8, 21, 384} {
+		xr, yr := make([]float64, ow+10), make([]float64, ow+10)
+		xx, yy, xy := make([]float64, ow+10), make([]float64, ow+10), make([]float64, ow+10)
+		for i := range xr {
+			xr[i], yr[i] = float64(r.IntN(256)), r.Float64()*255
+			xx[i], yy[i], xy[i] = xr[i]*xr[i], yr[i]*yr[i], xr[i]*yr[i]
+		}
+		var got, want [5][]float64
+		for m := range 5 {
+			got[m], want[m] = make([]float64, ow), make([]float64, ow)
+		}
+		n := hpass11x5(got[0], got[1], got[2], got[3], got[4], xr, yr, k)
+		if n != ow&^7 {
+			t.Fatalf("hpass11x5 wrote %d of %d", n, ow)
+		}
+		for m, src := range [][]float64{xr, yr, xx, yy, xy} {
+			hpass11(want[m], src, k)
+			for j := range n {
+				if got[m][j] != want[m][j] {
+					t.Fatalf("hpass11x5 ow %d moment %d [%d] = %v, want %v", ow, m, j, got[m][j], want[m][j])
+				}
+			}
+		}
+	}
 	if hpass11(make([]float64, 8), make([]float64, 16), make([]float64, 9)) != 0 {
 		t.Error("hpass11 took a 9-tap kernel")
 	}
