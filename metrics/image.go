@@ -225,13 +225,7 @@ func SSIM(ref, dist []float64, h, w, c int, variant SSIMVariant, dataRange float
 	if err := imageCheckPair(len(ref), len(dist), h, w, c); err != nil {
 		return 0, fmt.Errorf("ssim: %w", err)
 	}
-	return ssimCompute(h, w, c, variant, dataRange, func(ch, i int, x, y []float64) {
-		off := i*w*c + ch
-		for j := range x {
-			x[j] = ref[off+j*c]
-			y[j] = dist[off+j*c]
-		}
-	})
+	return ssimCompute(h, w, c, variant, dataRange, rowsOf(ref, dist, w, c))
 }
 
 // SSIMUint8 is SSIM on uint8 images with data range 255.
@@ -239,13 +233,7 @@ func SSIMUint8(ref, dist []uint8, h, w, c int, variant SSIMVariant) (float64, er
 	if err := imageCheckPair(len(ref), len(dist), h, w, c); err != nil {
 		return 0, fmt.Errorf("ssim: %w", err)
 	}
-	return ssimCompute(h, w, c, variant, 255, func(ch, i int, x, y []float64) {
-		off := i*w*c + ch
-		for j := range x {
-			x[j] = float64(ref[off+j*c])
-			y[j] = float64(dist[off+j*c])
-		}
-	})
+	return ssimCompute(h, w, c, variant, 255, rowsOf(ref, dist, w, c))
 }
 
 // SSIMBoth returns SSIMWang and SSIMTorchmetrics of one pair in one pass:
@@ -257,13 +245,7 @@ func SSIMBoth(ref, dist []float64, h, w, c int, dataRange float64) (wang, torchm
 	if err := imageCheckPair(len(ref), len(dist), h, w, c); err != nil {
 		return 0, 0, fmt.Errorf("ssim: %w", err)
 	}
-	return ssimBoth(h, w, c, dataRange, func(ch, i int, x, y []float64) {
-		off := i*w*c + ch
-		for j := range x {
-			x[j] = ref[off+j*c]
-			y[j] = dist[off+j*c]
-		}
-	})
+	return ssimBoth(h, w, c, dataRange, rowsOf(ref, dist, w, c))
 }
 
 // SSIMBothUint8 is SSIMBoth on uint8 images with data range 255.
@@ -271,13 +253,7 @@ func SSIMBothUint8(ref, dist []uint8, h, w, c int) (wang, torchmetrics float64, 
 	if err := imageCheckPair(len(ref), len(dist), h, w, c); err != nil {
 		return 0, 0, fmt.Errorf("ssim: %w", err)
 	}
-	return ssimBoth(h, w, c, 255, func(ch, i int, x, y []float64) {
-		off := i*w*c + ch
-		for j := range x {
-			x[j] = float64(ref[off+j*c])
-			y[j] = float64(dist[off+j*c])
-		}
-	})
+	return ssimBoth(h, w, c, 255, rowsOf(ref, dist, w, c))
 }
 
 func ssimBoth(h, w, c int, dataRange float64, rowOf func(ch, i int, x, y []float64)) (wang, torchmetrics float64, err error) {
@@ -287,6 +263,18 @@ func ssimBoth(h, w, c int, dataRange float64, rowOf func(ch, i int, x, y []float
 	}
 	res, err := ssimRun(h, w, c, dataRange, true, true, rowOf)
 	return res.inner, res.full, err
+}
+
+// rowsOf returns the row reader the SSIM code takes: row i of channel ch of
+// the interleaved H×W×C pair, as float64.
+func rowsOf[T uint8 | float64](ref, dist []T, w, c int) func(ch, i int, x, y []float64) {
+	return func(ch, i int, x, y []float64) {
+		off := i*w*c + ch
+		for j := range x {
+			x[j] = float64(ref[off+j*c])
+			y[j] = float64(dist[off+j*c])
+		}
+	}
 }
 
 func imageCheckPair(nref, ndist, h, w, c int) error {
