@@ -340,8 +340,10 @@ func ResizeFloatPlane(p []float32, h, w, outH, outW int, f Filter) []float32 {
 		}
 		n := last - first
 		kh := kernelFor(w, outW, f)
-		pt := transposeF32(p[first*w:last*w], n, w) // [w][n]
-		tmpT := make([]float32, outW*n)
+		pt := transposeF32(scratchF32(n*w), p[first*w:last*w], n, w) // [w][n]
+		defer releaseF32(pt)
+		tmpT := scratchF32(outW * n)
+		defer releaseF32(tmpT)
 		parallelFor(outW, outW*n*kh.ksize, func(lo, hi int) {
 			rows := make([][]float32, kh.ksize)
 			for xx := lo; xx < hi; xx++ {
@@ -352,10 +354,11 @@ func ResizeFloatPlane(p []float32, h, w, outH, outW int, f Filter) []float32 {
 				weightedRows(tmpT[xx*n:(xx+1)*n], rows[:k], kh.kd[xx*kh.ksize:xx*kh.ksize+k])
 			}
 		})
-		src, shift = transposeF32(tmpT, outW, n), first
-	}
-	if outH == h {
-		return src
+		if outH == h {
+			return transposeF32(make([]float32, n*outW), tmpT, outW, n)
+		}
+		src, shift = transposeF32(scratchF32(n*outW), tmpT, outW, n), first
+		defer releaseF32(src)
 	}
 	out := make([]float32, outH*outW)
 	parallelFor(outH, outH*outW*kv.ksize, func(lo, hi int) {
@@ -390,12 +393,12 @@ func weightedRows(dst []float32, rows [][]float32, c []float64) {
 	}
 }
 
-// transposeF32 returns the h×w matrix p transposed (w×h). Eight input rows
-// are read side by side, so that each output row gets eight contiguous
-// values at a time (writing single values down a column was slower than the
-// resize's arithmetic).
-func transposeF32(p []float32, h, w int) []float32 {
-	out := make([]float32, len(p))
+// transposeF32 writes the h×w matrix p transposed (w×h) into out and
+// returns it. Eight input rows are read side by side, so that each output
+// row gets eight contiguous values at a time (writing single values down a
+// column was slower than the resize's arithmetic).
+func transposeF32(out, p []float32, h, w int) []float32 {
+	out = out[:len(p)]
 	i := 0
 	for ; i+8 <= h; i += 8 {
 		r0, r1, r2, r3 := p[i*w:(i+1)*w], p[(i+1)*w:(i+2)*w], p[(i+2)*w:(i+3)*w], p[(i+3)*w:(i+4)*w]
@@ -414,3 +417,16 @@ func transposeF32(p []float32, h, w int) []float32 {
 	}
 	return out
 }
+
+// f32Pool recycles the resize's scratch planes (a 384² → 299² resize used
+// to allocate and clear 1.5 MB per channel).
+var f32Pool sync.Pool
+
+func scratchF32(n int) []float32 {
+	if v, ok := f32Pool.Get().(*[]float32); ok && cap(*v) >= n {
+		return (*v)[:n]
+	}
+	return make([]float32, n)
+}
+
+func releaseF32(s []float32) { f32Pool.Put(&s) }

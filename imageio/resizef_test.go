@@ -83,7 +83,7 @@ func TestTransposeF32(t *testing.T) {
 		for i := range p {
 			p[i] = float32(i)
 		}
-		q := transposeF32(p, h, w)
+		q := transposeF32(make([]float32, len(p)), p, h, w)
 		for i := range h {
 			for j := range w {
 				if q[j*h+i] != p[i*w+j] {
