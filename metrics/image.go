@@ -306,7 +306,11 @@ func ssimCompute(h, w, c int, variant SSIMVariant, dataRange float64, rowOf func
 	default:
 		return 0, fmt.Errorf("ssim: unknown variant %d", int(variant))
 	}
-	res, err := ssimRun(h, w, c, dataRange, variant == SSIMTorchmetrics, false, rowOf)
+	if variant == SSIMWang {
+		res, err := ssimRun(h, w, c, dataRange, false, true, rowOf)
+		return res.inner, err
+	}
+	res, err := ssimRun(h, w, c, dataRange, true, false, rowOf)
 	return res.full, err
 }
 
@@ -314,37 +318,31 @@ func ssimCompute(h, w, c int, variant SSIMVariant, dataRange float64, rowOf func
 // the map's interior (the windows that stay inside the unpadded image).
 type ssimResult struct{ full, inner float64 }
 
-// ssimRun filters the planes once and sums the SSIM map. With padded the
-// planes are reflect-padded by the radius and the full map is torchmetrics'
-// (variances clamped at 0), otherwise it is Wang's valid map (no clamp);
-// inner (padded only) also sums Wang's formula over the interior.
-func ssimRun(h, w, c int, dataRange float64, padded, inner bool, rowOf func(ch, i int, x, y []float64)) (ssimResult, error) {
+// ssimRun filters the reflect-padded planes once and sums the SSIM map:
+// with full torchmetrics' whole map (variances clamped at 0), with inner
+// Wang's formula over its interior, the windows inside the image (Wang's
+// valid map: padding the planes keeps every row a multiple of the vector
+// width long, which made Wang's SSIM alone faster than on unpadded planes).
+func ssimRun(h, w, c int, dataRange float64, full, inner bool, rowOf func(ch, i int, x, y []float64)) (ssimResult, error) {
 	r := len(ssimKernel) / 2
 	if dataRange <= 0 {
 		return ssimResult{}, fmt.Errorf("ssim: data range %g must be positive", dataRange)
 	}
-	ph, pw := h, w // padded plane size; the SSIM map is (ph−2r)×(pw−2r)
-	if padded {
-		ph, pw = h+2*r, w+2*r
-	}
+	ph, pw := h+2*r, w+2*r // padded plane size; the SSIM map is (ph−2r)×(pw−2r) = h×w
 	c1 := (SSIMK1 * dataRange) * (SSIMK1 * dataRange)
 	c2 := (SSIMK2 * dataRange) * (SSIMK2 * dataRange)
 	oh, ow := ph-2*r, pw-2*r
-	a := ssimArea{clamp: padded, inner: inner, i0: r, i1: h - r, j0: r, j1: w - r}
+	a := ssimArea{full: full, inner: inner, i0: r, i1: h - r, j0: r, j1: w - r}
 
-	// Planes, padded when the variant needs it, in pooled buffers (six
-	// 1.2 MB planes per 384² pair: allocating them cost more than padding).
-	pr := 0
-	if padded {
-		pr = r
-	}
+	// Planes in pooled buffers (six 1.2 MB planes per 384² pair: allocating
+	// them cost more than padding).
 	xs := make([][]float64, c)
 	ys := make([][]float64, c)
 	var prep sync.WaitGroup
 	for ch := range c {
 		prep.Go(func() {
 			x, y := ssimPlanePool.get(ph*pw), ssimPlanePool.get(ph*pw)
-			ssimFillPlanes(x, y, h, w, pr, func(i int, xr, yr []float64) { rowOf(ch, i, xr, yr) })
+			ssimFillPlanes(x, y, h, w, r, func(i int, xr, yr []float64) { rowOf(ch, i, xr, yr) })
 			xs[ch], ys[ch] = x, y
 		})
 	}
@@ -364,8 +362,12 @@ func ssimRun(h, w, c int, dataRange float64, padded, inner bool, rowOf func(ch, 
 	type task struct{ ch, r0, r1 int }
 	var tasks []task
 	for ch := range c {
-		for r0 := 0; r0 < oh; r0 += block {
-			tasks = append(tasks, task{ch, r0, min(oh, r0+block)})
+		lo, hi := 0, oh
+		if !full { // only Wang's rows
+			lo, hi = a.i0, a.i1
+		}
+		for r0 := lo; r0 < hi; r0 += block {
+			tasks = append(tasks, task{ch, r0, min(hi, r0+block)})
 		}
 	}
 	sums := make([]ssimResult, len(tasks))
@@ -404,10 +406,11 @@ func ssimRun(h, w, c int, dataRange float64, padded, inner bool, rowOf func(ch, 
 	return res, nil
 }
 
-// ssimArea says which sums ssimBlock takes: the full map (clamped or not) and,
-// with inner, the unclamped sum over map rows [i0,i1) and columns [j0,j1).
+// ssimArea says which sums ssimBlock takes: with full the whole map's
+// (variances clamped), with inner the unclamped sum over map rows [i0,i1)
+// and columns [j0,j1).
 type ssimArea struct {
-	clamp, inner   bool
+	full, inner    bool
 	i0, i1, j0, j1 int
 }
 
@@ -523,7 +526,9 @@ func ssimBlock(x, y []float64, pw, ow, r0, r1 int, c1, c2 float64, a ssimArea, b
 		ssimVPass(uxx, b.hxx, oi, ow, k)
 		ssimVPass(uyy, b.hyy, oi, ow, k)
 		ssimVPass(uxy, b.hxy, oi, ow, k)
-		sum.full += ssimRow(ux, uy, uxx, uyy, uxy, c1, c2, a.clamp)
+		if a.full {
+			sum.full += ssimRow(ux, uy, uxx, uyy, uxy, c1, c2, true)
+		}
 		if i := r0 + oi; a.inner && i >= a.i0 && i < a.i1 {
 			j0, j1 := a.j0, a.j1
 			sum.inner += ssimRow(ux[j0:j1], uy[j0:j1], uxx[j0:j1], uyy[j0:j1], uxy[j0:j1], c1, c2, false)
