@@ -16,11 +16,11 @@ import (
 // last page of the highest mapped heap arena, the over-read touches reserved,
 // unmapped address space and the process dies with SIGSEGV (seen as rare CI
 // crashes in simdV2V1MulFloat32). Until the library masks the load itself, we
-// map heap address space well above what the process will use: allocating a
-// large block once and dropping it leaves its arenas mapped (Go never unmaps
-// heap memory; freed pages are only madvised away), so later buffers sit
-// below mapped memory and the over-read is harmless. The block is never
-// touched, so it costs address space, not RAM.
+// map heap address space well above what the process will use: allocating
+// large blocks once and dropping them leaves their arenas mapped (Go never
+// unmaps heap memory; freed pages are only madvised away), so later buffers
+// sit below mapped memory and the over-read is harmless. The blocks are
+// never touched, so they cost address space, not RAM.
 var heapGuardOnce sync.Once
 
 // heapGuardBytes is the ballast size: half the machine's memory, at most
@@ -56,8 +56,12 @@ var heapGuardSize = heapGuardBytes
 // from the OS and cost address space only.
 func GuardHeapTail() {
 	heapGuardOnce.Do(func() {
-		const block = 64 << 20
-		held := make([][]byte, 0, heapGuardSize()/block)
+		size := heapGuardSize()
+		if size <= 0 {
+			return
+		}
+		block := min(64<<20, size) // a machine under 128 MiB still gets one
+		held := make([][]byte, 0, size/block)
 		for range cap(held) {
 			held = append(held, make([]byte, block))
 		}

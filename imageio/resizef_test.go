@@ -75,7 +75,7 @@ func TestResizeFloatPlaneMatchesDirect(t *testing.T) {
 	}
 }
 
-// TestTransposeF32 checks the tiled transpose on sizes around the tile.
+// TestTransposeF32 checks the transpose on sizes around its eight-row step.
 func TestTransposeF32(t *testing.T) {
 	for _, sz := range [][2]int{{1, 1}, {3, 70}, {33, 32}, {64, 65}} {
 		h, w := sz[0], sz[1]

@@ -290,8 +290,8 @@ func imageCheckPair(nref, ndist, h, w, c int) error {
 	return nil
 }
 
-// ssimCompute extracts each channel plane row by row with rowOf, pads it as
-// the variant needs and averages the SSIM map over channels.
+// ssimCompute checks the size for the variant and returns its channel mean
+// (see ssimRun).
 func ssimCompute(h, w, c int, variant SSIMVariant, dataRange float64, rowOf func(ch, i int, x, y []float64)) (float64, error) {
 	r := len(ssimKernel) / 2
 	switch variant {
