@@ -526,10 +526,18 @@ func ssimBlock(x, y []float64, pw, ow, r0, r1 int, c1, c2 float64, a ssimArea, b
 		ssimVPass(uxx, b.hxx, oi, ow, k)
 		ssimVPass(uyy, b.hyy, oi, ow, k)
 		ssimVPass(uxy, b.hxy, oi, ow, k)
+		i := r0 + oi
+		if a.full && a.inner && i >= a.i0 && i < a.i1 {
+			if f, in, ok := ssimRowBoth(ux, uy, uxx, uyy, uxy, c1, c2, a.j0, a.j1); ok {
+				sum.full += f
+				sum.inner += in
+				continue
+			}
+		}
 		if a.full {
 			sum.full += ssimRow(ux, uy, uxx, uyy, uxy, c1, c2, true)
 		}
-		if i := r0 + oi; a.inner && i >= a.i0 && i < a.i1 {
+		if a.inner && i >= a.i0 && i < a.i1 {
 			j0, j1 := a.j0, a.j1
 			sum.inner += ssimRow(ux[j0:j1], uy[j0:j1], uxx[j0:j1], uyy[j0:j1], uxy[j0:j1], c1, c2, false)
 		}

@@ -112,3 +112,51 @@ func hpass11x5(hx, hy, hxx, hyy, hxy, xr, yr []float64, k []float64) int {
 	archsimd.ClearAVXUpperBits()
 	return n
 }
+
+// ssimRowBoth returns, for one output row, torchmetrics' sum (variances
+// clamped) over all columns and Wang's (unclamped) over [j0, j1), sharing
+// the moments' arithmetic; Wang's own division is made only for lanes where
+// a variance is negative, the only place the two formulas differ. ok is
+// false where the row is too short for the vector loop.
+func ssimRowBoth(ux, uy, uxx, uyy, uxy []float64, c1, c2 float64, j0, j1 int) (full, inner float64, ok bool) {
+	if !hasSSIMAVX512 {
+		return 0, 0, false
+	}
+	n := len(ux)
+	a, b := (j0+7)&^7, j1&^7 // whole chunks inside [j0, j1)
+	if b <= a || j1 > n || len(uy) < n || len(uxx) < n || len(uyy) < n || len(uxy) < n {
+		return 0, 0, false
+	}
+	vc1, vc2 := archsimd.BroadcastFloat64x8(c1), archsimd.BroadcastFloat64x8(c2)
+	two := archsimd.BroadcastFloat64x8(2)
+	zero := two.Sub(two) // made once: see weightedRowsSIMD in imageio
+	accF, accI := zero, zero
+	for j := a; j < b; j += 8 {
+		mx, my := load8((*[8]float64)(ux[j:j+8])), load8((*[8]float64)(uy[j:j+8]))
+		mxx, myy, mxy := mx.Mul(mx), my.Mul(my), mx.Mul(my)
+		vx := load8((*[8]float64)(uxx[j : j+8])).Sub(mxx)
+		vy := load8((*[8]float64)(uyy[j : j+8])).Sub(myy)
+		vxy := load8((*[8]float64)(uxy[j : j+8])).Sub(mxy)
+		num := two.MulAdd(mxy, vc1).Mul(two.MulAdd(vxy, vc2))
+		b1 := mxx.Add(myy).Add(vc1)
+		q := num.Div(b1.Mul(vx.Max(zero).Add(vy.Max(zero)).Add(vc2)))
+		accF = accF.Add(q)
+		if vx.Less(zero).Or(vy.Less(zero)).ToBits() != 0 {
+			q = num.Div(b1.Mul(vx.Add(vy).Add(vc2)))
+		}
+		accI = accI.Add(q)
+	}
+	var lf, li [8]float64
+	accF.StoreArray(&lf)
+	accI.StoreArray(&li)
+	archsimd.ClearAVXUpperBits()
+	for t := range 8 {
+		full += lf[t]
+		inner += li[t]
+	}
+	full += ssimRowScalar(ux[:a], uy[:a], uxx[:a], uyy[:a], uxy[:a], c1, c2, true)
+	full += ssimRowScalar(ux[b:n], uy[b:n], uxx[b:n], uyy[b:n], uxy[b:n], c1, c2, true)
+	inner += ssimRowScalar(ux[j0:a], uy[j0:a], uxx[j0:a], uyy[j0:a], uxy[j0:a], c1, c2, false)
+	inner += ssimRowScalar(ux[b:j1], uy[b:j1], uxx[b:j1], uyy[b:j1], uxy[b:j1], c1, c2, false)
+	return full, inner, true
+}

@@ -87,3 +87,36 @@ func TestSSIMPasses11(t *testing.T) {
 		t.Error("hpass11 took a 9-tap kernel")
 	}
 }
+
+// TestSSIMRowBoth: the fused row sums equal the two single-formula sums
+// (up to the order of the additions), also on lanes with negative
+// variances, where the two formulas differ.
+func TestSSIMRowBoth(t *testing.T) {
+	if !hasSSIMAVX512 {
+		t.Skip("no AVX-512")
+	}
+	r := rand.New(rand.NewPCG(8, 1))
+	c1, c2 := 6.5025, 58.5225
+	for _, ow := range []int{24, 37, 384} {
+		ux, uy, uxx, uyy, uxy := make([]float64, ow), make([]float64, ow), make([]float64, ow), make([]float64, ow), make([]float64, ow)
+		for j := range ux {
+			ux[j], uy[j] = r.Float64()*255, r.Float64()*255
+			uxx[j] = ux[j]*ux[j] + r.Float64()*400 - 50 // some negative variances
+			uyy[j] = uy[j]*uy[j] + r.Float64()*400 - 50
+			uxy[j] = ux[j]*uy[j] + r.Float64()*100 - 50
+		}
+		j0, j1 := 5, ow-5
+		full, inner, ok := ssimRowBoth(ux, uy, uxx, uyy, uxy, c1, c2, j0, j1)
+		if !ok {
+			t.Fatalf("ow %d: not taken", ow)
+		}
+		wantF := ssimRowScalar(ux, uy, uxx, uyy, uxy, c1, c2, true)
+		wantI := ssimRowScalar(ux[j0:j1], uy[j0:j1], uxx[j0:j1], uyy[j0:j1], uxy[j0:j1], c1, c2, false)
+		if math.Abs(full-wantF) > 1e-12*math.Abs(wantF) || math.Abs(inner-wantI) > 1e-12*math.Abs(wantI) || wantF == wantI {
+			t.Errorf("ow %d: full %v inner %v, want %v %v", ow, full, inner, wantF, wantI)
+		}
+	}
+	if _, _, ok := ssimRowBoth(make([]float64, 12), make([]float64, 12), make([]float64, 12), make([]float64, 12), make([]float64, 12), c1, c2, 5, 7); ok {
+		t.Error("took a row with no whole chunk inside [j0, j1)")
+	}
+}
