@@ -12,7 +12,7 @@ import "simd"
 func ssimHPass(dst, src, k []float64) {
 	r := len(k) / 2
 	n := simd.BroadcastFloat64s(0).Len()
-	j := hpass11(dst, src, k)
+	j := 0
 	if len(dst) >= n {
 		kc := simd.BroadcastFloat64s(k[r])
 		var kt [16]simd.Float64s

@@ -14,33 +14,6 @@ var hasSSIMAVX512 = archsimd.X86.AVX512()
 
 func load8(p *[8]float64) archsimd.Float64x8 { return archsimd.LoadFloat64x8Array(p) }
 
-// hpass11 is ssimHPass for an 11-tap kernel over the first multiple of 8
-// outputs; it returns how many it wrote.
-func hpass11(dst, src []float64, k []float64) int {
-	if !hasSSIMAVX512 || len(k) != 11 {
-		return 0
-	}
-	n := len(dst) &^ 7
-	if n == 0 || len(src) < n+10 {
-		return 0
-	}
-	k0, k1, k2, k3, k4 := archsimd.BroadcastFloat64x8(k[0]), archsimd.BroadcastFloat64x8(k[1]),
-		archsimd.BroadcastFloat64x8(k[2]), archsimd.BroadcastFloat64x8(k[3]), archsimd.BroadcastFloat64x8(k[4])
-	k5 := archsimd.BroadcastFloat64x8(k[5])
-	for j := 0; j < n; j += 8 {
-		s := (*[18]float64)(src[j : j+18])
-		acc := k5.Mul(load8((*[8]float64)(s[5:13])))
-		acc = k0.MulAdd(load8((*[8]float64)(s[0:8])).Add(load8((*[8]float64)(s[10:18]))), acc)
-		acc = k1.MulAdd(load8((*[8]float64)(s[1:9])).Add(load8((*[8]float64)(s[9:17]))), acc)
-		acc = k2.MulAdd(load8((*[8]float64)(s[2:10])).Add(load8((*[8]float64)(s[8:16]))), acc)
-		acc = k3.MulAdd(load8((*[8]float64)(s[3:11])).Add(load8((*[8]float64)(s[7:15]))), acc)
-		acc = k4.MulAdd(load8((*[8]float64)(s[4:12])).Add(load8((*[8]float64)(s[6:14]))), acc)
-		acc.StoreArray((*[8]float64)(dst[j : j+8]))
-	}
-	archsimd.ClearAVXUpperBits()
-	return n
-}
-
 // vpass11 is ssimVPass for an 11-tap kernel over the first multiple of 8
 // columns; it returns how many it wrote.
 func vpass11(dst, h []float64, oi, ow int, k []float64) int {

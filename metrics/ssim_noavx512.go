@@ -2,8 +2,6 @@
 
 package metrics
 
-func hpass11(dst, src []float64, k []float64) int { return 0 }
-
 func vpass11(dst, h []float64, oi, ow int, k []float64) int { return 0 }
 
 func hpass11x5(hx, hy, hxx, hyy, hxy, xr, yr []float64, k []float64) int { return 0 }

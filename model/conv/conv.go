@@ -69,7 +69,7 @@ func Conv2D(x, kernel *Node, strideH, strideW int, pad Padding) *Node {
 // On XLA the bias and activation are separate ops after the convolution (or
 // after the matrix-product form's chunks), which XLA fuses itself.
 func Conv2DBias(x, kernel, bias *Node, strideH, strideW int, pad Padding, act activation.Type) *Node {
-	epilogue := x.Graph().Backend().Name() != "xla" && (bias != nil || act != activation.TypeNone)
+	epilogue := !native(x) && (bias != nil || act != activation.TypeNone)
 	finish := func(y *Node) *Node { // [B,Ho,Wo,Cout]
 		if epilogue {
 			return y
@@ -112,7 +112,7 @@ func Conv2DBias(x, kernel, bias *Node, strideH, strideW int, pad Padding, act ac
 	k := Reshape(kernel, kh*kw*cin, cout)
 	rowBytes := wo * kh * kw * cin * x.DType().Size()
 	budget := im2colBudget
-	if x.Graph().Backend().Name() != "xla" {
+	if !native(x) {
 		budget = im2colBudgetGo
 	}
 	step := max(1, budget/max(1, rowBytes))
