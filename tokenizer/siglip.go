@@ -49,30 +49,51 @@ func NewSiglip(sp *SentencePiece, maxLen int) *Siglip {
 	return s
 }
 
-// NotSiglipError is NewSiglipChecked's refusal of a SentencePiece model
-// that is not SigLIP's (errors.As tells it from a file that cannot be read).
+// NotSiglipError refuses a SentencePiece model that is neither SigLIP's
+// (with "</s>") nor SigLIP2's Gemma tokenizer (with "<eos>" and "<pad>"):
+// either text rule set would append and pad with pieces the model does not
+// have, encoding texts wrongly rather than failing. errors.As tells it from
+// a file that cannot be read.
 type NotSiglipError struct {
 	Path string // the tokenizer file, as the caller named it
 }
 
 func (e *NotSiglipError) Error() string {
-	return fmt.Sprintf("tokenizer %s has no %q piece, so it is not SigLIP's: SigLIP2's Gemma tokenizer (its own casing, <bos>/<eos> and padding rules) is not implemented, and texts cannot be encoded", e.Path, siglipEOS)
+	return fmt.Sprintf("tokenizer %s has neither SigLIP's %q piece nor SigLIP2's (Gemma's) %q and %q: it is not a SigLIP text tokenizer, and texts cannot be encoded", e.Path, siglipEOS, gemmaEOS, gemmaPAD)
 }
 
-// NewSiglipChecked is NewSiglip for a model read from path (named in the
-// error) that first refuses, with a *NotSiglipError, a model without
-// SigLIP's "</s>" piece: SiglipTokenizer's rules append and pad with it, so
-// with any other model (SigLIP2's Gemma tokenizer has <eos>) they would
-// encode texts wrongly rather than fail.
-func NewSiglipChecked(sp *SentencePiece, path string, maxLen int) (*Siglip, error) {
-	if sp.IDToPiece(sp.PieceToID(siglipEOS)) != siglipEOS {
-		return nil, &NotSiglipError{Path: path}
+// TextTokenizer turns texts into a SigLIP-family text tower's input ids.
+type TextTokenizer interface {
+	Encode(text string) ([]int, error)
+	// MaxLength is the padded length (0: no truncation or padding).
+	MaxLength() int
+	// Rules names the rules: "siglip" (SiglipTokenizer) or "siglip2".
+	Rules() string
+	// Model is the SentencePiece model underneath.
+	Model() *SentencePiece
+}
+
+var (
+	_ TextTokenizer = (*Siglip)(nil)
+	_ TextTokenizer = (*Siglip2)(nil)
+)
+
+// NewSiglipText wraps the SentencePiece model read from path (named in the
+// error) with the text rules its pieces call for: SigLIP's "</s>" gives
+// SiglipTokenizer's (Siglip), Gemma's "<eos>" and "<pad>" SigLIP2's
+// (Siglip2); any other model is refused with a *NotSiglipError.
+func NewSiglipText(sp *SentencePiece, path string, maxLen int) (TextTokenizer, error) {
+	if sp.IDToPiece(sp.PieceToID(siglipEOS)) == siglipEOS {
+		return NewSiglip(sp, maxLen), nil
 	}
-	return NewSiglip(sp, maxLen), nil
+	return NewSiglip2(sp, path, maxLen)
 }
 
 // MaxLength is the padded length (0: no truncation or padding).
 func (s *Siglip) MaxLength() int { return max(s.maxLen, 0) }
+
+// Rules names the text rules: "siglip".
+func (s *Siglip) Rules() string { return "siglip" }
 
 // EOSID is the id of "</s>", also used for padding.
 func (s *Siglip) EOSID() int { return s.eosID }

@@ -1,7 +1,8 @@
 // Package tokenizer holds the text tokenizers the harness needs, exact
 // against their references: SentencePiece models (unigram, as SigLIP's
 // spiece.model, and BPE with byte fallback, as LLaMA-2's and Gemma's
-// tokenizer.model), SiglipTokenizer's canonicalisation/padding on top, and
+// tokenizer.model), the text rules of SigLIP's towers on top
+// (SiglipTokenizer's; open_clip's SigLIP2 rules over Gemma's model), and
 // HF byte-level BPE tokenizer.json files (Qwen2), plus the chat templates
 // that wrap prompts for Qwen2.5 and LLaVA-1.5.
 package tokenizer

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -47,7 +46,7 @@ func init() {
 // output). Texts go through the tower's text model.
 type DualToken struct {
 	Model *dualtoken.Model
-	tok   *tokenizer.Siglip
+	tok   tokenizer.TextTokenizer
 	text  *siglip.Encoder
 	size  int
 	crop  bool
@@ -55,7 +54,7 @@ type DualToken struct {
 	info  bench.ModelInfo
 	mu    sync.Mutex
 	// noText says why EmbedTexts cannot run (tok is nil): no text tower,
-	// no tokenizer file, or a tokenizer that is not SigLIP's.
+	// no tokenizer file, or a tokenizer that is neither SigLIP's nor SigLIP2's.
 	noText error
 }
 
@@ -68,10 +67,11 @@ func NewDualTokenFrom(m *dualtoken.Model, batch int, info bench.ModelInfo) *Dual
 }
 
 // NewDualToken loads spec.Path (a tokenizer directory, see dualtoken.Load).
-// Options: tokenizer (spec.Tokenizer, else spiece.model beside the weights;
-// needed only to embed texts: a default spiece.model that is not SigLIP's,
-// such as SigLIP2's Gemma tokenizer, leaves the model without texts, and
-// EmbedTexts says why, while an explicit spec.Tokenizer is refused here),
+// Options: tokenizer (spec.Tokenizer, else spiece.model or tokenizer.model
+// beside the weights or, failing that, in the tower's folder (TowerDir),
+// SigLIP's or SigLIP2's, whose pieces choose the text rules; needed only to embed texts: a default file that is neither leaves
+// the model without texts, and EmbedTexts says why, while an explicit
+// spec.Tokenizer is refused here),
 // max_length (as the siglip kind),
 // preprocess=crop|resize (default crop, the authors' evaluation: shorter
 // side to the input size, bicubic, then centre crop; resize squashes the
@@ -124,9 +124,14 @@ func NewDualToken(spec bench.ModelSpec, b compute.Backend) (*DualToken, error) {
 	}
 	tokPath := spec.Tokenizer
 	if tokPath == "" {
-		tokPath = filepath.Join(spec.Path, "spiece.model")
-		if _, err := os.Stat(tokPath); err != nil {
-			d.noText = fmt.Errorf("model %s: dualtoken has no spiece.model (name one: tokenizer: in run.yaml, --tokenizer): it cannot embed texts", spec.Path)
+		// Beside the weights, else in the tower's own folder (the authors'
+		// layout: an HF SigLIP/SigLIP2 checkpoint named by pretrained_model).
+		tokPath = siglipTokenizerPath(spec.Path)
+		if t := m.Config.TowerDir; !isFile(tokPath) && t != "" && isFile(siglipTokenizerPath(t)) {
+			tokPath = siglipTokenizerPath(t)
+		}
+		if !isFile(tokPath) {
+			d.noText = fmt.Errorf("model %s: dualtoken has no spiece.model or tokenizer.model beside its weights or its tower's config (name one: tokenizer: in run.yaml, --tokenizer): it cannot embed texts", spec.Path)
 			return d, nil
 		}
 	}
@@ -153,7 +158,8 @@ func NewDualToken(spec bench.ModelSpec, b compute.Backend) (*DualToken, error) {
 }
 
 // TextError says why the model cannot embed texts (no text tower, no
-// tokenizer file, a tokenizer that is not SigLIP's); nil when it can.
+// tokenizer file, a tokenizer that is neither SigLIP's nor SigLIP2's); nil
+// when it can.
 func (d *DualToken) TextError() error { return d.noText }
 
 func (d *DualToken) Info() bench.ModelInfo { return d.info }
@@ -299,7 +305,8 @@ func (d *DualToken) EmbedImages(_ context.Context, imgs []*imageio.Image) ([][]f
 	return out, err
 }
 
-// EmbedTexts embeds texts with the tower's text model (SiglipTokenizer).
+// EmbedTexts embeds texts with the tower's text model (SigLIP's or
+// SigLIP2's text rules, by the tokenizer).
 func (d *DualToken) EmbedTexts(_ context.Context, texts []string) ([][]float32, error) {
 	if d.tok == nil {
 		return nil, d.noText

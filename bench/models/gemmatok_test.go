@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,39 +14,91 @@ import (
 	"github.com/dualtoken/evalharness/tokenizer/tokenizertest"
 )
 
-// A SentencePiece model without SigLIP's "</s>" (SigLIP2's Gemma tokenizer
-// has <eos>) is refused by both model kinds with a text tower: SigLIP's
-// rules would append and pad with the unknown piece instead.
-func TestGemmaStyleTokenizerRefused(t *testing.T) {
-	gemma := filepath.Join(t.TempDir(), "tokenizer.model")
-	tokenizertest.WriteGemmaLike(t, gemma)
+// A SentencePiece model that is neither SigLIP's ("</s>") nor SigLIP2's
+// Gemma tokenizer ("<eos>" and "<pad>") is refused by both model kinds with
+// a text tower: either rule set would append and pad with pieces it lacks.
+func TestForeignTokenizerRefused(t *testing.T) {
+	foreign := filepath.Join(t.TempDir(), "tokenizer.model")
+	tokenizertest.WriteForeign(t, foreign)
 	b, err := backend.New("go")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct{ kind, asset string }{{"siglip", "tiny-siglip"}, {"dualtoken", "tiny-dualtoken"}} {
-		spec := bench.ModelSpec{Name: c.asset, Kind: c.kind, Path: extractAsset(t, c.asset), Tokenizer: gemma}
+		spec := bench.ModelSpec{Name: c.asset, Kind: c.kind, Path: extractAsset(t, c.asset), Tokenizer: foreign}
 		_, err := bench.NewModel(spec, b)
-		if err == nil || !strings.Contains(err.Error(), `has no "</s>" piece`) || !strings.Contains(err.Error(), gemma) {
-			t.Errorf("%s with a Gemma-style tokenizer: %v", c.kind, err)
+		if err == nil || !strings.Contains(err.Error(), `has neither SigLIP's "</s>" piece`) || !strings.Contains(err.Error(), foreign) {
+			t.Errorf("%s with a foreign tokenizer: %v", c.kind, err)
 		}
 	}
 }
 
-// A DualToken folder whose own spiece.model is Gemma's still builds: its
+// A Gemma-shaped tokenizer gets SigLIP2's text rules in both kinds, named
+// (tokenizer:) or found beside the weights as tokenizer.model when there
+// is no spiece.model: texts end in <eos> and are padded with <pad>.
+func TestSiglip2TokenizerEmbedsTexts(t *testing.T) {
+	b, err := backend.New("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ kind, asset string }{{"siglip", "tiny-siglip"}, {"dualtoken", "tiny-dualtoken"}} {
+		named := filepath.Join(t.TempDir(), "gemma.model")
+		tokenizertest.WriteGemmaLike(t, named)
+		beside := extractAsset(t, c.asset)
+		if err := os.Remove(filepath.Join(beside, "spiece.model")); err != nil {
+			t.Fatal(err)
+		}
+		tokenizertest.WriteGemmaLike(t, filepath.Join(beside, "tokenizer.model"))
+		for _, spec := range []bench.ModelSpec{
+			{Name: c.asset, Kind: c.kind, Path: extractAsset(t, c.asset), Tokenizer: named},
+			{Name: c.asset, Kind: c.kind, Path: beside},
+		} {
+			m, err := bench.NewModel(spec, b)
+			if err != nil {
+				t.Fatalf("%s with a Gemma-shaped tokenizer (%q): %v", c.kind, spec.Tokenizer, err)
+			}
+			var tok tokenizer.TextTokenizer
+			switch m := m.(type) {
+			case *Siglip:
+				tok = m.tok
+			case *DualToken:
+				tok = m.tok
+			}
+			if tok == nil || tok.Rules() != "siglip2" {
+				t.Fatalf("%s (%q): text rules %v, want siglip2", c.kind, spec.Tokenizer, tok)
+			}
+			ids, err := tok.Encode("A red!")
+			if n := tok.MaxLength(); err != nil || len(ids) != n || n < 4 || ids[0] != 3 || ids[1] != 4 || ids[2] != 1 || ids[n-1] != 0 {
+				t.Errorf("%s: Encode(\"A red!\") = %v, %v; want ▁a ▁red <eos> then <pad> to max_length", c.kind, ids, err)
+			}
+			embs, err := m.(bench.Embedder).EmbedTexts(context.Background(), []string{"a red square", "A red square."})
+			if err != nil || len(embs) != 2 {
+				t.Fatalf("%s: EmbedTexts: %d embeddings, %v", c.kind, len(embs), err)
+			}
+			for i := range embs[0] { // the same ids after cleaning
+				if embs[0][i] != embs[1][i] {
+					t.Errorf("%s: texts equal after SigLIP2's cleaning embed differently", c.kind)
+					break
+				}
+			}
+		}
+	}
+}
+
+// A DualToken folder whose own spiece.model is foreign still builds: its
 // image paths (reconstruction, semantic embeddings) run, while texts are
 // refused with the tokenizer's reason in one line, naming the file.
-func TestDualTokenGemmaSpieceImagesOnly(t *testing.T) {
+func TestDualTokenForeignSpieceImagesOnly(t *testing.T) {
 	dir := extractAsset(t, "tiny-dualtoken")
 	spiece := filepath.Join(dir, "spiece.model")
-	tokenizertest.WriteGemmaLike(t, spiece)
+	tokenizertest.WriteForeign(t, spiece)
 	b, err := backend.New("go")
 	if err != nil {
 		t.Fatal(err)
 	}
 	m, err := bench.NewModel(bench.ModelSpec{Name: "d", Kind: "dualtoken", Path: dir}, b)
 	if err != nil {
-		t.Fatalf("dualtoken with a Gemma spiece.model did not build: %v", err)
+		t.Fatalf("dualtoken with a foreign spiece.model did not build: %v", err)
 	}
 	d := m.(*DualToken)
 	imgs := worldImages(2, d.InputSize())
@@ -58,8 +111,8 @@ func TestDualTokenGemmaSpieceImagesOnly(t *testing.T) {
 		t.Fatalf("EmbedImages: %d embeddings, %v", len(embs), err)
 	}
 	_, err = d.EmbedTexts(context.Background(), []string{"a red square"})
-	if err == nil || !strings.Contains(err.Error(), `has no "</s>" piece`) || !strings.Contains(err.Error(), spiece) || strings.Contains(err.Error(), "\n") {
-		t.Errorf("EmbedTexts: %v, want one line naming %s and the missing \"</s>\"", err, spiece)
+	if err == nil || !strings.Contains(err.Error(), `has neither SigLIP's "</s>" piece`) || !strings.Contains(err.Error(), spiece) || strings.Contains(err.Error(), "\n") {
+		t.Errorf("EmbedTexts: %v, want one line naming %s and the missing pieces", err, spiece)
 	}
 	var refused *tokenizer.NotSiglipError
 	if !errors.As(d.TextError(), &refused) || refused.Path != spiece {

@@ -6,6 +6,7 @@ package models
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 
@@ -23,7 +24,7 @@ import (
 // the checkpoint, so only "a positive integer" is checked before loading.
 var maxLengthOption = bench.OptionDoc{
 	Key:  "max_length",
-	Help: "tokens per text (truncated, padded with </s>); at most the text tower's max_position_embeddings, its default (SigLIP So/14-384 evaluations use 64)",
+	Help: "tokens per text (truncated; SigLIP pads with </s>, SigLIP2 appends <eos> and pads with <pad>); at most the text tower's max_position_embeddings, its default (SigLIP So/14-384 evaluations use 64)",
 	Int:  true, Min: 1,
 }
 
@@ -45,14 +46,16 @@ func init() {
 // Siglip is a SigLIP checkpoint as an Embedder.
 type Siglip struct {
 	enc  *siglip.Encoder
-	tok  *tokenizer.Siglip
+	tok  tokenizer.TextTokenizer
 	size int
 	crop bool
 	info bench.ModelInfo
 }
 
-// NewSiglip loads spec.Path (HF SigLIP directory). The tokenizer is
-// spec.Tokenizer or spiece.model beside the weights; options (spec.Extra):
+// NewSiglip loads spec.Path (HF SigLIP or fixed-resolution SigLIP2
+// directory). The tokenizer is spec.Tokenizer or the SentencePiece model
+// beside the weights (siglipTokenizerPath), its pieces choosing SigLIP's or
+// SigLIP2's text rules (tokenizer.NewSiglipText); options (spec.Extra):
 // max_length (default the text tower's max_position_embeddings; SigLIP
 // So/14-384 evaluations use 64), preprocess=resize|crop (default resize: the
 // HF SigLIP processor, a bicubic squash to the input size, no crop; crop:
@@ -82,7 +85,7 @@ func NewSiglip(spec bench.ModelSpec, b compute.Backend) (*Siglip, error) {
 	}
 	tokPath := spec.Tokenizer
 	if tokPath == "" {
-		tokPath = filepath.Join(spec.Path, "spiece.model")
+		tokPath = siglipTokenizerPath(spec.Path)
 	}
 	maxLen, err := textMaxLength(spec, m.Config.Text.MaxPositions)
 	if err != nil {
@@ -170,20 +173,38 @@ func textMaxLength(spec bench.ModelSpec, maxPositions int) (int, error) {
 	return n, nil
 }
 
-// loadSiglipTokenizer loads SigLIP's SentencePiece tokenizer for a text
-// tower of vocab embeddings, padding to maxLen. Only SigLIP (v1)'s rules
-// are implemented ("</s>" appended and padded, punctuation canonicalised):
-// SigLIP2's Gemma tokenizer has no "</s>" piece and is refused (the error
-// wraps a *tokenizer.NotSiglipError) rather than tokenized by the wrong
-// rules.
-func loadSiglipTokenizer(spec bench.ModelSpec, tokPath string, maxLen, vocab int) (*tokenizer.Siglip, error) {
+// siglipTokenizerPath is the SentencePiece model in a checkpoint directory:
+// SigLIP's spiece.model, else SigLIP2's tokenizer.model (the Gemma
+// tokenizer transformers saves beside tokenizer.json); spiece.model, for
+// the error, when there is neither.
+func siglipTokenizerPath(dir string) string {
+	for _, name := range []string{"spiece.model", "tokenizer.model"} {
+		if p := filepath.Join(dir, name); isFile(p) {
+			return p
+		}
+	}
+	return filepath.Join(dir, "spiece.model")
+}
+
+func isFile(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
+
+// loadSiglipTokenizer loads a SigLIP-family text tower's SentencePiece
+// tokenizer, padding to maxLen, with the text rules its pieces call for:
+// SiglipTokenizer's for SigLIP's "</s>", open_clip's SigLIP2 rules for
+// Gemma's "<eos>" and "<pad>" (tokenizer.NewSiglipText). Any other model is
+// refused (the error wraps a *tokenizer.NotSiglipError) rather than
+// tokenized by rules that do not fit it.
+func loadSiglipTokenizer(spec bench.ModelSpec, tokPath string, maxLen, vocab int) (tokenizer.TextTokenizer, error) {
 	sp, err := tokenizer.LoadSentencePiece(tokPath)
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %w", spec.Path, err) // the loader says "tokenizer: PATH: ..."
 	}
-	// Refused before the size check: Gemma's 256k pieces would otherwise
-	// be reported as a mere size mismatch.
-	tok, err := tokenizer.NewSiglipChecked(sp, tokPath, maxLen)
+	// Refused before the size check, which would report a foreign model
+	// as a mere size mismatch.
+	tok, err := tokenizer.NewSiglipText(sp, tokPath, maxLen)
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %w", spec.Path, err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/dualtoken/evalharness/backend"
 	"github.com/dualtoken/evalharness/bench"
+	"github.com/dualtoken/evalharness/tokenizer/tokenizertest"
 )
 
 // A DualToken checkpoint in the authors' layout reads its tower's config
@@ -65,5 +66,26 @@ func TestDualTokenExternalTowerConfigInIdentity(t *testing.T) {
 	writeTower(map[string]any{"note": "edited"})
 	if again := info(); again.TowerConfigSHA256 == first.TowerConfigSHA256 {
 		t.Error("editing the tower's config.json left the identity unchanged")
+	}
+
+	// Without a tokenizer beside the weights, the tower's folder's
+	// (SigLIP2's tokenizer.model there) gives the texts and their rules.
+	if err := os.Remove(filepath.Join(dir, "spiece.model")); err != nil {
+		t.Fatal(err)
+	}
+	m, err := bench.NewModel(bench.ModelSpec{Name: "dt", Kind: "dualtoken", Path: dir}, be)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.(*DualToken).TextError() == nil {
+		t.Fatal("no tokenizer anywhere, yet the model embeds texts")
+	}
+	tokenizertest.WriteGemmaLike(t, filepath.Join(tower, "tokenizer.model"))
+	m, err = bench.NewModel(bench.ModelSpec{Name: "dt", Kind: "dualtoken", Path: dir}, be)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := m.(*DualToken); d.TextError() != nil || d.tok == nil || d.tok.Rules() != "siglip2" || m.Info().TokenizerSHA256 == "" {
+		t.Errorf("tokenizer.model in the tower's folder: TextError %v, tokenizer %v, identity %+v", d.TextError(), d.tok, m.Info())
 	}
 }

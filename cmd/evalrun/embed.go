@@ -21,7 +21,7 @@ func init() {
 
 type embedCmd struct {
 	Model     string   `required:"" help:"HF SigLIP model directory (config.json + model.safetensors; model_type siglip or siglip_vision_model)." placeholder:"DIR"`
-	Tokenizer string   `help:"SentencePiece model for --text (SiglipTokenizer rules). Default: spiece.model or tokenizer.model in --model." placeholder:"PATH"`
+	Tokenizer string   `help:"SentencePiece model for --text: SigLIP's spiece.model (SiglipTokenizer's rules) or SigLIP2's Gemma tokenizer.model (open_clip's SigLIP2 rules), told apart by their pieces. Default: spiece.model or tokenizer.model in --model." placeholder:"PATH"`
 	Image     []string `sep:"none" help:"Image file (JPEG, PNG, WebP); repeatable. Resized to the model's image_size as SiglipImageProcessor does." placeholder:"FILE"`
 	Text      []string `sep:"none" help:"Text to embed; repeatable. Tokenised and padded to max_position_embeddings." placeholder:"STR"`
 	Batch     int      `default:"16" help:"Largest batch run at once."`
@@ -201,9 +201,10 @@ func (c *embedCmd) Run(g *Globals) error {
 }
 
 // siglipTokenizer opens --tokenizer (or the model directory's SentencePiece
-// file) as SiglipTokenizer padding to maxLen; a model that is not SigLIP's
-// is refused (tokenizer.NewSiglipChecked).
-func (c *embedCmd) siglipTokenizer(maxLen int) (*tokenizer.Siglip, error) {
+// file) with the text rules its pieces call for, padding to maxLen; a model
+// that is neither SigLIP's nor SigLIP2's is refused
+// (tokenizer.NewSiglipText).
+func (c *embedCmd) siglipTokenizer(maxLen int) (tokenizer.TextTokenizer, error) {
 	path := c.Tokenizer
 	if path == "" {
 		for _, name := range []string{"spiece.model", "tokenizer.model"} {
@@ -223,9 +224,7 @@ func (c *embedCmd) siglipTokenizer(maxLen int) (*tokenizer.Siglip, error) {
 	}
 	sp, ok := t.(*tokenizer.SentencePiece)
 	if !ok {
-		return nil, fmt.Errorf("tokenizer %s is not a SentencePiece model: SigLIP text needs SiglipTokenizer's spiece.model", path)
+		return nil, fmt.Errorf("tokenizer %s is not a SentencePiece model: SigLIP text needs spiece.model (SigLIP) or tokenizer.model (SigLIP2)", path)
 	}
-	// Refuses a model without SigLIP's "</s>" (SigLIP2's Gemma tokenizer)
-	// rather than encode texts by the wrong rules.
-	return tokenizer.NewSiglipChecked(sp, path, maxLen)
+	return tokenizer.NewSiglipText(sp, path, maxLen)
 }

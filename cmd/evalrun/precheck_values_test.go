@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -90,14 +91,15 @@ func TestRunPrecheckOptionValues(t *testing.T) {
 	}
 }
 
-// A DualToken folder whose spiece.model is Gemma's (SigLIP2) runs its image
-// tasks (recon); a text task fails with the tokenizer's reason in one line;
-// naming that tokenizer explicitly fails when the model is built.
-func TestRunDualTokenGemmaTokenizer(t *testing.T) {
+// A DualToken folder whose spiece.model is neither SigLIP's nor SigLIP2's
+// runs its image tasks (recon); a text task fails with the tokenizer's
+// reason in one line; naming that tokenizer explicitly fails when the model
+// is built. With SigLIP2's Gemma tokenizer.model instead, zero-shot runs.
+func TestRunDualTokenForeignTokenizer(t *testing.T) {
 	dir := t.TempDir()
 	model := extractModel(t, "tiny-dualtoken", filepath.Join(dir, "models"))
 	spiece := filepath.Join(model, "spiece.model")
-	tokenizertest.WriteGemmaLike(t, spiece)
+	tokenizertest.WriteForeign(t, spiece)
 	out := filepath.Join(dir, "out")
 
 	recon, _ := bench.Demo("recon")
@@ -107,7 +109,7 @@ func TestRunDualTokenGemmaTokenizer(t *testing.T) {
 	}
 	code, stdout, stderr := runCaptured(t, "run", "--quiet", "--task", "recon", "--data", ropts.Data, "--opt", "jpeg=none", "--model-kind", "dualtoken", "--model", model, "--out", out)
 	if code != 0 || !strings.Contains(stdout, "recon / ") {
-		t.Fatalf("recon on a DualToken with Gemma's spiece.model: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+		t.Fatalf("recon on a DualToken with a foreign spiece.model: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 
 	zs, _ := bench.Demo("imagenet-zeroshot")
@@ -116,33 +118,57 @@ func TestRunDualTokenGemmaTokenizer(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, _, stderr = runCaptured(t, "run", "--quiet", "--task", "imagenet-zeroshot", "--data", zopts.Data, "--model-kind", "dualtoken", "--model", model, "--out", out)
-	wantOneLine(t, "zero-shot", code, stderr, "tokenizer "+spiece, `has no "</s>" piece`, "texts cannot be encoded")
+	wantOneLine(t, "zero-shot", code, stderr, "tokenizer "+spiece, `has neither SigLIP's "</s>" piece`, "texts cannot be encoded")
 
 	code, _, stderr = runCaptured(t, "run", "--quiet", "--task", "recon", "--data", ropts.Data, "--opt", "jpeg=none", "--model-kind", "dualtoken", "--model", model, "--tokenizer", spiece, "--out", out)
-	wantOneLine(t, "explicit --tokenizer", code, stderr, "tokenizer "+spiece, `has no "</s>" piece`)
+	wantOneLine(t, "explicit --tokenizer", code, stderr, "tokenizer "+spiece, `has neither SigLIP's "</s>" piece`)
+
+	os.Remove(spiece)
+	tokenizertest.WriteGemmaLike(t, filepath.Join(model, "tokenizer.model"))
+	code, stdout, stderr = runCaptured(t, "run", "--quiet", "--task", "imagenet-zeroshot", "--data", zopts.Data, "--model-kind", "dualtoken", "--model", model, "--out", filepath.Join(dir, "out2"))
+	if code != 0 || !strings.Contains(stdout, "imagenet-zeroshot") {
+		t.Errorf("zero-shot with a Gemma-shaped tokenizer.model: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
 }
 
-// embed refuses --text with a tokenizer that is not SigLIP's, in the same
-// one line, and still embeds images.
-func TestEmbedRefusesGemmaTokenizer(t *testing.T) {
+// embed refuses --text with a tokenizer that is neither SigLIP's nor
+// SigLIP2's, in the same one line, and still embeds images; a Gemma-shaped
+// one encodes texts by SigLIP2's rules (<eos>, then <pad>).
+func TestEmbedForeignAndGemmaTokenizers(t *testing.T) {
 	dir := t.TempDir()
 	model := extractModel(t, "tiny-siglip", dir)
+	foreign := filepath.Join(dir, "foreign.model")
+	tokenizertest.WriteForeign(t, foreign)
+	code, _, stderr := runCaptured(t, "embed", "--model", model, "--tokenizer", foreign, "--text", "a red square")
+	wantOneLine(t, "--tokenizer foreign --text", code, stderr, "embed: tokenizer "+foreign, `has neither SigLIP's "</s>" piece`, "texts cannot be encoded")
+
 	gemma := filepath.Join(dir, "gemma.model")
 	tokenizertest.WriteGemmaLike(t, gemma)
-	code, _, stderr := runCaptured(t, "embed", "--model", model, "--tokenizer", gemma, "--text", "a red square")
-	wantOneLine(t, "--tokenizer gemma --text", code, stderr, "embed: tokenizer "+gemma, `has no "</s>" piece`, "texts cannot be encoded")
-	// The model's own spiece.model replaced by Gemma's: the same.
+	code, stdout, stderr := runCaptured(t, "embed", "--model", model, "--tokenizer", gemma, "--text", "A red!", "--json")
+	var doc struct {
+		Texts []struct {
+			IDs []int `json:"input_ids"`
+		} `json:"texts"`
+	}
+	if code != 0 || json.Unmarshal([]byte(stdout), &doc) != nil || len(doc.Texts) != 1 {
+		t.Fatalf("--tokenizer gemma --text: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if ids := doc.Texts[0].IDs; len(ids) < 4 || ids[0] != 3 || ids[1] != 4 || ids[2] != 1 || ids[len(ids)-1] != 0 {
+		t.Errorf("--tokenizer gemma: input_ids %v, want ▁a ▁red <eos> then <pad>", ids)
+	}
+
+	// The model's own spiece.model replaced by a foreign one: refused.
 	spiece := filepath.Join(model, "spiece.model")
-	tokenizertest.WriteGemmaLike(t, spiece)
+	tokenizertest.WriteForeign(t, spiece)
 	code, _, stderr = runCaptured(t, "embed", "--model", model, "--text", "a red square")
-	wantOneLine(t, "Gemma spiece.model --text", code, stderr, "tokenizer "+spiece, `has no "</s>" piece`)
+	wantOneLine(t, "foreign spiece.model --text", code, stderr, "tokenizer "+spiece, `has neither SigLIP's "</s>" piece`)
 
 	img := filepath.Join(dir, "img.png")
 	if err := imageio.SavePNG(img, world.Generate(2027, 1).Image(32)); err != nil {
 		t.Fatal(err)
 	}
-	code, stdout, stderr := runCaptured(t, "embed", "--model", model, "--image", img, "--json")
+	code, stdout, stderr = runCaptured(t, "embed", "--model", model, "--image", img, "--json")
 	if code != 0 || !strings.Contains(stdout, `"embedding"`) {
-		t.Errorf("--image with a Gemma spiece.model: exit %d, stderr %q", code, stderr)
+		t.Errorf("--image with a foreign spiece.model: exit %d, stderr %q", code, stderr)
 	}
 }

@@ -617,9 +617,9 @@ func cannotRun(task bench.Task, kind string) string {
 func modelPathWant(kind string) string {
 	switch kind {
 	case "siglip":
-		return "an HF SigLIP folder (config.json, model.safetensors, spiece.model)"
+		return "an HF SigLIP or SigLIP2 folder (config.json, model.safetensors, spiece.model or tokenizer.model)"
 	case "dualtoken":
-		return "a DualToken tokenizer folder (config.json, model.safetensors, spiece.model)"
+		return "a DualToken tokenizer folder (config.json, model.safetensors, spiece.model or tokenizer.model)"
 	case "llava":
 		return "a LLaVA folder (config.json naming the vision tower, projector and language model) or that config.json"
 	}

@@ -78,7 +78,7 @@ func TestRunRefusesBadFlagsNamingThem(t *testing.T) {
 	}{
 		{[]string{"--model", model, "--out", out, "--limit=-1"}, []string{"--limit -1: want a number of items (0 = all)"}},
 		{[]string{"--model", model, "--out", out, "--batch", "0"}, []string{"--batch 0: want a positive batch size"}},
-		{[]string{"--model", file, "--out", out}, []string{"--model " + file + ": a file, but a siglip model is an HF SigLIP folder"}},
+		{[]string{"--model", file, "--out", out}, []string{"--model " + file + ": a file, but a siglip model is an HF SigLIP or SigLIP2 folder"}},
 		{[]string{"--model", model, "--out", filepath.Join(file, "x")}, []string{"--out " + filepath.Join(file, "x") + ": mkdir " + file + ": not a directory"}},
 	} {
 		code, _, stderr := runCaptured(t, append(base, c.args...)...)

@@ -9,12 +9,12 @@ import (
 )
 
 func init() {
-	register("tokenize", "Print token ids of texts with a SentencePiece .model or an HF tokenizer.json (raw, or SiglipTokenizer-padded).", &tokenizeCmd{})
+	register("tokenize", "Print token ids of texts with a SentencePiece .model or an HF tokenizer.json (raw, or padded as a SigLIP/SigLIP2 text tower takes them).", &tokenizeCmd{})
 }
 
 type tokenizeCmd struct {
 	Tokenizer string   `required:"" help:"SentencePiece .model file, HF tokenizer.json, or a directory holding tokenizer.json / tokenizer.model / spiece.model." placeholder:"PATH"`
-	MaxLength *int     `name:"max-length" help:"SentencePiece models only: print SiglipTokenizer ids instead of raw ones (lower-cased, punctuation removed, </s> appended, truncated and padded with </s> to N)." placeholder:"N"`
+	MaxLength *int     `name:"max-length" help:"SentencePiece models only: print the ids a SigLIP or SigLIP2 text tower takes instead of raw ones (lower-cased, punctuation removed, truncated; SigLIP's spiece.model: </s> appended and padded with </s> to N; SigLIP2's Gemma tokenizer.model: <eos> appended, padded with <pad>)." placeholder:"N"`
 	Text      []string `arg:"" help:"Texts to tokenize; one JSON array of ids per text is printed, one line each, in order."`
 }
 
@@ -22,8 +22,11 @@ func (c *tokenizeCmd) Help() string {
 	return `Prints one JSON array of token ids per input text, one line each, in order.
 By default the ids are raw: no bos/eos or padding added (special tokens written in
 the text, e.g. <|im_start|>, become their single ids with a tokenizer.json).
-With a SentencePiece model, --max-length N gives transformers' SiglipTokenizer ids
-(padding="max_length", truncation=True, max_length=N), as SigLIP's text tower takes them.
+With a SentencePiece model, --max-length N gives the ids a text tower takes, by the
+model's pieces: SigLIP's spiece.model (with </s>) gets transformers' SiglipTokenizer
+(padding="max_length", truncation=True, max_length=N); SigLIP2's Gemma tokenizer.model
+(with <eos> and <pad>) gets open_clip's SigLIP2 rules (HTML entities unescaped,
+"_" to space, punctuation removed, lower-cased, <eos> appended, <pad> to N).
 Put -- before the texts when one starts with a dash.
 
 Examples (the first two on the demo's tiny SigLIP: run 'evalrun demo' first; the
@@ -43,7 +46,7 @@ func (c *tokenizeCmd) Run(g *Globals) error {
 	}
 	path := c.Tokenizer
 	if st, err := os.Stat(path); err == nil && st.IsDir() && maxLen > 0 {
-		// SiglipTokenizer needs the SentencePiece model even beside a tokenizer.json.
+		// The SigLIP/SigLIP2 rules need the SentencePiece model even beside a tokenizer.json.
 		if p := tokenizer.SentencePieceIn(path); p != "" {
 			path = p
 		}
@@ -56,9 +59,9 @@ func (c *tokenizeCmd) Run(g *Globals) error {
 	if maxLen > 0 {
 		sp, ok := tok.(*tokenizer.SentencePiece)
 		if !ok {
-			return usageErr("tokenize: --max-length (SiglipTokenizer padding) needs a SentencePiece .model; %s is an HF tokenizer.json", c.Tokenizer)
+			return usageErr("tokenize: --max-length (SigLIP/SigLIP2 padding) needs a SentencePiece .model; %s is an HF tokenizer.json", c.Tokenizer)
 		}
-		st, err := tokenizer.NewSiglipChecked(sp, path, maxLen)
+		st, err := tokenizer.NewSiglipText(sp, path, maxLen)
 		if err != nil {
 			return usageErr("tokenize: --max-length: %v", err)
 		}

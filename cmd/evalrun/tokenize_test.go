@@ -85,3 +85,38 @@ func TestTokenizeCLI(t *testing.T) {
 		}
 	})
 }
+
+// tokenize --max-length on a Gemma-shaped SentencePiece model prints
+// SigLIP2's ids, as in tokenizer/testdata/siglip2 (made by
+// scripts/fixtures/siglip2_text.py with Python and sentencepiece).
+func TestTokenizeCLISiglip2(t *testing.T) {
+	dir := filepath.Join("..", "..", "tokenizer", "testdata", "siglip2")
+	data, err := os.ReadFile(filepath.Join(dir, "golden.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g struct {
+		Cases []struct {
+			Text string           `json:"text"`
+			IDs  map[string][]int `json:"ids"`
+		} `json:"cases"`
+	}
+	if err := json.Unmarshal(data, &g); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"tokenize", "--tokenizer", filepath.Join(dir, "tokenizer.model"), "--max-length", "8", "--"}
+	for _, c := range g.Cases {
+		args = append(args, c.Text)
+	}
+	code, out := runStdout(t, args...)
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if code != 0 || len(lines) != len(g.Cases) {
+		t.Fatalf("exit %d, %d lines for %d texts:\n%s", code, len(lines), len(g.Cases), out)
+	}
+	for i, c := range g.Cases {
+		want, _ := json.Marshal(c.IDs["8"])
+		if lines[i] != string(want) {
+			t.Errorf("%q: got %s want %s", c.Text, lines[i], want)
+		}
+	}
+}

@@ -8,12 +8,27 @@ import (
 )
 
 // WriteGemmaLike writes a small SentencePiece model shaped like SigLIP2's
-// Gemma tokenizer in the one way the harness checks: "<eos>" where SigLIP's
-// has "</s>".
+// Gemma tokenizer in the way the harness tells the two apart: "<pad>" (id
+// 0) and "<eos>" (id 1) where SigLIP's has "</s>", so texts get SigLIP2's
+// rules (tokenizer.NewSiglipText).
 func WriteGemmaLike(t testing.TB, path string) {
 	t.Helper()
+	write(t, path, "<pad>", "<eos>")
+}
+
+// WriteForeign writes a small SentencePiece model that is neither SigLIP's
+// nor SigLIP2's tokenizer ("<eos>" but no "</s>" or "<pad>"), which the
+// harness refuses to encode texts with.
+func WriteForeign(t testing.TB, path string) {
+	t.Helper()
+	write(t, path, "<blank>", "<eos>")
+}
+
+// write builds a tiny unigram model whose ids 0 and 1 are the control
+// pieces p0 and p1 and whose pieces spell "a red".
+func write(t testing.TB, path, p0, p1 string) {
 	s := tokenizer.NewUnigramSpec()
-	s.Pieces[1].Piece = "<eos>"
+	s.Pieces[0].Piece, s.Pieces[1].Piece = p0, p1
 	for i, w := range []string{"▁a", "▁red", "▁"} {
 		s.Pieces = append(s.Pieces, tokenizer.PieceSpec{Piece: w, Score: -1 - float32(i)})
 	}
