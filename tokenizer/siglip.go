@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -62,6 +63,18 @@ func (e *NotSiglipError) Error() string {
 	return fmt.Sprintf("tokenizer %s has neither SigLIP's %q piece nor SigLIP2's (Gemma's) %q and %q: it is not a SigLIP text tokenizer, and texts cannot be encoded", e.Path, siglipEOS, gemmaEOS, gemmaPAD)
 }
 
+// SiglipModelIn returns the SentencePiece model of a SigLIP-family text
+// tower in dir: SigLIP's spiece.model, else SigLIP2's tokenizer.model (the
+// Gemma tokenizer transformers saves beside tokenizer.json); "" if neither.
+func SiglipModelIn(dir string) string {
+	for _, name := range []string{"spiece.model", "tokenizer.model"} {
+		if p := filepath.Join(dir, name); fileExists(p) {
+			return p
+		}
+	}
+	return ""
+}
+
 // TextTokenizer turns texts into a SigLIP-family text tower's input ids.
 type TextTokenizer interface {
 	Encode(text string) ([]int, error)
@@ -79,10 +92,22 @@ var (
 )
 
 // NewSiglipText wraps the SentencePiece model read from path (named in the
-// error) with the text rules its pieces call for: SigLIP's "</s>" gives
-// SiglipTokenizer's (Siglip), Gemma's "<eos>" and "<pad>" SigLIP2's
-// (Siglip2); any other model is refused with a *NotSiglipError.
+// error) with the text rules its end-of-sequence piece calls for: SigLIP's
+// "</s>" gives SiglipTokenizer's (Siglip), Gemma's "<eos>" with "<pad>"
+// SigLIP2's (Siglip2); any other model is refused with a *NotSiglipError.
+// The eos control piece decides, not the mere presence of a piece: Gemma's
+// vocabulary has "</s>" too, as an ordinary HTML tag.
 func NewSiglipText(sp *SentencePiece, path string, maxLen int) (TextTokenizer, error) {
+	if eos := sp.EOS(); len(eos) == 1 {
+		switch sp.IDToPiece(eos[0]) {
+		case siglipEOS:
+			return NewSiglip(sp, maxLen), nil
+		case gemmaEOS:
+			return NewSiglip2(sp, path, maxLen)
+		}
+		return nil, &NotSiglipError{Path: path}
+	}
+	// No eos in the trainer spec: go by the pieces, SigLIP's first.
 	if sp.IDToPiece(sp.PieceToID(siglipEOS)) == siglipEOS {
 		return NewSiglip(sp, maxLen), nil
 	}

@@ -94,7 +94,9 @@ func (s *Siglip2) Encode(text string) ([]int, error) {
 
 // pyLowerString is Python's str.lower: the simple lowercase mapping, U+0130
 // to "i̇", and capital sigma to final sigma where it ends a word (a cased
-// letter before it and none after, case-ignorable characters skipped).
+// letter before it and none after, case-ignorable characters skipped). The
+// Unicode tables are Go's (17.0; Python 3.11 has 14.0), which differ only
+// for letters added since.
 func pyLowerString(text string) string {
 	rs := []rune(text)
 	var b strings.Builder
@@ -149,9 +151,10 @@ func caseIgnorable(r rune) bool {
 
 // pyUnescapeHTML is Python's html.unescape. Named references go through
 // Go's html.UnescapeString, which knows the same HTML5 names (with and
-// without ';', longest prefix first); numeric ones are decoded here, where
-// Python differs: any number of digits (no overflow), the control and
-// non-character code points it drops, and "&#" with no digits left alone.
+// without ';', longest prefix first) but two (goLacksEntity); numeric ones
+// are decoded here, where Go differs: any number of digits (no overflow),
+// the control and non-character code points Python drops, and "&#" with no
+// digits left alone.
 func pyUnescapeHTML(s string) string {
 	if !strings.Contains(s, "&") {
 		return s
@@ -215,8 +218,15 @@ func charRef(s string) (int, string) {
 	if end < len(s) && s[end] == ';' {
 		end++
 	}
+	if r, ok := goLacksEntity[s[1:end]]; ok {
+		return end, r
+	}
 	return end, html.UnescapeString(s[:end])
 }
+
+// goLacksEntity holds the HTML5 names Python knows and Go's html package
+// leaves out (its table comments them out).
+var goLacksEntity = map[string]string{"nLt;": "\u226a\u20d2", "nGt;": "\u226b\u20d2"}
 
 func isDigit(c byte) bool     { return '0' <= c && c <= '9' }
 func isHexLetter(c byte) bool { return 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }

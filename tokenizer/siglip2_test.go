@@ -43,7 +43,7 @@ func TestSiglip2MatchesReference(t *testing.T) {
 			t.Fatal(err)
 		}
 		if tok.Rules() != "siglip2" {
-			t.Fatalf("%s: rules %q, want siglip2 (the model has <eos> and <pad>)", path, tok.Rules())
+			t.Fatalf("%s: rules %q, want siglip2 (its eos piece is <eos>; its </s> is an HTML tag, as in Gemma's)", path, tok.Rules())
 		}
 		for _, c := range g.Cases {
 			s2 := tok.(*Siglip2)

@@ -17,6 +17,7 @@ import (
 	"github.com/dualtoken/evalharness/model/dualtoken"
 	"github.com/dualtoken/evalharness/model/precision"
 	"github.com/dualtoken/evalharness/model/siglip"
+	"github.com/dualtoken/evalharness/tokenizer"
 )
 
 // Mode is one row of the paper's Table 3: where the reconstruction and
@@ -353,8 +354,14 @@ func TrainRow(ctx context.Context, b compute.Backend, o StudyOptions, tower *sig
 	if err := m.Save(dir); err != nil {
 		return nil, err
 	}
-	if sp, err := os.ReadFile(filepath.Join(o.TowerDir, "spiece.model")); err == nil {
-		if err := os.WriteFile(filepath.Join(dir, "spiece.model"), sp, 0o644); err != nil {
+	// The tower's text tokenizer (SigLIP's spiece.model or SigLIP2's
+	// tokenizer.model) goes along, for the output's texts.
+	if p := tokenizer.SiglipModelIn(o.TowerDir); p != "" {
+		sp, err := os.ReadFile(p)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, filepath.Base(p)), sp, 0o644)
+		}
+		if err != nil {
 			return nil, err
 		}
 	}

@@ -68,8 +68,9 @@ func NewDualTokenFrom(m *dualtoken.Model, batch int, info bench.ModelInfo) *Dual
 
 // NewDualToken loads spec.Path (a tokenizer directory, see dualtoken.Load).
 // Options: tokenizer (spec.Tokenizer, else spiece.model or tokenizer.model
-// beside the weights or, failing that, in the tower's folder (TowerDir),
-// SigLIP's or SigLIP2's, whose pieces choose the text rules; needed only to embed texts: a default file that is neither leaves
+// beside the weights or, when that is missing or refused, in the tower's
+// folder (TowerDir), SigLIP's or SigLIP2's, whose pieces choose the text
+// rules; needed only to embed texts: a default file that is neither leaves
 // the model without texts, and EmbedTexts says why, while an explicit
 // spec.Tokenizer is refused here),
 // max_length (as the siglip kind),
@@ -122,30 +123,49 @@ func NewDualToken(spec bench.ModelSpec, b compute.Backend) (*DualToken, error) {
 	if err != nil {
 		return nil, err
 	}
-	tokPath := spec.Tokenizer
-	if tokPath == "" {
-		// Beside the weights, else in the tower's own folder (the authors'
-		// layout: an HF SigLIP/SigLIP2 checkpoint named by pretrained_model).
-		tokPath = siglipTokenizerPath(spec.Path)
-		if t := m.Config.TowerDir; !isFile(tokPath) && t != "" && isFile(siglipTokenizerPath(t)) {
-			tokPath = siglipTokenizerPath(t)
+	// The named tokenizer, else the one beside the weights, else the tower
+	// folder's (the authors' layout: an HF SigLIP/SigLIP2 checkpoint named
+	// by pretrained_model).
+	cands := []string{spec.Tokenizer}
+	if spec.Tokenizer == "" {
+		cands = nil
+		for _, dir := range []string{spec.Path, m.Config.TowerDir} {
+			if dir == "" {
+				continue
+			}
+			if p := tokenizer.SiglipModelIn(dir); p != "" {
+				cands = append(cands, p)
+			}
 		}
-		if !isFile(tokPath) {
-			d.noText = fmt.Errorf("model %s: dualtoken has no spiece.model or tokenizer.model beside its weights or its tower's config (name one: tokenizer: in run.yaml, --tokenizer): it cannot embed texts", spec.Path)
+		if len(cands) == 0 {
+			d.noText = fmt.Errorf("model %s: dualtoken cannot embed texts: %s", spec.Path, noTokenizerFile("beside its weights or in its tower's folder"))
 			return d, nil
 		}
 	}
-	tok, err := loadSiglipTokenizer(spec, tokPath, maxLen, tc.VocabSize)
-	var refused *tokenizer.NotSiglipError
-	switch {
-	case errors.As(err, &refused) && spec.Tokenizer == "":
-		// The image paths (reconstruction, semantic codes) do not need
-		// it: build without texts, and say why when a task asks for them.
-		d.noText = err
-		return d, nil
-	case err != nil:
-		return nil, err
+	var tok tokenizer.TextTokenizer
+	var tokPath string
+	for _, p := range cands {
+		t, err := loadSiglipTokenizer(spec, p, maxLen, tc.VocabSize)
+		var refused *tokenizer.NotSiglipError
+		if errors.As(err, &refused) && spec.Tokenizer == "" {
+			// The image paths (reconstruction, semantic codes) do not
+			// need it: try the next file, else build without texts and
+			// say why (the first refusal) when a task asks for them.
+			if d.noText == nil {
+				d.noText = err
+			}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		tok, tokPath = t, p
+		break
 	}
+	if tok == nil {
+		return d, nil
+	}
+	d.noText = nil
 	if d.info.TokenizerSHA256, err = tokenizerSHA256(spec, tokPath); err != nil {
 		return nil, err
 	}

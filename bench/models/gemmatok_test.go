@@ -130,3 +130,34 @@ func TestDualTokenForeignSpieceImagesOnly(t *testing.T) {
 		t.Errorf("shipped tiny-dualtoken: TextError() = %v", err)
 	}
 }
+
+// A checkpoint folder with neither spiece.model nor tokenizer.model: the
+// siglip kind is refused, the dualtoken kind builds without texts; both
+// errors are one line naming the folder and both file names.
+func TestNoTokenizerFileNamed(t *testing.T) {
+	b, err := backend.New("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ kind, asset string }{{"siglip", "tiny-siglip"}, {"dualtoken", "tiny-dualtoken"}} {
+		dir := extractAsset(t, c.asset)
+		if err := os.Remove(filepath.Join(dir, "spiece.model")); err != nil {
+			t.Fatal(err)
+		}
+		m, err := bench.NewModel(bench.ModelSpec{Name: c.asset, Kind: c.kind, Path: dir}, b)
+		if c.kind == "dualtoken" {
+			if err != nil {
+				t.Fatalf("dualtoken without a tokenizer did not build: %v", err)
+			}
+			err = m.(*DualToken).TextError()
+		}
+		if err == nil || strings.Contains(err.Error(), "\n") {
+			t.Fatalf("%s without a tokenizer file: %v, want one line", c.kind, err)
+		}
+		for _, want := range []string{dir, "no spiece.model (SigLIP) or tokenizer.model (SigLIP2", "tokenizer.json alone is not read"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: %q lacks %q", c.kind, err, want)
+			}
+		}
+	}
+}

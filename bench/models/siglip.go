@@ -6,7 +6,6 @@ package models
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 
@@ -54,7 +53,7 @@ type Siglip struct {
 
 // NewSiglip loads spec.Path (HF SigLIP or fixed-resolution SigLIP2
 // directory). The tokenizer is spec.Tokenizer or the SentencePiece model
-// beside the weights (siglipTokenizerPath), its pieces choosing SigLIP's or
+// beside the weights (tokenizer.SiglipModelIn), its pieces choosing SigLIP's or
 // SigLIP2's text rules (tokenizer.NewSiglipText); options (spec.Extra):
 // max_length (default the text tower's max_position_embeddings; SigLIP
 // So/14-384 evaluations use 64), preprocess=resize|crop (default resize: the
@@ -85,7 +84,9 @@ func NewSiglip(spec bench.ModelSpec, b compute.Backend) (*Siglip, error) {
 	}
 	tokPath := spec.Tokenizer
 	if tokPath == "" {
-		tokPath = siglipTokenizerPath(spec.Path)
+		if tokPath = tokenizer.SiglipModelIn(spec.Path); tokPath == "" {
+			return nil, fmt.Errorf("model %s: %s", spec.Path, noTokenizerFile("in the folder"))
+		}
 	}
 	maxLen, err := textMaxLength(spec, m.Config.Text.MaxPositions)
 	if err != nil {
@@ -173,22 +174,10 @@ func textMaxLength(spec bench.ModelSpec, maxPositions int) (int, error) {
 	return n, nil
 }
 
-// siglipTokenizerPath is the SentencePiece model in a checkpoint directory:
-// SigLIP's spiece.model, else SigLIP2's tokenizer.model (the Gemma
-// tokenizer transformers saves beside tokenizer.json); spiece.model, for
-// the error, when there is neither.
-func siglipTokenizerPath(dir string) string {
-	for _, name := range []string{"spiece.model", "tokenizer.model"} {
-		if p := filepath.Join(dir, name); isFile(p) {
-			return p
-		}
-	}
-	return filepath.Join(dir, "spiece.model")
-}
-
-func isFile(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && !st.IsDir()
+// noTokenizerFile says what a SigLIP-family checkpoint lacks for texts,
+// looked for where.
+func noTokenizerFile(where string) string {
+	return "no spiece.model (SigLIP) or tokenizer.model (SigLIP2's Gemma tokenizer; a tokenizer.json alone is not read) " + where + ": name one (tokenizer: in run.yaml, --tokenizer)"
 }
 
 // loadSiglipTokenizer loads a SigLIP-family text tower's SentencePiece

@@ -88,4 +88,16 @@ func TestDualTokenExternalTowerConfigInIdentity(t *testing.T) {
 	if d := m.(*DualToken); d.TextError() != nil || d.tok == nil || d.tok.Rules() != "siglip2" || m.Info().TokenizerSHA256 == "" {
 		t.Errorf("tokenizer.model in the tower's folder: TextError %v, tokenizer %v, identity %+v", d.TextError(), d.tok, m.Info())
 	}
+	towerTok := m.Info().TokenizerSHA256
+
+	// A foreign tokenizer beside the weights (an LLM's, say) is passed
+	// over for the tower's.
+	tokenizertest.WriteForeign(t, filepath.Join(dir, "tokenizer.model"))
+	m, err = bench.NewModel(bench.ModelSpec{Name: "dt", Kind: "dualtoken", Path: dir}, be)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := m.(*DualToken); d.TextError() != nil || d.tok == nil || d.tok.Rules() != "siglip2" || m.Info().TokenizerSHA256 != towerTok {
+		t.Errorf("foreign tokenizer.model beside the weights: TextError %v, tokenizer %v, identity %+v (want the tower's %s)", d.TextError(), d.tok, m.Info(), towerTok)
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -207,15 +206,8 @@ func (c *embedCmd) Run(g *Globals) error {
 func (c *embedCmd) siglipTokenizer(maxLen int) (tokenizer.TextTokenizer, error) {
 	path := c.Tokenizer
 	if path == "" {
-		for _, name := range []string{"spiece.model", "tokenizer.model"} {
-			p := filepath.Join(c.Model, name)
-			if _, err := os.Stat(p); err == nil {
-				path = p
-				break
-			}
-		}
-		if path == "" {
-			return nil, fmt.Errorf("%s has no spiece.model or tokenizer.model: pass --tokenizer PATH", c.Model)
+		if path = tokenizer.SiglipModelIn(c.Model); path == "" {
+			return nil, fmt.Errorf("%s has no spiece.model (SigLIP) or tokenizer.model (SigLIP2's Gemma tokenizer; a tokenizer.json alone is not read): pass --tokenizer PATH", c.Model)
 		}
 	}
 	t, err := tokenizer.Load(path)

@@ -46,8 +46,9 @@ func (c *tokenizeCmd) Run(g *Globals) error {
 	}
 	path := c.Tokenizer
 	if st, err := os.Stat(path); err == nil && st.IsDir() && maxLen > 0 {
-		// The SigLIP/SigLIP2 rules need the SentencePiece model even beside a tokenizer.json.
-		if p := tokenizer.SentencePieceIn(path); p != "" {
+		// The SigLIP/SigLIP2 rules need the SentencePiece model even beside
+		// a tokenizer.json, found as the models find it.
+		if p := tokenizer.SiglipModelIn(path); p != "" {
 			path = p
 		}
 	}
