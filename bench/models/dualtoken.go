@@ -69,7 +69,7 @@ func NewDualTokenFrom(m *dualtoken.Model, batch int, info bench.ModelInfo) *Dual
 // NewDualToken loads spec.Path (a tokenizer directory, see dualtoken.Load).
 // Options: tokenizer (spec.Tokenizer, else spiece.model or tokenizer.model
 // beside the weights or, when that is missing or refused, in the tower's
-// folder (TowerDir), SigLIP's or SigLIP2's, whose pieces choose the text
+// folder (TowerDir), SigLIP's or SigLIP2's, whose eos piece chooses the text
 // rules; needed only to embed texts: a default file that is neither leaves
 // the model without texts, and EmbedTexts says why, while an explicit
 // spec.Tokenizer is refused here),

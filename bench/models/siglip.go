@@ -53,8 +53,8 @@ type Siglip struct {
 
 // NewSiglip loads spec.Path (HF SigLIP or fixed-resolution SigLIP2
 // directory). The tokenizer is spec.Tokenizer or the SentencePiece model
-// beside the weights (tokenizer.SiglipModelIn), its pieces choosing SigLIP's or
-// SigLIP2's text rules (tokenizer.NewSiglipText); options (spec.Extra):
+// beside the weights (tokenizer.SiglipModelIn), its end-of-sequence piece
+// choosing SigLIP's or SigLIP2's text rules (tokenizer.NewSiglipText); options (spec.Extra):
 // max_length (default the text tower's max_position_embeddings; SigLIP
 // So/14-384 evaluations use 64), preprocess=resize|crop (default resize: the
 // HF SigLIP processor, a bicubic squash to the input size, no crop; crop:
@@ -181,7 +181,7 @@ func noTokenizerFile(where string) string {
 }
 
 // loadSiglipTokenizer loads a SigLIP-family text tower's SentencePiece
-// tokenizer, padding to maxLen, with the text rules its pieces call for:
+// tokenizer, padding to maxLen, with the text rules its eos piece calls for:
 // SiglipTokenizer's for SigLIP's "</s>", open_clip's SigLIP2 rules for
 // Gemma's "<eos>" and "<pad>" (tokenizer.NewSiglipText). Any other model is
 // refused (the error wraps a *tokenizer.NotSiglipError) rather than

@@ -19,8 +19,8 @@ func init() {
 }
 
 type embedCmd struct {
-	Model     string   `required:"" help:"HF SigLIP model directory (config.json + model.safetensors; model_type siglip or siglip_vision_model)." placeholder:"DIR"`
-	Tokenizer string   `help:"SentencePiece model for --text: SigLIP's spiece.model (SiglipTokenizer's rules) or SigLIP2's Gemma tokenizer.model (open_clip's SigLIP2 rules), told apart by their pieces. Default: spiece.model or tokenizer.model in --model." placeholder:"PATH"`
+	Model     string   `required:"" help:"HF SigLIP or fixed-resolution SigLIP2 model directory (config.json + model.safetensors; model_type siglip or siglip_vision_model)." placeholder:"DIR"`
+	Tokenizer string   `help:"SentencePiece model for --text: SigLIP's spiece.model (SiglipTokenizer's rules) or SigLIP2's Gemma tokenizer.model (open_clip's SigLIP2 rules), told apart by their end-of-sequence piece. Default: spiece.model or tokenizer.model in --model." placeholder:"PATH"`
 	Image     []string `sep:"none" help:"Image file (JPEG, PNG, WebP); repeatable. Resized to the model's image_size as SiglipImageProcessor does." placeholder:"FILE"`
 	Text      []string `sep:"none" help:"Text to embed; repeatable. Tokenised and padded to max_position_embeddings." placeholder:"STR"`
 	Batch     int      `default:"16" help:"Largest batch run at once."`
@@ -200,7 +200,7 @@ func (c *embedCmd) Run(g *Globals) error {
 }
 
 // siglipTokenizer opens --tokenizer (or the model directory's SentencePiece
-// file) with the text rules its pieces call for, padding to maxLen; a model
+// file) with the text rules its eos piece calls for, padding to maxLen; a model
 // that is neither SigLIP's nor SigLIP2's is refused
 // (tokenizer.NewSiglipText).
 func (c *embedCmd) siglipTokenizer(maxLen int) (tokenizer.TextTokenizer, error) {

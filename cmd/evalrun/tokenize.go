@@ -23,9 +23,9 @@ func (c *tokenizeCmd) Help() string {
 By default the ids are raw: no bos/eos or padding added (special tokens written in
 the text, e.g. <|im_start|>, become their single ids with a tokenizer.json).
 With a SentencePiece model, --max-length N gives the ids a text tower takes, by the
-model's pieces: SigLIP's spiece.model (with </s>) gets transformers' SiglipTokenizer
+model's end-of-sequence piece: SigLIP's spiece.model (with </s>) gets transformers' SiglipTokenizer
 (padding="max_length", truncation=True, max_length=N); SigLIP2's Gemma tokenizer.model
-(with <eos> and <pad>) gets open_clip's SigLIP2 rules (HTML entities unescaped,
+(with <eos>) gets open_clip's SigLIP2 rules (HTML entities unescaped,
 "_" to space, punctuation removed, lower-cased, <eos> appended, <pad> to N).
 Put -- before the texts when one starts with a dash.
 
