@@ -51,7 +51,7 @@ func NewSiglip(sp *SentencePiece, maxLen int) *Siglip {
 }
 
 // NotSiglipError refuses a SentencePiece model that is neither SigLIP's
-// (with "</s>") nor SigLIP2's Gemma tokenizer (with "<eos>" and "<pad>"):
+// (eos "</s>") nor SigLIP2's Gemma tokenizer (eos "<eos>", and "<pad>"):
 // either text rule set would append and pad with pieces the model does not
 // have, encoding texts wrongly rather than failing. errors.As tells it from
 // a file that cannot be read.
@@ -60,7 +60,7 @@ type NotSiglipError struct {
 }
 
 func (e *NotSiglipError) Error() string {
-	return fmt.Sprintf("tokenizer %s has neither SigLIP's %q piece nor SigLIP2's (Gemma's) %q and %q: it is not a SigLIP text tokenizer, and texts cannot be encoded", e.Path, siglipEOS, gemmaEOS, gemmaPAD)
+	return fmt.Sprintf("tokenizer %s is not a SigLIP text tokenizer: its end-of-sequence piece is neither SigLIP's %q nor SigLIP2's (Gemma's) %q with a %q piece, and texts cannot be encoded", e.Path, siglipEOS, gemmaEOS, gemmaPAD)
 }
 
 // SiglipModelIn returns the SentencePiece model of a SigLIP-family text
@@ -94,9 +94,10 @@ var (
 // NewSiglipText wraps the SentencePiece model read from path (named in the
 // error) with the text rules its end-of-sequence piece calls for: SigLIP's
 // "</s>" gives SiglipTokenizer's (Siglip), Gemma's "<eos>" with "<pad>"
-// SigLIP2's (Siglip2); any other model is refused with a *NotSiglipError.
-// The eos control piece decides, not the mere presence of a piece: Gemma's
-// vocabulary has "</s>" too, as an ordinary HTML tag.
+// SigLIP2's (Siglip2); any other model, one without an eos control piece
+// included, is refused with a *NotSiglipError. The eos control piece
+// decides, not the mere presence of a piece: Gemma's vocabulary has "</s>"
+// too, as an ordinary HTML tag.
 func NewSiglipText(sp *SentencePiece, path string, maxLen int) (TextTokenizer, error) {
 	if eos := sp.EOS(); len(eos) == 1 {
 		switch sp.IDToPiece(eos[0]) {
@@ -105,13 +106,8 @@ func NewSiglipText(sp *SentencePiece, path string, maxLen int) (TextTokenizer, e
 		case gemmaEOS:
 			return NewSiglip2(sp, path, maxLen)
 		}
-		return nil, &NotSiglipError{Path: path}
 	}
-	// No eos in the trainer spec: go by the pieces, SigLIP's first.
-	if sp.IDToPiece(sp.PieceToID(siglipEOS)) == siglipEOS {
-		return NewSiglip(sp, maxLen), nil
-	}
-	return NewSiglip2(sp, path, maxLen)
+	return nil, &NotSiglipError{Path: path}
 }
 
 // MaxLength is the padded length (0: no truncation or padding).

@@ -71,13 +71,18 @@ func TestSiglip2MatchesReference(t *testing.T) {
 // documented), beyond what the reference file covers.
 func TestSiglip2Clean(t *testing.T) {
 	for in, want := range map[string]string{
-		"&#99999999999999999999;x": "\ufffdx",   // any number of digits: past U+10FFFF
-		"&#1;a&#x7f;b&#xFDD0;c":    "abc",       // control and non-character code points dropped
-		"&#x1FFFF;&#13;z":          "z",         // plane-1 non-character; CR is whitespace
-		"&#;&#x;&;&":               "x",         // "&#x" keeps its x; the rest is punctuation
-		"ΣΑΣ's ΣΑΣ'Σ":              "σασs σασς", // the apostrophe goes before lower-casing
-		"ὈΔΥΣΣΕΎΣ":                 "ὀδυσσεύς",
-		"Σ̈Α":                      "σ̈α",
+		"&#99999999999999999999;x":   "\ufffdx",                                           // any number of digits: past U+10FFFF
+		"&#1;a&#x7f;b&#xFDD0;c":      "abc",                                               // control and non-character code points dropped
+		"&#x1FFFF;&#13;z":            "z",                                                 // plane-1 non-character; CR is whitespace
+		"&#;&#x;&;&":                 "x",                                                 // "&#x" keeps its x; the rest is punctuation
+		"ΣΑΣ's ΣΑΣ'Σ":                "σασs σασς",                                         // the apostrophe goes before lower-casing
+		"&nLt;&nGt;&nLtv; &amp;nLt;": "\u226a\u20d2\u226b\u20d2\u226a\u0338 \u226a\u20d2", // names Go's html package lacks
+		"ΑΣ\u2019Σ":                  "ασ\u2019ς",                                         // a right single quote is case-ignorable, not punctuation
+		"ªΣ":                         "ªς",                                                // ª is cased (Other_Lowercase)
+		"ΑΣʰ":                        "αςʰ",                                               // ʰ is case-ignorable (and cased): skipped
+		"Α\u0301Σ x":                 "α\u0301ς x",
+		"ὈΔΥΣΣΕΎΣ":                   "ὀδυσσεύς",
+		"Σ̈Α":                        "σ̈α",
 	} {
 		if got := (&Siglip2{}).Clean(in); got != want {
 			t.Errorf("Clean(%q) = %q, want %q", in, got, want)
@@ -135,6 +140,21 @@ func TestNewSiglipText(t *testing.T) {
 	if !errors.As(err, &refused) || refused.Path != "other/tokenizer.model" {
 		t.Fatalf("model with neither: %v, want a *NotSiglipError for other/tokenizer.model", err)
 	}
+	noEOS := NewUnigramSpec()
+	noEOS.Pieces[1].Piece, noEOS.EOSID = "<eos>", -1 // <eos> and <pad> there, but no eos in the trainer spec
+	b, err := noEOS.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := ParseSentencePiece(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok, err := NewSiglipText(sp, "noeos/tokenizer.model", 6); !errors.As(err, &refused) {
+		t.Errorf("model without an eos control piece: %v, %v; want a *NotSiglipError", tok, err)
+	}
+
+	_, err = NewSiglipText(build(map[int]string{1: "<eos>", 0: "<blank>"}), "other/tokenizer.model", 6)
 	msg := err.Error()
 	for _, want := range []string{"tokenizer other/tokenizer.model", `"</s>"`, `"<eos>"`, `"<pad>"`, "texts cannot be encoded"} {
 		if !strings.Contains(msg, want) {

@@ -140,7 +140,7 @@ func StudyConfig(tower *siglip.Config, k, depth int) (*dualtoken.FullConfig, err
 // StudyOptions configures the tiny Table-3 study's trainings.
 type StudyOptions struct {
 	Out        string // study folder: Out/train/<mode> (resumable state), Out/models/<mode> (exports)
-	TowerDir   string // the initial state: an HF SigLIP directory (with spiece.model)
+	TowerDir   string // the initial state: an HF SigLIP directory (with spiece.model or tokenizer.model)
 	Codes      int    // codebook size per branch
 	Depth      int    // residual depth
 	Steps      int    // steps of rows a–d
@@ -271,7 +271,8 @@ func (o StudyOptions) RowTask(tower *siglip.Config, mode Mode) (*DualTokenTask, 
 
 // TrainRow trains (or resumes, or skips when already exported) row mode
 // from the initial tower and exports the tokenizer to RowDir (config.json,
-// model.safetensors, the tower's spiece.model, training.json). onStep may be nil.
+// model.safetensors, the tower's spiece.model or tokenizer.model,
+// training.json). onStep may be nil.
 func TrainRow(ctx context.Context, b compute.Backend, o StudyOptions, tower *siglip.Model, mode Mode, onStep func(Result)) (*RowRecord, error) {
 	dir := o.RowDir(mode.ID)
 	if rec, err := readRowRecord(dir); err == nil {
@@ -354,16 +355,8 @@ func TrainRow(ctx context.Context, b compute.Backend, o StudyOptions, tower *sig
 	if err := m.Save(dir); err != nil {
 		return nil, err
 	}
-	// The tower's text tokenizer (SigLIP's spiece.model or SigLIP2's
-	// tokenizer.model) goes along, for the output's texts.
-	if p := tokenizer.SiglipModelIn(o.TowerDir); p != "" {
-		sp, err := os.ReadFile(p)
-		if err == nil {
-			err = os.WriteFile(filepath.Join(dir, filepath.Base(p)), sp, 0o644)
-		}
-		if err != nil {
-			return nil, err
-		}
+	if err := copyTowerTokenizer(o.TowerDir, dir); err != nil {
+		return nil, err
 	}
 	js, _ := json.MarshalIndent(rec, "", "  ")
 	if err := os.WriteFile(filepath.Join(dir, "training.json"), append(js, '\n'), 0o644); err != nil {
@@ -385,4 +378,21 @@ func readRowRecord(dir string) (*RowRecord, error) {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "training.json"), err)
 	}
 	return &r, nil
+}
+
+// copyTowerTokenizer copies the tower's text tokenizer (SigLIP's
+// spiece.model or SigLIP2's tokenizer.model, as tokenizer.SiglipModelIn
+// finds it) into an exported tokenizer's folder dir, under its own name, so
+// that the export embeds texts as the tower did; a tower without one leaves
+// dir as it is.
+func copyTowerTokenizer(towerDir, dir string) error {
+	p := tokenizer.SiglipModelIn(towerDir)
+	if p == "" {
+		return nil
+	}
+	b, err := os.ReadFile(p)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, filepath.Base(p)), b, 0o644)
+	}
+	return err
 }

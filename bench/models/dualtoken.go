@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/gomlx/compute"
@@ -68,9 +69,9 @@ func NewDualTokenFrom(m *dualtoken.Model, batch int, info bench.ModelInfo) *Dual
 
 // NewDualToken loads spec.Path (a tokenizer directory, see dualtoken.Load).
 // Options: tokenizer (spec.Tokenizer, else spiece.model or tokenizer.model
-// beside the weights or, when that is missing or refused, in the tower's
-// folder (TowerDir), SigLIP's or SigLIP2's, whose eos piece chooses the text
-// rules; needed only to embed texts: a default file that is neither leaves
+// beside the weights or, when that is missing, refused or not the text
+// tower's size, in the tower's folder (TowerDir), SigLIP's or SigLIP2's,
+// whose eos piece chooses the text rules; needed only to embed texts: a default file that is neither leaves
 // the model without texts, and EmbedTexts says why, while an explicit
 // spec.Tokenizer is refused here),
 // max_length (as the siglip kind),
@@ -125,42 +126,59 @@ func NewDualToken(spec bench.ModelSpec, b compute.Backend) (*DualToken, error) {
 	}
 	// The named tokenizer, else the one beside the weights, else the tower
 	// folder's (the authors' layout: an HF SigLIP/SigLIP2 checkpoint named
-	// by pretrained_model).
+	// by pretrained_model). Of the two found, the first whose piece count
+	// is the text tower's vocabulary wins (an LLM's tokenizer.model beside
+	// SigLIP2 weights loses to the tower's Gemma one), else the first that
+	// loads.
 	cands := []string{spec.Tokenizer}
 	if spec.Tokenizer == "" {
 		cands = nil
+		where := "beside its weights"
 		for _, dir := range []string{spec.Path, m.Config.TowerDir} {
 			if dir == "" {
 				continue
+			}
+			if dir == m.Config.TowerDir {
+				where += " or in its tower's folder " + dir
 			}
 			if p := tokenizer.SiglipModelIn(dir); p != "" {
 				cands = append(cands, p)
 			}
 		}
 		if len(cands) == 0 {
-			d.noText = fmt.Errorf("model %s: dualtoken cannot embed texts: %s", spec.Path, noTokenizerFile("beside its weights or in its tower's folder"))
+			d.noText = fmt.Errorf("model %s: dualtoken cannot embed texts: %s", spec.Path, noTokenizerFile(where))
 			return d, nil
 		}
 	}
 	var tok tokenizer.TextTokenizer
 	var tokPath string
+	var refusals []string
 	for _, p := range cands {
 		t, err := loadSiglipTokenizer(spec, p, maxLen, tc.VocabSize)
 		var refused *tokenizer.NotSiglipError
 		if errors.As(err, &refused) && spec.Tokenizer == "" {
 			// The image paths (reconstruction, semantic codes) do not
 			// need it: try the next file, else build without texts and
-			// say why (the first refusal) when a task asks for them.
+			// say why when a task asks for them.
 			if d.noText == nil {
 				d.noText = err
 			}
+			refusals = append(refusals, err.Error())
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		tok, tokPath = t, p
-		break
+		if tok == nil {
+			tok, tokPath = t, p
+		}
+		if t.Model().VocabSize() == tc.VocabSize {
+			tok, tokPath = t, p
+			break
+		}
+	}
+	if tok == nil && len(refusals) > 1 { // one line naming every file refused
+		d.noText = fmt.Errorf("%w; %s", d.noText, strings.Join(refusals[1:], "; "))
 	}
 	if tok == nil {
 		return d, nil

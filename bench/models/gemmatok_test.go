@@ -27,7 +27,7 @@ func TestForeignTokenizerRefused(t *testing.T) {
 	for _, c := range []struct{ kind, asset string }{{"siglip", "tiny-siglip"}, {"dualtoken", "tiny-dualtoken"}} {
 		spec := bench.ModelSpec{Name: c.asset, Kind: c.kind, Path: extractAsset(t, c.asset), Tokenizer: foreign}
 		_, err := bench.NewModel(spec, b)
-		if err == nil || !strings.Contains(err.Error(), `has neither SigLIP's "</s>" piece`) || !strings.Contains(err.Error(), foreign) {
+		if err == nil || !strings.Contains(err.Error(), `neither SigLIP's "</s>" nor SigLIP2's`) || !strings.Contains(err.Error(), foreign) {
 			t.Errorf("%s with a foreign tokenizer: %v", c.kind, err)
 		}
 	}
@@ -111,7 +111,7 @@ func TestDualTokenForeignSpieceImagesOnly(t *testing.T) {
 		t.Fatalf("EmbedImages: %d embeddings, %v", len(embs), err)
 	}
 	_, err = d.EmbedTexts(context.Background(), []string{"a red square"})
-	if err == nil || !strings.Contains(err.Error(), `has neither SigLIP's "</s>" piece`) || !strings.Contains(err.Error(), spiece) || strings.Contains(err.Error(), "\n") {
+	if err == nil || !strings.Contains(err.Error(), `neither SigLIP's "</s>" nor SigLIP2's`) || !strings.Contains(err.Error(), spiece) || strings.Contains(err.Error(), "\n") {
 		t.Errorf("EmbedTexts: %v, want one line naming %s and the missing pieces", err, spiece)
 	}
 	var refused *tokenizer.NotSiglipError

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/dualtoken/evalharness/backend"
@@ -68,36 +69,65 @@ func TestDualTokenExternalTowerConfigInIdentity(t *testing.T) {
 		t.Error("editing the tower's config.json left the identity unchanged")
 	}
 
-	// Without a tokenizer beside the weights, the tower's folder's
-	// (SigLIP2's tokenizer.model there) gives the texts and their rules.
-	if err := os.Remove(filepath.Join(dir, "spiece.model")); err != nil {
-		t.Fatal(err)
-	}
-	m, err := bench.NewModel(bench.ModelSpec{Name: "dt", Kind: "dualtoken", Path: dir}, be)
+	// The text tokenizer: beside the weights, else the tower folder's.
+	tc, _ := cfg["siglip_config"].(map[string]any)["text_config"].(map[string]any)
+	vocab := int(tc["vocab_size"].(float64))
+	beside, besideTok := filepath.Join(dir, "spiece.model"), filepath.Join(dir, "tokenizer.model")
+	ours, err := os.ReadFile(beside)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.(*DualToken).TextError() == nil {
-		t.Fatal("no tokenizer anywhere, yet the model embeds texts")
+	build := func() *DualToken {
+		t.Helper()
+		m, err := bench.NewModel(bench.ModelSpec{Name: "dt", Kind: "dualtoken", Path: dir}, be)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.(*DualToken)
 	}
-	tokenizertest.WriteGemmaLike(t, filepath.Join(tower, "tokenizer.model"))
-	m, err = bench.NewModel(bench.ModelSpec{Name: "dt", Kind: "dualtoken", Path: dir}, be)
-	if err != nil {
-		t.Fatal(err)
+	rules := func(d *DualToken) string {
+		if d.tok == nil {
+			return "none: " + d.TextError().Error()
+		}
+		return d.tok.Rules()
 	}
-	if d := m.(*DualToken); d.TextError() != nil || d.tok == nil || d.tok.Rules() != "siglip2" || m.Info().TokenizerSHA256 == "" {
-		t.Errorf("tokenizer.model in the tower's folder: TextError %v, tokenizer %v, identity %+v", d.TextError(), d.tok, m.Info())
+	os.Remove(beside)
+	if err := build().TextError(); err == nil || !strings.Contains(err.Error(), "in its tower's folder "+tower) || strings.Contains(err.Error(), "\n") {
+		t.Errorf("no tokenizer anywhere: TextError %v, want one line naming the tower folder %s", err, tower)
 	}
-	towerTok := m.Info().TokenizerSHA256
+	towerTok := filepath.Join(tower, "tokenizer.model")
+	tokenizertest.WriteGemmaLikeSized(t, towerTok, vocab)
+	d := build()
+	if rules(d) != "siglip2" || d.Info().TokenizerSHA256 == "" {
+		t.Errorf("tokenizer.model in the tower's folder only: rules %s, identity %+v", rules(d), d.Info())
+	}
+	fromTower := d.Info().TokenizerSHA256
 
-	// A foreign tokenizer beside the weights (an LLM's, say) is passed
-	// over for the tower's.
-	tokenizertest.WriteForeign(t, filepath.Join(dir, "tokenizer.model"))
-	m, err = bench.NewModel(bench.ModelSpec{Name: "dt", Kind: "dualtoken", Path: dir}, be)
-	if err != nil {
-		t.Fatal(err)
+	// A foreign tokenizer beside the weights is passed over for the tower's.
+	tokenizertest.WriteForeign(t, besideTok)
+	if d := build(); rules(d) != "siglip2" || d.Info().TokenizerSHA256 != fromTower {
+		t.Errorf("foreign tokenizer.model beside the weights: rules %s, identity %+v (want the tower's %s)", rules(d), d.Info(), fromTower)
 	}
-	if d := m.(*DualToken); d.TextError() != nil || d.tok == nil || d.tok.Rules() != "siglip2" || m.Info().TokenizerSHA256 != towerTok {
-		t.Errorf("foreign tokenizer.model beside the weights: TextError %v, tokenizer %v, identity %+v (want the tower's %s)", d.TextError(), d.tok, m.Info(), towerTok)
+	// So is one that loads but is not the text tower's size (an LLM's
+	// with eos </s>), for the tower's that is.
+	os.Remove(besideTok)
+	tokenizertest.WriteGemmaLike(t, besideTok) // 10 pieces, not the tower's
+	if d := build(); rules(d) != "siglip2" || d.Info().TokenizerSHA256 != fromTower {
+		t.Errorf("a tokenizer beside the weights of another size: identity %+v, want the tower's %s", d.Info(), fromTower)
+	}
+	// Both of the tower's size: the one beside the weights wins (SigLIP's
+	// spiece.model before tokenizer.model there too).
+	os.Remove(besideTok)
+	writeFile(t, beside, ours)
+	tokenizertest.WriteGemmaLikeSized(t, besideTok, vocab)
+	if d := build(); rules(d) != "siglip" || d.Info().TokenizerSHA256 == fromTower {
+		t.Errorf("spiece.model of the tower's size beside the weights: rules %s, identity %+v; want it, not the tower's", rules(d), d.Info())
+	}
+	// Both refused: one line naming both files.
+	os.Remove(beside)
+	tokenizertest.WriteForeign(t, besideTok)
+	tokenizertest.WriteForeign(t, towerTok)
+	if err := build().TextError(); err == nil || !strings.Contains(err.Error(), besideTok) || !strings.Contains(err.Error(), towerTok) || strings.Contains(err.Error(), "\n") {
+		t.Errorf("both tokenizers foreign: TextError %v, want one line naming %s and %s", err, besideTok, towerTok)
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/dualtoken/evalharness/model/precision"
 	"github.com/dualtoken/evalharness/model/siglip"
 	"github.com/dualtoken/evalharness/reports"
+	"github.com/dualtoken/evalharness/tokenizer"
 	"github.com/dualtoken/evalharness/train"
 )
 
@@ -34,7 +35,7 @@ func init() {
 
 type ablationCmd struct {
 	Out        string   `default:"ablation-out" help:"Study folder: train/<row> (resumable state), models/<row> (exported tokenizers), data/, results/, table3.{txt,md,csv,json}, plots/." placeholder:"DIR"`
-	Tower      string   `help:"Initial state: an HF SigLIP directory with spiece.model (default: the shipped tiny-siglip)." placeholder:"DIR"`
+	Tower      string   `help:"Initial state: an HF SigLIP directory with its text tokenizer, spiece.model (or SigLIP2's tokenizer.model) (default: the shipped tiny-siglip)." placeholder:"DIR"`
 	Steps      *int     `help:"Optimisation steps of rows a–d (default: the recipe's)." placeholder:"N"`
 	QSteps     *int     `name:"q-steps" help:"Steps of the quantised-initial-state row (default: the recipe's)." placeholder:"N"`
 	Batch      *int     `help:"Images per micro-batch (default: the recipe's)." placeholder:"N"`
@@ -397,7 +398,10 @@ func (c *ablationCmd) checkInputs(b compute.Backend) error {
 		if st, err := os.Stat(c.Tower); err != nil {
 			return usageErr("--tower: %v", err)
 		} else if !st.IsDir() {
-			return usageErr("--tower %s: a file, but the initial state is an HF SigLIP folder (config.json, model.safetensors, spiece.model)", c.Tower)
+			return usageErr("--tower %s: a file, but the initial state is an HF SigLIP folder (config.json, model.safetensors, spiece.model or tokenizer.model)", c.Tower)
+		}
+		if tokenizer.SiglipModelIn(c.Tower) == "" {
+			return usageErr("--tower %s: no spiece.model (SigLIP) or tokenizer.model (SigLIP2's Gemma tokenizer): the initial state's zero-shot row needs its text tokenizer", c.Tower)
 		}
 		if _, err := bench.NewModel(bench.ModelSpec{Name: "init", Kind: "siglip", Path: c.Tower}, b); err != nil {
 			return usageErr("--tower: %v", err)

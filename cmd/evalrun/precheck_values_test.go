@@ -118,10 +118,10 @@ func TestRunDualTokenForeignTokenizer(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, _, stderr = runCaptured(t, "run", "--quiet", "--task", "imagenet-zeroshot", "--data", zopts.Data, "--model-kind", "dualtoken", "--model", model, "--out", out)
-	wantOneLine(t, "zero-shot", code, stderr, "tokenizer "+spiece, `has neither SigLIP's "</s>" piece`, "texts cannot be encoded")
+	wantOneLine(t, "zero-shot", code, stderr, "tokenizer "+spiece, `neither SigLIP's "</s>" nor SigLIP2's`, "texts cannot be encoded")
 
 	code, _, stderr = runCaptured(t, "run", "--quiet", "--task", "recon", "--data", ropts.Data, "--opt", "jpeg=none", "--model-kind", "dualtoken", "--model", model, "--tokenizer", spiece, "--out", out)
-	wantOneLine(t, "explicit --tokenizer", code, stderr, "tokenizer "+spiece, `has neither SigLIP's "</s>" piece`)
+	wantOneLine(t, "explicit --tokenizer", code, stderr, "tokenizer "+spiece, `neither SigLIP's "</s>" nor SigLIP2's`)
 
 	os.Remove(spiece)
 	tokenizertest.WriteGemmaLike(t, filepath.Join(model, "tokenizer.model"))
@@ -140,7 +140,7 @@ func TestEmbedForeignAndGemmaTokenizers(t *testing.T) {
 	foreign := filepath.Join(dir, "foreign.model")
 	tokenizertest.WriteForeign(t, foreign)
 	code, _, stderr := runCaptured(t, "embed", "--model", model, "--tokenizer", foreign, "--text", "a red square")
-	wantOneLine(t, "--tokenizer foreign --text", code, stderr, "embed: tokenizer "+foreign, `has neither SigLIP's "</s>" piece`, "texts cannot be encoded")
+	wantOneLine(t, "--tokenizer foreign --text", code, stderr, "embed: tokenizer "+foreign, `neither SigLIP's "</s>" nor SigLIP2's`, "texts cannot be encoded")
 
 	gemma := filepath.Join(dir, "gemma.model")
 	tokenizertest.WriteGemmaLike(t, gemma)
@@ -157,11 +157,26 @@ func TestEmbedForeignAndGemmaTokenizers(t *testing.T) {
 		t.Errorf("--tokenizer gemma: input_ids %v, want ▁a ▁red <eos> then <pad>", ids)
 	}
 
-	// The model's own spiece.model replaced by a foreign one: refused.
+	// Without --tokenizer: a Gemma-shaped tokenizer.model in the folder
+	// (no spiece.model) is found and gets SigLIP2's rules.
 	spiece := filepath.Join(model, "spiece.model")
+	if err := os.Remove(spiece); err != nil {
+		t.Fatal(err)
+	}
+	tokenizertest.WriteGemmaLike(t, filepath.Join(model, "tokenizer.model"))
+	code, stdout, stderr = runCaptured(t, "embed", "--model", model, "--text", "A red!", "--json")
+	doc.Texts = nil
+	if code != 0 || json.Unmarshal([]byte(stdout), &doc) != nil || len(doc.Texts) != 1 {
+		t.Fatalf("tokenizer.model in --model: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if ids := doc.Texts[0].IDs; len(ids) < 4 || ids[0] != 3 || ids[1] != 4 || ids[2] != 1 || ids[len(ids)-1] != 0 {
+		t.Errorf("tokenizer.model in --model: input_ids %v, want ▁a ▁red <eos> then <pad>", ids)
+	}
+
+	// A foreign spiece.model beside it comes first: refused.
 	tokenizertest.WriteForeign(t, spiece)
 	code, _, stderr = runCaptured(t, "embed", "--model", model, "--text", "a red square")
-	wantOneLine(t, "foreign spiece.model --text", code, stderr, "tokenizer "+spiece, `has neither SigLIP's "</s>" piece`)
+	wantOneLine(t, "foreign spiece.model --text", code, stderr, "tokenizer "+spiece, `neither SigLIP's "</s>" nor SigLIP2's`)
 
 	img := filepath.Join(dir, "img.png")
 	if err := imageio.SavePNG(img, world.Generate(2027, 1).Image(32)); err != nil {

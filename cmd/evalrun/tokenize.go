@@ -27,6 +27,8 @@ model's end-of-sequence piece: SigLIP's spiece.model (with </s>) gets transforme
 (padding="max_length", truncation=True, max_length=N); SigLIP2's Gemma tokenizer.model
 (with <eos>) gets open_clip's SigLIP2 rules (HTML entities unescaped,
 "_" to space, punctuation removed, lower-cased, <eos> appended, <pad> to N).
+A directory is read as the models read it: raw ids from its byte-level tokenizer.json, else
+tokenizer.model, else spiece.model; --max-length from spiece.model, else tokenizer.model.
 Put -- before the texts when one starts with a dash.
 
 Examples (the first two on the demo's tiny SigLIP: run 'evalrun demo' first; the

@@ -2,6 +2,7 @@
 package tokenizertest
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/dualtoken/evalharness/tokenizer"
@@ -13,7 +14,14 @@ import (
 // rules (tokenizer.NewSiglipText).
 func WriteGemmaLike(t testing.TB, path string) {
 	t.Helper()
-	write(t, path, "<pad>", "<eos>")
+	write(t, path, 0, "<pad>", "<eos>")
+}
+
+// WriteGemmaLikeSized is WriteGemmaLike with filler pieces (never chosen
+// for "a red") up to n pieces, to match a text tower's vocabulary.
+func WriteGemmaLikeSized(t testing.TB, path string, n int) {
+	t.Helper()
+	write(t, path, n, "<pad>", "<eos>")
 }
 
 // WriteForeign writes a small SentencePiece model that is neither SigLIP's
@@ -21,12 +29,14 @@ func WriteGemmaLike(t testing.TB, path string) {
 // harness refuses to encode texts with.
 func WriteForeign(t testing.TB, path string) {
 	t.Helper()
-	write(t, path, "<blank>", "<eos>")
+	write(t, path, 0, "<blank>", "<eos>")
 }
 
 // write builds a tiny unigram model whose ids 0 and 1 are the control
-// pieces p0 and p1 and whose pieces spell "a red".
-func write(t testing.TB, path, p0, p1 string) {
+// pieces p0 and p1 and whose pieces spell "a red", padded with fillers to n
+// pieces (n <= 0: none).
+func write(t testing.TB, path string, n int, p0, p1 string) {
+	t.Helper()
 	s := tokenizer.NewUnigramSpec()
 	s.Pieces[0].Piece, s.Pieces[1].Piece = p0, p1
 	for i, w := range []string{"▁a", "▁red", "▁"} {
@@ -34,6 +44,9 @@ func write(t testing.TB, path, p0, p1 string) {
 	}
 	for _, c := range "adre" {
 		s.Pieces = append(s.Pieces, tokenizer.PieceSpec{Piece: string(c), Score: -20})
+	}
+	for i := 0; len(s.Pieces) < n; i++ {
+		s.Pieces = append(s.Pieces, tokenizer.PieceSpec{Piece: fmt.Sprintf("▁filler%d", i), Score: -100})
 	}
 	if err := s.WriteFile(path); err != nil {
 		t.Fatal(err)
