@@ -106,15 +106,7 @@ func TestNewSiglipText(t *testing.T) {
 		for _, c := range "dre" {
 			s.Pieces = append(s.Pieces, PieceSpec{Piece: string(c), Score: -20})
 		}
-		b, err := s.Marshal()
-		if err != nil {
-			t.Fatal(err)
-		}
-		sp, err := ParseSentencePiece(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return sp
+		return parseSpec(t, s)
 	}
 	v1, err := NewSiglipText(build(nil), "ok/spiece.model", 6)
 	if err != nil || v1.Rules() != "siglip" {
@@ -142,15 +134,7 @@ func TestNewSiglipText(t *testing.T) {
 	}
 	noEOS := NewUnigramSpec()
 	noEOS.Pieces[1].Piece, noEOS.EOSID = "<eos>", -1 // <eos> and <pad> there, but no eos in the trainer spec
-	b, err := noEOS.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sp, err := ParseSentencePiece(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if tok, err := NewSiglipText(sp, "noeos/tokenizer.model", 6); !errors.As(err, &refused) {
+	if tok, err := NewSiglipText(parseSpec(t, noEOS), "noeos/tokenizer.model", 6); !errors.As(err, &refused) {
 		t.Errorf("model without an eos control piece: %v, %v; want a *NotSiglipError", tok, err)
 	}
 
@@ -164,6 +148,20 @@ func TestNewSiglipText(t *testing.T) {
 	if strings.Contains(msg, "\n") {
 		t.Errorf("refusal is not one line: %q", msg)
 	}
+}
+
+// parseSpec serialises s and parses it back.
+func parseSpec(t *testing.T, s *UnigramSpec) *SentencePiece {
+	t.Helper()
+	b, err := s.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := ParseSentencePiece(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sp
 }
 
 func equalInts(a, b []int) bool {
