@@ -36,9 +36,14 @@ exp(logit_scale)*cos + logit_bias and sigmoid(logit), SigLIP's match probability
 --dtype bfloat16 halves the weights' memory; embeddings then differ from
 float32 by about 2⁻⁸ of their scale per network stage.
 
-Example:
+Texts get the rules of the folder's tokenizer: SigLIP's spiece.model, or a
+fixed-resolution SigLIP2 folder's Gemma tokenizer.model (open_clip's SigLIP2
+cleaning, <eos>, <pad>); --json shows the input_ids.
+
+Examples:
   evalrun embed --model ckpt/siglip-base-patch16-224 --image cat.jpg --image dog.png \
-      --text "a photo of a cat" --text "a photo of a dog" --json`
+      --text "a photo of a cat" --text "a photo of a dog" --json
+  evalrun embed --model ckpt/siglip2-so400m-patch14-384 --image cat.jpg --text "a photo of a cat"`
 }
 
 // embedOutput is the --json document.
