@@ -30,6 +30,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
+	"github.com/dualtoken/evalharness/internal/hfcache"
 	"github.com/dualtoken/evalharness/model/config"
 	"github.com/dualtoken/evalharness/model/precision"
 	"github.com/dualtoken/evalharness/model/siglip"
@@ -126,7 +127,9 @@ func (fc *FullConfig) Validate() error {
 // ParseFullConfig reads a tokenizer config.json: ours (model_type
 // "dualtoken", the tower under "siglip_config") or the authors'
 // (RQVAESIGLIPTransformer, tower from rqvaesiglip.pretrained_model: a
-// directory with the tower's config.json, absolute or relative to dir).
+// directory with the tower's config.json, absolute, relative to dir or
+// beside it, or a Hub repo id such as "google/siglip2-so400m-patch16-256"
+// whose snapshot is in the local Hugging Face cache, package hfcache).
 func ParseFullConfig(raw *config.Raw, dir string) (*FullConfig, error) {
 	mt, _ := raw.StringOr("", "model_type")
 	known := mt == "" || mt == ModelType
@@ -165,6 +168,9 @@ func ParseFullConfig(raw *config.Raw, dir string) (*FullConfig, error) {
 			return nil, fmt.Errorf("%s: no \"siglip_config\" and no rqvaesiglip.pretrained_model: the SigLIP tower's config is unknown", raw.Path)
 		}
 		cands := []string{p, filepath.Join(dir, p), filepath.Join(dir, filepath.Base(p)), filepath.Join(filepath.Dir(dir), filepath.Base(p))}
+		if snap, ok := hfcache.Snapshot(p); ok { // a repo id transformers has downloaded
+			cands = append(cands, snap)
+		}
 		for _, c := range cands {
 			if st, err := os.Stat(filepath.Join(c, "config.json")); err == nil && !st.IsDir() {
 				if fc.Tower, err = siglip.LoadConfig(c); err != nil {
@@ -175,7 +181,7 @@ func ParseFullConfig(raw *config.Raw, dir string) (*FullConfig, error) {
 			}
 		}
 		if fc.Tower == nil {
-			return nil, fmt.Errorf("%s: rqvaesiglip.pretrained_model = %q: no SigLIP config.json found there (tried it, relative to %s, and beside it); add the tower's config as \"siglip_config\"", raw.Path, p, dir)
+			return nil, fmt.Errorf("%s: rqvaesiglip.pretrained_model = %q: no SigLIP config.json found there (tried it, relative to %s, beside it, and as a repo id in the Hugging Face cache %s); add the tower's config as \"siglip_config\"", raw.Path, p, dir, hfcache.Dir())
 		}
 	}
 	if err := fc.Validate(); err != nil {

@@ -285,6 +285,26 @@ func TestSaveLoadLayouts(t *testing.T) {
 		t.Errorf("TowerDir = %q, want %q (the config found beside the checkpoint)", back.Config.TowerDir, towerDir)
 	}
 
+	// The tower named by repo id, found in the Hugging Face cache.
+	cache := t.TempDir()
+	t.Setenv("HF_HUB_CACHE", cache)
+	snap := filepath.Join(cache, "models--google--siglip-tiny", "snapshots", "0123abc")
+	if err := os.MkdirAll(snap, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeJSON(t, filepath.Join(snap, "config.json"), ConfigJSON(m.Config)["siglip_config"])
+	os.RemoveAll(towerDir)
+	cfg["rqvaesiglip"].(map[string]any)["pretrained_model"] = "google/siglip-tiny"
+	writeJSON(t, filepath.Join(authors, "config.json"), cfg)
+	back, err = Load(testBackend(t), authors)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("authors' layout, tower in the HF cache", back)
+	if back.Config.TowerDir != snap {
+		t.Errorf("TowerDir = %q, want the cached snapshot %q", back.Config.TowerDir, snap)
+	}
+
 	// A training checkpoint {"state_dict": {...}, "optimizer": {...}}.
 	ckpt := weights.NewMemSet("epoch_latest.pt")
 	for _, x := range prefixed {
@@ -302,7 +322,7 @@ func TestSaveLoadLayouts(t *testing.T) {
 	// Bad input.
 	cfg["rqvaesiglip"].(map[string]any)["pretrained_model"] = "nowhere"
 	writeJSON(t, filepath.Join(authors, "config.json"), cfg)
-	if _, err := Load(testBackend(t), authors); err == nil || !strings.Contains(err.Error(), `pretrained_model = "nowhere"`) {
+	if _, err := Load(testBackend(t), authors); err == nil || !strings.Contains(err.Error(), `pretrained_model = "nowhere"`) || !strings.Contains(err.Error(), "Hugging Face cache "+cache) {
 		t.Errorf("unresolvable tower: error %v", err)
 	}
 	cfg = ConfigJSON(m.Config)

@@ -2,10 +2,12 @@ package llava
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 
+	"github.com/dualtoken/evalharness/internal/hfcache"
 	"github.com/dualtoken/evalharness/model/config"
 )
 
@@ -76,7 +78,8 @@ func LoadConfig(dirOrFile string) (*Config, error) {
 }
 
 // ParseConfig interprets a raw LLaVA config; relative paths are resolved
-// against the folder of raw.Path.
+// against the folder of raw.Path, or, when nothing is there, as Hub repo ids
+// in the local Hugging Face cache (package hfcache).
 func ParseConfig(raw *config.Raw) (*Config, error) {
 	mt, err := raw.ModelType()
 	if err != nil {
@@ -91,7 +94,15 @@ func ParseConfig(raw *config.Raw) (*Config, error) {
 		if p == "" || filepath.IsAbs(p) {
 			return p
 		}
-		return filepath.Join(base, p)
+		local := filepath.Join(base, p)
+		if _, err := os.Stat(local); err != nil {
+			// Not beside the config: a Hub repo id ("Qwen/Qwen2.5-3B-Instruct")
+			// that transformers has downloaded.
+			if snap, ok := hfcache.Snapshot(p); ok {
+				return snap
+			}
+		}
+		return local
 	}
 	str := func(dst *string, def string, keys ...string) error {
 		v, err := raw.StringOr(def, keys...)

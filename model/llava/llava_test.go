@@ -121,6 +121,21 @@ func TestConfig(t *testing.T) {
 	if c.AddBOS || c.ProjectorDepth != 3 || c.VisionTower != "/abs/tower" {
 		t.Fatalf("qwen config: %+v", c)
 	}
+	// A repo id with nothing beside the config: its snapshot in the
+	// Hugging Face cache; a path that is beside the config stays local.
+	cache := t.TempDir()
+	t.Setenv("HF_HUB_CACHE", cache)
+	snap := filepath.Join(cache, "models--Qwen--Qwen2.5-3B-Instruct", "snapshots", "abc")
+	if err := os.MkdirAll(snap, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p = write(map[string]any{"model_type": "llava", "language_model": "Qwen/Qwen2.5-3B-Instruct", "mm_vision_tower": "google/not-cached"})
+	if c, err = llava.LoadConfig(p); err != nil {
+		t.Fatal(err)
+	}
+	if c.LanguageModel != snap || c.Tokenizer != snap || c.VisionTower != filepath.Join(filepath.Dir(p), "google/not-cached") {
+		t.Fatalf("repo ids: language model %q, tokenizer %q, tower %q; want %q twice and the local path", c.LanguageModel, c.Tokenizer, c.VisionTower, snap)
+	}
 	for _, tc := range []struct {
 		fields map[string]any
 		want   []string
