@@ -187,3 +187,32 @@ func TestEmbedForeignAndGemmaTokenizers(t *testing.T) {
 		t.Errorf("--image with a foreign spiece.model: exit %d, stderr %q", code, stderr)
 	}
 }
+
+// --model as a Hub repo id runs the snapshot the local Hugging Face cache
+// holds, results named after the repo; an uncached id is refused as a
+// missing path.
+func TestRunModelFromHFCache(t *testing.T) {
+	dir := t.TempDir()
+	cache := filepath.Join(dir, "hub")
+	t.Setenv("HF_HUB_CACHE", cache)
+	snaps := filepath.Join(cache, "models--someorg--tiny-siglip", "snapshots")
+	extractModel(t, "tiny-siglip", snaps)
+	if err := os.Rename(filepath.Join(snaps, "tiny-siglip"), filepath.Join(snaps, "0123abcd")); err != nil {
+		t.Fatal(err)
+	}
+	zs, _ := bench.Demo("imagenet-zeroshot")
+	zopts, err := zs(filepath.Join(dir, "imagenet"), 7, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	code, stdout, stderr := runCaptured(t, "run", "--quiet", "--task", "imagenet-zeroshot", "--data", zopts.Data, "--model-kind", "siglip", "--model", "someorg/tiny-siglip", "--out", out)
+	if code != 0 || !strings.Contains(stdout, "imagenet-zeroshot / tiny-siglip") {
+		t.Fatalf("--model someorg/tiny-siglip: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out, "imagenet-zeroshot", "tiny-siglip", "results.json")); err != nil {
+		t.Errorf("results not under the repo's name: %v", err)
+	}
+	code, _, stderr = runCaptured(t, "run", "--quiet", "--task", "imagenet-zeroshot", "--data", zopts.Data, "--model-kind", "siglip", "--model", "someorg/not-cached", "--out", out)
+	wantOneLine(t, "uncached repo id", code, stderr, "--model: ", "someorg/not-cached")
+}

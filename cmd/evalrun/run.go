@@ -18,6 +18,7 @@ import (
 
 	"github.com/dualtoken/evalharness/backend"
 	"github.com/dualtoken/evalharness/bench"
+	"github.com/dualtoken/evalharness/internal/hfcache"
 	"github.com/dualtoken/evalharness/model/precision"
 )
 
@@ -296,7 +297,7 @@ type runCmd struct {
 	Data      string    `help:"Data root for --task." placeholder:"DIR"`
 	Opt       keyValues `placeholder:"KEY=VALUE" help:"Task option key=value (repeatable), e.g. --opt rule=vlmevalkit; evalrun tasks lists each task's options."`
 	ModelKind string    `help:"Model kind for --task (siglip, dualtoken, llava; see --help)." placeholder:"KIND"`
-	Model     string    `help:"Model checkpoint for --task." placeholder:"DIR"`
+	Model     string    `help:"Model checkpoint folder for --task, or a Hub repo id (org/name) that the local Hugging Face cache holds." placeholder:"DIR"`
 	Tokenizer string    `help:"Tokenizer for --task's model." placeholder:"PATH"`
 	Out       string    `default:"results" help:"Output root: OUT/<task>/<model>/{predictions-*.jsonl,results.json,samples.jsonl}."`
 	Batch     int       `default:"8" help:"Batch size."`
@@ -440,6 +441,13 @@ func (c *runCmd) Run(g *Globals) error {
 	for i := range rf.Models {
 		if rf.Models[i].DType == "" {
 			rf.Models[i].DType = c.DType // before the check, which covers the dtype
+		}
+		if _, err := os.Stat(rf.Models[i].Path); err != nil {
+			// A Hub repo id ("google/siglip-so400m-patch14-384") that
+			// transformers has downloaded: its cached snapshot.
+			if snap, ok := hfcache.Snapshot(rf.Models[i].Path); ok {
+				rf.Models[i].Path = snap
+			}
 		}
 		ms := rf.Models[i]
 		st, err := os.Stat(ms.Path)
