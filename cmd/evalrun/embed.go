@@ -19,7 +19,7 @@ func init() {
 }
 
 type embedCmd struct {
-	Model     string   `required:"" help:"HF SigLIP or fixed-resolution SigLIP2 model directory (config.json + model.safetensors; model_type siglip or siglip_vision_model)." placeholder:"DIR"`
+	Model     string   `required:"" help:"HF SigLIP or fixed-resolution SigLIP2 model directory (config.json + model.safetensors; model_type siglip or siglip_vision_model), or its Hub repo id when the local Hugging Face cache holds it." placeholder:"DIR"`
 	Tokenizer string   `help:"SentencePiece model for --text: SigLIP's spiece.model (SiglipTokenizer's rules) or SigLIP2's Gemma tokenizer.model (open_clip's SigLIP2 rules), told apart by their end-of-sequence piece. Default: spiece.model or tokenizer.model in --model." placeholder:"PATH"`
 	Image     []string `sep:"none" help:"Image file (JPEG, PNG, WebP); repeatable. Resized to the model's image_size as SiglipImageProcessor does." placeholder:"FILE"`
 	Text      []string `sep:"none" help:"Text to embed; repeatable. Tokenised and padded to max_position_embeddings." placeholder:"STR"`
@@ -85,7 +85,7 @@ func (c *embedCmd) Run(g *Globals) error {
 	if err != nil {
 		return usageErr("embed: %v", err)
 	}
-	m, err := siglip.Load(c.Model)
+	m, err := siglip.Load(hubOrPath(c.Model))
 	if err != nil {
 		return usageErr("embed: %v", err)
 	}
@@ -211,7 +211,7 @@ func (c *embedCmd) Run(g *Globals) error {
 func (c *embedCmd) siglipTokenizer(maxLen int) (tokenizer.TextTokenizer, error) {
 	path := c.Tokenizer
 	if path == "" {
-		if path = tokenizer.SiglipModelIn(c.Model); path == "" {
+		if path = tokenizer.SiglipModelIn(hubOrPath(c.Model)); path == "" {
 			return nil, fmt.Errorf("%s has no spiece.model (SigLIP) or tokenizer.model (SigLIP2's Gemma tokenizer; a tokenizer.json alone is not read): pass --tokenizer PATH", c.Model)
 		}
 	}

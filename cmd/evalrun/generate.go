@@ -21,8 +21,8 @@ func init() {
 }
 
 type generateCmd struct {
-	Model     string `required:"" help:"HF model directory: config.json (model_type qwen2 or llama), model.safetensors (or shards), optional generation_config.json." placeholder:"DIR"`
-	Tokenizer string `required:"" help:"Tokenizer: tokenizer.json, a SentencePiece .model, or a directory holding one." placeholder:"PATH"`
+	Model     string `required:"" help:"HF model directory: config.json (model_type qwen2 or llama), model.safetensors (or shards), optional generation_config.json; or its Hub repo id when the local Hugging Face cache holds it." placeholder:"DIR"`
+	Tokenizer string `required:"" help:"Tokenizer: tokenizer.json, a SentencePiece .model, or a directory (or cached Hub repo id) holding one." placeholder:"PATH"`
 	Prompt    string `required:"" help:"The prompt text (wrapped by --chat)."`
 	Chat      string `default:"none" enum:"none,qwen,vicuna" help:"Chat template: qwen (Qwen2.5 <|im_start|> turns), vicuna (LLaVA-1.5 vicuna_v1), none (raw text)."`
 
@@ -67,11 +67,11 @@ func (c *generateCmd) Run(g *Globals) error {
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	tok, err := tokenizer.Load(c.Tokenizer)
+	tok, err := tokenizer.Load(hubOrPath(c.Tokenizer))
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	m, err := llm.Load(b, c.Model)
+	m, err := llm.Load(b, hubOrPath(c.Model))
 	if err != nil {
 		return usageErr("model %s: %v", c.Model, err)
 	}

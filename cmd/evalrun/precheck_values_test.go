@@ -189,8 +189,8 @@ func TestEmbedForeignAndGemmaTokenizers(t *testing.T) {
 }
 
 // --model as a Hub repo id runs the snapshot the local Hugging Face cache
-// holds, results named after the repo; an uncached id is refused as a
-// missing path.
+// holds (run: results named after the repo; embed), and an uncached id is
+// refused as a missing path.
 func TestRunModelFromHFCache(t *testing.T) {
 	dir := t.TempDir()
 	cache := filepath.Join(dir, "hub")
@@ -215,4 +215,11 @@ func TestRunModelFromHFCache(t *testing.T) {
 	}
 	code, _, stderr = runCaptured(t, "run", "--quiet", "--task", "imagenet-zeroshot", "--data", zopts.Data, "--model-kind", "siglip", "--model", "someorg/not-cached", "--out", out)
 	wantOneLine(t, "uncached repo id", code, stderr, "--model: ", "someorg/not-cached")
+
+	// embed takes the repo id too, tokenizer from the snapshot; "model"
+	// in its JSON is --model as given.
+	code, stdout, stderr = runCaptured(t, "embed", "--model", "someorg/tiny-siglip", "--text", "a red square", "--json")
+	if code != 0 || !strings.Contains(stdout, `"model": "someorg/tiny-siglip"`) || !strings.Contains(stdout, `"input_ids"`) {
+		t.Errorf("embed --model someorg/tiny-siglip: exit %d, stdout %.200q, stderr %q", code, stdout, stderr)
+	}
 }

@@ -18,7 +18,6 @@ import (
 
 	"github.com/dualtoken/evalharness/backend"
 	"github.com/dualtoken/evalharness/bench"
-	"github.com/dualtoken/evalharness/internal/hfcache"
 	"github.com/dualtoken/evalharness/model/precision"
 )
 
@@ -442,13 +441,7 @@ func (c *runCmd) Run(g *Globals) error {
 		if rf.Models[i].DType == "" {
 			rf.Models[i].DType = c.DType // before the check, which covers the dtype
 		}
-		if _, err := os.Stat(rf.Models[i].Path); err != nil {
-			// A Hub repo id ("google/siglip-so400m-patch14-384") that
-			// transformers has downloaded: its cached snapshot.
-			if snap, ok := hfcache.Snapshot(rf.Models[i].Path); ok {
-				rf.Models[i].Path = snap
-			}
-		}
+		rf.Models[i].Path = hubOrPath(rf.Models[i].Path)
 		ms := rf.Models[i]
 		st, err := os.Stat(ms.Path)
 		if err == nil && !st.IsDir() && filepath.Ext(ms.Path) != ".json" {

@@ -29,7 +29,7 @@ func init() {
 const defaultTol = 1e-4
 
 type verifyCmd struct {
-	Model  string   `required:"" help:"HF-format model directory (config.json + model.safetensors); the architecture comes from config.json's model_type." placeholder:"DIR"`
+	Model  string   `required:"" help:"HF-format model directory (config.json + model.safetensors), or its Hub repo id when the local Hugging Face cache holds it; the architecture comes from config.json's model_type." placeholder:"DIR"`
 	Golden string   `required:"" help:"Golden safetensors: model inputs (e.g. pixel_values, input_ids) and reference outputs by name." placeholder:"FILE"`
 	DType  string   `name:"dtype" default:"float32" help:"Compute dtype the model runs in: float32, or bfloat16 (bf16; weight matrices stored in it) checked against the same float32 golden with bfloat16's error bounds (see below)."`
 	Atol   *float64 `help:"Absolute tolerance (default 1e-4). float32 only: not accepted with --dtype bfloat16." placeholder:"TOL"`
@@ -92,6 +92,7 @@ func (c *verifyCmd) Run(g *Globals) error {
 		}
 		*f.dst = *f.v
 	}
+	c.Model = hubOrPath(c.Model)
 	if st, err := os.Stat(c.Model); err != nil {
 		return usageErr("--model %s: %v", c.Model, pathErrText(err))
 	} else if !st.IsDir() {
