@@ -64,16 +64,14 @@ func (s *Siglip2) Rules() string { return "siglip2" }
 func (s *Siglip2) Model() *SentencePiece { return s.sp }
 
 // Clean is step 1: the text the SentencePiece model encodes.
+// open_clip lower-cases before collapsing whitespace; doing it after
+// SiglipTokenizer's canonicalisation (punctuation out, whitespace
+// collapsed) gives the same text: lower-casing makes no punctuation or
+// whitespace, and whitespace is neither cased nor case-ignorable, so the
+// final-sigma contexts do not change.
 func (s *Siglip2) Clean(text string) string {
 	text = pyUnescapeHTML(pyUnescapeHTML(text))
-	text = strings.ReplaceAll(text, "_", " ")
-	text = strings.Map(func(r rune) rune {
-		if r < utf8.RuneSelf && strings.ContainsRune(asciiPunctuation, r) {
-			return -1
-		}
-		return r
-	}, text)
-	return strings.Join(strings.FieldsFunc(pyLowerString(text), pyIsSpace), " ")
+	return pyLowerString(canonicalizeText(strings.ReplaceAll(text, "_", " ")))
 }
 
 // Encode returns the input_ids for text.

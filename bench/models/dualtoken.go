@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/gomlx/compute"
@@ -71,9 +70,9 @@ func NewDualTokenFrom(m *dualtoken.Model, batch int, info bench.ModelInfo) *Dual
 // Options: tokenizer (spec.Tokenizer, else spiece.model or tokenizer.model
 // beside the weights or, when that is missing, refused or not the text
 // tower's size, in the tower's folder (TowerDir), SigLIP's or SigLIP2's,
-// whose eos piece chooses the text rules; needed only to embed texts: a default file that is neither leaves
-// the model without texts, and EmbedTexts says why, while an explicit
-// spec.Tokenizer is refused here),
+// whose eos piece chooses the text rules; needed only to embed texts: a
+// default file that is neither leaves the model without texts, and
+// EmbedTexts says why, while an explicit spec.Tokenizer is refused here),
 // max_length (as the siglip kind),
 // preprocess=crop|resize (default crop, the authors' evaluation: shorter
 // side to the input size, bicubic, then centre crop; resize squashes the
@@ -133,37 +132,23 @@ func NewDualToken(spec bench.ModelSpec, b compute.Backend) (*DualToken, error) {
 	cands := []string{spec.Tokenizer}
 	if spec.Tokenizer == "" {
 		cands = nil
-		where := "beside its weights"
 		for _, dir := range []string{spec.Path, m.Config.TowerDir} {
 			if dir == "" {
 				continue
-			}
-			if dir == m.Config.TowerDir {
-				where += " or in its tower's folder " + dir
 			}
 			if p := tokenizer.SiglipModelIn(dir); p != "" {
 				cands = append(cands, p)
 			}
 		}
-		if len(cands) == 0 {
-			d.noText = fmt.Errorf("model %s: dualtoken cannot embed texts: %s", spec.Path, noTokenizerFile(where))
-			return d, nil
-		}
 	}
 	var tok tokenizer.TextTokenizer
 	var tokPath string
-	var refusals []string
+	var refusals []error
 	for _, p := range cands {
 		t, err := loadSiglipTokenizer(spec, p, maxLen, tc.VocabSize)
 		var refused *tokenizer.NotSiglipError
 		if errors.As(err, &refused) && spec.Tokenizer == "" {
-			// The image paths (reconstruction, semantic codes) do not
-			// need it: try the next file, else build without texts and
-			// say why when a task asks for them.
-			if d.noText == nil {
-				d.noText = err
-			}
-			refusals = append(refusals, err.Error())
+			refusals = append(refusals, err) // try the next file
 			continue
 		}
 		if err != nil {
@@ -177,13 +162,24 @@ func NewDualToken(spec bench.ModelSpec, b compute.Backend) (*DualToken, error) {
 			break
 		}
 	}
-	if tok == nil && len(refusals) > 1 { // one line naming every file refused
-		d.noText = fmt.Errorf("%w; %s", d.noText, strings.Join(refusals[1:], "; "))
-	}
 	if tok == nil {
+		// The image paths (reconstruction, semantic codes) do not need
+		// texts: build without them, and say why (one line) when a task
+		// asks for them.
+		switch {
+		case len(refusals) == 0:
+			where := "beside its weights"
+			if m.Config.TowerDir != "" {
+				where += " or in its tower's folder " + m.Config.TowerDir
+			}
+			d.noText = fmt.Errorf("model %s: dualtoken cannot embed texts: %s", spec.Path, noTokenizerFile(where))
+		case len(refusals) == 1:
+			d.noText = refusals[0]
+		default:
+			d.noText = fmt.Errorf("%w; %v", refusals[0], refusals[1])
+		}
 		return d, nil
 	}
-	d.noText = nil
 	if d.info.TokenizerSHA256, err = tokenizerSHA256(spec, tokPath); err != nil {
 		return nil, err
 	}

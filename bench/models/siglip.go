@@ -54,7 +54,8 @@ type Siglip struct {
 // NewSiglip loads spec.Path (HF SigLIP or fixed-resolution SigLIP2
 // directory). The tokenizer is spec.Tokenizer or the SentencePiece model
 // beside the weights (tokenizer.SiglipModelIn), its end-of-sequence piece
-// choosing SigLIP's or SigLIP2's text rules (tokenizer.NewSiglipText); options (spec.Extra):
+// choosing SigLIP's or SigLIP2's text rules (tokenizer.NewSiglipText);
+// options (spec.Extra):
 // max_length (default the text tower's max_position_embeddings; SigLIP
 // So/14-384 evaluations use 64), preprocess=resize|crop (default resize: the
 // HF SigLIP processor, a bicubic squash to the input size, no crop; crop:
