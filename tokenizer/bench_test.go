@@ -68,18 +68,18 @@ func BenchmarkEncodeSentencePieceBPE(b *testing.B) {
 	benchEncode(b, sp)
 }
 
-func BenchmarkEncodeByteLevelBPE(b *testing.B) {
-	tok, err := LoadByteLevelBPE(filepath.Join(fixtures.Dir(b, "bpe"), "tokenizer.json"))
+func BenchmarkEncodeHFBPE(b *testing.B) {
+	tok, err := LoadHFBPE(filepath.Join(fixtures.Dir(b, "bpe"), "tokenizer.json"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	benchEncode(b, tok)
 }
 
-// BenchmarkEncodeByteLevelBPENoCache clears the word cache before every
+// BenchmarkEncodeHFBPENoCache clears the word cache before every
 // pass, timing the regex split and merges alone.
-func BenchmarkEncodeByteLevelBPENoCache(b *testing.B) {
-	tok, err := LoadByteLevelBPE(filepath.Join(fixtures.Dir(b, "bpe"), "tokenizer.json"))
+func BenchmarkEncodeHFBPENoCache(b *testing.B) {
+	tok, err := LoadHFBPE(filepath.Join(fixtures.Dir(b, "bpe"), "tokenizer.json"))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -51,7 +51,7 @@ func TestLlavaVicunaV1(t *testing.T) {
 // TestQwenPromptTokens: the template's markers become single special ids
 // with the fixture tokenizer.json, and decoding skips them.
 func TestQwenPromptTokens(t *testing.T) {
-	tok, err := LoadByteLevelBPE(filepath.Join(fixtures.Dir(t, "bpe"), "tokenizer.json"))
+	tok, err := LoadHFBPE(filepath.Join(fixtures.Dir(t, "bpe"), "tokenizer.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

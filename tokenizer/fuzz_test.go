@@ -370,7 +370,7 @@ func smallTokenizer(t testing.TB, merges [][2]string, added []addedToken, normal
 	return data
 }
 
-func FuzzParseByteLevelBPE(f *testing.F) {
+func FuzzParseHFBPE(f *testing.F) {
 	merges := [][2]string{{"a", "b"}, {"ab", "c"}, {"Ġ", "a"}}
 	f.Add(smallTokenizer(f, merges, fuzzAdded(), "null", byteLevelOnly))
 	f.Add(smallTokenizer(f, merges, []addedToken{{ID: 30, Content: "<|im_end|>", Special: true, Normalized: true}}, `{"type":"Sequence","normalizers":[{"type":"NFKC"},{"type":"Lowercase"}]}`, qwenPre))
@@ -381,10 +381,10 @@ func FuzzParseByteLevelBPE(f *testing.F) {
 	f.Add([]byte(`{"model":{"type":"BPE","vocab":{"a":0,"<0x61>":1,"<unk>":2},"merges":[["a","a"]],"unk_token":"<unk>","byte_fallback":true,"fuse_unk":true,"ignore_merges":true},"pre_tokenizer":{"type":"ByteLevel"}}`))
 	f.Add([]byte(`{"model":{"type":"BPE","vocab":{}}}`))
 	// The 16 KB fixture tokenizer.json is not a seed here (each mutation and
-	// minimisation of it is slow); FuzzByteLevelBPEEncode encodes with it.
+	// minimisation of it is slow); FuzzHFBPEEncode encodes with it.
 	f.Fuzz(func(t *testing.T, data []byte) {
 		defer watchdog(hangLimit)()
-		tok, err := ParseByteLevelBPE(data)
+		tok, err := ParseHFBPE(data)
 		if err != nil {
 			if tok != nil || err.Error() == "" {
 				t.Fatalf("failed parse returned %v, %q", tok, err)
@@ -410,7 +410,7 @@ func FuzzParseByteLevelBPE(f *testing.F) {
 // tokenizer promises nothing for s.
 type bpeCase struct {
 	name string
-	tok  *ByteLevelBPE
+	tok  *HFBPE
 	want func(s string) (string, bool)
 }
 
@@ -445,7 +445,7 @@ func bpeCases(t testing.TB) []bpeCase {
 	return cases
 }
 
-func FuzzByteLevelBPEEncode(f *testing.F) {
+func FuzzHFBPEEncode(f *testing.F) {
 	for _, s := range probeTexts {
 		f.Add(s)
 	}

@@ -1,12 +1,16 @@
 package tokenizer
 
-// The parts of an HF tokenizers pipeline that byte-level BPE files use:
-// added-token splitting, normalizers, pre-tokenizers (Split, ByteLevel) and
-// the decoder type.
+// The parts of an HF tokenizers pipeline that BPE files use: added-token
+// splitting, normalizers, pre-tokenizers and decoders. Byte-level files
+// (Qwen2) use Split and ByteLevel; SentencePiece-style ones (LLaMA, Gemma,
+// SigLIP2) turn spaces into "▁" with a Replace (and Prepend) normalizer or a
+// Metaspace pre-tokenizer, and decode with Replace, ByteFallback, Fuse and
+// Strip, or Metaspace.
 
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -117,6 +121,9 @@ func parseNormalizer(raw json.RawMessage) (func(string) string, error) {
 	var n struct {
 		Type        string            `json:"type"`
 		Normalizers []json.RawMessage `json:"normalizers"`
+		Pattern     hfPattern         `json:"pattern"`
+		Content     string            `json:"content"`
+		Prepend     string            `json:"prepend"`
 	}
 	if err := json.Unmarshal(raw, &n); err != nil {
 		return nil, jsonerr.Describe(err)
@@ -132,6 +139,20 @@ func parseNormalizer(raw json.RawMessage) (func(string) string, error) {
 		return norm.NFKD.String, nil
 	case "Lowercase":
 		return rustLower, nil
+	case "Replace":
+		from, err := n.Pattern.literal("Replace")
+		if err != nil {
+			return nil, err
+		}
+		return func(s string) string { return strings.ReplaceAll(s, from, n.Content) }, nil
+	case "Prepend":
+		// tokenizers prepends to non-empty strings only.
+		return func(s string) string {
+			if s == "" {
+				return s
+			}
+			return n.Prepend + s
+		}, nil
 	case "Sequence":
 		var fs []func(string) string
 		for i, sub := range n.Normalizers {
@@ -150,7 +171,27 @@ func parseNormalizer(raw json.RawMessage) (func(string) string, error) {
 			return s
 		}, nil
 	}
-	return nil, fmt.Errorf("type %q is not supported (NFC, NFD, NFKC, NFKD, Lowercase, Sequence)", n.Type)
+	return nil, fmt.Errorf("type %q is not supported (NFC, NFD, NFKC, NFKD, Lowercase, Replace, Prepend, Sequence)", n.Type)
+}
+
+// hfPattern is a Replace or Split pattern: {"String": ...} or {"Regex": ...}.
+type hfPattern struct {
+	Regex  *string `json:"Regex"`
+	String *string `json:"String"`
+}
+
+// literal returns a String pattern; a Regex pattern (no SentencePiece-style
+// file uses one in a Replace) is refused rather than taken literally.
+func (p hfPattern) literal(step string) (string, error) {
+	switch {
+	case p.String != nil && *p.String != "":
+		return *p.String, nil
+	case p.String != nil:
+		return "", fmt.Errorf("%s pattern is an empty string", step)
+	case p.Regex != nil:
+		return "", fmt.Errorf("%s with a Regex pattern (%q) is not supported; want {\"String\": ...}", step, *p.Regex)
+	}
+	return "", fmt.Errorf("%s has no pattern (want {\"String\": ...})", step)
 }
 
 // rustLower is Rust's str::to_lowercase for the cases that differ from Go's
@@ -174,12 +215,13 @@ func rustLower(s string) string {
 
 // ---- pre-tokenizers ----
 
-// preTokenizer is one pre-tokenizer step. split returns an error when a
-// regex match runs past splitMatchTimeout: a hostile or broken
-// tokenizer.json's regex would otherwise hang Encode, or with the error
-// dropped, silently mis-tokenise.
+// preTokenizer is one pre-tokenizer step. atStart says pieces[0] begins the
+// original text (Metaspace's prepend_scheme "first" prepends only there).
+// split returns an error when a regex match runs past splitMatchTimeout: a
+// hostile or broken tokenizer.json's regex would otherwise hang Encode, or
+// with the error dropped, silently mis-tokenise.
 type preTokenizer interface {
-	split(pieces []string) ([]string, error)
+	split(pieces []string, atStart bool) ([]string, error)
 }
 
 // splitMatchTimeout bounds one regex match of a Split pre-tokenizer (the
@@ -197,12 +239,12 @@ func parsePreTokenizer(raw json.RawMessage) ([]preTokenizer, error) {
 		Pretokenizers  []json.RawMessage `json:"pretokenizers"`
 		AddPrefixSpace bool              `json:"add_prefix_space"`
 		UseRegex       *bool             `json:"use_regex"`
-		Pattern        struct {
-			Regex  *string `json:"Regex"`
-			String *string `json:"String"`
-		} `json:"pattern"`
-		Behavior string `json:"behavior"`
-		Invert   bool   `json:"invert"`
+		Pattern        hfPattern         `json:"pattern"`
+		Behavior       string            `json:"behavior"`
+		Invert         bool              `json:"invert"`
+		Replacement    string            `json:"replacement"`
+		PrependScheme  *string           `json:"prepend_scheme"`
+		Split          *bool             `json:"split"`
 	}
 	if err := json.Unmarshal(raw, &p); err != nil {
 		return nil, jsonerr.Describe(err)
@@ -249,8 +291,73 @@ func parsePreTokenizer(raw json.RawMessage) ([]preTokenizer, error) {
 			return nil, fmt.Errorf("Split behavior %q is unknown", s.behavior)
 		}
 		return []preTokenizer{s}, nil
+	case "Metaspace":
+		m, err := newMetaspace(p.Replacement, p.PrependScheme, p.AddPrefixSpace, p.Split)
+		if err != nil {
+			return nil, err
+		}
+		return []preTokenizer{m}, nil
 	}
-	return nil, fmt.Errorf("type %q is not supported (Sequence, Split, ByteLevel)", p.Type)
+	return nil, fmt.Errorf("type %q is not supported (Sequence, Split, ByteLevel, Metaspace)", p.Type)
+}
+
+// metaspace is the Metaspace pre-tokenizer (and, with decode, its decoder):
+// spaces become the replacement character, which is prepended per the
+// scheme, and with split each replacement starts a new piece.
+type metaspace struct {
+	rep     string
+	scheme  string // "always", "first" or "never"
+	splitOn bool
+}
+
+// newMetaspace reads Metaspace's fields. Files written before
+// prepend_scheme existed carry add_prefix_space instead (true: "always"),
+// and split defaults to true, as tokenizers reads them.
+func newMetaspace(rep string, scheme *string, addPrefixSpace bool, split *bool) (*metaspace, error) {
+	if utf8.RuneCountInString(rep) != 1 {
+		return nil, fmt.Errorf("Metaspace replacement %q: want one character", rep)
+	}
+	m := &metaspace{rep: rep, scheme: "never", splitOn: split == nil || *split}
+	switch {
+	case scheme != nil:
+		switch *scheme {
+		case "always", "first", "never":
+			m.scheme = *scheme
+		default:
+			return nil, fmt.Errorf("Metaspace prepend_scheme %q: want always, first or never", *scheme)
+		}
+	case addPrefixSpace:
+		m.scheme = "always"
+	}
+	return m, nil
+}
+
+func (m *metaspace) split(pieces []string, atStart bool) ([]string, error) {
+	out := make([]string, 0, len(pieces))
+	for i, p := range pieces {
+		if p == "" {
+			continue
+		}
+		p = strings.ReplaceAll(p, " ", m.rep)
+		if !strings.HasPrefix(p, m.rep) && (m.scheme == "always" || m.scheme == "first" && i == 0 && atStart) {
+			p = m.rep + p
+		}
+		if !m.splitOn {
+			out = append(out, p)
+			continue
+		}
+		// MergedWithNext: each replacement character starts a piece.
+		for p != "" {
+			k := strings.Index(p[1:], m.rep)
+			if k < 0 {
+				out = append(out, p)
+				break
+			}
+			out = append(out, p[:k+1])
+			p = p[k+1:]
+		}
+	}
+	return out, nil
 }
 
 // gpt2Pattern is the ByteLevel pre-tokenizer's own regex (use_regex: true).
@@ -269,7 +376,7 @@ type byteLevelPre struct {
 	regex          *splitPre
 }
 
-func (b *byteLevelPre) split(pieces []string) ([]string, error) {
+func (b *byteLevelPre) split(pieces []string, _ bool) ([]string, error) {
 	if b.addPrefixSpace {
 		for i, p := range pieces {
 			if !strings.HasPrefix(p, " ") {
@@ -279,7 +386,7 @@ func (b *byteLevelPre) split(pieces []string) ([]string, error) {
 	}
 	if b.regex != nil {
 		var err error
-		if pieces, err = b.regex.split(pieces); err != nil {
+		if pieces, err = b.regex.split(pieces, false); err != nil {
 			return nil, err
 		}
 	}
@@ -297,7 +404,7 @@ type splitPre struct {
 	invert   bool
 }
 
-func (s *splitPre) split(pieces []string) ([]string, error) {
+func (s *splitPre) split(pieces []string, _ bool) ([]string, error) {
 	var out []string
 	for _, p := range pieces {
 		ps, err := s.splitPiece(p)
@@ -449,18 +556,170 @@ func (s *splitPre) splitPiece(p string) ([]string, error) {
 
 // ---- decoders ----
 
-func parseDecoder(raw json.RawMessage) (string, error) {
+// decodeStep is one decoder of tokenizers' decode_chain: tokens in, tokens
+// out; Decode concatenates what the last step leaves. With no decoder the
+// tokens are joined with spaces.
+type decodeStep func(tokens []string) []string
+
+func parseDecoder(raw json.RawMessage) ([]decodeStep, error) {
 	if len(raw) == 0 || string(raw) == "null" {
-		return "", nil
+		return nil, nil
 	}
 	var d struct {
-		Type string `json:"type"`
+		Type           string            `json:"type"`
+		Decoders       []json.RawMessage `json:"decoders"`
+		Pattern        hfPattern         `json:"pattern"`
+		Content        json.RawMessage   `json:"content"`
+		Start          int               `json:"start"`
+		Stop           int               `json:"stop"`
+		Replacement    string            `json:"replacement"`
+		PrependScheme  *string           `json:"prepend_scheme"`
+		AddPrefixSpace bool              `json:"add_prefix_space"`
+		Split          *bool             `json:"split"`
 	}
 	if err := json.Unmarshal(raw, &d); err != nil {
-		return "", jsonerr.Describe(err)
+		return nil, jsonerr.Describe(err)
 	}
-	if d.Type != "ByteLevel" {
-		return "", fmt.Errorf("type %q is not supported (ByteLevel)", d.Type)
+	switch d.Type {
+	case "Sequence":
+		var steps []decodeStep
+		for i, sub := range d.Decoders {
+			s, err := parseDecoder(sub)
+			if err != nil {
+				return nil, fmt.Errorf("decoders[%d]: %w", i, err)
+			}
+			steps = append(steps, s...)
+		}
+		return steps, nil
+	case "ByteLevel":
+		return []decodeStep{byteLevelDecode}, nil
+	case "ByteFallback":
+		return []decodeStep{byteFallbackDecode}, nil
+	case "Fuse":
+		return []decodeStep{func(t []string) []string { return []string{strings.Join(t, "")} }}, nil
+	case "Replace":
+		from, err := d.Pattern.literal("Replace")
+		if err != nil {
+			return nil, err
+		}
+		var to string
+		if err := json.Unmarshal(d.Content, &to); err != nil {
+			return nil, fmt.Errorf("Replace content: want a string")
+		}
+		return []decodeStep{func(t []string) []string {
+			for i := range t {
+				t[i] = strings.ReplaceAll(t[i], from, to)
+			}
+			return t
+		}}, nil
+	case "Strip":
+		var c string
+		if err := json.Unmarshal(d.Content, &c); err != nil || utf8.RuneCountInString(c) != 1 {
+			return nil, fmt.Errorf("Strip content %s: want one character", d.Content)
+		}
+		if d.Start < 0 || d.Stop < 0 {
+			return nil, fmt.Errorf("Strip start %d, stop %d: want counts >= 0", d.Start, d.Stop)
+		}
+		r, _ := utf8.DecodeRuneInString(c)
+		return []decodeStep{stripDecode(r, d.Start, d.Stop)}, nil
+	case "Metaspace":
+		m, err := newMetaspace(d.Replacement, d.PrependScheme, d.AddPrefixSpace, d.Split)
+		if err != nil {
+			return nil, err
+		}
+		return []decodeStep{m.decode}, nil
 	}
-	return d.Type, nil
+	return nil, fmt.Errorf("type %q is not supported (ByteLevel, Metaspace, Replace, ByteFallback, Fuse, Strip, Sequence)", d.Type)
+}
+
+// byteLevelDecode maps each token's characters back to bytes (a token with
+// a character outside the map contributes its UTF-8 bytes as they are),
+// then reads the bytes as lossy UTF-8, as Rust's String::from_utf8_lossy.
+func byteLevelDecode(tokens []string) []string {
+	var buf []byte
+	for _, tok := range tokens {
+		start := len(buf)
+		for _, r := range tok {
+			b, found := unicodeToByte[r]
+			if !found {
+				buf = append(buf[:start], tok...)
+				break
+			}
+			buf = append(buf, b)
+		}
+	}
+	return []string{lossyUTF8(buf)}
+}
+
+// byteFallbackDecode turns runs of "<0xNN>" tokens into their bytes when
+// those are valid UTF-8, and into one U+FFFD per token when not.
+func byteFallbackDecode(tokens []string) []string {
+	out := make([]string, 0, len(tokens))
+	var run []byte
+	flush := func() {
+		if len(run) == 0 {
+			return
+		}
+		if utf8.Valid(run) {
+			out = append(out, string(run))
+		} else {
+			for range run {
+				out = append(out, "\uFFFD")
+			}
+		}
+		run = run[:0]
+	}
+	for _, tok := range tokens {
+		if b, ok := parseByteToken(tok); ok {
+			run = append(run, b)
+			continue
+		}
+		flush()
+		out = append(out, tok)
+	}
+	flush()
+	return out
+}
+
+// parseByteToken reads a byte-fallback token "<0xNN>" (either case of hex
+// digit, as Rust's from_str_radix).
+func parseByteToken(tok string) (byte, bool) {
+	if len(tok) != 6 || !strings.HasPrefix(tok, "<0x") || tok[5] != '>' {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(tok[3:5], 16, 8)
+	return byte(v), err == nil
+}
+
+// stripDecode removes up to start leading and stop trailing c characters
+// from each token.
+func stripDecode(c rune, start, stop int) decodeStep {
+	return func(tokens []string) []string {
+		for i, tok := range tokens {
+			rs := []rune(tok)
+			lo := 0
+			for lo < min(start, len(rs)) && rs[lo] == c {
+				lo++
+			}
+			hi := len(rs)
+			for k := 0; k < min(stop, len(rs)-lo) && rs[hi-1] == c; k++ {
+				hi--
+			}
+			tokens[i] = string(rs[lo:hi])
+		}
+		return tokens
+	}
+}
+
+// decode is the Metaspace decoder: the replacement character becomes a
+// space, except in the first token when a space was prepended on encoding.
+func (m *metaspace) decode(tokens []string) []string {
+	for i, tok := range tokens {
+		sp := " "
+		if i == 0 && m.scheme != "never" {
+			sp = ""
+		}
+		tokens[i] = strings.ReplaceAll(tok, m.rep, sp)
+	}
+	return tokens
 }

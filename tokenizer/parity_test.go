@@ -131,11 +131,11 @@ func TestParitySentencePieceBPE(t *testing.T) {
 	}
 }
 
-// TestParityByteLevelBPE: fixtures/bpe, HF tokenizers' encode (special
+// TestParityHFBPE: fixtures/bpe, HF tokenizers' encode (special
 // tokens as single ids) and decode skipping special tokens.
-func TestParityByteLevelBPE(t *testing.T) {
+func TestParityHFBPE(t *testing.T) {
 	dir := fixtures.Dir(t, "bpe")
-	tok, err := LoadByteLevelBPE(filepath.Join(dir, "tokenizer.json"))
+	tok, err := LoadHFBPE(filepath.Join(dir, "tokenizer.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +167,7 @@ func TestParityLoadDispatch(t *testing.T) {
 	for _, c := range []struct {
 		path string
 		want string
-	}{{spm, "*tokenizer.SentencePiece"}, {bpeDir, "*tokenizer.ByteLevelBPE"}, {filepath.Join(bpeDir, "tokenizer.json"), "*tokenizer.ByteLevelBPE"}} {
+	}{{spm, "*tokenizer.SentencePiece"}, {bpeDir, "*tokenizer.HFBPE"}, {filepath.Join(bpeDir, "tokenizer.json"), "*tokenizer.HFBPE"}} {
 		tok, err := Load(c.path)
 		if err != nil {
 			t.Fatal(err)
@@ -177,9 +177,9 @@ func TestParityLoadDispatch(t *testing.T) {
 			if c.want != "*tokenizer.SentencePiece" {
 				t.Errorf("Load(%s) = SentencePiece, want %s", c.path, c.want)
 			}
-		case *ByteLevelBPE:
-			if c.want != "*tokenizer.ByteLevelBPE" {
-				t.Errorf("Load(%s) = ByteLevelBPE, want %s", c.path, c.want)
+		case *HFBPE:
+			if c.want != "*tokenizer.HFBPE" {
+				t.Errorf("Load(%s) = HFBPE, want %s", c.path, c.want)
 			}
 		}
 	}

@@ -69,9 +69,9 @@ func TestSentencePieceLongUnknownRun(t *testing.T) {
 	}
 }
 
-// TestByteLevelBPEHugeIDs: ids must fit the int32 merge tables; a vocab id
+// TestHFBPEHugeIDs: ids must fit the int32 merge tables; a vocab id
 // beyond them used to wrap, so "ab" encoded to a negative id.
-func TestByteLevelBPEHugeIDs(t *testing.T) {
+func TestHFBPEHugeIDs(t *testing.T) {
 	for name, c := range map[string]struct {
 		data, want string
 	}{
@@ -80,7 +80,7 @@ func TestByteLevelBPEHugeIDs(t *testing.T) {
 		"added": {`{"added_tokens":[{"id":4294967296,"content":"<x>"}],"model":{"type":"BPE","vocab":{"a":0}},"pre_tokenizer":{"type":"ByteLevel"}}`,
 			`added_tokens[0] "<x>" has id 4294967296, outside 0..2147483647`},
 	} {
-		tok, err := ParseByteLevelBPE([]byte(c.data))
+		tok, err := ParseHFBPE([]byte(c.data))
 		if err == nil {
 			ids, _ := tok.Encode("ab<x>")
 			t.Errorf("%s: loaded; Encode(ab<x>) = %v", name, ids)

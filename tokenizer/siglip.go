@@ -63,11 +63,13 @@ func (e *NotSiglipError) Error() string {
 	return fmt.Sprintf("tokenizer %s is not a SigLIP text tokenizer: its end-of-sequence piece is neither SigLIP's %q nor SigLIP2's (Gemma's) %q with a %q piece, and texts cannot be encoded", e.Path, siglipEOS, gemmaEOS, gemmaPAD)
 }
 
-// SiglipModelIn returns the SentencePiece model of a SigLIP-family text
+// SiglipTokenizerIn returns the tokenizer file of a SigLIP-family text
 // tower in dir: SigLIP's spiece.model, else SigLIP2's tokenizer.model (the
-// Gemma tokenizer transformers saves beside tokenizer.json); "" if neither.
-func SiglipModelIn(dir string) string {
-	for _, name := range []string{"spiece.model", "tokenizer.model"} {
+// Gemma tokenizer transformers saves beside tokenizer.json), else
+// tokenizer.json (what open_clip reads, and all transformers 5 may save);
+// "" if none. LoadSiglipText reads any of them.
+func SiglipTokenizerIn(dir string) string {
+	for _, name := range []string{"spiece.model", "tokenizer.model", "tokenizer.json"} {
 		if p := filepath.Join(dir, name); fileExists(p) {
 			return p
 		}
@@ -82,8 +84,9 @@ type TextTokenizer interface {
 	MaxLength() int
 	// Rules names the rules: "siglip" (SiglipTokenizer) or "siglip2".
 	Rules() string
-	// Model is the SentencePiece model underneath.
-	Model() *SentencePiece
+	// Model is the tokenizer underneath: a SentencePiece model, or for
+	// SigLIP2 the tokenizer.json it may come as.
+	Model() Tokenizer
 }
 
 var (
@@ -110,6 +113,30 @@ func NewSiglipText(sp *SentencePiece, path string, maxLen int) (TextTokenizer, e
 	return nil, &NotSiglipError{Path: path}
 }
 
+// LoadSiglipText reads a SigLIP-family text tokenizer from path and wraps
+// it with the text rules it calls for, padding to maxLen: a SentencePiece
+// model as NewSiglipText decides, or a tokenizer.json (a .json file) with
+// Gemma's special "<eos>" and "<pad>" tokens with SigLIP2's rules (SigLIP's
+// own tokenizer has no tokenizer.json form). Any other file is refused with
+// a *NotSiglipError; an unreadable one with the loader's error.
+func LoadSiglipText(path string, maxLen int) (TextTokenizer, error) {
+	if strings.EqualFold(filepath.Ext(path), ".json") {
+		t, err := LoadHFBPE(path)
+		if err != nil {
+			return nil, err
+		}
+		if !t.hasSpecial(gemmaEOS) || !t.hasSpecial(gemmaPAD) {
+			return nil, &NotSiglipError{Path: path}
+		}
+		return NewSiglip2(t, path, maxLen)
+	}
+	sp, err := LoadSentencePiece(path)
+	if err != nil {
+		return nil, err
+	}
+	return NewSiglipText(sp, path, maxLen)
+}
+
 // MaxLength is the padded length (0: no truncation or padding).
 func (s *Siglip) MaxLength() int { return max(s.maxLen, 0) }
 
@@ -120,7 +147,7 @@ func (s *Siglip) Rules() string { return "siglip" }
 func (s *Siglip) EOSID() int { return s.eosID }
 
 // Model is the underlying SentencePiece model.
-func (s *Siglip) Model() *SentencePiece { return s.sp }
+func (s *Siglip) Model() Tokenizer { return s.sp }
 
 // Decode decodes ids with the underlying model (padding and eos vanish).
 func (s *Siglip) Decode(ids []int) string { return s.sp.Decode(ids) }

@@ -29,7 +29,7 @@ import (
 // and transformers' own Siglip2Tokenizer lower-cases too (without removing
 // punctuation).
 type Siglip2 struct {
-	sp     *SentencePiece
+	sp     Tokenizer // SentencePiece model or tokenizer.json
 	maxLen int
 	eosID  int
 	padID  int
@@ -41,11 +41,12 @@ const (
 	gemmaPAD = "<pad>"
 )
 
-// NewSiglip2 wraps a SentencePiece model with Gemma's "<eos>" and "<pad>"
-// pieces (SigLIP2's tokenizer.model) as open_clip's SigLIP2 tokenizer;
-// maxLen > 0 truncates and pads to that length, maxLen <= 0 only appends
-// eos. path names the file in the error for a model without them.
-func NewSiglip2(sp *SentencePiece, path string, maxLen int) (*Siglip2, error) {
+// NewSiglip2 wraps a tokenizer with Gemma's "<eos>" and "<pad>" pieces
+// (SigLIP2's tokenizer.model, or its tokenizer.json) as open_clip's SigLIP2
+// tokenizer; maxLen > 0 truncates and pads to that length, maxLen <= 0
+// only appends eos. path names the file in the error for a model without
+// them.
+func NewSiglip2(sp Tokenizer, path string, maxLen int) (*Siglip2, error) {
 	eos, okE := sp.TokenID(gemmaEOS)
 	pad, okP := sp.TokenID(gemmaPAD)
 	if !okE || !okP {
@@ -60,8 +61,8 @@ func (s *Siglip2) MaxLength() int { return max(s.maxLen, 0) }
 // Rules names the text rules: "siglip2".
 func (s *Siglip2) Rules() string { return "siglip2" }
 
-// Model is the underlying SentencePiece model.
-func (s *Siglip2) Model() *SentencePiece { return s.sp }
+// Model is the underlying tokenizer.
+func (s *Siglip2) Model() Tokenizer { return s.sp }
 
 // Clean is step 1: the text the SentencePiece model encodes.
 // open_clip lower-cases before collapsing whitespace; doing it after

@@ -17,11 +17,11 @@ func TestSplitRegexTimeout(t *testing.T) {
 	if err != nil || len(pres) != 1 {
 		t.Fatal(len(pres), err)
 	}
-	if got, err := pres[0].split([]string{"aab aa"}); err != nil || strings.Join(got, "|") != "aab |aa" {
+	if got, err := pres[0].split([]string{"aab aa"}, false); err != nil || strings.Join(got, "|") != "aab |aa" {
 		t.Errorf("ordinary text: %q %v", got, err)
 	}
 	start := time.Now()
-	_, err = pres[0].split([]string{strings.Repeat("a", 40) + "b"})
+	_, err = pres[0].split([]string{strings.Repeat("a", 40) + "b"}, false)
 	want := `tokenizer.json pre_tokenizer Split regex "(a+)+$": a match ran past 100ms on a piece of 41 characters`
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("got %v, want %q", err, want)

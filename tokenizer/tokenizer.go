@@ -3,7 +3,8 @@
 // spiece.model, and BPE with byte fallback, as LLaMA-2's and Gemma's
 // tokenizer.model), the text rules of SigLIP's towers on top
 // (SiglipTokenizer's; open_clip's SigLIP2 rules over Gemma's model), and
-// HF byte-level BPE tokenizer.json files (Qwen2), plus the chat templates
+// HF BPE tokenizer.json files (byte-level as Qwen2's, SentencePiece-style as
+// LLaMA's and Gemma's), plus the chat templates
 // that wrap prompts for Qwen2.5 and LLaVA-1.5.
 package tokenizer
 
@@ -30,15 +31,16 @@ type Tokenizer interface {
 
 var (
 	_ Tokenizer = (*SentencePiece)(nil)
-	_ Tokenizer = (*ByteLevelBPE)(nil)
+	_ Tokenizer = (*HFBPE)(nil)
 )
 
 // Load opens a tokenizer by path: a SentencePiece `.model` file, an HF
-// `tokenizer.json` (or any `.json` in that format), or a directory holding
+// `tokenizer.json` (or any `.json` in that format: byte-level as Qwen2's or
+// SentencePiece-style as LLaMA's and Gemma's), or a directory holding
 // tokenizer.json, tokenizer.model or spiece.model. In a directory a
-// byte-level tokenizer.json is preferred; when it is not one (LLaMA-2's
-// tokenizer.json is SentencePiece-style) the SentencePiece model beside it
-// is used.
+// byte-level tokenizer.json is preferred; a SentencePiece-style one gives
+// way to the SentencePiece model beside it, which it was converted from,
+// and is used when there is none (transformers 5 may save only the json).
 func Load(path string) (Tokenizer, error) {
 	st, err := os.Stat(path)
 	if err != nil {
@@ -47,8 +49,8 @@ func Load(path string) (Tokenizer, error) {
 	if st.IsDir() {
 		spPath := SentencePieceIn(path)
 		if js := filepath.Join(path, "tokenizer.json"); fileExists(js) {
-			tok, err := LoadByteLevelBPE(js)
-			if err == nil {
+			tok, err := LoadHFBPE(js)
+			if err == nil && (tok.ByteLevel() || spPath == "") {
 				return tok, nil
 			}
 			if spPath == "" {
@@ -64,7 +66,7 @@ func Load(path string) (Tokenizer, error) {
 	case ".model":
 		return asTokenizer(LoadSentencePiece(path))
 	case ".json":
-		return asTokenizer(LoadByteLevelBPE(path))
+		return asTokenizer(LoadHFBPE(path))
 	}
 	return nil, fmt.Errorf("tokenizer: %s: unknown tokenizer file (want a SentencePiece .model or an HF tokenizer.json)", path)
 }

@@ -140,7 +140,7 @@ func StudyConfig(tower *siglip.Config, k, depth int) (*dualtoken.FullConfig, err
 // StudyOptions configures the tiny Table-3 study's trainings.
 type StudyOptions struct {
 	Out        string // study folder: Out/train/<mode> (resumable state), Out/models/<mode> (exports)
-	TowerDir   string // the initial state: an HF SigLIP directory (with spiece.model or tokenizer.model)
+	TowerDir   string // the initial state: an HF SigLIP directory (with spiece.model, tokenizer.model or tokenizer.json)
 	Codes      int    // codebook size per branch
 	Depth      int    // residual depth
 	Steps      int    // steps of rows a–d
@@ -271,7 +271,7 @@ func (o StudyOptions) RowTask(tower *siglip.Config, mode Mode) (*DualTokenTask, 
 
 // TrainRow trains (or resumes, or skips when already exported) row mode
 // from the initial tower and exports the tokenizer to RowDir (config.json,
-// model.safetensors, the tower's spiece.model or tokenizer.model,
+// model.safetensors, the tower's spiece.model, tokenizer.model or tokenizer.json,
 // training.json). onStep may be nil.
 func TrainRow(ctx context.Context, b compute.Backend, o StudyOptions, tower *siglip.Model, mode Mode, onStep func(Result)) (*RowRecord, error) {
 	dir := o.RowDir(mode.ID)
@@ -381,12 +381,12 @@ func readRowRecord(dir string) (*RowRecord, error) {
 }
 
 // copyTowerTokenizer copies the tower's text tokenizer (SigLIP's
-// spiece.model or SigLIP2's tokenizer.model, as tokenizer.SiglipModelIn
-// finds it) into an exported tokenizer's folder dir, under its own name, so
+// spiece.model, SigLIP2's tokenizer.model or tokenizer.json, as
+// tokenizer.SiglipTokenizerIn finds it) into an exported tokenizer's folder dir, under its own name, so
 // that the export embeds texts as the tower did; a tower without one leaves
 // dir as it is.
 func copyTowerTokenizer(towerDir, dir string) error {
-	p := tokenizer.SiglipModelIn(towerDir)
+	p := tokenizer.SiglipTokenizerIn(towerDir)
 	if p == "" {
 		return nil
 	}

@@ -7,8 +7,8 @@ import (
 )
 
 // An exported row takes its tower's text tokenizer under the tower's file
-// name: SigLIP's spiece.model, else SigLIP2's tokenizer.model; none when the
-// tower has neither.
+// name: SigLIP's spiece.model, else SigLIP2's tokenizer.model, else its
+// tokenizer.json; none when the tower has none of them.
 func TestCopyTowerTokenizer(t *testing.T) {
 	for _, c := range []struct {
 		have []string // files in the tower folder
@@ -17,7 +17,8 @@ func TestCopyTowerTokenizer(t *testing.T) {
 		{[]string{"spiece.model"}, "spiece.model"},
 		{[]string{"tokenizer.model", "tokenizer.json"}, "tokenizer.model"},
 		{[]string{"spiece.model", "tokenizer.model"}, "spiece.model"},
-		{[]string{"tokenizer.json"}, ""},
+		{[]string{"tokenizer.json"}, "tokenizer.json"},
+		{[]string{"vocab.txt", "config.json"}, ""},
 	} {
 		tower, out := t.TempDir(), t.TempDir()
 		for _, f := range c.have {

@@ -67,8 +67,8 @@ func NewDualTokenFrom(m *dualtoken.Model, batch int, info bench.ModelInfo) *Dual
 }
 
 // NewDualToken loads spec.Path (a tokenizer directory, see dualtoken.Load).
-// Options: tokenizer (spec.Tokenizer, else spiece.model or tokenizer.model
-// beside the weights or, when that is missing, refused or not the text
+// Options: tokenizer (spec.Tokenizer, else spiece.model, tokenizer.model or
+// tokenizer.json beside the weights or, when that is missing, refused or not the text
 // tower's size, in the tower's folder (TowerDir), SigLIP's or SigLIP2's,
 // whose eos piece chooses the text rules; needed only to embed texts: a
 // default file that is neither leaves the model without texts, and
@@ -136,7 +136,7 @@ func NewDualToken(spec bench.ModelSpec, b compute.Backend) (*DualToken, error) {
 			if dir == "" {
 				continue
 			}
-			if p := tokenizer.SiglipModelIn(dir); p != "" {
+			if p := tokenizer.SiglipTokenizerIn(dir); p != "" {
 				cands = append(cands, p)
 			}
 		}

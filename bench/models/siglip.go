@@ -52,9 +52,9 @@ type Siglip struct {
 }
 
 // NewSiglip loads spec.Path (HF SigLIP or fixed-resolution SigLIP2
-// directory). The tokenizer is spec.Tokenizer or the SentencePiece model
-// beside the weights (tokenizer.SiglipModelIn), its end-of-sequence piece
-// choosing SigLIP's or SigLIP2's text rules (tokenizer.NewSiglipText);
+// directory). The tokenizer is spec.Tokenizer or the tokenizer file beside
+// the weights (tokenizer.SiglipTokenizerIn), its end-of-sequence piece
+// choosing SigLIP's or SigLIP2's text rules (tokenizer.LoadSiglipText);
 // options (spec.Extra):
 // max_length (default the text tower's max_position_embeddings; SigLIP
 // So/14-384 evaluations use 64), preprocess=resize|crop (default resize: the
@@ -85,7 +85,7 @@ func NewSiglip(spec bench.ModelSpec, b compute.Backend) (*Siglip, error) {
 	}
 	tokPath := spec.Tokenizer
 	if tokPath == "" {
-		if tokPath = tokenizer.SiglipModelIn(spec.Path); tokPath == "" {
+		if tokPath = tokenizer.SiglipTokenizerIn(spec.Path); tokPath == "" {
 			return nil, fmt.Errorf("model %s: %s", spec.Path, noTokenizerFile("in the folder"))
 		}
 	}
@@ -178,7 +178,7 @@ func textMaxLength(spec bench.ModelSpec, maxPositions int) (int, error) {
 // noTokenizerFile says what a SigLIP-family checkpoint lacks for texts,
 // looked for where.
 func noTokenizerFile(where string) string {
-	return "no spiece.model (SigLIP) or tokenizer.model (SigLIP2's Gemma tokenizer; a tokenizer.json alone is not read) " + where + ": name one (tokenizer: in run.yaml, --tokenizer)"
+	return "no spiece.model (SigLIP), tokenizer.model or tokenizer.json (SigLIP2's Gemma tokenizer) " + where + ": name one (tokenizer: in run.yaml, --tokenizer)"
 }
 
 // loadSiglipTokenizer loads a SigLIP-family text tower's SentencePiece
@@ -188,18 +188,15 @@ func noTokenizerFile(where string) string {
 // refused (the error wraps a *tokenizer.NotSiglipError) rather than
 // tokenized by rules that do not fit it.
 func loadSiglipTokenizer(spec bench.ModelSpec, tokPath string, maxLen, vocab int) (tokenizer.TextTokenizer, error) {
-	sp, err := tokenizer.LoadSentencePiece(tokPath)
-	if err != nil {
-		return nil, fmt.Errorf("model %s: %w", spec.Path, err) // the loader says "tokenizer: PATH: ..."
-	}
-	// Refused before the size check, which would report a foreign model
-	// as a mere size mismatch.
-	tok, err := tokenizer.NewSiglipText(sp, tokPath, maxLen)
+	// A foreign tokenizer is refused before the size check, which would
+	// report it as a mere size mismatch; the loader's own errors say
+	// "tokenizer: PATH: ...".
+	tok, err := tokenizer.LoadSiglipText(tokPath, maxLen)
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %w", spec.Path, err)
 	}
-	if sp.VocabSize() > vocab {
-		return nil, fmt.Errorf("model %s: tokenizer %s has %d pieces but the text tower only %d embeddings", spec.Path, tokPath, sp.VocabSize(), vocab)
+	if n := tok.Model().VocabSize(); n > vocab {
+		return nil, fmt.Errorf("model %s: tokenizer %s has %d pieces but the text tower only %d embeddings", spec.Path, tokPath, n, vocab)
 	}
 	return tok, nil
 }

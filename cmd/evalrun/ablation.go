@@ -398,10 +398,10 @@ func (c *ablationCmd) checkInputs(b compute.Backend) error {
 		if st, err := os.Stat(c.Tower); err != nil {
 			return usageErr("--tower: %v", err)
 		} else if !st.IsDir() {
-			return usageErr("--tower %s: a file, but the initial state is an HF SigLIP folder (config.json, model.safetensors, spiece.model or tokenizer.model)", c.Tower)
+			return usageErr("--tower %s: a file, but the initial state is an HF SigLIP folder (config.json, model.safetensors, spiece.model, tokenizer.model or tokenizer.json)", c.Tower)
 		}
-		if tokenizer.SiglipModelIn(c.Tower) == "" {
-			return usageErr("--tower %s: no spiece.model (SigLIP) or tokenizer.model (SigLIP2's Gemma tokenizer): the initial state's zero-shot row needs its text tokenizer", c.Tower)
+		if tokenizer.SiglipTokenizerIn(c.Tower) == "" {
+			return usageErr("--tower %s: no spiece.model (SigLIP), tokenizer.model or tokenizer.json (SigLIP2's Gemma tokenizer): the initial state's zero-shot row needs its text tokenizer", c.Tower)
 		}
 		if _, err := bench.NewModel(bench.ModelSpec{Name: "init", Kind: "siglip", Path: c.Tower}, b); err != nil {
 			return usageErr("--tower: %v", err)

@@ -20,7 +20,7 @@ func init() {
 
 type embedCmd struct {
 	Model     string   `required:"" help:"HF SigLIP or fixed-resolution SigLIP2 model directory (config.json + model.safetensors; model_type siglip or siglip_vision_model), or its Hub repo id when the local Hugging Face cache holds it." placeholder:"DIR"`
-	Tokenizer string   `help:"SentencePiece model for --text: SigLIP's spiece.model (SiglipTokenizer's rules) or SigLIP2's Gemma tokenizer.model (open_clip's SigLIP2 rules), told apart by their end-of-sequence piece. Default: spiece.model or tokenizer.model in --model." placeholder:"PATH"`
+	Tokenizer string   `help:"Text tokenizer for --text: SigLIP's spiece.model (SiglipTokenizer's rules) or SigLIP2's Gemma tokenizer.model or tokenizer.json (open_clip's SigLIP2 rules), told apart by their end-of-sequence piece. Default: spiece.model, tokenizer.model or tokenizer.json in --model, in that order." placeholder:"PATH"`
 	Image     []string `sep:"none" help:"Image file (JPEG, PNG, WebP); repeatable. Resized to the model's image_size as SiglipImageProcessor does." placeholder:"FILE"`
 	Text      []string `sep:"none" help:"Text to embed; repeatable. Tokenised and padded to max_position_embeddings." placeholder:"STR"`
 	Batch     int      `default:"16" help:"Largest batch run at once."`
@@ -204,24 +204,16 @@ func (c *embedCmd) Run(g *Globals) error {
 	return nil
 }
 
-// siglipTokenizer opens --tokenizer (or the model directory's SentencePiece
-// file) with the text rules its eos piece calls for, padding to maxLen; a model
-// that is neither SigLIP's nor SigLIP2's is refused
-// (tokenizer.NewSiglipText).
+// siglipTokenizer opens --tokenizer (or the model directory's tokenizer file,
+// tokenizer.SiglipTokenizerIn) with the text rules it calls for, padding to
+// maxLen; a tokenizer that is neither SigLIP's nor SigLIP2's is refused
+// (tokenizer.LoadSiglipText).
 func (c *embedCmd) siglipTokenizer(maxLen int) (tokenizer.TextTokenizer, error) {
 	path := c.Tokenizer
 	if path == "" {
-		if path = tokenizer.SiglipModelIn(hubOrPath(c.Model)); path == "" {
-			return nil, fmt.Errorf("%s has no spiece.model (SigLIP) or tokenizer.model (SigLIP2's Gemma tokenizer; a tokenizer.json alone is not read): pass --tokenizer PATH", c.Model)
+		if path = tokenizer.SiglipTokenizerIn(hubOrPath(c.Model)); path == "" {
+			return nil, fmt.Errorf("%s has no spiece.model (SigLIP), tokenizer.model or tokenizer.json (SigLIP2's Gemma tokenizer): pass --tokenizer PATH", c.Model)
 		}
 	}
-	t, err := tokenizer.Load(path)
-	if err != nil {
-		return nil, err
-	}
-	sp, ok := t.(*tokenizer.SentencePiece)
-	if !ok {
-		return nil, fmt.Errorf("tokenizer %s is not a SentencePiece model: SigLIP text needs spiece.model (SigLIP) or tokenizer.model (SigLIP2)", path)
-	}
-	return tokenizer.NewSiglipText(sp, path, maxLen)
+	return tokenizer.LoadSiglipText(path, maxLen)
 }

@@ -618,9 +618,9 @@ func cannotRun(task bench.Task, kind string) string {
 func modelPathWant(kind string) string {
 	switch kind {
 	case "siglip":
-		return "an HF SigLIP or SigLIP2 folder (config.json, model.safetensors, spiece.model or tokenizer.model)"
+		return "an HF SigLIP or SigLIP2 folder (config.json, model.safetensors, spiece.model, tokenizer.model or tokenizer.json)"
 	case "dualtoken":
-		return "a DualToken tokenizer folder (config.json, model.safetensors, spiece.model or tokenizer.model)"
+		return "a DualToken tokenizer folder (config.json, model.safetensors, spiece.model, tokenizer.model or tokenizer.json)"
 	case "llava":
 		return "a LLaVA folder (config.json naming the vision tower, projector and language model) or that config.json"
 	}

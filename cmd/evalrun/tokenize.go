@@ -14,7 +14,7 @@ func init() {
 
 type tokenizeCmd struct {
 	Tokenizer string   `required:"" help:"SentencePiece .model file, HF tokenizer.json, or a directory holding tokenizer.json / tokenizer.model / spiece.model." placeholder:"PATH"`
-	MaxLength *int     `name:"max-length" help:"SentencePiece models only: print the ids a SigLIP or SigLIP2 text tower takes instead of raw ones (lower-cased, punctuation removed, truncated; SigLIP's spiece.model: </s> appended and padded with </s> to N; SigLIP2's Gemma tokenizer.model: <eos> appended, padded with <pad>)." placeholder:"N"`
+	MaxLength *int     `name:"max-length" help:"Print the ids a SigLIP or SigLIP2 text tower takes instead of raw ones (lower-cased, punctuation removed, truncated; SigLIP's spiece.model: </s> appended and padded with </s> to N; SigLIP2's Gemma tokenizer.model or tokenizer.json: <eos> appended, padded with <pad>)." placeholder:"N"`
 	Text      []string `arg:"" help:"Texts to tokenize; one JSON array of ids per text is printed, one line each, in order."`
 }
 
@@ -22,13 +22,14 @@ func (c *tokenizeCmd) Help() string {
 	return `Prints one JSON array of token ids per input text, one line each, in order.
 By default the ids are raw: no bos/eos or padding added (special tokens written in
 the text, e.g. <|im_start|>, become their single ids with a tokenizer.json).
-With a SentencePiece model, --max-length N gives the ids a text tower takes, by the
-model's end-of-sequence piece: SigLIP's spiece.model (with </s>) gets transformers' SiglipTokenizer
+--max-length N gives the ids a text tower takes, by the tokenizer's end-of-sequence
+piece: SigLIP's spiece.model (with </s>) gets transformers' SiglipTokenizer
 (padding="max_length", truncation=True, max_length=N); SigLIP2's Gemma tokenizer.model
-(with <eos>) gets open_clip's SigLIP2 rules (HTML entities unescaped,
-"_" to space, punctuation removed, lower-cased, <eos> appended, <pad> to N).
+or tokenizer.json (with <eos> and <pad>) gets open_clip's SigLIP2 rules (HTML entities
+unescaped, "_" to space, punctuation removed, lower-cased, <eos> appended, <pad> to N).
 A directory is read as the models read it: raw ids from its byte-level tokenizer.json, else
-tokenizer.model, else spiece.model; --max-length from spiece.model, else tokenizer.model.
+tokenizer.model, else spiece.model, else a SentencePiece-style tokenizer.json (LLaMA's,
+Gemma's); --max-length from spiece.model, else tokenizer.model, else tokenizer.json.
 Put -- before the texts when one starts with a dash.
 
 Examples (the first two on the demo's tiny SigLIP: run 'evalrun demo' first; the
@@ -48,27 +49,25 @@ func (c *tokenizeCmd) Run(g *Globals) error {
 	}
 	path := c.Tokenizer
 	if st, err := os.Stat(path); err == nil && st.IsDir() && maxLen > 0 {
-		// The SigLIP/SigLIP2 rules need the SentencePiece model even beside
-		// a tokenizer.json, found as the models find it.
-		if p := tokenizer.SiglipModelIn(path); p != "" {
+		// The SigLIP/SigLIP2 rules take the SentencePiece model before a
+		// tokenizer.json, found as the models find it.
+		if p := tokenizer.SiglipTokenizerIn(path); p != "" {
 			path = p
 		}
 	}
-	tok, err := tokenizer.Load(path)
-	if err != nil {
-		return usageErr("%v", err)
-	}
-	encode := tok.Encode
+	var encode func(string) ([]int, error)
 	if maxLen > 0 {
-		sp, ok := tok.(*tokenizer.SentencePiece)
-		if !ok {
-			return usageErr("tokenize: --max-length (SigLIP/SigLIP2 padding) needs a SentencePiece .model; %s is an HF tokenizer.json", c.Tokenizer)
-		}
-		st, err := tokenizer.NewSiglipText(sp, path, maxLen)
+		st, err := tokenizer.LoadSiglipText(path, maxLen)
 		if err != nil {
 			return usageErr("tokenize: --max-length: %v", err)
 		}
 		encode = st.Encode
+	} else {
+		tok, err := tokenizer.Load(path)
+		if err != nil {
+			return usageErr("%v", err)
+		}
+		encode = tok.Encode
 	}
 	w := bufio.NewWriter(os.Stdout)
 	defer w.Flush()

@@ -123,9 +123,9 @@ func tinyTokenizer(t testing.TB, merges [][2]string, added []addedToken, normali
 
 const byteLevelOnly = `{"type":"ByteLevel","add_prefix_space":false,"use_regex":true}`
 
-func mustBPE(t testing.TB, data []byte) *ByteLevelBPE {
+func mustBPE(t testing.TB, data []byte) *HFBPE {
 	t.Helper()
-	tok, err := ParseByteLevelBPE(data)
+	tok, err := ParseHFBPE(data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func encodeOK(t *testing.T, tok Tokenizer, text string) []int {
 	return ids
 }
 
-func TestByteLevelBPEMergeOrder(t *testing.T) {
+func TestHFBPEMergeOrder(t *testing.T) {
 	// ab (rank 0) before bc (rank 1); abc from ab+c (rank 2).
 	tok := mustBPE(t, tinyTokenizer(t, [][2]string{{"a", "b"}, {"b", "c"}, {"ab", "c"}}, nil, "null", byteLevelOnly))
 	ab, bc, abc := 256, 257, 258
@@ -161,7 +161,7 @@ func TestByteLevelBPEMergeOrder(t *testing.T) {
 	}
 }
 
-func TestByteLevelBPEPrefixSpaceAndNFC(t *testing.T) {
+func TestHFBPEPrefixSpaceAndNFC(t *testing.T) {
 	merges := [][2]string{{"a", "b"}}
 	plain := mustBPE(t, tinyTokenizer(t, merges, nil, "null", byteLevelOnly))
 	prefixed := mustBPE(t, tinyTokenizer(t, merges, nil, "null", `{"type":"ByteLevel","add_prefix_space":true,"use_regex":true}`))
@@ -177,7 +177,7 @@ func TestByteLevelBPEPrefixSpaceAndNFC(t *testing.T) {
 	}
 }
 
-func TestByteLevelBPEAddedTokens(t *testing.T) {
+func TestHFBPEAddedTokens(t *testing.T) {
 	added := []addedToken{
 		{ID: 300, Content: "<|x|>", Special: true},
 		{ID: 301, Content: "<mask>", Special: true, LStrip: true},
@@ -258,7 +258,7 @@ func TestByteLevelEOSFromConfig(t *testing.T) {
 	}
 }
 
-func TestByteLevelBPEBadInput(t *testing.T) {
+func TestHFBPEBadInput(t *testing.T) {
 	good := func(mod func(m map[string]any)) []byte {
 		var m map[string]any
 		if err := json.Unmarshal(tinyTokenizer(t, [][2]string{{"a", "b"}}, nil, "null", byteLevelOnly), &m); err != nil {
@@ -285,12 +285,29 @@ func TestByteLevelBPEBadInput(t *testing.T) {
 			m["pre_tokenizer"] = map[string]any{"type": "Split", "pattern": map[string]any{"Regex": "(a"}, "behavior": "Isolated"}
 		}), "pattern"},
 		"pretokenizer": {good(func(m map[string]any) { m["pre_tokenizer"] = map[string]any{"type": "Whitespace"} }), `type "Whitespace"`},
-		"no bytelevel": {good(func(m map[string]any) { m["pre_tokenizer"] = nil }), "no ByteLevel"},
-		"normalizer":   {good(func(m map[string]any) { m["normalizer"] = map[string]any{"type": "Precompiled"} }), `normalizer: type "Precompiled"`},
-		"decoder":      {good(func(m map[string]any) { m["decoder"] = map[string]any{"type": "WordPiece"} }), `decoder: type "WordPiece"`},
+		"replace regex": {good(func(m map[string]any) {
+			m["normalizer"] = map[string]any{"type": "Replace", "pattern": map[string]any{"Regex": " +"}, "content": "\u2581"}
+		}), "Replace with a Regex pattern"},
+		"replace empty": {good(func(m map[string]any) {
+			m["normalizer"] = map[string]any{"type": "Replace", "pattern": map[string]any{"String": ""}, "content": "x"}
+		}), "empty string"},
+		"metaspace scheme": {good(func(m map[string]any) {
+			m["pre_tokenizer"] = map[string]any{"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "sometimes"}
+		}), `prepend_scheme "sometimes"`},
+		"metaspace replacement": {good(func(m map[string]any) {
+			m["pre_tokenizer"] = map[string]any{"type": "Metaspace", "replacement": "__"}
+		}), `replacement "__"`},
+		"strip content": {good(func(m map[string]any) {
+			m["decoder"] = map[string]any{"type": "Strip", "content": "ab", "start": 1, "stop": 0}
+		}), "Strip content"},
+		"decoder in sequence": {good(func(m map[string]any) {
+			m["decoder"] = map[string]any{"type": "Sequence", "decoders": []any{map[string]any{"type": "Fuse"}, map[string]any{"type": "CTC"}}}
+		}), `decoders[1]: type "CTC"`},
+		"normalizer": {good(func(m map[string]any) { m["normalizer"] = map[string]any{"type": "Precompiled"} }), `normalizer: type "Precompiled"`},
+		"decoder":    {good(func(m map[string]any) { m["decoder"] = map[string]any{"type": "WordPiece"} }), `decoder: type "WordPiece"`},
 	}
 	for name, c := range cases {
-		_, err := ParseByteLevelBPE(c.data)
+		_, err := ParseHFBPE(c.data)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want one mentioning %q", name, err, c.want)
 		}
@@ -315,16 +332,17 @@ func TestLoadBadPaths(t *testing.T) {
 	}
 }
 
-// TestLoadDirFallback: a directory whose tokenizer.json is not byte-level
-// (as LLaMA-2's) loads the SentencePiece model beside it; a failed load
-// returns a nil Tokenizer.
+// TestLoadDirFallback: a directory whose tokenizer.json is SentencePiece-
+// style (as LLaMA-2's) loads the SentencePiece model beside it, and the json
+// when there is none; a failed load returns a nil Tokenizer.
 func TestLoadDirFallback(t *testing.T) {
 	dir := t.TempDir()
 	model := buildModel(t, spSpec{modelType: modelBPE, pieces: []spPiece{{"a", -1, pieceNormal}}})
-	if err := os.WriteFile(filepath.Join(dir, "tokenizer.model"), model, 0o644); err != nil {
+	modelPath, jsonPath := filepath.Join(dir, "tokenizer.model"), filepath.Join(dir, "tokenizer.json")
+	if err := os.WriteFile(modelPath, model, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "tokenizer.json"), []byte(`{"model":{"type":"BPE","vocab":{"a":0},"merges":[]},"pre_tokenizer":{"type":"Metaspace"}}`), 0o644); err != nil {
+	if err := os.WriteFile(jsonPath, []byte(`{"model":{"type":"BPE","vocab":{"a":0},"merges":[]},"pre_tokenizer":{"type":"Metaspace","replacement":"\u2581","prepend_scheme":"always","split":false}}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	tok, err := Load(dir)
@@ -334,15 +352,31 @@ func TestLoadDirFallback(t *testing.T) {
 	if _, ok := tok.(*SentencePiece); !ok {
 		t.Errorf("Load(dir) = %T, want *SentencePiece", tok)
 	}
-	tok, err = Load(filepath.Join(dir, "tokenizer.json"))
+	if tok, err = Load(jsonPath); err != nil {
+		t.Errorf("Load(SentencePiece-style tokenizer.json): %v", err)
+	} else if _, ok := tok.(*HFBPE); !ok {
+		t.Errorf("Load(tokenizer.json) = %T, want *HFBPE", tok)
+	}
+	if err := os.Remove(modelPath); err != nil {
+		t.Fatal(err)
+	}
+	if tok, err = Load(dir); err != nil {
+		t.Errorf("Load(dir with only a SentencePiece-style tokenizer.json): %v", err)
+	} else if _, ok := tok.(*HFBPE); !ok {
+		t.Errorf("Load(dir) = %T, want *HFBPE", tok)
+	}
+	if err := os.WriteFile(jsonPath, []byte(`{"model":{"type":"BPE","vocab":{"a":0},"merges":[]},"decoder":{"type":"CTC"}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tok, err = Load(dir)
 	if err == nil || tok != nil {
-		t.Errorf("Load(non-byte-level tokenizer.json) = %v, %v; want nil and an error", tok, err)
+		t.Errorf("Load(broken tokenizer.json) = %v, %v; want nil and an error", tok, err)
 	}
 }
 
-// TestParseByteLevelBPEJSONTypes: a tokenizer.json of the wrong JSON shape is
+// TestParseHFBPEJSONTypes: a tokenizer.json of the wrong JSON shape is
 // described by field and JSON type, not by Go type names.
-func TestParseByteLevelBPEJSONTypes(t *testing.T) {
+func TestParseHFBPEJSONTypes(t *testing.T) {
 	for body, want := range map[string]string{
 		`[1,2,3]`: "not an HF tokenizer.json: want an object, found a list",
 		`"x"`:     "not an HF tokenizer.json: want an object, found a string",
@@ -350,7 +384,7 @@ func TestParseByteLevelBPEJSONTypes(t *testing.T) {
 		`{"model":{"type":"BPE","vocab":{"a":1.5},"merges":[]}}`: `field "model.vocab.a": want an integer, found number 1.5`,
 		`{"model":[]}`: `field "model": want an object, found a list`,
 	} {
-		_, err := ParseByteLevelBPE([]byte(body))
+		_, err := ParseHFBPE([]byte(body))
 		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "Go ") || strings.Contains(err.Error(), "hfTokenizerJSON") {
 			t.Errorf("%s: error %v, want one containing %q and no Go type", body, err, want)
 		}

@@ -14,15 +14,17 @@ import (
 	"github.com/dualtoken/evalharness/internal/jsonerr"
 )
 
-// ByteLevelBPE is an HF tokenizers `tokenizer.json` with a BPE model over
-// byte-level pre-tokenization (GPT-2, Qwen2, LLaMA-3 style). Encoding follows
-// tokenizers: added tokens are split out first (leftmost-longest, honouring
-// lstrip/rstrip/single_word, normalized ones after normalisation), the
-// normalizer runs on the rest, the pre-tokenizers split it (Split with the
-// file's regex via regexp2, which supports the `\s+(?!\S)` lookahead; ByteLevel
-// maps bytes to printable characters) and each piece is merged by rank. The
+// HFBPE is an HF tokenizers `tokenizer.json` with a BPE model: byte-level
+// (GPT-2, Qwen2, LLaMA-3 style) or SentencePiece-style, over characters with
+// byte fallback and spaces as "▁" (LLaMA-2, Gemma and SigLIP2 as
+// transformers converts them). Encoding follows tokenizers: added tokens
+// are split out first (leftmost-longest, honouring lstrip/rstrip/single_word,
+// normalized ones after normalisation), the normalizer runs on the rest, the
+// pre-tokenizers split it (Split with the file's regex via regexp2, which
+// supports the `\s+(?!\S)` lookahead; ByteLevel maps bytes to printable
+// characters; Metaspace marks spaces) and each piece is merged by rank. The
 // post_processor is not applied: Encode returns raw ids.
-type ByteLevelBPE struct {
+type HFBPE struct {
 	path      string
 	vocab     map[string]int
 	idToToken map[int]string
@@ -36,7 +38,8 @@ type ByteLevelBPE struct {
 	normAdded  *addedMatcher // normalized=true added tokens (matched after normalisation)
 	normalizer func(string) string
 	preTok     []preTokenizer
-	decoder    string // "ByteLevel" or "" (tokens joined with spaces)
+	decoder    []decodeStep // nil: tokens joined with spaces
+	byteLevel  bool         // a ByteLevel pre-tokenizer (else SentencePiece-style or plain)
 
 	ignoreMerges bool
 	byteFallback bool
@@ -83,10 +86,10 @@ type hfTokenizerJSON struct {
 	} `json:"model"`
 }
 
-// LoadByteLevelBPE reads an HF tokenizer.json (a file, or a directory holding
+// LoadHFBPE reads an HF tokenizer.json (a file, or a directory holding
 // one). Beside the file, tokenizer_config.json's eos_token and
 // generation_config.json's eos_token_id, when present, name the eos ids.
-func LoadByteLevelBPE(path string) (*ByteLevelBPE, error) {
+func LoadHFBPE(path string) (*HFBPE, error) {
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		path = filepath.Join(path, "tokenizer.json")
 	}
@@ -94,7 +97,7 @@ func LoadByteLevelBPE(path string) (*ByteLevelBPE, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: %w", err)
 	}
-	t, err := ParseByteLevelBPE(data)
+	t, err := ParseHFBPE(data)
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: %s: %w", path, err)
 	}
@@ -112,8 +115,8 @@ const maxTokenID = math.MaxInt32
 // families we load; those present become EOS ids.
 var knownEOS = []string{"<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>", "<|end|>", "</s>", "<eos>"}
 
-// ParseByteLevelBPE builds a tokenizer from tokenizer.json bytes.
-func ParseByteLevelBPE(data []byte) (*ByteLevelBPE, error) {
+// ParseHFBPE builds a tokenizer from tokenizer.json bytes.
+func ParseHFBPE(data []byte) (*HFBPE, error) {
 	var j hfTokenizerJSON
 	if err := json.Unmarshal(data, &j); err != nil {
 		return nil, fmt.Errorf("not an HF tokenizer.json: %w", jsonerr.Describe(err))
@@ -134,7 +137,7 @@ func ParseByteLevelBPE(data []byte) (*ByteLevelBPE, error) {
 	if m.Dropout != nil && *m.Dropout > 0 {
 		return nil, fmt.Errorf("model.dropout %g is not supported: BPE-dropout samples; set it to null for inference", *m.Dropout)
 	}
-	t := &ByteLevelBPE{
+	t := &HFBPE{
 		vocab:        m.Vocab,
 		idToToken:    make(map[int]string, len(m.Vocab)+len(j.AddedTokens)),
 		merges:       make(map[uint64]bpeMerge, len(m.Merges)),
@@ -187,14 +190,10 @@ func ParseByteLevelBPE(data []byte) (*ByteLevelBPE, error) {
 	if t.preTok, err = parsePreTokenizer(j.PreTokenizer); err != nil {
 		return nil, fmt.Errorf("pre_tokenizer: %w", err)
 	}
-	hasByteLevel := false
 	for _, p := range t.preTok {
 		if _, ok := p.(*byteLevelPre); ok {
-			hasByteLevel = true
+			t.byteLevel = true
 		}
-	}
-	if !hasByteLevel {
-		return nil, fmt.Errorf("pre_tokenizer has no ByteLevel step: not a byte-level BPE tokenizer.json (load a SentencePiece tokenizer.model instead)")
 	}
 	if t.decoder, err = parseDecoder(j.Decoder); err != nil {
 		return nil, fmt.Errorf("decoder: %w", err)
@@ -254,7 +253,7 @@ func pairKey(a, b int) uint64 { return uint64(uint32(a))<<32 | uint64(uint32(b))
 
 // configEOS reads eos ids from tokenizer_config.json and generation_config.json
 // next to tokenizer.json (missing or malformed files are ignored).
-func configEOS(dir string, t *ByteLevelBPE) []int {
+func configEOS(dir string, t *HFBPE) []int {
 	var ids []int
 	if data, err := os.ReadFile(filepath.Join(dir, "tokenizer_config.json")); err == nil {
 		var c struct {
@@ -303,13 +302,13 @@ func uniqueInts(xs []int) []int {
 }
 
 // Path is the tokenizer.json the tokenizer was loaded from.
-func (t *ByteLevelBPE) Path() string { return t.path }
+func (t *HFBPE) Path() string { return t.path }
 
 // VocabSize is one more than the largest id (model vocab and added tokens).
-func (t *ByteLevelBPE) VocabSize() int { return t.vocabSize }
+func (t *HFBPE) VocabSize() int { return t.vocabSize }
 
 // TokenID looks up an added token or a vocabulary token (byte-level form, e.g. "Ġthe").
-func (t *ByteLevelBPE) TokenID(token string) (int, bool) {
+func (t *HFBPE) TokenID(token string) (int, bool) {
 	if id, ok := t.added[token]; ok {
 		return id, true
 	}
@@ -318,16 +317,26 @@ func (t *ByteLevelBPE) TokenID(token string) (int, bool) {
 }
 
 // IDToToken returns the token string of id.
-func (t *ByteLevelBPE) IDToToken(id int) (string, bool) {
+func (t *HFBPE) IDToToken(id int) (string, bool) {
 	s, ok := t.idToToken[id]
 	return s, ok
 }
 
+// ByteLevel reports a byte-level file (a ByteLevel pre-tokenizer, as
+// Qwen2's); SentencePiece-style files (LLaMA's, Gemma's) are not.
+func (t *HFBPE) ByteLevel() bool { return t.byteLevel }
+
+// hasSpecial reports an added token with special=true named tok.
+func (t *HFBPE) hasSpecial(tok string) bool {
+	id, ok := t.added[tok]
+	return ok && t.special[id]
+}
+
 // IsSpecial reports whether id is an added token marked special.
-func (t *ByteLevelBPE) IsSpecial(id int) bool { return t.special[id] }
+func (t *HFBPE) IsSpecial(id int) bool { return t.special[id] }
 
 // SpecialTokens lists the special added tokens by id order.
-func (t *ByteLevelBPE) SpecialTokens() []string {
+func (t *HFBPE) SpecialTokens() []string {
 	ids := make([]int, 0, len(t.special))
 	for id := range t.special {
 		ids = append(ids, id)
@@ -342,14 +351,15 @@ func (t *ByteLevelBPE) SpecialTokens() []string {
 
 // EOS lists eos ids: those named by tokenizer_config.json / generation_config.json
 // beside the file, then the known end tokens present (<|im_end|>, <|endoftext|>, ...).
-func (t *ByteLevelBPE) EOS() []int { return append([]int(nil), t.eos...) }
+func (t *HFBPE) EOS() []int { return append([]int(nil), t.eos...) }
 
 // Encode returns the ids of text, added/special tokens as single ids, no
 // post-processing (no bos/eos added).
-func (t *ByteLevelBPE) Encode(text string) ([]int, error) {
+func (t *HFBPE) Encode(text string) ([]int, error) {
 	text = validUTF8(text)
 	var ids []int
-	for _, s := range t.rawAdded.split(text) {
+	// atStart: the segment begins the text (for Metaspace's "first").
+	for i, s := range t.rawAdded.split(text) {
 		if s.id >= 0 {
 			ids = append(ids, s.id)
 			continue
@@ -358,7 +368,7 @@ func (t *ByteLevelBPE) Encode(text string) ([]int, error) {
 		if t.normalizer != nil {
 			normalized = t.normalizer(normalized)
 		}
-		for _, s2 := range t.normAdded.split(normalized) {
+		for j, s2 := range t.normAdded.split(normalized) {
 			if s2.id >= 0 {
 				ids = append(ids, s2.id)
 				continue
@@ -366,7 +376,7 @@ func (t *ByteLevelBPE) Encode(text string) ([]int, error) {
 			pieces := []string{s2.text}
 			for _, p := range t.preTok {
 				var err error
-				if pieces, err = p.split(pieces); err != nil {
+				if pieces, err = p.split(pieces, i == 0 && j == 0); err != nil {
 					return nil, err
 				}
 			}
@@ -389,7 +399,7 @@ func validUTF8(s string) string {
 const bpeCacheMax = 1 << 16
 
 // encodeWord runs the BPE model on one pre-tokenized piece and appends its ids.
-func (t *ByteLevelBPE) encodeWord(w string, out []int) []int {
+func (t *HFBPE) encodeWord(w string, out []int) []int {
 	if w == "" {
 		return out
 	}
@@ -425,7 +435,7 @@ type bpeSymbol struct {
 // then the lowest-rank pair merges first, leftmost on ties; queue entries made
 // stale by earlier merges are recognised by the pair no longer producing the
 // same token.
-func (t *ByteLevelBPE) mergeWord(w string) []int {
+func (t *HFBPE) mergeWord(w string) []int {
 	syms := make([]bpeSymbol, 0, len(w))
 	add := func(id, size int) {
 		n := int32(len(syms))
@@ -533,11 +543,11 @@ type queuedMerge struct {
 
 // Decode returns the text of ids with special tokens skipped, as
 // tokenizers' decode(ids, skip_special_tokens=True).
-func (t *ByteLevelBPE) Decode(ids []int) string { return t.DecodeWith(ids, true) }
+func (t *HFBPE) Decode(ids []int) string { return t.DecodeWith(ids, true) }
 
 // DecodeWith decodes ids, keeping special tokens when skipSpecial is false.
 // Unknown ids are skipped.
-func (t *ByteLevelBPE) DecodeWith(ids []int, skipSpecial bool) string {
+func (t *HFBPE) DecodeWith(ids []int, skipSpecial bool) string {
 	tokens := make([]string, 0, len(ids))
 	for _, id := range ids {
 		tok, ok := t.idToToken[id]
@@ -546,29 +556,13 @@ func (t *ByteLevelBPE) DecodeWith(ids []int, skipSpecial bool) string {
 		}
 		tokens = append(tokens, tok)
 	}
-	if t.decoder == "" {
+	if t.decoder == nil {
 		return strings.Join(tokens, " ")
 	}
-	// ByteLevel decoder: each token's characters back to bytes (a token with
-	// a character outside the map contributes its UTF-8 bytes as they are),
-	// then lossy UTF-8 as Rust's String::from_utf8_lossy.
-	var buf []byte
-	for _, tok := range tokens {
-		start := len(buf)
-		ok := true
-		for _, r := range tok {
-			b, found := unicodeToByte[r]
-			if !found {
-				ok = false
-				break
-			}
-			buf = append(buf, b)
-		}
-		if !ok {
-			buf = append(buf[:start], tok...)
-		}
+	for _, step := range t.decoder {
+		tokens = step(tokens)
 	}
-	return lossyUTF8(buf)
+	return strings.Join(tokens, "")
 }
 
 // lossyUTF8 replaces each maximal invalid subpart by one U+FFFD, as Rust's
