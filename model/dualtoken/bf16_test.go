@@ -87,6 +87,7 @@ func TestParityBF16DualTokenParts(t *testing.T) {
 	// `evalrun verify --dtype bfloat16` runs too.
 	inputs := BF16PartsInputs(cfg, golden.Has)
 	var args []any
+	byName := map[string]any{}
 	for _, n := range inputs {
 		x, err := golden.Get(n)
 		if err != nil {
@@ -97,6 +98,7 @@ func TestParityBF16DualTokenParts(t *testing.T) {
 			t.Fatal(err)
 		}
 		args = append(args, v)
+		byName[n] = v
 	}
 	grid := func(x *Node) *Node { return tokensToGrid(x) }
 	var checks []Staged // Stages > 0: CompareBF16; 0: float32 1e-4; -1: integers, exact
@@ -171,9 +173,9 @@ func TestParityBF16DualTokenParts(t *testing.T) {
 
 	// One train-mode step with a bfloat16 Parts: the EMA updates are float32.
 	cfg, store = loadPartsAs(t, dir, precision.BF16)
-	trainIn := []any{args[3], args[4]} // prequant_pix, prequant_sem
+	trainIn := []any{byName["prequant_pix"], byName["prequant_sem"]}
 	if cfg.HasShortcut() {
-		trainIn = append(trainIn, args[7])
+		trainIn = append(trainIn, byName["prequant_shortcut"])
 	}
 	_, err = model.ExecOnceN(b, store, func(scope *model.Scope, xs []*Node) []*Node {
 		g := xs[0].Graph()

@@ -115,9 +115,8 @@ func ParseConfig(raw *config.Raw) (*Config, error) {
 			return nil, err
 		}
 	} else {
-		if c.HiddenSize%c.NumHeads != 0 {
-			return nil, fmt.Errorf("%s: hidden_size %d is not a multiple of num_attention_heads %d and no head_dim is given", raw.Path, c.HiddenSize, c.NumHeads)
-		}
+		// transformers' default, a floor division: the projections are
+		// heads·head_dim wide, which need not be hidden_size.
 		c.HeadDim = c.HiddenSize / c.NumHeads
 	}
 	if c.HeadDim <= 0 || c.HeadDim%2 != 0 {

@@ -535,6 +535,12 @@ func TestConfigParsing(t *testing.T) {
 	if c.RopeTheta != 500 || !slices.Equal(c.EOS, []int{3}) || !c.TieEmbeddings || c.NumKVHeads != 2 {
 		t.Errorf("rope_parameters config parsed as %+v", c)
 	}
+	// Without head_dim, transformers floors hidden_size / heads (8 / 3 = 2):
+	// the projections are then 6 wide, not hidden_size.
+	c, err = LoadConfig(writeConfig(t, `{`+strings.Replace(base, `"num_attention_heads":2`, `"num_attention_heads":3`, 1)+`}`))
+	if err != nil || c.HeadDim != 2 || c.NumKVHeads != 3 {
+		t.Errorf("8 wide, 3 heads, no head_dim: %+v, %v; want head_dim 2", c, err)
+	}
 	bad := map[string][]string{
 		`{"model_type":"qwen2","vocab_size":10}`:                                                   {"config.json", "hidden_size"},
 		`{` + base + `,"num_key_value_heads":3}`:                                                   {"num_key_value_heads", "3"},
@@ -543,7 +549,7 @@ func TestConfigParsing(t *testing.T) {
 		`{` + base + `,"use_sliding_window":true}`:                                                 {"use_sliding_window"},
 		`{"model_type":"mistral","vocab_size":10}`:                                                 {"mistral", "qwen2", "llama"},
 		`{` + strings.Replace(base, `"hidden_size":8`, `"hidden_size":-8`, 1) + `}`:                {"hidden_size", "-8"},
-		`{` + strings.Replace(base, `"num_attention_heads":2`, `"num_attention_heads":3`, 1) + `}`: {"hidden_size", "num_attention_heads"},
+		`{` + strings.Replace(base, `"num_attention_heads":2`, `"num_attention_heads":8`, 1) + `}`: {"head_dim = 1", "even"},
 	}
 	for body, subs := range bad {
 		_, err := LoadConfig(writeConfig(t, body))

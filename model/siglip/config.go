@@ -235,7 +235,7 @@ func parseText(r *config.Raw) (TextConfig, error) {
 	if c.PadTokenID, err = r.IntOr(1, "pad_token_id"); err != nil {
 		return c, err
 	}
-	if c.EOSTokenID, err = r.IntOr(1, "eos_token_id"); err != nil {
+	if c.EOSTokenID, err = r.IntOr(49407, "eos_token_id"); err != nil {
 		return c, err
 	}
 	if err := checkCommon(r, c.HiddenSize, c.NumHeads, c.HiddenAct); err != nil {

@@ -202,7 +202,11 @@ func TestParitySiglipVisionOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	layers := int(vc["num_hidden_layers"].(float64))
+	full, err := LoadConfig(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers := full.Vision.NumLayers // transformers' default when the file leaves it out
 	compared := 0
 	for _, r := range rep.Rows {
 		isVision := strings.HasPrefix(r.Name, "vision.") || r.Name == OutImageEmbeds
