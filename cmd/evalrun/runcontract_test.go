@@ -212,7 +212,7 @@ func TestAblationChecksInputsFirst(t *testing.T) {
 		{[]string{"--inception", filepath.Join(dir, "nope.pth")}, []string{"--inception: stat " + filepath.Join(dir, "nope.pth")}},
 		{[]string{"--inception", weightsNotInception}, []string{"--inception: " + weightsNotInception + ": ", "not pytorch-fid's FID Inception weights"}},
 		{[]string{"--lpips-vgg", filepath.Join(dir, "vgg.pth"), "--lpips-lin", filepath.Join(dir, "lin.pth")}, []string{"--lpips-vgg/--lpips-lin: ", filepath.Join(dir, "vgg.pth") + " not found"}},
-		{[]string{"--tower", noTok}, []string{"--tower " + noTok + ": no spiece.model (SigLIP) or tokenizer.model"}},
+		{[]string{"--tower", noTok}, []string{"--tower " + noTok + ": no spiece.model (SigLIP), tokenizer.model or tokenizer.json"}},
 		{[]string{"--tower", weightsNotInception}, []string{"--tower " + weightsNotInception + ": a file"}},
 		{[]string{"--steps=-1"}, []string{"--steps -1: expected a positive number"}},
 		{[]string{"--gan-from", "NaN"}, []string{"--gan-from NaN"}},
