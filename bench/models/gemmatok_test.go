@@ -34,8 +34,9 @@ func TestForeignTokenizerRefused(t *testing.T) {
 }
 
 // A Gemma-shaped tokenizer gets SigLIP2's text rules in both kinds, named
-// (tokenizer:) or found beside the weights as tokenizer.model when there
-// is no spiece.model: texts end in <eos> and are padded with <pad>.
+// (tokenizer:) or found beside the weights as tokenizer.model, or as
+// tokenizer.json alone, when there is no spiece.model: texts end in <eos>
+// and are padded with <pad>.
 func TestSiglip2TokenizerEmbedsTexts(t *testing.T) {
 	b, err := backend.New("go")
 	if err != nil {
@@ -49,9 +50,15 @@ func TestSiglip2TokenizerEmbedsTexts(t *testing.T) {
 			t.Fatal(err)
 		}
 		tokenizertest.WriteGemmaLike(t, filepath.Join(beside, "tokenizer.model"))
+		onlyJSON := extractAsset(t, c.asset)
+		if err := os.Remove(filepath.Join(onlyJSON, "spiece.model")); err != nil {
+			t.Fatal(err)
+		}
+		tokenizertest.WriteGemmaLikeJSON(t, filepath.Join(onlyJSON, "tokenizer.json"))
 		for _, spec := range []bench.ModelSpec{
 			{Name: c.asset, Kind: c.kind, Path: extractAsset(t, c.asset), Tokenizer: named},
 			{Name: c.asset, Kind: c.kind, Path: beside},
+			{Name: c.asset, Kind: c.kind, Path: onlyJSON},
 		} {
 			m, err := bench.NewModel(spec, b)
 			if err != nil {

@@ -104,19 +104,31 @@ func TestTokenizeCLISiglip2(t *testing.T) {
 	if err := json.Unmarshal(data, &g); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"tokenize", "--tokenizer", filepath.Join(dir, "tokenizer.model"), "--max-length", "8", "--"}
-	for _, c := range g.Cases {
-		args = append(args, c.Text)
+	// The tokenizer.model, and the same model as the tokenizer.json
+	// transformers 5 may save alone (in a folder of its own).
+	jsonDir := t.TempDir()
+	js, err := os.ReadFile(filepath.Join(dir, "tokenizer.json"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	code, out := runStdout(t, args...)
-	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-	if code != 0 || len(lines) != len(g.Cases) {
-		t.Fatalf("exit %d, %d lines for %d texts:\n%s", code, len(lines), len(g.Cases), out)
+	if err := os.WriteFile(filepath.Join(jsonDir, "tokenizer.json"), js, 0o644); err != nil {
+		t.Fatal(err)
 	}
-	for i, c := range g.Cases {
-		want, _ := json.Marshal(c.IDs["8"])
-		if lines[i] != string(want) {
-			t.Errorf("%q: got %s want %s", c.Text, lines[i], want)
+	for _, tok := range []string{filepath.Join(dir, "tokenizer.model"), jsonDir} {
+		args := []string{"tokenize", "--tokenizer", tok, "--max-length", "8", "--"}
+		for _, c := range g.Cases {
+			args = append(args, c.Text)
+		}
+		code, out := runStdout(t, args...)
+		lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+		if code != 0 || len(lines) != len(g.Cases) {
+			t.Fatalf("%s: exit %d, %d lines for %d texts:\n%s", tok, code, len(lines), len(g.Cases), out)
+		}
+		for i, c := range g.Cases {
+			want, _ := json.Marshal(c.IDs["8"])
+			if lines[i] != string(want) {
+				t.Errorf("%s: %q: got %s want %s", tok, c.Text, lines[i], want)
+			}
 		}
 	}
 }

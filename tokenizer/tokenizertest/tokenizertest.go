@@ -2,7 +2,9 @@
 package tokenizertest
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
 	"testing"
 
 	"github.com/dualtoken/evalharness/tokenizer"
@@ -49,6 +51,42 @@ func write(t testing.TB, path string, n int, p0, p1 string) {
 		s.Pieces = append(s.Pieces, tokenizer.PieceSpec{Piece: fmt.Sprintf("▁filler%d", i), Score: -100})
 	}
 	if err := s.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// WriteGemmaLikeJSON writes WriteGemmaLike's tokenizer as the tokenizer.json
+// transformers 5 may save alone: a SentencePiece-style BPE with the same ids
+// ("<pad>" 0, "<eos>" 1, "<unk>" 2, "▁a" 3, "▁red" 4) and merges that spell
+// "a red" (a "▁" prepended, spaces as "▁", as the dummy prefix does).
+func WriteGemmaLikeJSON(t testing.TB, path string) {
+	t.Helper()
+	special := func(id int, s string) map[string]any {
+		return map[string]any{"id": id, "content": s, "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true}
+	}
+	doc := map[string]any{
+		"added_tokens": []any{special(0, "<pad>"), special(1, "<eos>"), special(2, "<unk>")},
+		"normalizer": map[string]any{"type": "Sequence", "normalizers": []any{
+			map[string]any{"type": "Prepend", "prepend": "▁"},
+			map[string]any{"type": "Replace", "pattern": map[string]any{"String": " "}, "content": "▁"},
+		}},
+		"pre_tokenizer": nil,
+		"decoder": map[string]any{"type": "Sequence", "decoders": []any{
+			map[string]any{"type": "Replace", "pattern": map[string]any{"String": "▁"}, "content": " "},
+			map[string]any{"type": "ByteFallback"}, map[string]any{"type": "Fuse"},
+		}},
+		"model": map[string]any{
+			"type": "BPE", "unk_token": "<unk>", "fuse_unk": true, "byte_fallback": true,
+			"vocab": map[string]int{"<pad>": 0, "<eos>": 1, "<unk>": 2, "▁a": 3, "▁red": 4, "▁": 5,
+				"a": 6, "d": 7, "r": 8, "e": 9, "▁r": 10, "▁re": 11},
+			"merges": [][2]string{{"▁", "a"}, {"▁", "r"}, {"▁r", "e"}, {"▁re", "d"}},
+		},
+	}
+	b, err := json.Marshal(doc)
+	if err == nil {
+		err = os.WriteFile(path, b, 0o644)
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 }
