@@ -117,22 +117,32 @@ var knownEOS = []string{"<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end_of_t
 
 // ParseHFBPE builds a tokenizer from tokenizer.json bytes.
 func ParseHFBPE(data []byte) (*HFBPE, error) {
+	// The model's type first: a Unigram or WordPiece file's vocab has
+	// another JSON shape, which would otherwise be reported instead.
+	var head struct {
+		Model struct {
+			Type string `json:"type"`
+		} `json:"model"`
+	}
+	if json.Unmarshal(data, &head) == nil && head.Model.Type != "" && head.Model.Type != "BPE" {
+		return nil, fmt.Errorf("model.type is %q; want \"BPE\" (byte-level or SentencePiece-style BPE tokenizer.json; for a SentencePiece unigram model read its .model)", head.Model.Type)
+	}
 	var j hfTokenizerJSON
 	if err := json.Unmarshal(data, &j); err != nil {
 		return nil, fmt.Errorf("not an HF tokenizer.json: %w", jsonerr.Describe(err))
 	}
 	m := &j.Model
 	if m.Type != "BPE" && !(m.Type == "" && m.Merges != nil) {
-		return nil, fmt.Errorf("model.type is %q; want \"BPE\" (byte-level BPE tokenizer.json)", m.Type)
+		return nil, fmt.Errorf("model.type is %q; want \"BPE\" (a BPE tokenizer.json)", m.Type)
 	}
 	if len(m.Vocab) == 0 {
 		return nil, fmt.Errorf("model.vocab is empty")
 	}
 	if m.ContinuingSubwordPrefix != nil && *m.ContinuingSubwordPrefix != "" {
-		return nil, fmt.Errorf("model.continuing_subword_prefix %q is not supported (byte-level BPE has none)", *m.ContinuingSubwordPrefix)
+		return nil, fmt.Errorf("model.continuing_subword_prefix %q is not supported (BPE files of the models here have none)", *m.ContinuingSubwordPrefix)
 	}
 	if m.EndOfWordSuffix != nil && *m.EndOfWordSuffix != "" {
-		return nil, fmt.Errorf("model.end_of_word_suffix %q is not supported (byte-level BPE has none)", *m.EndOfWordSuffix)
+		return nil, fmt.Errorf("model.end_of_word_suffix %q is not supported (BPE files of the models here have none)", *m.EndOfWordSuffix)
 	}
 	if m.Dropout != nil && *m.Dropout > 0 {
 		return nil, fmt.Errorf("model.dropout %g is not supported: BPE-dropout samples; set it to null for inference", *m.Dropout)
@@ -216,7 +226,9 @@ func ParseHFBPE(data []byte) (*HFBPE, error) {
 		}
 		if a.Normalized {
 			if t.normalizer != nil {
+				// Matched, and (tokenizers 0.23) decoded, as normalized.
 				a.Content = t.normalizer(a.Content)
+				t.idToToken[a.ID] = a.Content
 			}
 			normd = append(normd, a)
 		} else {
@@ -307,7 +319,8 @@ func (t *HFBPE) Path() string { return t.path }
 // VocabSize is one more than the largest id (model vocab and added tokens).
 func (t *HFBPE) VocabSize() int { return t.vocabSize }
 
-// TokenID looks up an added token or a vocabulary token (byte-level form, e.g. "Ġthe").
+// TokenID looks up an added token or a vocabulary token in the file's form
+// ("Ġthe" in a byte-level file, "▁the" in a SentencePiece-style one).
 func (t *HFBPE) TokenID(token string) (int, bool) {
 	if id, ok := t.added[token]; ok {
 		return id, true
@@ -551,7 +564,9 @@ func (t *HFBPE) DecodeWith(ids []int, skipSpecial bool) string {
 	tokens := make([]string, 0, len(ids))
 	for _, id := range ids {
 		tok, ok := t.idToToken[id]
-		if !ok || (skipSpecial && t.special[id]) {
+		// tokenizers skips a special token by its decoded text, so a
+		// normalized one whose text the normalizer changed stays.
+		if !ok || (skipSpecial && t.special[id] && tok == t.addedInfo[id].Content) {
 			continue
 		}
 		tokens = append(tokens, tok)

@@ -297,6 +297,22 @@ func TestHFBPEBadInput(t *testing.T) {
 		"metaspace replacement": {good(func(m map[string]any) {
 			m["pre_tokenizer"] = map[string]any{"type": "Metaspace", "replacement": "__"}
 		}), `replacement "__"`},
+		"replace no content": {good(func(m map[string]any) {
+			m["normalizer"] = map[string]any{"type": "Replace", "pattern": map[string]any{"String": " "}}
+		}), "Replace has no content"},
+		"prepend nothing": {good(func(m map[string]any) { m["normalizer"] = map[string]any{"type": "Prepend"} }), "Prepend has no prepend"},
+		"metaspace no prefix space": {good(func(m map[string]any) {
+			m["pre_tokenizer"] = map[string]any{"type": "Metaspace", "replacement": "\u2581", "add_prefix_space": false}
+		}), `add_prefix_space false contradicts prepend_scheme "always"`},
+		"strip no stop": {good(func(m map[string]any) {
+			m["decoder"] = map[string]any{"type": "Strip", "content": " ", "start": 1}
+		}), "Strip start and stop"},
+		"replace decoder content": {good(func(m map[string]any) {
+			m["decoder"] = map[string]any{"type": "Replace", "pattern": map[string]any{"String": "\u2581"}}
+		}), "Replace content missing"},
+		"unigram": {good(func(m map[string]any) {
+			m["model"] = map[string]any{"type": "Unigram", "vocab": []any{[]any{"a", -1.0}}}
+		}), `model.type is "Unigram"`},
 		"strip content": {good(func(m map[string]any) {
 			m["decoder"] = map[string]any{"type": "Strip", "content": "ab", "start": 1, "stop": 0}
 		}), "Strip content"},
@@ -334,7 +350,8 @@ func TestLoadBadPaths(t *testing.T) {
 
 // TestLoadDirFallback: a directory whose tokenizer.json is SentencePiece-
 // style (as LLaMA-2's) loads the SentencePiece model beside it, and the json
-// when there is none; a failed load returns a nil Tokenizer.
+// when there is none; a byte-level json wins over a .model; a failed load
+// returns a nil Tokenizer.
 func TestLoadDirFallback(t *testing.T) {
 	dir := t.TempDir()
 	model := buildModel(t, spSpec{modelType: modelBPE, pieces: []spPiece{{"a", -1, pieceNormal}}})
@@ -364,6 +381,21 @@ func TestLoadDirFallback(t *testing.T) {
 		t.Errorf("Load(dir with only a SentencePiece-style tokenizer.json): %v", err)
 	} else if _, ok := tok.(*HFBPE); !ok {
 		t.Errorf("Load(dir) = %T, want *HFBPE", tok)
+	}
+	// A byte-level tokenizer.json wins over the .model beside it.
+	if err := os.WriteFile(modelPath, model, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(jsonPath, tinyTokenizer(t, [][2]string{{"a", "b"}}, nil, "null", byteLevelOnly), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if tok, err = Load(dir); err != nil {
+		t.Errorf("Load(dir with a byte-level tokenizer.json and a .model): %v", err)
+	} else if h, ok := tok.(*HFBPE); !ok || !h.ByteLevel() {
+		t.Errorf("Load(dir) = %T, want a byte-level *HFBPE", tok)
+	}
+	if err := os.Remove(modelPath); err != nil {
+		t.Fatal(err)
 	}
 	if err := os.WriteFile(jsonPath, []byte(`{"model":{"type":"BPE","vocab":{"a":0},"merges":[]},"decoder":{"type":"CTC"}}`), 0o644); err != nil {
 		t.Fatal(err)

@@ -122,8 +122,8 @@ func parseNormalizer(raw json.RawMessage) (func(string) string, error) {
 		Type        string            `json:"type"`
 		Normalizers []json.RawMessage `json:"normalizers"`
 		Pattern     hfPattern         `json:"pattern"`
-		Content     string            `json:"content"`
-		Prepend     string            `json:"prepend"`
+		Content     *string           `json:"content"`
+		Prepend     *string           `json:"prepend"`
 	}
 	if err := json.Unmarshal(raw, &n); err != nil {
 		return nil, jsonerr.Describe(err)
@@ -144,14 +144,22 @@ func parseNormalizer(raw json.RawMessage) (func(string) string, error) {
 		if err != nil {
 			return nil, err
 		}
-		return func(s string) string { return strings.ReplaceAll(s, from, n.Content) }, nil
+		if n.Content == nil {
+			return nil, fmt.Errorf("Replace has no content (want a string)")
+		}
+		to := *n.Content
+		return func(s string) string { return strings.ReplaceAll(s, from, to) }, nil
 	case "Prepend":
+		if n.Prepend == nil {
+			return nil, fmt.Errorf("Prepend has no prepend (want a string)")
+		}
+		prefix := *n.Prepend
 		// tokenizers prepends to non-empty strings only.
 		return func(s string) string {
 			if s == "" {
 				return s
 			}
-			return n.Prepend + s
+			return prefix + s
 		}, nil
 	case "Sequence":
 		var fs []func(string) string
@@ -237,7 +245,7 @@ func parsePreTokenizer(raw json.RawMessage) ([]preTokenizer, error) {
 	var p struct {
 		Type           string            `json:"type"`
 		Pretokenizers  []json.RawMessage `json:"pretokenizers"`
-		AddPrefixSpace bool              `json:"add_prefix_space"`
+		AddPrefixSpace *bool             `json:"add_prefix_space"`
 		UseRegex       *bool             `json:"use_regex"`
 		Pattern        hfPattern         `json:"pattern"`
 		Behavior       string            `json:"behavior"`
@@ -262,7 +270,7 @@ func parsePreTokenizer(raw json.RawMessage) ([]preTokenizer, error) {
 		return out, nil
 	case "ByteLevel":
 		useRegex := p.UseRegex == nil || *p.UseRegex
-		b := &byteLevelPre{addPrefixSpace: p.AddPrefixSpace}
+		b := &byteLevelPre{addPrefixSpace: p.AddPrefixSpace != nil && *p.AddPrefixSpace}
 		if useRegex {
 			b.regex = &splitPre{re: gpt2Regex, behavior: "Isolated"}
 		}
@@ -303,31 +311,37 @@ func parsePreTokenizer(raw json.RawMessage) ([]preTokenizer, error) {
 
 // metaspace is the Metaspace pre-tokenizer (and, with decode, its decoder):
 // spaces become the replacement character, which is prepended per the
-// scheme, and with split each replacement starts a new piece.
+// scheme, and with split each replacement starts a new piece. Under
+// "first" tokenizers prepends to the piece that starts the original text;
+// here that is the first piece of the text's first segment, which is the
+// same unless a pre-tokenizer before Metaspace removes text (no LLaMA,
+// Gemma or Mistral file has one).
 type metaspace struct {
 	rep     string
 	scheme  string // "always", "first" or "never"
 	splitOn bool
 }
 
-// newMetaspace reads Metaspace's fields. Files written before
-// prepend_scheme existed carry add_prefix_space instead (true: "always"),
-// and split defaults to true, as tokenizers reads them.
-func newMetaspace(rep string, scheme *string, addPrefixSpace bool, split *bool) (*metaspace, error) {
+// newMetaspace reads Metaspace's fields as tokenizers (0.23) does:
+// prepend_scheme defaults to "always" and split to true; add_prefix_space,
+// which files written before prepend_scheme existed carry, is otherwise
+// ignored, but false contradicts any scheme other than "never" and the
+// file is refused.
+func newMetaspace(rep string, scheme *string, addPrefixSpace *bool, split *bool) (*metaspace, error) {
 	if utf8.RuneCountInString(rep) != 1 {
 		return nil, fmt.Errorf("Metaspace replacement %q: want one character", rep)
 	}
-	m := &metaspace{rep: rep, scheme: "never", splitOn: split == nil || *split}
-	switch {
-	case scheme != nil:
+	m := &metaspace{rep: rep, scheme: "always", splitOn: split == nil || *split}
+	if scheme != nil {
 		switch *scheme {
 		case "always", "first", "never":
 			m.scheme = *scheme
 		default:
 			return nil, fmt.Errorf("Metaspace prepend_scheme %q: want always, first or never", *scheme)
 		}
-	case addPrefixSpace:
-		m.scheme = "always"
+	}
+	if addPrefixSpace != nil && !*addPrefixSpace && m.scheme != "never" {
+		return nil, fmt.Errorf("Metaspace add_prefix_space false contradicts prepend_scheme %q (missing: \"always\"); want \"never\"", m.scheme)
 	}
 	return m, nil
 }
@@ -570,11 +584,11 @@ func parseDecoder(raw json.RawMessage) ([]decodeStep, error) {
 		Decoders       []json.RawMessage `json:"decoders"`
 		Pattern        hfPattern         `json:"pattern"`
 		Content        json.RawMessage   `json:"content"`
-		Start          int               `json:"start"`
-		Stop           int               `json:"stop"`
+		Start          *int              `json:"start"`
+		Stop           *int              `json:"stop"`
 		Replacement    string            `json:"replacement"`
 		PrependScheme  *string           `json:"prepend_scheme"`
-		AddPrefixSpace bool              `json:"add_prefix_space"`
+		AddPrefixSpace *bool             `json:"add_prefix_space"`
 		Split          *bool             `json:"split"`
 	}
 	if err := json.Unmarshal(raw, &d); err != nil {
@@ -603,8 +617,8 @@ func parseDecoder(raw json.RawMessage) ([]decodeStep, error) {
 			return nil, err
 		}
 		var to string
-		if err := json.Unmarshal(d.Content, &to); err != nil {
-			return nil, fmt.Errorf("Replace content: want a string")
+		if err := json.Unmarshal(d.Content, &to); err != nil || len(d.Content) == 0 || string(d.Content) == "null" {
+			return nil, fmt.Errorf("Replace content %s: want a string", orMissing(d.Content))
 		}
 		return []decodeStep{func(t []string) []string {
 			for i := range t {
@@ -615,13 +629,13 @@ func parseDecoder(raw json.RawMessage) ([]decodeStep, error) {
 	case "Strip":
 		var c string
 		if err := json.Unmarshal(d.Content, &c); err != nil || utf8.RuneCountInString(c) != 1 {
-			return nil, fmt.Errorf("Strip content %s: want one character", d.Content)
+			return nil, fmt.Errorf("Strip content %s: want one character", orMissing(d.Content))
 		}
-		if d.Start < 0 || d.Stop < 0 {
-			return nil, fmt.Errorf("Strip start %d, stop %d: want counts >= 0", d.Start, d.Stop)
+		if d.Start == nil || d.Stop == nil || *d.Start < 0 || *d.Stop < 0 {
+			return nil, fmt.Errorf("Strip start and stop: want two counts >= 0")
 		}
 		r, _ := utf8.DecodeRuneInString(c)
-		return []decodeStep{stripDecode(r, d.Start, d.Stop)}, nil
+		return []decodeStep{stripDecode(r, *d.Start, *d.Stop)}, nil
 	case "Metaspace":
 		m, err := newMetaspace(d.Replacement, d.PrependScheme, d.AddPrefixSpace, d.Split)
 		if err != nil {
@@ -630,6 +644,14 @@ func parseDecoder(raw json.RawMessage) ([]decodeStep, error) {
 		return []decodeStep{m.decode}, nil
 	}
 	return nil, fmt.Errorf("type %q is not supported (ByteLevel, Metaspace, Replace, ByteFallback, Fuse, Strip, Sequence)", d.Type)
+}
+
+// orMissing shows a raw JSON value in an error, "missing" when absent.
+func orMissing(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return "missing"
+	}
+	return string(raw)
 }
 
 // byteLevelDecode maps each token's characters back to bytes (a token with
@@ -681,13 +703,14 @@ func byteFallbackDecode(tokens []string) []string {
 	return out
 }
 
-// parseByteToken reads a byte-fallback token "<0xNN>" (either case of hex
-// digit, as Rust's from_str_radix).
+// parseByteToken reads a byte-fallback token "<0xNN>" as Rust's
+// from_str_radix does: either case of hex digit, and "+N" for one digit.
 func parseByteToken(tok string) (byte, bool) {
 	if len(tok) != 6 || !strings.HasPrefix(tok, "<0x") || tok[5] != '>' {
 		return 0, false
 	}
-	v, err := strconv.ParseUint(tok[3:5], 16, 8)
+	hex := strings.TrimPrefix(tok[3:5], "+")
+	v, err := strconv.ParseUint(hex, 16, 8)
 	return byte(v), err == nil
 }
 

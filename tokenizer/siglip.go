@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"unicode"
@@ -57,9 +58,13 @@ func NewSiglip(sp *SentencePiece, maxLen int) *Siglip {
 // a file that cannot be read.
 type NotSiglipError struct {
 	Path string // the tokenizer file, as the caller named it
+	Why  string // what else is wrong with it; "" for the end-of-sequence piece
 }
 
 func (e *NotSiglipError) Error() string {
+	if e.Why != "" {
+		return fmt.Sprintf("tokenizer %s is not a SigLIP text tokenizer: %s", e.Path, e.Why)
+	}
 	return fmt.Sprintf("tokenizer %s is not a SigLIP text tokenizer: its end-of-sequence piece is neither SigLIP's %q nor SigLIP2's (Gemma's) %q with a %q piece, and texts cannot be encoded", e.Path, siglipEOS, gemmaEOS, gemmaPAD)
 }
 
@@ -113,18 +118,32 @@ func NewSiglipText(sp *SentencePiece, path string, maxLen int) (TextTokenizer, e
 	return nil, &NotSiglipError{Path: path}
 }
 
-// LoadSiglipText reads a SigLIP-family text tokenizer from path and wraps
-// it with the text rules it calls for, padding to maxLen: a SentencePiece
-// model as NewSiglipText decides, or a tokenizer.json (a .json file) with
-// Gemma's special "<eos>" and "<pad>" tokens with SigLIP2's rules (SigLIP's
-// own tokenizer has no tokenizer.json form). Any other file is refused with
-// a *NotSiglipError; an unreadable one with the loader's error.
+// LoadSiglipText reads a SigLIP-family text tokenizer from path (a file,
+// or a folder searched as SiglipTokenizerIn does) and wraps it with the text
+// rules it calls for, padding to maxLen: a SentencePiece model as
+// NewSiglipText decides, or a BPE tokenizer.json (a .json file) with Gemma's
+// special "<eos>" and "<pad>" tokens with SigLIP2's rules. Any other
+// tokenizer, a tokenizer.json that is not such a BPE included (SigLIP's own
+// unigram tokenizer is read from its spiece.model), is refused with a
+// *NotSiglipError; a file that cannot be read with the loader's error.
 func LoadSiglipText(path string, maxLen int) (TextTokenizer, error) {
-	if strings.EqualFold(filepath.Ext(path), ".json") {
-		t, err := LoadHFBPE(path)
-		if err != nil {
-			return nil, err
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		p := SiglipTokenizerIn(path)
+		if p == "" {
+			return nil, fmt.Errorf("tokenizer: %s: folder has no spiece.model, tokenizer.model or tokenizer.json", path)
 		}
+		path = p
+	}
+	if strings.EqualFold(filepath.Ext(path), ".json") {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("tokenizer: %w", err)
+		}
+		t, err := ParseHFBPE(data)
+		if err != nil {
+			return nil, &NotSiglipError{Path: path, Why: err.Error()}
+		}
+		t.path = path
 		if !t.hasSpecial(gemmaEOS) || !t.hasSpecial(gemmaPAD) {
 			return nil, &NotSiglipError{Path: path}
 		}

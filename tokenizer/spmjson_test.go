@@ -40,12 +40,14 @@ func readSpmJSONCases(t *testing.T, path string) []spmJSONCase {
 // TestSentencePieceJSONMatchesTokenizers: SentencePiece-style tokenizer.json
 // files laid out as transformers' converters write Gemma's (Replace
 // normalizer), LLaMA's legacy (Prepend + Replace, Strip decoder) and LLaMA's
-// non-legacy (Metaspace "first") ones, and Metaspace as older files write it
-// (add_prefix_space, split at every "▁"), encode and decode as tokenizers 0.23.2
-// does, exactly, on 609 texts with spaces, added and special tokens, byte
+// non-legacy (Metaspace "first") ones, Metaspace as older files write it
+// (add_prefix_space alone, or beside prepend_scheme), Metaspace with a "_"
+// replacement, and added tokens of every kind (normalized, special,
+// lstrip/rstrip, single_word), encode and decode as tokenizers 0.23.2 does,
+// exactly, on 617 texts with spaces, added and special tokens, byte
 // fallback and unknown characters.
 func TestSentencePieceJSONMatchesTokenizers(t *testing.T) {
-	for _, flavour := range []string{"gemma", "llama_legacy", "llama_metaspace", "metaspace_old"} {
+	for _, flavour := range []string{"gemma", "llama_legacy", "llama_metaspace", "metaspace_old", "metaspace_mistral", "metaspace_underscore", "llama_added"} {
 		t.Run(flavour, func(t *testing.T) {
 			dir := filepath.Join("testdata", "spm_json", flavour)
 			tok, err := LoadHFBPE(filepath.Join(dir, "tokenizer.json"))
@@ -95,7 +97,7 @@ func TestDecodeSteps(t *testing.T) {
 		{[]string{"<0xE5>", "<0x8f>"}, []string{"\uFFFD", "\uFFFD"}},
 		{[]string{"<0xE5>", "<0x8f>", "<0xab>", "a"}, []string{"叫", "a"}},
 		{[]string{"<0xE5>", "<0x8f>", "a", "<0x62>"}, []string{"\uFFFD", "\uFFFD", "a", "b"}},
-		{[]string{"<0xZZ>", "<0x6>"}, []string{"<0xZZ>", "<0x6>"}},
+		{[]string{"<0xZZ>", "<0x6>", "<0x+A>"}, []string{"<0xZZ>", "<0x6>", "\n"}}, // from_str_radix takes "+A"
 	} {
 		if got := byteFallbackDecode(slices.Clone(c.in)); !slices.Equal(got, c.want) {
 			t.Errorf("ByteFallback(%q) = %q, want %q", c.in, got, c.want)
@@ -104,7 +106,7 @@ func TestDecodeSteps(t *testing.T) {
 	if got := stripDecode('H', 1, 0)([]string{"Hey", " friend!", "HHH"}); !slices.Equal(got, []string{"ey", " friend!", "HH"}) {
 		t.Errorf("Strip('H', 1, 0) = %q", got)
 	}
-	if got := stripDecode('y', 0, 1)([]string{"Hey", " friend!", "yyy", ""}); !slices.Equal(got, []string{"He", " friend!", "yy", ""}) {
+	if got := stripDecode('y', 0, 1)([]string{"Hey", " friend!", "yyy"}); !slices.Equal(got, []string{"He", " friend!", "yy"}) {
 		t.Errorf("Strip('y', 0, 1) = %q", got)
 	}
 }
@@ -193,4 +195,72 @@ func TestXCheckTokenizerJSON(t *testing.T) {
 		}
 	}
 	t.Logf("%s: %d cases; differences: %v", path, len(cases), bad)
+}
+
+// TestByteLevelDecodeUnmappedToken: a token with a character outside the
+// byte map contributes its own UTF-8 bytes, all of them (tokenizers'
+// ByteLevel decoder), not the bytes of its mapped characters before it.
+func TestByteLevelDecodeUnmappedToken(t *testing.T) {
+	if got := byteLevelDecode([]string{"Ġa", "Ġb€c", "Ġd"}); !slices.Equal(got, []string{" aĠb€c d"}) {
+		t.Errorf("ByteLevel decode = %q, want %q", got, " aĠb€c d")
+	}
+}
+
+// TestLoadSiglipTextChoices: a folder is searched as SiglipTokenizerIn does;
+// a tokenizer.json gets SigLIP2's rules only with "<eos>" and "<pad>" as
+// special added tokens; anything else is a *NotSiglipError naming the file
+// (with the parse error for a json that is not a BPE one).
+func TestLoadSiglipTextChoices(t *testing.T) {
+	gemmaLike := func(eosSpecial, withPad bool, modelType string) []byte {
+		added := []map[string]any{{"id": 1, "content": "<eos>", "special": eosSpecial}}
+		vocab := map[string]int{"<eos>": 1, "▁a": 2, "▁": 3, "a": 4}
+		if withPad {
+			added = append(added, map[string]any{"id": 0, "content": "<pad>", "special": true})
+			vocab["<pad>"] = 0
+		}
+		doc := map[string]any{
+			"added_tokens": added,
+			"normalizer":   map[string]any{"type": "Replace", "pattern": map[string]any{"String": " "}, "content": "▁"},
+			"model":        map[string]any{"type": modelType, "vocab": vocab, "merges": [][2]string{{"▁", "a"}}},
+		}
+		b, err := json.Marshal(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	write := func(data []byte) string {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "tokenizer.json"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	dir := write(gemmaLike(true, true, "BPE"))
+	tok, err := LoadSiglipText(dir, 4)
+	if err != nil || tok.Rules() != "siglip2" {
+		t.Fatalf("folder with a Gemma-like tokenizer.json: %v, %v", tok, err)
+	}
+	if ids, err := tok.Encode("A."); err != nil || !slices.Equal(ids, []int{4, 1, 0, 0}) {
+		t.Errorf("Encode(\"A.\") = %v, %v; want [a <eos> <pad> <pad>]", ids, err)
+	}
+	for name, data := range map[string][]byte{
+		"eos not special": gemmaLike(false, true, "BPE"),
+		"no pad":          gemmaLike(true, false, "BPE"),
+		"unigram":         gemmaLike(true, true, "Unigram"),
+	} {
+		path := filepath.Join(write(data), "tokenizer.json")
+		_, err := LoadSiglipText(path, 4)
+		var refused *NotSiglipError
+		if !errors.As(err, &refused) || !strings.Contains(err.Error(), path) {
+			t.Errorf("%s: error %v, want a *NotSiglipError naming %s", name, err, path)
+		}
+		if name == "unigram" && (err == nil || !strings.Contains(err.Error(), `model.type is "Unigram"`)) {
+			t.Errorf("unigram: error %v, want the model type named", err)
+		}
+	}
+	empty := t.TempDir()
+	if _, err := LoadSiglipText(empty, 4); err == nil || !strings.Contains(err.Error(), "no spiece.model, tokenizer.model or tokenizer.json") || !strings.Contains(err.Error(), empty) {
+		t.Errorf("empty folder: %v", err)
+	}
 }
