@@ -10,31 +10,42 @@ import (
 	"testing"
 )
 
-// TestSiglip2MatchesReference checks Siglip2 against testdata/siglip2,
-// written by scripts/fixtures/siglip2_text.py with Python's html.unescape,
-// str methods and the sentencepiece library over a Gemma-shaped BPE model:
-// the cleaned text, the pieces and the padded ids at every length, exact.
-func TestSiglip2MatchesReference(t *testing.T) {
+// siglip2Golden is testdata/siglip2/golden.json.
+type siglip2Golden struct {
+	Lengths []int `json:"lengths"`
+	Cases   []struct {
+		Text   string           `json:"text"`
+		Clean  string           `json:"clean"`
+		Pieces []string         `json:"pieces"`
+		IDs    map[string][]int `json:"ids"`
+	} `json:"cases"`
+}
+
+// readSiglip2Golden reads testdata/siglip2/golden.json and returns its
+// folder too.
+func readSiglip2Golden(t *testing.T) (string, *siglip2Golden) {
+	t.Helper()
 	dir := filepath.Join("testdata", "siglip2")
 	raw, err := os.ReadFile(filepath.Join(dir, "golden.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var g struct {
-		Lengths []int `json:"lengths"`
-		Cases   []struct {
-			Text   string           `json:"text"`
-			Clean  string           `json:"clean"`
-			Pieces []string         `json:"pieces"`
-			IDs    map[string][]int `json:"ids"`
-		} `json:"cases"`
-	}
+	var g siglip2Golden
 	if err := json.Unmarshal(raw, &g); err != nil {
 		t.Fatal(err)
 	}
 	if len(g.Cases) == 0 || len(g.Lengths) == 0 {
 		t.Fatal("golden.json has no cases")
 	}
+	return dir, &g
+}
+
+// TestSiglip2MatchesReference checks Siglip2 against testdata/siglip2,
+// written by scripts/fixtures/siglip2_text.py with Python's html.unescape,
+// str methods and the sentencepiece library over a Gemma-shaped BPE model:
+// the cleaned text, the pieces and the padded ids at every length, exact.
+func TestSiglip2MatchesReference(t *testing.T) {
+	dir, g := readSiglip2Golden(t)
 	path := filepath.Join(dir, "tokenizer.model")
 	sp := loadSP(t, path)
 	for _, n := range g.Lengths {
