@@ -153,8 +153,15 @@ func BF16Parts(p Parts, cfg *Config, in map[string]*Node) []Staged {
 // codes a bfloat16 tokenizer would emit, to be compared by their share
 // equal to the golden ones ([B,G,G,D] int64, pixel and semantic).
 func BF16PartsCodes(p Parts, cfg *Config, in map[string]*Node) (pix, sem *Node) {
-	return QuantizePixels(p, cfg, PixelLatent(p, cfg, in["h6"], in["h4"]), false).Codes,
-		QuantizeSemantic(p, cfg, SemanticLatent(p, cfg, in["h26"]), false).Codes
+	zPix, zSem := BF16PartsLatents(p, cfg, in)
+	return QuantizePixels(p, cfg, zPix, false).Codes, QuantizeSemantic(p, cfg, zSem, false).Codes
+}
+
+// BF16PartsLatents are the quantiser inputs BF16PartsCodes picks codes
+// from: the pixel and semantic latents [B,G,G,E] projected from the tower
+// states in in (h4, h6, h26) in p's dtype.
+func BF16PartsLatents(p Parts, cfg *Config, in map[string]*Node) (pix, sem *Node) {
+	return PixelLatent(p, cfg, in["h6"], in["h4"]), SemanticLatent(p, cfg, in["h26"])
 }
 
 // FullFed are the golden keys the bfloat16 check of a whole tokenizer feeds
