@@ -369,6 +369,9 @@ func TestLoadDirFallback(t *testing.T) {
 	if _, ok := tok.(*SentencePiece); !ok {
 		t.Errorf("Load(dir) = %T, want *SentencePiece", tok)
 	}
+	if f, err := FileIn(dir); err != nil || f != modelPath {
+		t.Errorf("FileIn(dir) = %q, %v; want %s", f, err, modelPath)
+	}
 	if tok, err = Load(jsonPath); err != nil {
 		t.Errorf("Load(SentencePiece-style tokenizer.json): %v", err)
 	} else if _, ok := tok.(*HFBPE); !ok {

@@ -37,38 +37,50 @@ var (
 // Load opens a tokenizer by path: a SentencePiece `.model` file, an HF
 // `tokenizer.json` (or any `.json` in that format: byte-level as Qwen2's or
 // SentencePiece-style as LLaMA's and Gemma's), or a directory holding
-// tokenizer.json, tokenizer.model or spiece.model. In a directory a
-// byte-level tokenizer.json is preferred; a SentencePiece-style one gives
-// way to the SentencePiece model beside it, which it was converted from,
-// and is used when there is none (transformers 5 may save only the json).
+// tokenizer.json, tokenizer.model or spiece.model, of which it reads the
+// one FileIn names.
 func Load(path string) (Tokenizer, error) {
+	file, err := FileIn(path)
+	if err != nil {
+		return nil, err
+	}
+	switch strings.ToLower(filepath.Ext(file)) {
+	case ".model":
+		return asTokenizer(LoadSentencePiece(file))
+	case ".json":
+		return asTokenizer(LoadHFBPE(file))
+	}
+	return nil, fmt.Errorf("tokenizer: %s: unknown tokenizer file (want a SentencePiece .model or an HF tokenizer.json)", file)
+}
+
+// FileIn is the file Load reads for path: path itself when it is a file;
+// in a directory a byte-level tokenizer.json, else the SentencePiece model
+// (tokenizer.model, spiece.model), which a SentencePiece-style
+// tokenizer.json was converted from, else that tokenizer.json
+// (transformers 5 may save only the json). A tokenizer.json that does not
+// parse is the answer only when there is no .model, so that Load reports
+// its error.
+func FileIn(path string) (string, error) {
 	st, err := os.Stat(path)
 	if err != nil {
-		return nil, fmt.Errorf("tokenizer: %w", err)
+		return "", fmt.Errorf("tokenizer: %w", err)
 	}
-	if st.IsDir() {
-		spPath := SentencePieceIn(path)
-		if js := filepath.Join(path, "tokenizer.json"); fileExists(js) {
-			tok, err := LoadHFBPE(js)
-			if err == nil && (tok.ByteLevel() || spPath == "") {
-				return tok, nil
-			}
-			if spPath == "" {
-				return nil, err
-			}
+	if !st.IsDir() {
+		return path, nil
+	}
+	spPath := SentencePieceIn(path)
+	if js := filepath.Join(path, "tokenizer.json"); fileExists(js) {
+		if spPath == "" {
+			return js, nil
 		}
-		if spPath != "" {
-			return asTokenizer(LoadSentencePiece(spPath))
+		if tok, err := LoadHFBPE(js); err == nil && tok.ByteLevel() {
+			return js, nil
 		}
-		return nil, fmt.Errorf("tokenizer: %s: directory has no tokenizer.json, tokenizer.model or spiece.model", path)
 	}
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".model":
-		return asTokenizer(LoadSentencePiece(path))
-	case ".json":
-		return asTokenizer(LoadHFBPE(path))
+	if spPath != "" {
+		return spPath, nil
 	}
-	return nil, fmt.Errorf("tokenizer: %s: unknown tokenizer file (want a SentencePiece .model or an HF tokenizer.json)", path)
+	return "", fmt.Errorf("tokenizer: %s: directory has no tokenizer.json, tokenizer.model or spiece.model", path)
 }
 
 // asTokenizer keeps a failed load from becoming a non-nil interface that

@@ -292,6 +292,17 @@ func TestLlavaIdentityCoversShardsAndEOSFiles(t *testing.T) {
 		t.Error("generation_config.json does not enter config_sha256")
 	}
 
+	// A SentencePiece-style tokenizer.json beside the .model (LLaMA-2's
+	// folders): the .model is what the tokenizer reads and what is hashed.
+	writeFile(t, filepath.Join(root, "lm", "tokenizer.json"), []byte(`{"model":{"type":"BPE","vocab":{"a":0},"merges":[]},"pre_tokenizer":{"type":"Metaspace","replacement":"\u2581"}}`))
+	withJSON, err := LlavaIdentity(bench.ModelSpec{}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if withJSON.ConfigSHA256 != withGen.ConfigSHA256 {
+		t.Error("a SentencePiece-style tokenizer.json beside tokenizer.model changed config_sha256; the .model is the file read")
+	}
+
 	cfg.LanguageModel, cfg.Tokenizer = filepath.Join(root, "lm2"), filepath.Join(root, "lm2")
 	sharded, err := LlavaIdentity(bench.ModelSpec{}, cfg)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/dualtoken/evalharness/bench"
 	"github.com/dualtoken/evalharness/model/llava"
 	"github.com/dualtoken/evalharness/model/precision"
+	"github.com/dualtoken/evalharness/tokenizer"
 )
 
 // llavaOptions are the llava kind's options (ModelSpec.Extra); NewLlava
@@ -90,8 +91,12 @@ func LlavaIdentity(spec bench.ModelSpec, cfg *llava.Config) (bench.ModelInfo, er
 	if info.Name == "" {
 		info.Name = filepath.Base(filepath.Dir(cfg.Path))
 	}
-	tok := llavaPick(cfg.Tokenizer, "tokenizer.json", "tokenizer.model", "spiece.model")
-	var err error
+	// The file the model's tokenizer is read from (tokenizer.Load); when
+	// there is none, hashing cfg.Tokenizer reports it.
+	tok, err := tokenizer.FileIn(cfg.Tokenizer)
+	if err != nil {
+		tok = cfg.Tokenizer
+	}
 	if info.ConfigSHA256, err = llavaHashFiles(cfg.Path, filepath.Join(cfg.VisionTower, "config.json"), filepath.Join(cfg.LanguageModel, "config.json"), tok); err != nil {
 		return info, err
 	}
@@ -129,20 +134,6 @@ func LlavaIdentity(spec bench.ModelSpec, cfg *llava.Config) (bench.ModelInfo, er
 	}
 	info.WeightsSHA256 = digestOfDigests(ds)
 	return info, nil
-}
-
-// llavaPick returns path itself when it is a file, else the first of names that
-// exists in the directory path (or path when none does: hashing then reports it).
-func llavaPick(path string, names ...string) string {
-	if st, err := os.Stat(path); err == nil && !st.IsDir() {
-		return path
-	}
-	for _, n := range names {
-		if p := filepath.Join(path, n); llavaFileExists(p) {
-			return p
-		}
-	}
-	return path
 }
 
 func llavaFileExists(p string) bool {
