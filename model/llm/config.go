@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 
@@ -35,7 +36,8 @@ type Config struct {
 	HeadDim      int     // head_dim, default hidden_size / num_attention_heads
 	RMSNormEps   float64 // rms_norm_eps
 	RopeTheta    float64 // rope_theta or rope_parameters.rope_theta
-	MaxPositions int     // max_position_embeddings: the context length
+	Rope         RopeScaling
+	MaxPositions int // max_position_embeddings: the context length
 
 	QKVBias       bool // biases on q/k/v_proj: always for Qwen2, attention_bias for LLaMA
 	OutBias       bool // bias on o_proj: attention_bias for LLaMA, never for Qwen2
@@ -128,14 +130,8 @@ func ParseConfig(raw *config.Raw) (*Config, error) {
 	if c.RopeTheta, err = raw.FloatOr(10000, "rope_theta", "rope_parameters.rope_theta"); err != nil {
 		return nil, err
 	}
-	// Scaled RoPE variants (linear, dynamic, yarn, llama3) change the
-	// frequencies; refuse them rather than compute something else.
-	for _, k := range []string{"rope_scaling.rope_type", "rope_scaling.type", "rope_parameters.rope_type"} {
-		if t, err := raw.StringOr("default", k); err != nil {
-			return nil, err
-		} else if t != "default" {
-			return nil, fmt.Errorf("%s: field %q = %q: only the default RoPE is supported", raw.Path, k, t)
-		}
+	if c.Rope, err = parseRopeScaling(raw); err != nil {
+		return nil, err
 	}
 	defCtx := 2048
 	if mt == ModelTypeQwen2 {
@@ -276,4 +272,96 @@ func (c *Config) String() string {
 		"rope_theta": c.RopeTheta, "tied": c.TieEmbeddings,
 	})
 	return string(b)
+}
+
+// RopeScaling is config.json's rope_scaling (transformers 5: the same keys
+// in rope_parameters): how the RoPE frequencies theta^(-2i/hd) are changed.
+type RopeScaling struct {
+	// Type is "default" (unchanged), "linear" (every frequency / Factor) or
+	// "llama3" (LLaMA-3.1's: frequencies whose wavelength exceeds
+	// OriginalMaxPositions/LowFreqFactor / Factor, those under
+	// OriginalMaxPositions/HighFreqFactor kept, a blend between).
+	Type                          string
+	Factor                        float64
+	LowFreqFactor, HighFreqFactor float64
+	OriginalMaxPositions          int
+}
+
+// parseRopeScaling reads rope_scaling (or rope_parameters). The variants
+// whose frequencies depend on the sequence length or that also scale the
+// attention (dynamic, yarn, longrope) are refused rather than computed
+// differently.
+func parseRopeScaling(raw *config.Raw) (RopeScaling, error) {
+	r := RopeScaling{Type: "default"}
+	block := "rope_scaling."
+	if !raw.Has("rope_scaling") {
+		block = "rope_parameters."
+	}
+	t, err := raw.StringOr("default", block+"rope_type", block+"type")
+	if err != nil {
+		return r, err
+	}
+	switch t {
+	case "default":
+		return r, nil
+	case "linear", "llama3":
+	default:
+		return r, fmt.Errorf("%s: field %q = %q: RoPE scaling %q is not supported (default, linear, llama3)", raw.Path, block+"rope_type", t, t)
+	}
+	r.Type = t
+	if r.Factor, err = raw.Float(block + "factor"); err != nil {
+		return r, err
+	}
+	if r.Factor <= 0 {
+		return r, fmt.Errorf("%s: field %q = %g, expected a positive factor", raw.Path, block+"factor", r.Factor)
+	}
+	if t == "linear" {
+		return r, nil
+	}
+	if r.LowFreqFactor, err = raw.Float(block + "low_freq_factor"); err != nil {
+		return r, err
+	}
+	if r.HighFreqFactor, err = raw.Float(block + "high_freq_factor"); err != nil {
+		return r, err
+	}
+	if r.OriginalMaxPositions, err = raw.Int(block + "original_max_position_embeddings"); err != nil {
+		return r, err
+	}
+	if r.LowFreqFactor <= 0 || r.HighFreqFactor <= r.LowFreqFactor || r.OriginalMaxPositions <= 0 {
+		return r, fmt.Errorf("%s: %slow_freq_factor %g, high_freq_factor %g, original_max_position_embeddings %d: expected 0 < low < high and a positive length", raw.Path, block, r.LowFreqFactor, r.HighFreqFactor, r.OriginalMaxPositions)
+	}
+	return r, nil
+}
+
+// ropeInvFreq are the RoPE frequencies [hd/2] in float32, computed as
+// transformers computes them in float32: theta^(-2i/hd), then the scaling.
+func ropeInvFreq(c *Config) []float32 {
+	hd := c.HeadDim
+	inv := make([]float32, hd/2)
+	for i := range inv {
+		inv[i] = float32(1 / math.Pow(c.RopeTheta, float64(float32(2*i)/float32(hd))))
+	}
+	r := c.Rope
+	factor := float32(r.Factor)
+	switch r.Type {
+	case "linear":
+		for i := range inv {
+			inv[i] /= factor
+		}
+	case "llama3":
+		old := float32(r.OriginalMaxPositions)
+		low, high := float32(r.LowFreqFactor), float32(r.HighFreqFactor)
+		lowWavelen, highWavelen := old/low, old/high
+		for i, f := range inv {
+			wavelen := float32(2*math.Pi) / f
+			switch {
+			case wavelen > lowWavelen: // low frequencies: scaled
+				inv[i] = f / factor
+			case wavelen >= highWavelen: // between: a blend
+				smooth := (old/wavelen - low) / (high - low)
+				inv[i] = (1-smooth)*f/factor + smooth*f
+			}
+		}
+	}
+	return inv
 }

@@ -715,3 +715,87 @@ func TestStepArgmaxWithNaN(t *testing.T) {
 		}
 	}
 }
+
+// TestRopeScaling: rope_scaling (or transformers 5's rope_parameters) of
+// type linear divides every frequency by the factor; llama3 (LLaMA-3.1's
+// values: factor 8, low 1, high 4, 8192 positions) divides those whose
+// wavelength 2π/f exceeds 8192, keeps those under 2048 and blends between,
+// continuously at both ends; other types, and missing fields, are refused.
+func TestRopeScaling(t *testing.T) {
+	base := `"model_type":"llama","vocab_size":10,"hidden_size":256,"intermediate_size":16,"num_hidden_layers":1,"num_attention_heads":2,"rope_theta":500000.0`
+	plain, err := LoadConfig(writeConfig(t, `{`+base+`}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f0 := ropeInvFreq(plain)
+	if len(f0) != 64 || f0[0] != 1 || math.Abs(float64(f0[1])-math.Pow(500000, -2.0/128)) > 1e-7 {
+		t.Fatalf("default frequencies %v...", f0[:2])
+	}
+	lin, err := LoadConfig(writeConfig(t, `{`+base+`,"rope_scaling":{"type":"linear","factor":4.0}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range ropeInvFreq(lin) {
+		if f != f0[i]/4 {
+			t.Fatalf("linear: frequency %d = %g, want %g", i, f, f0[i]/4)
+		}
+	}
+	for _, body := range []string{
+		`,"rope_scaling":{"rope_type":"llama3","factor":8.0,"low_freq_factor":1.0,"high_freq_factor":4.0,"original_max_position_embeddings":8192}`,
+		`,"rope_parameters":{"rope_type":"llama3","rope_theta":500000.0,"factor":8.0,"low_freq_factor":1.0,"high_freq_factor":4.0,"original_max_position_embeddings":8192}`,
+	} {
+		c, err := LoadConfig(writeConfig(t, `{`+base+body+`}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Rope.Type != "llama3" || c.Rope.Factor != 8 || c.Rope.OriginalMaxPositions != 8192 {
+			t.Fatalf("%s: parsed %+v", body, c.Rope)
+		}
+		kept, scaled, blended := 0, 0, 0
+		for i, f := range ropeInvFreq(c) {
+			wavelen := 2 * math.Pi / float64(f0[i])
+			switch {
+			case wavelen < 2048:
+				kept++
+				if f != f0[i] {
+					t.Errorf("frequency %d (wavelength %.0f < 2048) = %g, want it kept (%g)", i, wavelen, f, f0[i])
+				}
+			case wavelen > 8192:
+				scaled++
+				if math.Abs(float64(f)-float64(f0[i])/8) > 1e-6*float64(f0[i]) {
+					t.Errorf("frequency %d (wavelength %.0f > 8192) = %g, want %g / 8", i, wavelen, f, f0[i])
+				}
+			default:
+				blended++
+				// smooth = (8192/wavelength − 1) / 3 runs from 1 at 2048 to 0 at 8192.
+				s := (8192/wavelen - 1) / 3
+				want := (1-s)*float64(f0[i])/8 + s*float64(f0[i])
+				if math.Abs(float64(f)-want) > 1e-6*want || f > f0[i] || float64(f) < float64(f0[i])/8 {
+					t.Errorf("frequency %d (wavelength %.0f) = %g, want %g, between f/8 and f", i, wavelen, f, want)
+				}
+			}
+		}
+		if kept == 0 || scaled == 0 || blended == 0 {
+			t.Errorf("bands kept %d, scaled %d, blended %d: each should be present at head_dim 128, theta 5e5", kept, scaled, blended)
+		}
+	}
+	for body, subs := range map[string][]string{
+		`,"rope_scaling":{"rope_type":"dynamic","factor":2.0}`:                                             {"rope_scaling.rope_type", "dynamic"},
+		`,"rope_parameters":{"rope_type":"yarn","factor":4.0}`:                                             {"rope_parameters.rope_type", "yarn"},
+		`,"rope_scaling":{"type":"linear"}`:                                                                {"factor"},
+		`,"rope_scaling":{"type":"linear","factor":0}`:                                                     {"factor", "positive"},
+		`,"rope_scaling":{"rope_type":"llama3","factor":8.0,"low_freq_factor":1.0,"high_freq_factor":4.0}`: {"original_max_position_embeddings"},
+		`,"rope_scaling":{"rope_type":"llama3","factor":8.0,"low_freq_factor":4.0,"high_freq_factor":1.0,"original_max_position_embeddings":8192}`: {"low_freq_factor 4", "0 < low < high"},
+	} {
+		_, err := LoadConfig(writeConfig(t, `{`+base+body+`}`))
+		if err == nil {
+			t.Errorf("%s: accepted", body)
+			continue
+		}
+		for _, sub := range append(subs, "config.json") {
+			if !strings.Contains(err.Error(), sub) {
+				t.Errorf("%s: error %q does not mention %q", body, err, sub)
+			}
+		}
+	}
+}

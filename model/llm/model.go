@@ -283,17 +283,14 @@ func buildMask(valid *Node, start *Node, S int) (mask, empty *Node) {
 
 // ropeCosSin returns cos and sin of the rotation angles [B,S,hd/2] for
 // positions [B,S] (per row, so left-padded rows get their own positions).
-// Frequencies are theta^(-2i/hd) rounded to float32 and angles are float32
-// products, as transformers computes them, in every compute dtype (a
+// Frequencies are theta^(-2i/hd) rounded to float32 (then scaled, see
+// RopeScaling) and angles are float32 products, as transformers computes
+// them, in every compute dtype (a
 // bfloat16 angle would be off by up to 2⁻⁸ of itself: radians at position
 // 256). (pos.RoPE itself accepts only
 // positions shared by the batch; its rotation, pos.RoPEWithCosSin, is used.)
 func (m *Model) ropeCosSin(positions *Node) (cos, sin *Node) {
-	hd := m.Config.HeadDim
-	inv := make([]float32, hd/2)
-	for i := range inv {
-		inv[i] = float32(1 / math.Pow(m.Config.RopeTheta, float64(float32(2*i)/float32(hd))))
-	}
+	inv := ropeInvFreq(m.Config)
 	B, S := positions.Shape().Dimensions[0], positions.Shape().Dimensions[1]
 	p := Reshape(ConvertDType(positions, dtypes.Float32), B, S, 1)
 	angles := Mul(p, Const(positions.Graph(), [][][]float32{{inv}}))
