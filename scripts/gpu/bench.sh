@@ -15,11 +15,13 @@
 #               parity,siglip,siglip_warm,siglip_triton,siglip_alt,torch_siglip,
 #               encode,decode,encode_warm,decode_warm,tokenizer,tokenizer_warm,parity_xcache,tokenizer_xcache,
 #               tokenizer_llvmpar,decode_triton,recon_eval,reconstruct,llm_b1,
-#               llm_b16,llm_triton,torch_llm,inception,llm_alt (llm_b1 in the other layer
-#               formulation, last: it takes the budget left)
+#               llm_b16,llm_triton,torch_llm,llm_variants,inception,llm_alt (llm_b1 in the
+#               other layer formulation, last: it takes the budget left; llm_variants is
+#               no benchmark: transformers goldens for scaled RoPE and a floor-divided
+#               head_dim, checked by verify, ~30 s)
 #               (all of them do not fit one 5-minute run: split in two, e.g.
 #               BUDGET_S=330 STEPS=parity,siglip,siglip_warm,siglip_triton,torch_siglip,tokenizer,tokenizer_warm,parity_xcache,tokenizer_xcache
-#               then STEPS=encode,decode,recon_eval,reconstruct,tokenizer_llvmpar,decode_triton,llm_b1,llm_b16,llm_triton,torch_llm,inception
+#               then STEPS=encode,decode,recon_eval,reconstruct,tokenizer_llvmpar,decode_triton,llm_b1,llm_b16,llm_triton,torch_llm,llm_variants,inception
 #               (estimated from the 2026-11-27 step times: about 290 s and 230 s; with the
 #               device tool each call's $OUT comes back on its own: put both raw/
 #               folders in one and run evalrun bench-merge on it anywhere);
@@ -67,7 +69,7 @@ cd "$ROOT"
 OUT=${OUT:-$ROOT/out}
 RAW=$OUT/raw
 BUDGET_S=${BUDGET_S:-290}
-STEPS=${STEPS:-parity,siglip,siglip_warm,siglip_triton,siglip_alt,torch_siglip,encode,decode,encode_warm,decode_warm,tokenizer,tokenizer_warm,parity_xcache,tokenizer_xcache,tokenizer_llvmpar,decode_triton,recon_eval,reconstruct,llm_b1,llm_b16,llm_triton,torch_llm,inception,llm_alt}
+STEPS=${STEPS:-parity,siglip,siglip_warm,siglip_triton,siglip_alt,torch_siglip,encode,decode,encode_warm,decode_warm,tokenizer,tokenizer_warm,parity_xcache,tokenizer_xcache,tokenizer_llvmpar,decode_triton,recon_eval,reconstruct,llm_b1,llm_b16,llm_triton,torch_llm,llm_variants,inception,llm_alt}
 DTYPE=${DTYPE:-bfloat16}
 XLA_CACHE=${XLA_CACHE:-$OUT/xla-cache}
 FIXTURES=${FIXTURES:-$ROOT/gpu-fixtures}
@@ -252,6 +254,11 @@ if want llm_triton; then
 fi
 if want torch_llm; then
   step torch_llm 120 45 torch_llm.jsonl -- "$PYTHON" "$ROOT/scripts/gpu/torch_llm_bench.py" --batches 1,16 --layers "$LLM_LAYERS"
+fi
+# Not a benchmark: transformers goldens for LLM configurations the shared fixtures lack (scaled
+# RoPE, a floor-divided head_dim), checked at once with verify; raw/llm_variants/ comes back.
+if want llm_variants; then
+  step llm_variants 90 30 llm_variants.txt -- bash "$ROOT/scripts/gpu/llm_variants.sh" "$RAW/llm_variants" "$EVALRUN" "$PYTHON"
 fi
 if want encode; then
   step encode 170 40 encode.json -- "${BENCH[@]}" "${LOOP[@]}" --component dualtoken-encode --preset so400m-384 --batch 16 --iters 10
