@@ -400,6 +400,19 @@ func TestLoadDirFallback(t *testing.T) {
 	if err := os.Remove(modelPath); err != nil {
 		t.Fatal(err)
 	}
+	// A broken tokenizer.json gives way to the .model beside it.
+	if err := os.WriteFile(modelPath, model, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(jsonPath, []byte(`{"model":`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := FileIn(dir); err != nil || f != modelPath {
+		t.Errorf("FileIn(dir with a broken tokenizer.json and a .model) = %q, %v; want %s", f, err, modelPath)
+	}
+	if err := os.Remove(modelPath); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(jsonPath, []byte(`{"model":{"type":"BPE","vocab":{"a":0},"merges":[]},"decoder":{"type":"CTC"}}`), 0o644); err != nil {
 		t.Fatal(err)
 	}

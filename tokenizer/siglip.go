@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -125,7 +126,8 @@ func NewSiglipText(sp *SentencePiece, path string, maxLen int) (TextTokenizer, e
 // special "<eos>" and "<pad>" tokens with SigLIP2's rules. Any other
 // tokenizer, a tokenizer.json that is not such a BPE included (SigLIP's own
 // unigram tokenizer is read from its spiece.model), is refused with a
-// *NotSiglipError; a file that cannot be read with the loader's error.
+// *NotSiglipError; a file that cannot be read, or is not JSON, with the
+// loader's error.
 func LoadSiglipText(path string, maxLen int) (TextTokenizer, error) {
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		p := SiglipTokenizerIn(path)
@@ -140,7 +142,10 @@ func LoadSiglipText(path string, maxLen int) (TextTokenizer, error) {
 			return nil, fmt.Errorf("tokenizer: %w", err)
 		}
 		t, err := ParseHFBPE(data)
-		if err != nil {
+		switch {
+		case err != nil && !json.Valid(data): // broken, as an unreadable .model is
+			return nil, fmt.Errorf("tokenizer: %s: %w", path, err)
+		case err != nil: // another kind of tokenizer.json
 			return nil, &NotSiglipError{Path: path, Why: err.Error()}
 		}
 		t.path = path

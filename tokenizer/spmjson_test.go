@@ -245,8 +245,37 @@ func TestLoadSiglipTextChoices(t *testing.T) {
 			t.Errorf("unigram: error %v, want the model type named", err)
 		}
 	}
+	// A file that is not JSON at all is broken, not another tokenizer.
+	truncated := filepath.Join(write([]byte(`{"model": {"type": "BPE", "vocab": {`)), "tokenizer.json")
+	var refused *NotSiglipError
+	if _, err := LoadSiglipText(truncated, 4); err == nil || errors.As(err, &refused) || !strings.Contains(err.Error(), truncated) {
+		t.Errorf("truncated tokenizer.json: %v, want the loader's error naming the file", err)
+	}
 	empty := t.TempDir()
 	if _, err := LoadSiglipText(empty, 4); err == nil || !strings.Contains(err.Error(), "no spiece.model, tokenizer.model or tokenizer.json") || !strings.Contains(err.Error(), empty) {
 		t.Errorf("empty folder: %v", err)
+	}
+}
+
+// TestSiglipTokenizerIn: SigLIP's spiece.model first, then SigLIP2's
+// tokenizer.model, then tokenizer.json; "" when none is there.
+func TestSiglipTokenizerIn(t *testing.T) {
+	dir := t.TempDir()
+	names := []string{"spiece.model", "tokenizer.model", "tokenizer.json"}
+	for _, n := range names {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, n := range names {
+		if got := SiglipTokenizerIn(dir); got != filepath.Join(dir, n) {
+			t.Errorf("SiglipTokenizerIn = %q, want %s", got, n)
+		}
+		if err := os.Remove(filepath.Join(dir, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := SiglipTokenizerIn(dir); got != "" {
+		t.Errorf("empty folder: %q", got)
 	}
 }

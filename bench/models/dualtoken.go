@@ -129,8 +129,12 @@ func NewDualToken(spec bench.ModelSpec, b compute.Backend) (*DualToken, error) {
 	// is the text tower's vocabulary wins (an LLM's tokenizer.model beside
 	// SigLIP2 weights loses to the tower's Gemma one), else the first that
 	// loads.
-	cands := []string{spec.Tokenizer}
-	if spec.Tokenizer == "" {
+	named, err := namedTokenizerFile(spec)
+	if err != nil {
+		return nil, err
+	}
+	cands := []string{named}
+	if named == "" {
 		cands = nil
 		for _, dir := range []string{spec.Path, m.Config.TowerDir} {
 			if dir == "" {

@@ -55,10 +55,16 @@ func TestSiglip2TokenizerEmbedsTexts(t *testing.T) {
 			t.Fatal(err)
 		}
 		tokenizertest.WriteGemmaLikeJSON(t, filepath.Join(onlyJSON, "tokenizer.json"))
+		namedDir := t.TempDir() // tokenizer: may name a folder
+		tokenizertest.WriteGemmaLikeJSON(t, filepath.Join(namedDir, "tokenizer.json"))
+		if _, err := bench.NewModel(bench.ModelSpec{Name: c.asset, Kind: c.kind, Path: extractAsset(t, c.asset), Tokenizer: t.TempDir()}, b); err == nil || !strings.Contains(err.Error(), "folder has no spiece.model, tokenizer.model or tokenizer.json") {
+			t.Errorf("%s with an empty tokenizer folder: %v", c.kind, err)
+		}
 		for _, spec := range []bench.ModelSpec{
 			{Name: c.asset, Kind: c.kind, Path: extractAsset(t, c.asset), Tokenizer: named},
 			{Name: c.asset, Kind: c.kind, Path: beside},
 			{Name: c.asset, Kind: c.kind, Path: onlyJSON},
+			{Name: c.asset, Kind: c.kind, Path: extractAsset(t, c.asset), Tokenizer: namedDir},
 		} {
 			m, err := bench.NewModel(spec, b)
 			if err != nil {

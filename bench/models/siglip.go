@@ -6,6 +6,7 @@ package models
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 
@@ -83,7 +84,10 @@ func NewSiglip(spec bench.ModelSpec, b compute.Backend) (*Siglip, error) {
 	if m.Config.Text == nil {
 		return nil, fmt.Errorf("%s: vision-only SigLIP has no text tower: it cannot embed texts", spec.Path)
 	}
-	tokPath := spec.Tokenizer
+	tokPath, err := namedTokenizerFile(spec)
+	if err != nil {
+		return nil, err
+	}
 	if tokPath == "" {
 		if tokPath = tokenizer.SiglipTokenizerIn(spec.Path); tokPath == "" {
 			return nil, fmt.Errorf("model %s: %s", spec.Path, noTokenizerFile("in the folder"))
@@ -173,6 +177,19 @@ func textMaxLength(spec bench.ModelSpec, maxPositions int) (int, error) {
 		return 0, fmt.Errorf("model %s: max_length %d must be 1..%d (the text tower's max_position_embeddings)", spec.Path, n, maxPositions)
 	}
 	return n, nil
+}
+
+// namedTokenizerFile is the file of spec.Tokenizer: itself, or for a folder
+// the one tokenizer.SiglipTokenizerIn finds there ("" when none is named).
+func namedTokenizerFile(spec bench.ModelSpec) (string, error) {
+	st, err := os.Stat(spec.Tokenizer)
+	if spec.Tokenizer == "" || err != nil || !st.IsDir() {
+		return spec.Tokenizer, nil // a missing file is reported where it is read
+	}
+	if p := tokenizer.SiglipTokenizerIn(spec.Tokenizer); p != "" {
+		return p, nil
+	}
+	return "", fmt.Errorf("model %s: tokenizer %s: folder has no spiece.model, tokenizer.model or tokenizer.json", spec.Path, spec.Tokenizer)
 }
 
 // noTokenizerFile says what a SigLIP-family checkpoint lacks for texts,

@@ -47,14 +47,9 @@ func (c *tokenizeCmd) Run(g *Globals) error {
 			return usageErr("tokenize: --max-length %d: want a positive length (leave it out for raw ids)", maxLen)
 		}
 	}
+	// A folder is searched as the models search it: for --max-length as
+	// tokenizer.LoadSiglipText does, else as tokenizer.Load does.
 	path := c.Tokenizer
-	if st, err := os.Stat(path); err == nil && st.IsDir() && maxLen > 0 {
-		// The SigLIP/SigLIP2 rules take the SentencePiece model before a
-		// tokenizer.json, found as the models find it.
-		if p := tokenizer.SiglipTokenizerIn(path); p != "" {
-			path = p
-		}
-	}
 	var encode func(string) ([]int, error)
 	if maxLen > 0 {
 		st, err := tokenizer.LoadSiglipText(path, maxLen)
