@@ -43,6 +43,7 @@ type HFBPE struct {
 
 	ignoreMerges bool
 	byteFallback bool
+	byteIDs      [256]int32 // with byteFallback: the id of "<0xNN>", -1 if absent
 	fuseUnk      bool
 	unkID        int
 
@@ -166,6 +167,12 @@ func ParseHFBPE(data []byte) (*HFBPE, error) {
 		}
 		t.idToToken[id] = tok
 		t.vocabSize = max(t.vocabSize, id+1)
+	}
+	for b := range t.byteIDs {
+		t.byteIDs[b] = -1
+		if id, ok := m.Vocab[fmt.Sprintf("<0x%02X>", b)]; ok {
+			t.byteIDs[b] = int32(id)
+		}
 	}
 	if m.UnkToken != nil {
 		id, ok := m.Vocab[*m.UnkToken]
@@ -471,15 +478,13 @@ func (t *HFBPE) mergeWord(w string) []int {
 			continue
 		}
 		if t.byteFallback {
-			ids := make([]int, 0, len(c))
+			all := true
 			for k := 0; k < len(c); k++ {
-				if id, ok := t.vocab[fmt.Sprintf("<0x%02X>", c[k])]; ok {
-					ids = append(ids, id)
-				}
+				all = all && t.byteIDs[c[k]] >= 0
 			}
-			if len(ids) == len(c) {
-				for _, id := range ids {
-					add(id, 1)
+			if all {
+				for k := 0; k < len(c); k++ {
+					add(int(t.byteIDs[c[k]]), 1)
 				}
 				continue
 			}

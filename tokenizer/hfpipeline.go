@@ -10,7 +10,6 @@ package tokenizer
 import (
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -703,15 +702,15 @@ func byteFallbackDecode(tokens []string) []string {
 	return out
 }
 
-// parseByteToken reads a byte-fallback token "<0xNN>" as Rust's
-// from_str_radix does: either case of hex digit, and "+N" for one digit.
+// parseByteToken reads a byte-fallback token "<0xNN>" as the ByteFallback
+// decoder does: SentencePiece's form, and "+N" for one digit, which Rust's
+// from_str_radix also takes.
 func parseByteToken(tok string) (byte, bool) {
-	if len(tok) != 6 || !strings.HasPrefix(tok, "<0x") || tok[5] != '>' {
-		return 0, false
+	if len(tok) == 6 && strings.HasPrefix(tok, "<0x+") {
+		tok = "<0x0" + tok[4:]
 	}
-	hex := strings.TrimPrefix(tok[3:5], "+")
-	v, err := strconv.ParseUint(hex, 16, 8)
-	return byte(v), err == nil
+	b, ok := parseBytePiece(tok)
+	return byte(b), ok
 }
 
 // stripDecode removes up to start leading and stop trailing c characters

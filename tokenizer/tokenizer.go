@@ -40,9 +40,12 @@ var (
 // tokenizer.json, tokenizer.model or spiece.model, of which it reads the
 // one FileIn names.
 func Load(path string) (Tokenizer, error) {
-	file, err := FileIn(path)
+	file, loaded, err := fileIn(path)
 	if err != nil {
 		return nil, err
+	}
+	if loaded != nil {
+		return loaded, nil
 	}
 	switch strings.ToLower(filepath.Ext(file)) {
 	case ".model":
@@ -61,26 +64,33 @@ func Load(path string) (Tokenizer, error) {
 // parse is the answer only when there is no .model, so that Load reports
 // its error.
 func FileIn(path string) (string, error) {
+	file, _, err := fileIn(path)
+	return file, err
+}
+
+// fileIn is FileIn, also returning the tokenizer.json it had to load to
+// choose it (nil otherwise), so that Load does not read it twice.
+func fileIn(path string) (string, *HFBPE, error) {
 	st, err := os.Stat(path)
 	if err != nil {
-		return "", fmt.Errorf("tokenizer: %w", err)
+		return "", nil, fmt.Errorf("tokenizer: %w", err)
 	}
 	if !st.IsDir() {
-		return path, nil
+		return path, nil, nil
 	}
 	spPath := SentencePieceIn(path)
 	if js := filepath.Join(path, "tokenizer.json"); fileExists(js) {
 		if spPath == "" {
-			return js, nil
+			return js, nil, nil
 		}
 		if tok, err := LoadHFBPE(js); err == nil && tok.ByteLevel() {
-			return js, nil
+			return js, tok, nil
 		}
 	}
 	if spPath != "" {
-		return spPath, nil
+		return spPath, nil, nil
 	}
-	return "", fmt.Errorf("tokenizer: %s: directory has no tokenizer.json, tokenizer.model or spiece.model", path)
+	return "", nil, fmt.Errorf("tokenizer: %s: directory has no tokenizer.json, tokenizer.model or spiece.model", path)
 }
 
 // asTokenizer keeps a failed load from becoming a non-nil interface that
