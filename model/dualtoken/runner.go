@@ -59,7 +59,8 @@ func RunParts(b compute.Backend, dir string, golden weights.Set) (map[string]*we
 // blocks, and one train-mode step of each quantiser from the loaded state
 // (fed with the golden pre-quantisation latents, as the reference was)
 // giving the codebook state after the EMA update
-// ("train.{pix,sem}.{weight,cluster_size_ema,embed_ema}").
+// ("train.{pix,sem}.{weight,cluster_size_ema,embed_ema}", with a
+// ".d<depth>" before the buffer for per-depth codebooks).
 //
 // In bfloat16 the matrices are stored in it (the quantisers kept float32,
 // as Model.SetDType does) and each stage is fed its golden input (BF16Parts),
@@ -123,6 +124,7 @@ func partsF32(b compute.Backend, store *model.Store, cfg *Config, in []*tensors.
 		emit("codes_pix", qp.Codes)
 		emit("commit_pix", Reshape(qp.Commit, 1))
 		emit("code_emb_pix", CodeEmbeddings(p.At("quantizer_pix"), cfg.Pix, qp.Codes))
+		emit("embed_code_pix", EmbedCodes(p.At("quantizer_pix"), cfg.Pix, qp.Codes))
 		dec := DecodePixels(p, cfg, qp.ZQ)
 		emit("postquant_pix", dec.Postquant)
 		emit("latent_resized", dec.LatentResized)
@@ -134,6 +136,7 @@ func partsF32(b compute.Backend, store *model.Store, cfg *Config, in []*tensors.
 		emit("codes_sem", qs.Codes)
 		emit("commit_sem", Reshape(qs.Commit, 1))
 		emit("code_emb_sem", CodeEmbeddings(p.At("quantizer_sem"), cfg.Sem, qs.Codes))
+		emit("embed_code_sem", EmbedCodes(p.At("quantizer_sem"), cfg.Sem, qs.Codes))
 		emit("postquant_sem", SemanticPostquant(p, cfg, qs.ZQ))
 		var down *Node
 		for _, blk := range cfg.ConvBlocks {
@@ -289,21 +292,36 @@ func quantiserTrainStep(b compute.Backend, store *model.Store, cfg *Config, gold
 		return err
 	}
 	scope := store.RootScope()
-	for _, br := range []struct{ short, module string }{{"pix", "quantizer_pix"}, {"sem", "quantizer_sem"}} {
-		for _, f := range []string{"weight", "cluster_size_ema", "embed_ema"} {
-			v := Variable(scope, br.module+".codebooks.0."+f)
-			val, err := v.Value()
-			if err != nil {
-				return err
-			}
-			name := fmt.Sprintf("train.%s.%s", br.short, f)
-			if res.Outputs[name], err = weights.FromGoMLX(name, val); err != nil {
-				return err
-			}
-			if res.BF16 != nil {
-				res.BF16[name] = verify.BF16{Stages: 0}
+	for _, br := range []struct {
+		short, module string
+		vq            VQConfig
+	}{{"pix", "quantizer_pix", cfg.Pix}, {"sem", "quantizer_sem", cfg.Sem}} {
+		for d := range br.vq.NumCodebooks() {
+			for _, f := range []string{"weight", "cluster_size_ema", "embed_ema"} {
+				v := Variable(scope, fmt.Sprintf("%s.codebooks.%d.%s", br.module, d, f))
+				val, err := v.Value()
+				if err != nil {
+					return err
+				}
+				name := trainOutputName(br.short, br.vq, d, f)
+				if res.Outputs[name], err = weights.FromGoMLX(name, val); err != nil {
+					return err
+				}
+				if res.BF16 != nil {
+					res.BF16[name] = verify.BF16{Stages: 0}
+				}
 			}
 		}
 	}
 	return nil
+}
+
+// trainOutputName is the golden name of a codebook buffer after the train
+// step: "train.pix.weight" for a shared codebook, "train.pix.d<depth>.weight"
+// for per-depth ones (scripts/fixtures/dualtoken_variants.py).
+func trainOutputName(short string, vq VQConfig, depth int, buffer string) string {
+	if vq.SharedCodebook {
+		return fmt.Sprintf("train.%s.%s", short, buffer)
+	}
+	return fmt.Sprintf("train.%s.d%d.%s", short, depth, buffer)
 }
