@@ -110,9 +110,9 @@ type ReconEvalReport struct {
 // patch embedding, the tower layers the pixel codes depend on (layer_recon
 // and the shortcut layer; layer_sem when the pixels decode from the semantic
 // codes), the prequant projection(s) and quantiser of that branch, then
-// DualTokenDecode. Nothing else reaches that graph's outputs (the semantic
-// branch and the deeper layers are dead code there, which both backends
-// prune), so nothing else is counted.
+// DualTokenDecode. Nothing else is in that graph (dualtoken.Options
+// SkipSemantic leaves out the semantic branch and the deeper layers), so
+// nothing else is counted.
 func DualTokenReconstruct(fc *dualtoken.FullConfig) float64 {
 	c, v := fc.Config, &fc.Tower.Vision
 	n, d := v.NumPatches(), v.HiddenSize

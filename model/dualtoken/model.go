@@ -29,6 +29,7 @@ import (
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/support/exceptions"
 
 	"github.com/dualtoken/evalharness/internal/hfcache"
 	"github.com/dualtoken/evalharness/model/config"
@@ -217,6 +218,14 @@ type Options struct {
 	Pooled bool
 	// SkipPixel leaves out the pixel branch (semantic-only training).
 	SkipPixel bool
+	// SkipSemantic leaves out the semantic quantiser and the tower layers
+	// above the pixel branch's taps, for reconstruction, which reads
+	// neither (recon_from_semantic keeps them: its pixels are the semantic
+	// codes). Unread nodes cost no run time, but GoMLX hands XLA the whole
+	// graph: the So400m-384 reconstruction program was twice the StableHLO
+	// (26 attention calls, not 6) for XLA to parse and then prune. Not with
+	// Pooled.
+	SkipSemantic bool
 }
 
 // Outputs is what one tokenizer forward computes (nil where not asked), all
@@ -244,11 +253,15 @@ func Forward(root *model.Scope, fc *FullConfig, pixels *Node, opt Options) Outpu
 	vs := siglip.VisionScope(root)
 	vc := fc.TowerVision()
 	var out Outputs
+	if opt.SkipSemantic && opt.Pooled {
+		exceptions.Panicf("dualtoken: Options.SkipSemantic with Pooled: the pooled output reads the semantic branch")
+	}
+	semantic := fc.SemanticBranch && (!opt.SkipSemantic || fc.ReconFromSemantic)
 	top := fc.LayerRecon
 	if opt.SkipPixel {
 		top = 0
 	}
-	if fc.SemanticBranch {
+	if semantic {
 		top = max(top, fc.LayerSem)
 	}
 	x := siglip.VisionEmbeddings(vs, vc, pixels)
@@ -258,7 +271,7 @@ func Forward(root *model.Scope, fc *FullConfig, pixels *Node, opt Options) Outpu
 		out.Hidden = make([]*Node, top+1)
 		out.Hidden[0] = x
 		at := 0
-		for _, tap := range towerTaps(fc, opt, top) {
+		for _, tap := range towerTaps(fc, opt, semantic, top) {
 			x = siglip.VisionLayers(vs, vc, at, tap, x)
 			out.Hidden[tap], at = x, tap
 		}
@@ -268,7 +281,7 @@ func Forward(root *model.Scope, fc *FullConfig, pixels *Node, opt Options) Outpu
 			out.Hidden = append(out.Hidden, x)
 		}
 	}
-	if fc.SemanticBranch {
+	if semantic {
 		out.SemInput = SemanticLatent(p, fc.Config, out.Hidden[fc.LayerSem])
 		out.Sem = QuantizeSemantic(p, fc.Config, out.SemInput, opt.Train)
 		out.SemState = SemanticPostquant(p, fc.Config, out.Sem.ZQ)
@@ -291,7 +304,7 @@ func Forward(root *model.Scope, fc *FullConfig, pixels *Node, opt Options) Outpu
 	}
 	if opt.Pooled {
 		from, h := top, x
-		if fc.SemanticBranch {
+		if semantic {
 			from, h = fc.LayerSem, out.SemState
 		}
 		out.Last, out.Pooled = siglip.VisionFrom(vs, vc, h, from)
@@ -301,11 +314,11 @@ func Forward(root *model.Scope, fc *FullConfig, pixels *Node, opt Options) Outpu
 }
 
 // towerTaps lists, ascending and without repeats, the tower layers in
-// 1..top whose outputs Forward reads (layer_sem, layer_recon, the shortcut
-// layer, top itself).
-func towerTaps(fc *FullConfig, opt Options, top int) []int {
+// 1..top whose outputs Forward reads (layer_sem when semantic, layer_recon,
+// the shortcut layer, top itself).
+func towerTaps(fc *FullConfig, opt Options, semantic bool, top int) []int {
 	taps := []int{top}
-	if fc.SemanticBranch {
+	if semantic {
 		taps = append(taps, fc.LayerSem)
 	}
 	if !opt.SkipPixel && !fc.ReconFromSemantic {
@@ -718,7 +731,7 @@ func (m *Model) decodeGraph() func(*model.Scope, *Node) *Node {
 // [B,3,S',S'] and pixel codes [B,G,G,D].
 func (m *Model) reconstructGraph() func(*model.Scope, *Node) []*Node {
 	return func(root *model.Scope, x *Node) []*Node {
-		o := Forward(root, m.Config, x, Options{Decode: true})
+		o := Forward(root, m.Config, x, Options{Decode: true, SkipSemantic: true})
 		return []*Node{o.Decoded.Images, o.Pix.Codes}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -14,6 +15,7 @@ import (
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/support/exceptions"
 
 	"github.com/dualtoken/evalharness/model/siglip"
 	"github.com/dualtoken/evalharness/model/weights"
@@ -460,5 +462,60 @@ func TestRunFullConsistent(t *testing.T) {
 		if got[i] != want[i] {
 			t.Fatalf("runner codes differ from Reconstruct's at %d", i)
 		}
+	}
+}
+
+// TestSkipSemanticBuildsOnlyThePixelPath: reconstruction's graph
+// (Options.SkipSemantic) stops the tower at the pixel branch's deepest tap
+// and has no semantic quantiser, unless the pixels decode from the semantic
+// codes; its images and codes are those of the full forward (also checked
+// through the model's methods in TestReconstructIsDecodeOfEncode); with
+// Pooled it is refused.
+func TestSkipSemanticBuildsOnlyThePixelPath(t *testing.T) {
+	for name, mutate := range map[string]func(fc *FullConfig){
+		"pixel taps":          nil,
+		"recon from semantic": func(fc *FullConfig) { fc.ReconFromSemantic, fc.LayerRecon, fc.LayerShortcut = true, fc.LayerSem, 0 },
+	} {
+		t.Run(name, func(t *testing.T) {
+			m := tinyModel(t, mutate)
+			fc := m.Config
+			var hidden int
+			var semantic bool
+			res, err := model.ExecOnceN(m.Backend, m.Store, func(root *model.Scope, x *Node) []*Node {
+				full := Forward(root, fc, x, Options{Decode: true})
+				skip := Forward(root, fc, x, Options{Decode: true, SkipSemantic: true})
+				hidden, semantic = len(skip.Hidden), skip.Sem.Codes != nil
+				return []*Node{full.Decoded.Images, skip.Decoded.Images, full.Pix.Codes, skip.Pix.Codes}
+			}, randomPixels(2, 32, 9))
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantHidden := max(fc.LayerRecon, fc.LayerShortcut) + 1
+			if fc.ReconFromSemantic {
+				wantHidden = fc.LayerSem + 1
+			}
+			if hidden != wantHidden || semantic != fc.ReconFromSemantic {
+				t.Errorf("SkipSemantic built %d tower states and semantic branch %v, want %d and %v", hidden, semantic, wantHidden, fc.ReconFromSemantic)
+			}
+			if d := maxAbsDiff(t, res[0], res[1]); d != 0 {
+				t.Errorf("images differ by %g", d)
+			}
+			if a, b := tensors.MustCopyFlatData[int64](res[2]), tensors.MustCopyFlatData[int64](res[3]); !slices.Equal(a, b) {
+				t.Errorf("pixel codes differ")
+			}
+		})
+	}
+	m := tinyModel(t, nil)
+	var execErr error
+	err := exceptions.TryCatch[error](func() {
+		_, execErr = model.ExecOnce(m.Backend, m.Store, func(root *model.Scope, x *Node) *Node {
+			return Forward(root, m.Config, x, Options{Pooled: true, SkipSemantic: true}).Pooled
+		}, randomPixels(1, 32, 1))
+	})
+	if err == nil {
+		err = execErr
+	}
+	if err == nil || !strings.Contains(err.Error(), "SkipSemantic with Pooled") {
+		t.Errorf("Pooled with SkipSemantic: %v, want a refusal", err)
 	}
 }

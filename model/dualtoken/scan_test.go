@@ -89,7 +89,7 @@ func scanForward(t *testing.T, mutate func(fc *FullConfig), prestacked bool) {
 	if w0 != 0 || w1 == 0 {
 		t.Errorf("While nodes: %d unrolled, %d scanned; want 0 and some", w0, w1)
 	}
-	taps := towerTaps(m.Config, Options{Pooled: true}, len(present)-1)
+	taps := towerTaps(m.Config, Options{Pooled: true}, m.Config.SemanticBranch, len(present)-1)
 	t.Logf("taps %v, %d loops", taps, w1)
 	for i, p := range present {
 		isTap := i == 0

@@ -48,7 +48,7 @@ func ImagesToUint8(x *Node) *Node {
 // -> reconstructions uint8 [B,S',S',C] and pixel codes [B,G,G,D].
 func (m *Model) reconstructUint8Graph() func(*model.Scope, *Node) []*Node {
 	return func(root *model.Scope, x *Node) []*Node {
-		o := Forward(root, m.Config, PixelsFromUint8(x), Options{Decode: true})
+		o := Forward(root, m.Config, PixelsFromUint8(x), Options{Decode: true, SkipSemantic: true})
 		return []*Node{ImagesToUint8(o.Decoded.Images), o.Pix.Codes}
 	}
 }
