@@ -217,7 +217,7 @@ func parseResult(path string, b []byte) (*Result, error) {
 		Schema *json.RawMessage `json:"schema"`
 	}
 	if err := json.Unmarshal(b, &head); err != nil {
-		return nil, fmt.Errorf("%s: not a results file: %v", path, err)
+		return nil, fmt.Errorf("%s: not a results file: %v", path, jsonerr.Describe(err))
 	}
 	if head.Schema == nil {
 		return nil, fmt.Errorf("%s: field \"schema\" is missing (want %d)", path, ResultsSchema)
@@ -311,9 +311,17 @@ func parseResult(path string, b []byte) (*Result, error) {
 // them to fields, ignoring case ("Metrics" fills metrics too); metric and
 // protocol names are compared exactly.
 func checkJSONKeys(b []byte) error {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return fmt.Errorf("the file is empty")
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	if err := walkJSON(dec, "", true); err != nil {
+		var syn *json.SyntaxError
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+			errors.As(err, &syn) && syn.Offset >= int64(len(b)) {
+			return fmt.Errorf("the JSON is cut short (the file ends inside a value)")
+		}
 		return err
 	}
 	if _, err := dec.Token(); err != io.EOF {

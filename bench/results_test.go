@@ -23,8 +23,9 @@ func TestReadResultRefusesBadFiles(t *testing.T) {
 		return strings.Replace(goodResult, old, new, 1)
 	}
 	for _, c := range []struct{ name, body, want string }{
-		{"not JSON", "{", "not a results file"},
-		{"not an object", "[1]", "not a results file"},
+		{"not JSON", "{", "not a results file: the JSON is cut short"},
+		{"empty", " \n", "not a results file: the file is empty"},
+		{"not an object", "[1]", "not a results file: want an object, found a list"},
 		{"data after the object", goodResult + "{}", "not a results file: data after the top-level value"},
 		{"schema missing", edit(`"schema": 1,`, ""), `field "schema" is missing (want 1)`},
 		{"schema null", edit(`"schema": 1`, `"schema": null`), `field "schema" is missing`},

@@ -16,11 +16,16 @@ import (
 	"strings"
 )
 
+// CardSchema is the version of the card report's JSON.
+const CardSchema = 1
+
 // CardReport is reports/perf/<date>-<card>.json: issue 7's schema (card,
 // date, device, matmul_bf16_tflops, components: NAME → ours, reference,
 // unit, ratio, compile_cold_s, compile_warm_s) with a few additive fields
-// that say what each number is.
+// that say what each number is, and the schema version every JSON document
+// evalrun writes carries (CardSchema; the 2026-11-27 H200 report predates it).
 type CardReport struct {
+	Schema           int               `json:"schema"`
 	Card             string            `json:"card"`
 	Date             string            `json:"date"`
 	Device           string            `json:"device"`
@@ -377,7 +382,7 @@ func stem(file string) string { return strings.TrimSuffix(file, ".json") }
 // from the encode, decode and Inception rates), llm_decode_b1 and
 // llm_decode_b16 (qwen2.5-3b; reference HF generate).
 func Merge(in *Inputs, card, date, device string) *CardReport {
-	rep := &CardReport{Card: card, Date: date, Device: device, Components: map[string]*Entry{}, Steps: in.Steps, Parity: in.Parity,
+	rep := &CardReport{Schema: CardSchema, Card: card, Date: date, Device: device, Components: map[string]*Entry{}, Steps: in.Steps, Parity: in.Parity,
 		ParityExecutableCache: loadedRuns(in.ParityXCache)}
 	for _, r := range in.Runs {
 		if strings.HasPrefix(r.Backend, "xladry") {

@@ -136,6 +136,9 @@ func TestMergeFakeRun(t *testing.T) {
 			t.Errorf("report lacks %q", k)
 		}
 	}
+	if raw["schema"] != float64(CardSchema) {
+		t.Errorf("report schema %v, want %d", raw["schema"], CardSchema)
+	}
 	comps := raw["components"].(map[string]any)
 	for name, v := range comps {
 		e := v.(map[string]any)

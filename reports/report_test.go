@@ -2,6 +2,7 @@ package reports
 
 import (
 	"bytes"
+	"encoding/json"
 	"image"
 	_ "image/png"
 	"math"
@@ -241,5 +242,22 @@ func TestIncompleteMMELeftOut(t *testing.T) {
 		if hasMME != found {
 			t.Errorf("%s: note present %v, MME column %v", spec.ID, found, hasMME)
 		}
+	}
+}
+
+// TestTableJSONCarriesSchema: one table rendered alone (ablation's
+// table3.json) has the schema version beside the table's own fields.
+func TestTableJSONCarriesSchema(t *testing.T) {
+	tab := Table{ID: "t3", Title: "Table 3", Labels: []string{"ZS"}, Rows: []Row{}, Notes: []string{"n"}}
+	var buf bytes.Buffer
+	if err := tab.Render(&buf, "json"); err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got["schema"] != 1.0 || got["id"] != "t3" || got["title"] != "Table 3" || got["columns"] == nil || got["rows"] == nil || got["notes"] == nil {
+		t.Errorf("table JSON %s: want schema 1 beside id, title, columns, rows and notes", buf.String())
 	}
 }

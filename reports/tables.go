@@ -245,9 +245,14 @@ func (t Table) Render(w io.Writer, format string) error {
 		cw.WriteAll(recs)
 		return cw.Error()
 	case "json":
+		// One table alone (ablation's table3.json) carries the schema
+		// version as every JSON document evalrun writes does.
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		return enc.Encode(t)
+		return enc.Encode(struct {
+			Schema int `json:"schema"`
+			Table
+		}{1, t})
 	case "text", "markdown", "html":
 	default:
 		return fmt.Errorf("unknown format %q (text, markdown, csv, json, html)", format)

@@ -34,7 +34,7 @@ func init() {
 }
 
 type ablationCmd struct {
-	Out        string   `default:"ablation-out" help:"Study folder: train/<row> (resumable state), models/<row> (exported tokenizers), data/, results/, table3.{txt,md,csv,json}, plots/." placeholder:"DIR"`
+	Out        string   `default:"ablation-out" help:"Study folder: train/<row> (resumable state), models/<row> (exported tokenizers), data/, results/, table3.{txt,md,csv,json}, plots/ (default: ablation-out, under the current folder)." placeholder:"DIR"`
 	Tower      string   `help:"Initial state: an HF SigLIP directory with its text tokenizer, spiece.model (or SigLIP2's tokenizer.model) (default: the shipped tiny-siglip)." placeholder:"DIR"`
 	Steps      *int     `help:"Optimisation steps of rows a–d (default: the recipe's)." placeholder:"N"`
 	QSteps     *int     `name:"q-steps" help:"Steps of the quantised-initial-state row (default: the recipe's)." placeholder:"N"`

@@ -78,6 +78,11 @@ func (c *embedCmd) Run(g *Globals) error {
 	if len(c.Image) == 0 && len(c.Text) == 0 {
 		return usageErr("embed: give at least one --image or --text")
 	}
+	if c.Tokenizer != "" && len(c.Text) == 0 {
+		// Only --text is tokenised: an unused --tokenizer (even a missing
+		// file) would otherwise pass unnoticed.
+		return usageErr("embed: --tokenizer %s: it only tokenises --text, and none was given: add --text or drop --tokenizer", c.Tokenizer)
+	}
 	if c.Batch < 1 {
 		return usageErr("embed: --batch %d: want a whole number >= 1 (default 16)", c.Batch)
 	}

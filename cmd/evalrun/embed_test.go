@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gomlx/gomlx/core/tensors"
@@ -78,5 +79,20 @@ func TestEmbedBadInput(t *testing.T) {
 	}
 	if code, _ := runStdout(t, "embed", "--model", dir, "--text", "a cat"); code != 2 {
 		t.Errorf("text without a tokenizer: exit %d, want 2", code)
+	}
+}
+
+// A --tokenizer with no --text does nothing: refused (exit 2, one line
+// naming it) rather than ignored, so a missing tokenizer file is not
+// silently passed over. It used to exit 0.
+func TestEmbedTokenizerWithoutText(t *testing.T) {
+	model := fixtures.Dir(t, "siglip")
+	dir := t.TempDir()
+	img := filepath.Join(dir, "a.png")
+	reconSave(t, img, reconTestImage(16, 16, 0))
+	tok := filepath.Join(dir, "missing.model")
+	code, _, errOut := runCaptured(t, "embed", "--model", model, "--image", img, "--tokenizer", tok)
+	if code != 2 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, "--tokenizer "+tok) || !strings.Contains(errOut, "--text") {
+		t.Errorf("exit %d, stderr %q; want exit 2 and one line naming --tokenizer %s and --text", code, errOut, tok)
 	}
 }

@@ -680,6 +680,12 @@ func (c *fidCmd) Run(g *Globals) error {
 	if err := fidCheckMatch(sides[0], sides[1]); err != nil {
 		return err
 	}
+	if total == 0 && c.Weights != "" {
+		// Nothing runs Inception: a --weights the user expected to be used
+		// (perhaps a missing file) would otherwise pass unnoticed.
+		return usageErr("fid: --weights %s does not apply: %s and %s are both statistics files, so no image runs through Inception (each records its weights' sha256): drop --weights",
+			c.Weights, c.DirA, c.DirB)
+	}
 	res := &fidResult{}
 	if total > 0 {
 		cacheDir, cacheWarning, err := fidCacheDir(c.Cache, c.NoCache)

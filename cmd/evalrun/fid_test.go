@@ -448,3 +448,20 @@ func TestFIDInputChecks(t *testing.T) {
 	t.Setenv("DUALTOKEN_FID_WEIGHTS", missing)
 	fidWantUsage(t, []string{"fid", a, b, "--no-cache"}, "DUALTOKEN_FID_WEIGHTS", missing, "no such file")
 }
+
+// --weights when both sides are statistics files, so that nothing runs
+// Inception, is refused (exit 2, one line) instead of ignored: a missing
+// weights file used to pass unnoticed with exit 0.
+func TestFIDWeightsWithTwoStatsFilesRefused(t *testing.T) {
+	dir := t.TempDir()
+	fidNoCompute(t, dir)
+	sa, sb := filepath.Join(dir, "sa.safetensors"), filepath.Join(dir, "sb.safetensors")
+	fidSaveStats(t, sa, 8, nil)
+	fidSaveStats(t, sb, 8, nil)
+	missing := filepath.Join(dir, "missing.pth")
+	fidWantUsage(t, []string{"fid", sa, sb, "--weights", missing}, "--weights", missing, "statistics files", "drop --weights")
+	// Without the ignored flag the statistics files alone still give a FID.
+	if code, _, errOut := runCaptured(t, "fid", sa, sb, "--json"); code != 0 {
+		t.Errorf("two statistics files: exit %d: %s", code, errOut)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
@@ -123,7 +124,15 @@ func runParser(globals *Globals, args []string, opts []kong.Option) (code int) {
 	}
 	ctx, err := parser.Parse(args)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "evalrun:", err)
+		// kong's message names the word it stopped at; say where the list is.
+		help := "evalrun --help"
+		for _, a := range args { // the first word that names a command
+			if slices.ContainsFunc(commands, func(c command) bool { return c.name == a }) {
+				help = "evalrun " + a + " --help"
+				break
+			}
+		}
+		fmt.Fprintf(os.Stderr, "evalrun: %v (see %s)\n", err, help)
 		return 2
 	}
 	// A misspelt backend is refused by every command, whether or not it

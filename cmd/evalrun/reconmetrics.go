@@ -39,8 +39,9 @@ func (c *reconMetricsCmd) Help() string {
                      (scikit-image structural_similarity = pytorch_msssim.ssim)
   ssim_torchmetrics  torchmetrics ≥ 1.5: reflect padding, full-area mean
 Prints the means (PSNR averaged per image over pairs with finite PSNR; identical pairs
-are counted separately). Files present on one side only, undecodable files and pairs of
-different sizes are listed on stderr and the command exits 2 without writing the CSV.
+are counted separately). Files present on one side only, undecodable files, pairs of
+different sizes and images too small for SSIM's window stop the command (exit 2, no CSV)
+with one line on stderr that counts them and names the first few.
 
 Example:
   evalrun recon-metrics --ref out/gt --pred out/recon --out out/recon_metrics.csv`
@@ -89,7 +90,7 @@ func (c *reconMetricsCmd) Run(g *Globals) error {
 		if predFiles[p] {
 			paired = append(paired, p)
 		} else {
-			problems = append(problems, "only in --ref:  "+p)
+			problems = append(problems, "only in --ref: "+p)
 		}
 	}
 	for p := range predFiles {
@@ -98,6 +99,9 @@ func (c *reconMetricsCmd) Run(g *Globals) error {
 		}
 	}
 	sort.Strings(paired)
+	if len(predFiles) == 0 && len(refFiles) > 0 {
+		return usageErr("recon-metrics: no images (%s) under --pred %s (--ref %s has %d)", reconExtList(), c.Pred, c.Ref, len(refFiles))
+	}
 	if len(problems) > 0 {
 		return reconFail(problems, len(refFiles)+len(predFiles), c)
 	}
@@ -273,12 +277,23 @@ func reconWriteCSV(path string, rows []reconRow) error {
 	return err
 }
 
-// reconFail lists the problems on stderr and returns the one-line exit-2 error.
+// reconShown is how many problems reconFail names; the rest are counted.
+const reconShown = 3
+
+// reconFail returns the one-line exit-2 error: how many problems among how
+// many files, the first few by path order, and that nothing was written.
+// One line however many files are wrong (a missing --pred subfolder would
+// otherwise print one line per image).
 func reconFail(problems []string, files int, c *reconMetricsCmd) error {
 	sort.Strings(problems)
-	for _, p := range problems {
-		fmt.Fprintln(os.Stderr, "  "+p)
+	var shown []string
+	for _, p := range problems[:min(len(problems), reconShown)] {
+		shown = append(shown, strings.Join(strings.Fields(p), " "))
 	}
-	return usageErr("recon-metrics: %d of %d files under --ref %s / --pred %s are unpaired, unreadable or mismatched (listed above); no metrics written",
-		len(problems), files, c.Ref, c.Pred)
+	list := strings.Join(shown, "; ")
+	if more := len(problems) - len(shown); more > 0 {
+		list += fmt.Sprintf("; and %d more", more)
+	}
+	return usageErr("recon-metrics: %d problem(s) among %d files under --ref %s / --pred %s (%s); no metrics written",
+		len(problems), files, c.Ref, c.Pred, list)
 }

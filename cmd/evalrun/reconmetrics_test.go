@@ -112,8 +112,8 @@ func TestReconMetricsBadInput(t *testing.T) {
 	reconSave(t, filepath.Join(ref, "only_ref.png"), reconTestImage(16, 16, 0))
 	reconSave(t, filepath.Join(pred, "x/only_pred.png"), reconTestImage(16, 16, 0))
 	code, _, errOut := runCaptured(t, "recon-metrics", "--ref", ref, "--pred", pred)
-	if code != 2 || !strings.Contains(errOut, "only in --ref:  only_ref.png") || !strings.Contains(errOut, "only in --pred: x/only_pred.png") ||
-		!strings.Contains(errOut, "2 of 4 files") {
+	if code != 2 || !strings.Contains(errOut, "only in --ref: only_ref.png") || !strings.Contains(errOut, "only in --pred: x/only_pred.png") ||
+		!strings.Contains(errOut, "2 problem(s) among 4 files") {
 		t.Errorf("unpaired: exit %d, stderr:\n%s", code, errOut)
 	}
 	// Unreadable and size-mismatched pairs.
@@ -159,5 +159,31 @@ func TestReconMetricsAllIdenticalJSON(t *testing.T) {
 	}
 	if doc["psnr"] != "Infinity" || doc["psnr_pairs"] != 0.0 || doc["identical"] != 1.0 {
 		t.Errorf("summary %v: want psnr \"Infinity\", psnr_pairs 0, identical 1", doc)
+	}
+}
+
+// However many files are wrong, bad input is one line on stderr (exit 2)
+// that counts them and names the first few; a --pred with no images at all
+// says so instead of listing every reference as unpaired. It used to print
+// one line per problem file.
+func TestReconMetricsBadInputOneLine(t *testing.T) {
+	dir := t.TempDir()
+	ref, pred, empty := filepath.Join(dir, "ref"), filepath.Join(dir, "pred"), filepath.Join(dir, "empty")
+	for i := range 6 {
+		reconSave(t, filepath.Join(ref, "r"+strconv.Itoa(i)+".png"), reconTestImage(16, 16, 0))
+	}
+	reconSave(t, filepath.Join(pred, "r0.png"), reconTestImage(16, 16, 1))
+	if err := os.MkdirAll(empty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCaptured(t, "recon-metrics", "--ref", ref, "--pred", pred)
+	want := "evalrun: recon-metrics: 5 problem(s) among 7 files under --ref " + ref + " / --pred " + pred +
+		" (only in --ref: r1.png; only in --ref: r2.png; only in --ref: r3.png; and 2 more); no metrics written\n"
+	if code != 2 || errOut != want {
+		t.Errorf("unpaired: exit %d, stderr:\n%s\nwant exit 2 and:\n%s", code, errOut, want)
+	}
+	code, _, errOut = runCaptured(t, "recon-metrics", "--ref", ref, "--pred", empty)
+	if code != 2 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, "no images") || !strings.Contains(errOut, "--pred "+empty) {
+		t.Errorf("empty --pred: exit %d, stderr:\n%s", code, errOut)
 	}
 }

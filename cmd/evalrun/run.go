@@ -323,6 +323,12 @@ func (c *runCmd) Help() string {
 model identity + dtype + task version + protocol, so an interrupted run resumes where it
 stopped and 'evalrun score' can re-score without the model.
 
+Examples:
+  evalrun run --config run.yaml
+  evalrun run --task pope --data /data/pope --model-kind llava --model ckpt/llava --limit 100
+  evalrun run --task imagenet-zeroshot --data demo-out/data/imagenet-zeroshot \
+      --model-kind siglip --model demo-out/models/tiny-siglip --out results
+
 Config file example (run.yaml):
   out: results
   batch_size: 16

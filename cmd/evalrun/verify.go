@@ -58,8 +58,9 @@ with the share equal to the golden ones, and do not fail.
 
 Golden files come from the reference implementation (transformers, the authors'
 code) run on the same checkpoint: a safetensors file holding the inputs and the
-outputs by the names below. The project's parity fixtures are such files; with a
-checkout of them beside the repository (../shared/fixtures):
+outputs by the names below. The project's parity fixtures are such files.
+
+Examples (with a checkout of the fixtures beside the repository, ../shared/fixtures):
   evalrun verify --model ../shared/fixtures/siglip --golden ../shared/fixtures/siglip/golden.safetensors
   evalrun verify --model ../shared/fixtures/qwen2 --golden ../shared/fixtures/qwen2/golden.safetensors --dtype bfloat16
   evalrun verify --model ../shared/fixtures/depth_transformer --golden ../shared/fixtures/depth_transformer/golden.safetensors

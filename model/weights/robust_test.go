@@ -42,6 +42,8 @@ func TestSafetensorsHostileHeaders(t *testing.T) {
 			[]string{"header length 9223372036854775801", "expected 1 to 2"}},
 		{"header length 2^64-1", []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, '{', '}'},
 			[]string{"header length 18446744073709551615"}},
+		// Eight bytes of anything: "expected 1 to 0" was an empty range.
+		{"8-byte file", []byte("12345678"), []string{"not a safetensors file: 8 bytes, too short for a header"}},
 		// A 2^40-byte tensor in a 2-byte file: refused before any allocation.
 		{"2^40 elements", rawSafetensors(`{"x":{"dtype":"U8","shape":[1099511627776],"data_offsets":[0,1099511627776]}}`, []byte{1, 2}),
 			[]string{`tensor "x"`, "1099511627776 bytes", "file has 2"}},

@@ -55,6 +55,10 @@ func OpenSafetensors(path string) (*SafetensorsFile, error) {
 	// Compare as uint64: a hostile length near 2^64 must not wrap to a small
 	// or negative number before the header buffer is allocated.
 	hlen64 := binary.LittleEndian.Uint64(lenBuf[:])
+	if size < 10 { // 8 bytes of length and at least "{}"
+		f.Close()
+		return nil, fmt.Errorf("%s: not a safetensors file: %d bytes, too short for a header", path, size)
+	}
 	if hlen64 == 0 || hlen64 > uint64(size-8) {
 		f.Close()
 		return nil, fmt.Errorf("%s: truncated or invalid safetensors file: header length %d, expected 1 to %d (file size %d)", path, hlen64, size-8, size)
