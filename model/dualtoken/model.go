@@ -221,10 +221,10 @@ type Options struct {
 	// SkipSemantic leaves out the semantic quantiser and the tower layers
 	// above the pixel branch's taps, for reconstruction, which reads
 	// neither (recon_from_semantic keeps them: its pixels are the semantic
-	// codes). Unread nodes cost no run time, but GoMLX hands XLA the whole
-	// graph: the So400m-384 reconstruction program was twice the StableHLO
-	// (26 attention calls, not 6) for XLA to parse and then prune. Not with
-	// Pooled.
+	// codes). The Go backend skips unread nodes, but GoMLX hands XLA the
+	// whole graph: the So400m-384 reconstruction program was twice the
+	// StableHLO (26 attention calls, not 6) for XLA to parse and prune.
+	// Not with Pooled.
 	SkipSemantic bool
 }
 
