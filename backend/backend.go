@@ -1,6 +1,11 @@
 // Package backend selects the GoMLX compute backend: the pure-Go backend by
 // default (it needs no download and, built with GOEXPERIMENT=simd, is the fast
 // CPU path), or XLA by name or by an absolute PJRT plugin path for GPUs.
+//
+// The XLA backends need cgo (go-xla's PJRT bindings). A build without cgo
+// (CGO_ENABLED=0, or a machine without a C compiler) or with -tags noxla, as
+// GoMLX's own tag, has the Go backend only (noxla.go) and says so when an XLA
+// backend is asked for.
 package backend
 
 import (
@@ -12,12 +17,24 @@ import (
 	"strings"
 
 	"github.com/gomlx/compute"
-	"github.com/gomlx/go-xla/compute/xla"
-
-	"github.com/dualtoken/evalharness/backend/xlacache"
-	"github.com/dualtoken/evalharness/backend/xladry"
-	_ "github.com/gomlx/gomlx/backends/default" // registers "go" and "xla"
+	_ "github.com/gomlx/compute/gobackend" // registers "go" (xla.go registers "xla")
 )
+
+// XLABuilt reports whether this build has the XLA backends (cgo on, no
+// noxla tag).
+func XLABuilt() bool { return xlaBuilt }
+
+// EnvDryRunDump is package xladry's EnvDump (xla_test.go keeps them equal),
+// here for builds without XLA.
+const EnvDryRunDump = "DUALTOKEN_XLADRY_DUMP"
+
+// CacheStats is what an XLA executable cache ($DUALTOKEN_XLA_CACHE, package
+// xlacache) did so far: programs loaded (hits), compiled (misses), stored,
+// and loads or stores that failed.
+type CacheStats struct {
+	Dir                          string
+	Hits, Misses, Stored, Errors int64
+}
 
 // EnvAutoInstall opts in to GoMLX's plugin auto-installer (it downloads from
 // the internet); off by default so offline machines fail fast instead of hanging.
@@ -48,8 +65,7 @@ func New(spec string) (b compute.Backend, err error) {
 		return nil, fmt.Errorf("%s=%q: expected auto, fused or decomposed", EnvAttention, a)
 	}
 	if os.Getenv(EnvAutoInstall) != "1" {
-		os.Setenv(xla.NoAutoInstallEnv, "1")
-		xla.EnableAutoInstall(false)
+		disableAutoInstall()
 	}
 	if err := Check(spec); err != nil {
 		return nil, err
@@ -57,7 +73,7 @@ func New(spec string) (b compute.Backend, err error) {
 	name, cfg, _ := strings.Cut(spec, ":")
 	switch name {
 	case "xladry":
-		return xladry.New(cfg)
+		return newDryRun(cfg)
 	case "go":
 		GuardHeapTail()
 	default:
@@ -79,41 +95,9 @@ func New(spec string) (b compute.Backend, err error) {
 	return withExecutableCache(b)
 }
 
-// withExecutableCache wraps an XLA backend in an executable cache when
-// $DUALTOKEN_XLA_CACHE names a folder (package xlacache).
-func withExecutableCache(b compute.Backend) (compute.Backend, error) {
-	dir := os.Getenv(xlacache.EnvDir)
-	xb, ok := b.(*xla.Backend)
-	if dir == "" || !ok {
-		return b, nil
-	}
-	c, err := xlacache.New(xb, dir)
-	if err != nil {
-		b.Finalize()
-		return nil, fmt.Errorf("%s=%s: %w (unset it to compile without the cache)", xlacache.EnvDir, dir, err)
-	}
-	return c, nil
-}
-
 // backendsHelp lists the backends in the terms of the --backend flag.
 const backendsHelp = "backends: --backend go (default, CPU), xla:cuda or xla:cpu (an installed XLA PJRT plugin), " +
 	"xla:/abs/path/to/xla_cuda_plugin.so, or xladry[:cuda|cpu]; $GOMLX_BACKEND sets the default"
-
-// missingPlugin is the error for an XLA plugin asked for by name that is not
-// installed: which plugins are, and the ways to get one (GoMLX's own
-// message speaks of Go imports).
-func missingPlugin(spec, plugin string) error {
-	have := "none is installed"
-	if ps := xla.GetAvailablePlugins(); len(ps) > 0 {
-		have = "installed: " + strings.Join(ps, ", ")
-	}
-	if plugin == "" {
-		plugin = "any"
-	}
-	return fmt.Errorf("backend %q: no XLA PJRT plugin %q on this machine (%s; plugins are looked up in $PJRT_PLUGIN_LIBRARY_PATH): "+
-		"pass an installed plugin's absolute path (--backend xla:/path/to/xla_cuda_plugin.so, e.g. from pip install jax[cuda13]), "+
-		"set %s=1 to let GoMLX download it, or use --backend go", spec, plugin, have, EnvAutoInstall)
-}
 
 // goOptions are the Go backend's configuration options (compute's
 // gobackend.New); those with a value take an integer.
@@ -152,6 +136,9 @@ func checkGoOptions(spec, cfg string) error {
 func Check(spec string) error {
 	spec = Resolve(spec)
 	name, cfg, _ := strings.Cut(spec, ":")
+	if !xlaBuilt && (name == "xladry" || name == "xla" || name == "stablehlo" || name == "shlo" || name == "hlo") {
+		return fmt.Errorf("backend %q: this evalrun was built without XLA (%s): rebuild with cgo (CGO_ENABLED=1 and a C compiler, without -tags noxla) for the XLA backends, or use --backend go", spec, noXLAReason)
+	}
 	switch name {
 	case "go":
 		return checkGoOptions(spec, cfg)

@@ -1,3 +1,5 @@
+//go:build cgo && !noxla
+
 package backend
 
 // XLA specifics: the flags added for CUDA plugins and what a go-xla backend
@@ -11,6 +13,7 @@ import (
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/go-xla/compute/xla"
+	_ "github.com/gomlx/go-xla/compute/xla/autoinstall" // registers "xla" and its plugin installer
 
 	"github.com/dualtoken/evalharness/backend/xlacache"
 	"github.com/dualtoken/evalharness/backend/xladry"
@@ -111,6 +114,17 @@ func asXLA(b compute.Backend) *xla.Backend {
 	return nil
 }
 
+// ExecutableCacheOf returns what b's executable cache did so far, and false
+// when b has none.
+func ExecutableCacheOf(b compute.Backend) (CacheStats, bool) {
+	c, ok := b.(*xlacache.Cache)
+	if !ok {
+		return CacheStats{}, false
+	}
+	s := c.Stats()
+	return CacheStats{Dir: c.Dir(), Hits: s.Hits, Misses: s.Misses, Stored: s.Stored, Errors: s.Errors}, true
+}
+
 // CacheSummary is one line on what the executable cache
 // ($DUALTOKEN_XLA_CACHE) did so far, or "" when b has none.
 func CacheSummary(b compute.Backend) string {
@@ -124,4 +138,59 @@ func CacheSummary(b compute.Backend) string {
 		line += fmt.Sprintf(", %d error(s): see the first xlacache line above", s.Errors)
 	}
 	return line
+}
+
+// xlaBuilt: this build has the XLA backends (noxla.go is the other case).
+const xlaBuilt = true
+
+// noXLAReason is empty: XLA is built in.
+const noXLAReason = ""
+
+// disableAutoInstall keeps GoMLX from downloading PJRT plugins (New unless
+// $DUALTOKEN_AUTO_INSTALL=1).
+func disableAutoInstall() {
+	os.Setenv(xla.NoAutoInstallEnv, "1")
+	xla.EnableAutoInstall(false)
+}
+
+// newDryRun is the xladry backend (package xladry).
+func newDryRun(cfg string) (compute.Backend, error) { return xladry.New(cfg) }
+
+// IsDryRun reports whether b is the xladry backend, which builds programs
+// and runs nothing.
+func IsDryRun(b compute.Backend) bool {
+	_, ok := b.(*xladry.Backend)
+	return ok
+}
+
+// withExecutableCache wraps an XLA backend in an executable cache when
+// $DUALTOKEN_XLA_CACHE names a folder (package xlacache).
+func withExecutableCache(b compute.Backend) (compute.Backend, error) {
+	dir := os.Getenv(xlacache.EnvDir)
+	xb, ok := b.(*xla.Backend)
+	if dir == "" || !ok {
+		return b, nil
+	}
+	c, err := xlacache.New(xb, dir)
+	if err != nil {
+		b.Finalize()
+		return nil, fmt.Errorf("%s=%s: %w (unset it to compile without the cache)", xlacache.EnvDir, dir, err)
+	}
+	return c, nil
+}
+
+// missingPlugin is the error for an XLA plugin asked for by name that is not
+// installed: which plugins are, and the ways to get one (GoMLX's own
+// message speaks of Go imports).
+func missingPlugin(spec, plugin string) error {
+	have := "none is installed"
+	if ps := xla.GetAvailablePlugins(); len(ps) > 0 {
+		have = "installed: " + strings.Join(ps, ", ")
+	}
+	if plugin == "" {
+		plugin = "any"
+	}
+	return fmt.Errorf("backend %q: no XLA PJRT plugin %q on this machine (%s; plugins are looked up in $PJRT_PLUGIN_LIBRARY_PATH): "+
+		"pass an installed plugin's absolute path (--backend xla:/path/to/xla_cuda_plugin.so, e.g. from pip install jax[cuda13]), "+
+		"set %s=1 to let GoMLX download it, or use --backend go", spec, plugin, have, EnvAutoInstall)
 }

@@ -1,3 +1,5 @@
+//go:build cgo && !noxla
+
 package backend
 
 import (
@@ -106,5 +108,11 @@ func TestCacheSummary(t *testing.T) {
 	}
 	if s := CacheSummary(&xlacache.Cache{Backend: dry.Backend}); !strings.Contains(s, "0 program(s) loaded, 0 compiled (0 stored)") {
 		t.Errorf("empty cache: %q", s)
+	}
+}
+
+func TestEnvDryRunDumpIsXLADrys(t *testing.T) {
+	if EnvDryRunDump != xladry.EnvDump {
+		t.Errorf("backend.EnvDryRunDump %q, xladry.EnvDump %q", EnvDryRunDump, xladry.EnvDump)
 	}
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
-	"github.com/dualtoken/evalharness/backend/xladry"
+	"github.com/dualtoken/evalharness/backend"
 	"github.com/dualtoken/evalharness/model/dualtoken"
 	"github.com/dualtoken/evalharness/model/inception"
 	"github.com/dualtoken/evalharness/model/llm"
@@ -136,8 +136,8 @@ func Build(b compute.Backend, o Options) (*Workload, error) {
 		return nil, badOptions("unknown component %q", o.Component)
 	}
 	w, err := build(b, o)
-	if _, dry := b.(*xladry.Backend); dry && err == nil {
-		w.Notes = append(w.Notes, "xladry: the XLA programs were built (see "+xladry.EnvDump+"), nothing was compiled or run: timings are the host side only")
+	if backend.IsDryRun(b) && err == nil {
+		w.Notes = append(w.Notes, "xladry: the XLA programs were built (see "+backend.EnvDryRunDump+"), nothing was compiled or run: timings are the host side only")
 	}
 	return w, err
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/gomlx/compute"
 
 	"github.com/dualtoken/evalharness/backend"
-	"github.com/dualtoken/evalharness/backend/xlacache"
 	"github.com/dualtoken/evalharness/internal/jsonerr"
 	"github.com/dualtoken/evalharness/model/precision"
 	"github.com/olekukonko/tablewriter"
@@ -139,11 +138,10 @@ func Run(b compute.Backend, spec string, o Options, plans []PeakPlan) (*Result, 
 		}
 	}
 	r.PeakError = strings.TrimPrefix(r.PeakError, "; ")
-	if c, ok := b.(*xlacache.Cache); ok {
-		s := c.Stats()
-		r.ExecutableCache = &ExecutableCache{Dir: c.Dir(), Hits: s.Hits, Misses: s.Misses, Stored: s.Stored, Errors: s.Errors}
+	if s, ok := backend.ExecutableCacheOf(b); ok {
+		r.ExecutableCache = &ExecutableCache{Dir: s.Dir, Hits: s.Hits, Misses: s.Misses, Stored: s.Stored, Errors: s.Errors}
 		if s.Hits > 0 {
-			r.Notes = append(r.Notes, fmt.Sprintf("compile_s: %d executable(s) loaded from the executable cache %s instead of compiled", s.Hits, c.Dir()))
+			r.Notes = append(r.Notes, fmt.Sprintf("compile_s: %d executable(s) loaded from the executable cache %s instead of compiled", s.Hits, s.Dir))
 		}
 	}
 	r.Memory = mem.Stop()

@@ -1,3 +1,5 @@
+//go:build cgo && !noxla
+
 // Package goxla reaches into go-xla v0.4.13's unexported state, for the
 // packages that need what its API does not give: xladry (a builder's
 // program without a plugin), xlacache (a compiled program's PJRT handles,

@@ -1,3 +1,5 @@
+//go:build cgo && !noxla
+
 package xlacache
 
 // The two PJRT C API calls go-xla v0.4.13 does not expose:

@@ -1,3 +1,5 @@
+//go:build cgo && !noxla
+
 // Package xlacache keeps the executables an XLA PJRT plugin compiles in a
 // folder, so that a later process that builds the same program loads the
 // compiled code instead of compiling it again.

@@ -1,3 +1,5 @@
+//go:build cgo && !noxla
+
 // Package xladry is a "dry run" of GoMLX's XLA backend: graphs are built
 // with go-xla's own StableHLO builder exactly as for a PJRT plugin (CUDA by
 // default) and serialised to the StableHLO program that would be compiled;

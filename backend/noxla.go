@@ -1,0 +1,50 @@
+//go:build !cgo || noxla
+
+package backend
+
+// The build without XLA (no cgo, or -tags noxla): the Go backend only. Every
+// XLA spec is refused by Check with noXLAReason; the helpers below answer as
+// for a backend that is not XLA.
+
+import (
+	"errors"
+
+	"github.com/gomlx/compute"
+)
+
+// EnvXLAFlags is XLA's own flag variable (unused without XLA).
+const EnvXLAFlags = "XLA_FLAGS"
+
+const xlaBuilt = false
+
+// noXLAReason says why this build has no XLA.
+const noXLAReason = "cgo was off or the noxla tag was set"
+
+func disableAutoInstall() {}
+
+func newDryRun(string) (compute.Backend, error) {
+	return nil, errors.New("backend \"xladry\": this evalrun was built without XLA")
+}
+
+func setCUDAXLAFlags(string) {}
+
+func withExecutableCache(b compute.Backend) (compute.Backend, error) { return b, nil }
+
+func missingPlugin(spec, _ string) error {
+	return errors.New("backend " + spec + ": this evalrun was built without XLA")
+}
+
+// ConvRoundsFloat32 is false: only XLA on CUDA rounds float32 convolutions.
+func ConvRoundsFloat32(compute.Backend) bool { return false }
+
+// IsCUDA is false: only XLA runs on NVIDIA GPUs.
+func IsCUDA(compute.Backend) bool { return false }
+
+// IsDryRun is false: the dry backend is XLA's.
+func IsDryRun(compute.Backend) bool { return false }
+
+// ExecutableCacheOf is false: the executable cache is XLA's.
+func ExecutableCacheOf(compute.Backend) (CacheStats, bool) { return CacheStats{}, false }
+
+// CacheSummary is "": the executable cache is XLA's.
+func CacheSummary(compute.Backend) string { return "" }
