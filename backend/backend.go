@@ -2,10 +2,11 @@
 // default (it needs no download and, built with GOEXPERIMENT=simd, is the fast
 // CPU path), or XLA by name or by an absolute PJRT plugin path for GPUs.
 //
-// The XLA backends need cgo (go-xla's PJRT bindings). A build without cgo
-// (CGO_ENABLED=0, or a machine without a C compiler) or with -tags noxla, as
-// GoMLX's own tag, has the Go backend only (noxla.go) and says so when an XLA
-// backend is asked for.
+// The XLA backends need cgo (go-xla's PJRT bindings) and one of the
+// platforms GoMLX builds them for (linux amd64/arm64, darwin arm64, windows
+// amd64). A build without cgo (CGO_ENABLED=0, or a machine without a C
+// compiler), with GoMLX's -tags noxla, or for another platform has the Go
+// backend only (noxla.go) and says so when an XLA backend is asked for.
 package backend
 
 import (
@@ -21,7 +22,7 @@ import (
 )
 
 // XLABuilt reports whether this build has the XLA backends (cgo on, no
-// noxla tag).
+// noxla tag, a platform go-xla supports).
 func XLABuilt() bool { return xlaBuilt }
 
 // EnvDryRunDump is package xladry's EnvDump (xla_test.go keeps them equal),

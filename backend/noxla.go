@@ -1,8 +1,9 @@
-//go:build !cgo || noxla
+//go:build !cgo || noxla || !((linux && (amd64 || arm64)) || (darwin && arm64) || (windows && amd64))
 
 package backend
 
-// The build without XLA (no cgo, or -tags noxla): the Go backend only. Every
+// The build without XLA (no cgo, -tags noxla, or a platform GoMLX builds no
+// XLA for): the Go backend only. Every
 // XLA spec is refused by Check with noXLAReason; the helpers below answer as
 // for a backend that is not XLA.
 
@@ -18,7 +19,7 @@ const EnvXLAFlags = "XLA_FLAGS"
 const xlaBuilt = false
 
 // noXLAReason says why this build has no XLA.
-const noXLAReason = "cgo was off or the noxla tag was set"
+const noXLAReason = "cgo was off, the noxla tag was set, or XLA is not built for this platform"
 
 func disableAutoInstall() {}
 

@@ -1,4 +1,4 @@
-//go:build cgo && !noxla
+//go:build cgo && !noxla && ((linux && (amd64 || arm64)) || (darwin && arm64) || (windows && amd64))
 
 // Package goxla reaches into go-xla v0.4.13's unexported state, for the
 // packages that need what its API does not give: xladry (a builder's

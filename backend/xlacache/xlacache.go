@@ -1,4 +1,4 @@
-//go:build cgo && !noxla
+//go:build cgo && !noxla && ((linux && (amd64 || arm64)) || (darwin && arm64) || (windows && amd64))
 
 // Package xlacache keeps the executables an XLA PJRT plugin compiles in a
 // folder, so that a later process that builds the same program loads the

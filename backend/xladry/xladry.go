@@ -1,4 +1,4 @@
-//go:build cgo && !noxla
+//go:build cgo && !noxla && ((linux && (amd64 || arm64)) || (darwin && arm64) || (windows && amd64))
 
 // Package xladry is a "dry run" of GoMLX's XLA backend: graphs are built
 // with go-xla's own StableHLO builder exactly as for a PJRT plugin (CUDA by
