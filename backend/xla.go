@@ -13,7 +13,7 @@ import (
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/go-xla/compute/xla"
-	_ "github.com/gomlx/go-xla/compute/xla/autoinstall" // registers "xla" and its plugin installer
+	_ "github.com/gomlx/gomlx/backends/default" // GoMLX's default set: "xla" with its plugin installer (and onnx under -tags onnx)
 
 	"github.com/dualtoken/evalharness/backend/xlacache"
 	"github.com/dualtoken/evalharness/backend/xladry"

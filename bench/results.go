@@ -317,9 +317,11 @@ func checkJSONKeys(b []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	if err := walkJSON(dec, "", true); err != nil {
+		// encoding/json says "unexpected end of JSON input" for a value the
+		// file ends inside (a bad last byte is another syntax error).
 		var syn *json.SyntaxError
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-			errors.As(err, &syn) && syn.Offset >= int64(len(b)) {
+			errors.As(err, &syn) && strings.Contains(syn.Error(), "unexpected end of JSON input") {
 			return fmt.Errorf("the JSON is cut short (the file ends inside a value)")
 		}
 		return err

@@ -25,6 +25,7 @@ func TestReadResultRefusesBadFiles(t *testing.T) {
 	for _, c := range []struct{ name, body, want string }{
 		{"not JSON", "{", "not a results file: the JSON is cut short"},
 		{"empty", " \n", "not a results file: the file is empty"},
+		{"bad last byte", `{"schema": 1]`, "not a results file: invalid character ']'"},
 		{"not an object", "[1]", "not a results file: want an object, found a list"},
 		{"data after the object", goodResult + "{}", "not a results file: data after the top-level value"},
 		{"schema missing", edit(`"schema": 1,`, ""), `field "schema" is missing (want 1)`},

@@ -102,6 +102,9 @@ func (c *reconMetricsCmd) Run(g *Globals) error {
 	if len(predFiles) == 0 && len(refFiles) > 0 {
 		return usageErr("recon-metrics: no images (%s) under --pred %s (--ref %s has %d)", reconExtList(), c.Pred, c.Ref, len(refFiles))
 	}
+	if len(refFiles) == 0 && len(predFiles) > 0 {
+		return usageErr("recon-metrics: no images (%s) under --ref %s (--pred %s has %d)", reconExtList(), c.Ref, c.Pred, len(predFiles))
+	}
 	if len(problems) > 0 {
 		return reconFail(problems, len(refFiles)+len(predFiles), c)
 	}

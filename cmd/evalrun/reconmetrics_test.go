@@ -186,4 +186,8 @@ func TestReconMetricsBadInputOneLine(t *testing.T) {
 	if code != 2 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, "no images") || !strings.Contains(errOut, "--pred "+empty) {
 		t.Errorf("empty --pred: exit %d, stderr:\n%s", code, errOut)
 	}
+	code, _, errOut = runCaptured(t, "recon-metrics", "--ref", empty, "--pred", ref)
+	if code != 2 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, "no images") || !strings.Contains(errOut, "--ref "+empty) {
+		t.Errorf("empty --ref: exit %d, stderr:\n%s", code, errOut)
+	}
 }

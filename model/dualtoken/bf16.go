@@ -127,11 +127,13 @@ func BF16Parts(p Parts, cfg *Config, in map[string]*Node) []Staged {
 	emit("codes_pix", -1, qp.Codes)
 	emit("commit_pix", 0, Reshape(qp.Commit, 1))
 	emit("code_emb_pix", 0, CodeEmbeddings(p.At("quantizer_pix"), cfg.Pix, qp.Codes))
+	emit("embed_code_pix", 0, EmbedCodes(p.At("quantizer_pix"), cfg.Pix, qp.Codes))
 	qs := QuantizeSemantic(p, cfg, tokensToGrid(in["prequant_sem"]), false)
 	emit("zq_sem", 0, qs.ZQ)
 	emit("codes_sem", -1, qs.Codes)
 	emit("commit_sem", 0, Reshape(qs.Commit, 1))
 	emit("code_emb_sem", 0, CodeEmbeddings(p.At("quantizer_sem"), cfg.Sem, qs.Codes))
+	emit("embed_code_sem", 0, EmbedCodes(p.At("quantizer_sem"), cfg.Sem, qs.Codes))
 
 	dec := DecodePixels(p, cfg, in["zq_pix"])
 	emit("postquant_pix", projStages, dec.Postquant)
@@ -223,6 +225,9 @@ func FullBF16Stages(fc *FullConfig, fed func(name string) bool) map[string]int {
 // fullTop is the last tower layer Forward runs before the branches.
 func fullTop(fc *FullConfig) int {
 	top := fc.LayerRecon
+	if fc.HasShortcut() && !fc.ReconFromSemantic {
+		top = max(top, fc.LayerShortcut)
+	}
 	if fc.SemanticBranch {
 		top = max(top, fc.LayerSem)
 	}

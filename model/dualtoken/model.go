@@ -258,6 +258,9 @@ func Forward(root *model.Scope, fc *FullConfig, pixels *Node, opt Options) Outpu
 	}
 	semantic := fc.SemanticBranch && (!opt.SkipSemantic || fc.ReconFromSemantic)
 	top := fc.LayerRecon
+	if fc.HasShortcut() && !fc.ReconFromSemantic {
+		top = max(top, fc.LayerShortcut) // a shortcut may sit above layer_recon
+	}
 	if opt.SkipPixel {
 		top = 0
 	}

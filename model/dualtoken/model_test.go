@@ -475,6 +475,9 @@ func TestSkipSemanticBuildsOnlyThePixelPath(t *testing.T) {
 	for name, mutate := range map[string]func(fc *FullConfig){
 		"pixel taps":          nil,
 		"recon from semantic": func(fc *FullConfig) { fc.ReconFromSemantic, fc.LayerRecon, fc.LayerShortcut = true, fc.LayerSem, 0 },
+		// The authors' code allows a shortcut layer above layer_recon.
+		"shortcut above recon":        func(fc *FullConfig) { fc.LayerShortcut = fc.LayerRecon + 2 },
+		"shortcut above, no semantic": func(fc *FullConfig) { fc.LayerShortcut, fc.SemanticBranch = fc.LayerRecon+2, false },
 	} {
 		t.Run(name, func(t *testing.T) {
 			m := tinyModel(t, mutate)

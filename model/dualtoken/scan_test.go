@@ -21,9 +21,10 @@ import (
 // (siglip.Model.SetScanLayers, loops over runs of one stack).
 func TestScanLayersForward(t *testing.T) {
 	variants := map[string]func(fc *FullConfig){
-		"semantic":            nil,
-		"no semantic branch":  func(fc *FullConfig) { fc.SemanticBranch = false },
-		"recon from semantic": func(fc *FullConfig) { fc.ReconFromSemantic, fc.LayerRecon, fc.LayerShortcut = true, fc.LayerSem, 0 },
+		"semantic":             nil,
+		"no semantic branch":   func(fc *FullConfig) { fc.SemanticBranch = false },
+		"recon from semantic":  func(fc *FullConfig) { fc.ReconFromSemantic, fc.LayerRecon, fc.LayerShortcut = true, fc.LayerSem, 0 },
+		"shortcut above recon": func(fc *FullConfig) { fc.LayerShortcut, fc.SemanticBranch = fc.LayerRecon+2, false },
 	}
 	for name, mutate := range variants {
 		for _, prestacked := range []bool{false, true} {

@@ -140,3 +140,58 @@ func TestRunRange(t *testing.T) {
 		t.Errorf("empty range gave %v, want the input", got)
 	}
 }
+
+// reductionLoop is a loop whose body reduces (a LayerNorm-like centring)
+// and combines its state with invariants elementwise, followed by the same
+// reduction outside the loop — the pattern of every transformer layer loop
+// — with its inputs and the state the host's arithmetic gives.
+func reductionLoop() (fn func(x, s *Node) []*Node, x0, scale, want []float32) {
+	const n, d = 3, 4
+	x0 = []float32{1, -2, 0.5, 3}
+	scale = []float32{0.5, 1, 2, -1}
+	fn = func(x, s *Node) []*Node {
+		g := x.Graph()
+		var ws []*Node
+		for i := range n {
+			ws = append(ws, Const(g, []float32{float32(i), 1, 0, -1}))
+		}
+		out := RunWith(Stacked{"w": StackLayers(ws)}, 0, -1, []*Node{x}, []*Node{s}, func(l *Layer, st []*Node) []*Node {
+			y := Mul(Add(st[0], l.Weight("w")), l.Invariants[0])
+			return []*Node{Sub(y, ReduceAndKeep(y, ReduceMean, -1))}
+		})
+		return []*Node{out[0], ReduceSum(out[0], -1)}
+	}
+	want = append([]float32(nil), x0...)
+	for i := range n {
+		w := []float32{float32(i), 1, 0, -1}
+		mean := float32(0)
+		for j := range d {
+			want[j] = (want[j] + w[j]) * scale[j]
+			mean += want[j] / d
+		}
+		for j := range d {
+			want[j] -= mean
+		}
+	}
+	return fn, x0, scale, want
+}
+
+// TestRunWithReductions: reductionLoop on the Go backend gives the host's
+// arithmetic (TestRunWithOnXLA builds it for XLA).
+func TestRunWithReductions(t *testing.T) {
+	fn, x0, scale, want := reductionLoop()
+	res, err := NewExec(backendtest.ForLoops(t), fn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outs, err := res.Exec(x0, scale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := tensors.MustCopyFlatData[float32](outs[0])
+	for j := range want {
+		if diff := got[j] - want[j]; diff > 1e-5 || diff < -1e-5 {
+			t.Errorf("state[%d] = %g, want %g", j, got[j], want[j])
+		}
+	}
+}
