@@ -9,6 +9,9 @@
 # Usage: scripts/gpu/prepare.sh [SHARED_DIR]   (default ../shared)
 set -euo pipefail
 export GOTOOLCHAIN=go1.27.3 GOEXPERIMENT=simd
+# The XLA backends need cgo: without a C compiler Go would quietly build a
+# CPU-only binary that the GPU machine then refuses; fail here instead.
+export CGO_ENABLED=1
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SHARED=${1:-$ROOT/../shared}
 cd "$ROOT"
