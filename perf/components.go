@@ -369,6 +369,10 @@ func buildDualToken(b compute.Backend, o Options) (*Workload, error) {
 	if err != nil {
 		return nil, err
 	}
+	upsample, err := dualtoken.UpsampleConvForm()
+	if err != nil {
+		return nil, badOptions("%v", err)
+	}
 	start := time.Now()
 	tower, err := siglip.NewBenchRandom(fc.Tower, o.Seed)
 	if err != nil {
@@ -392,7 +396,7 @@ func buildDualToken(b compute.Backend, o Options) (*Workload, error) {
 		Params: storeParams(m.Store),
 		Config: map[string]any{"tower_width": v.HiddenSize, "tower_layers": v.NumLayers, "image": v.ImageSize, "patch": v.PatchSize,
 			"grid": fc.Grid(), "depth": q.Depth(), "codes": q.NEmbed, "output": fc.Decoder.Resolution,
-			"layer_recon": fc.LayerRecon, "layer_sem": fc.LayerSem},
+			"layer_recon": fc.LayerRecon, "layer_sem": fc.LayerSem, "upsample_conv": upsample},
 		Notes: precisionNotes(o.DType), DType: o.DType,
 	}
 	weightBytes(w, m.Store, view.StackedBytes())

@@ -70,6 +70,11 @@ type Entry struct {
 	// XLA's Triton GEMMs on, which backend.New turns off on CUDA.
 	OursTritonGEMM        *float64 `json:"ours_triton_gemm,omitempty"`
 	CompileColdTritonGEMM *float64 `json:"compile_cold_triton_gemm_s,omitempty"`
+	// OursUpsamplePhases / CompileColdUpsamplePhases: a rerun (*_phases
+	// step) with DUALTOKEN_UPSAMPLE_CONV=phases, the decoder's upsample
+	// convolutions as four 2x2 phase convolutions.
+	OursUpsamplePhases        *float64 `json:"ours_upsample_phases,omitempty"`
+	CompileColdUpsamplePhases *float64 `json:"compile_cold_upsample_phases_s,omitempty"`
 	// CompileColdSum / CompileWarmSum (tokenizer_compile only): the separate
 	// dualtoken-encode and -decode runs' compile seconds summed, beside a
 	// compile_cold_s / compile_warm_s from the dualtoken-tokenizer runs, which
@@ -352,11 +357,12 @@ func (in *Inputs) find(component, preset string, batch int) (string, *Result) {
 	return "", nil
 }
 
-// variant is "warm", "scan", "unrolled", "triton", "xcache", "xcache_fill"
-// or "llvmpar" for the script's rerun files (siglip_warm.json,
-// encode_scan.json, tokenizer_xcache.json), "" for a main run.
+// variant is "warm", "scan", "unrolled", "triton", "xcache", "xcache_fill",
+// "llvmpar" or "phases" for the script's rerun files (siglip_warm.json,
+// encode_scan.json, tokenizer_xcache.json, decode_phases.json), "" for a
+// main run.
 func variant(file string) string {
-	for _, v := range []string{"warm", "scan", "unrolled", "triton", "xcache_fill", "xcache", "llvmpar"} {
+	for _, v := range []string{"warm", "scan", "unrolled", "triton", "xcache_fill", "xcache", "llvmpar", "phases"} {
 		if strings.HasSuffix(stem(file), "_"+v) {
 			return v
 		}
@@ -437,6 +443,9 @@ func Merge(in *Inputs, card, date, device string) *CardReport {
 		}
 		if tr := in.rerun(file, "triton"); tr != nil {
 			e.OursTritonGEMM, e.CompileColdTritonGEMM = ptr(tr.Throughput), ptr(tr.CompileSeconds)
+		}
+		if ph := in.rerun(file, "phases"); ph != nil {
+			e.OursUpsamplePhases, e.CompileColdUpsamplePhases = ptr(ph.Throughput), ptr(ph.CompileSeconds)
 		}
 		e.ScanLayers = r.ScanLayers
 		return e

@@ -46,6 +46,7 @@ func fakeRaw(t *testing.T) string {
 	result("siglip_scan.json", "siglip-vision", "so400m-384", 32, 580, 15, 705, 27)
 	result("encode_unrolled.json", "dualtoken-encode", "so400m-384", 16, 410, 120, 705, 27)
 	result("siglip_triton.json", "siglip-vision", "so400m-384", 32, 560, 60, 705, 27)
+	result("decode_phases.json", "dualtoken-decode", "so400m-384", 16, 240, 35, 705, 0)
 	put("xla_cache.txt", "off\n")
 	put("xla_flags.txt", "--xla_gpu_kernel_cache_file=/x/kernels.bin\n\n")
 	put("parity.tsv", "siglip\t0\t12\t9\t0\nllm\t1\t8\t3\t1\ndualtoken\t0\t20\t6\t0\n")
@@ -96,6 +97,9 @@ func TestMergeFakeRun(t *testing.T) {
 	near("encode unrolled compile", rep.Components["dualtoken_encode"].CompileColdUnrolled, 120)
 	near("siglip with Triton GEMMs", sv.OursTritonGEMM, 560)
 	near("siglip with Triton GEMMs, compile", sv.CompileColdTritonGEMM, 60)
+	near("decode ours is the plain run", rep.Components["dualtoken_decode"].Ours, 200)
+	near("decode with phase upsample convolutions", rep.Components["dualtoken_decode"].OursUpsamplePhases, 240)
+	near("decode with phase upsample convolutions, compile", rep.Components["dualtoken_decode"].CompileColdUpsamplePhases, 35)
 	if len(rep.Parity) != 3 || !rep.Parity[0].OK || rep.Parity[1].OK || rep.Parity[1].Failed != 1 || !rep.Parity[2].OK {
 		t.Errorf("parity %+v", rep.Parity)
 	}

@@ -87,3 +87,27 @@ func TestCompileXLADry(t *testing.T) {
 		t.Errorf("%d programs after Encode and DecodePixels, want still 2:\n%s", len(ps), xladry.Summary(ps))
 	}
 }
+
+// TestUpsamplePhasesXLADry: with DUALTOKEN_UPSAMPLE_CONV=phases the decode
+// program builds on the dry XLA CUDA backend in bfloat16, each of the tiny
+// decoder's upsample convolutions as four (asymmetrically padded 2x2)
+// convolutions: three more per upsample than the plain program has.
+func TestUpsamplePhasesXLADry(t *testing.T) {
+	convs := map[string]int{}
+	for _, form := range []string{UpsamplePlain, UpsamplePhases} {
+		t.Setenv(EnvUpsampleConv, form)
+		xb, m := dryModel(t)
+		if err := m.Compile(2, "decode"); err != nil {
+			t.Fatalf("%s: %v", form, err)
+		}
+		ps := xb.Programs()
+		if len(ps) != 1 {
+			t.Fatalf("%s: %d programs, want 1:\n%s", form, len(ps), xladry.Summary(ps))
+		}
+		convs[form] = ps[0].Ops["stablehlo.convolution"]
+	}
+	ups := len(PresetTiny().Decoder.ChMult) - 1
+	if convs[UpsamplePhases] != convs[UpsamplePlain]+3*ups {
+		t.Errorf("convolutions: plain %d, phases %d; want %d more with phases (%d upsamples)", convs[UpsamplePlain], convs[UpsamplePhases], 3*ups, ups)
+	}
+}

@@ -59,9 +59,13 @@ func Decoder(p Parts, d DecoderConfig, z *Node) *Node {
 			}
 		}
 		if level != 0 {
-			h = upsampleNearest2x(h)
-			if d.ResampWithConv {
-				h = conv2d(up.At("upsample.conv"), h)
+			if d.ResampWithConv && upsampleConvForm() == UpsamplePhases {
+				h = upsampleConv2d(up.At("upsample.conv"), h)
+			} else {
+				h = upsampleNearest2x(h)
+				if d.ResampWithConv {
+					h = conv2d(up.At("upsample.conv"), h)
+				}
 			}
 			res *= 2
 		}

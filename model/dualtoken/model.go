@@ -398,6 +398,9 @@ type Model struct {
 // (torch-saved .pth). Every checkpoint tensor must be used or deliberately
 // ignored.
 func Load(b compute.Backend, dir string) (*Model, error) {
+	if _, err := UpsampleConvForm(); err != nil {
+		return nil, err // before the checkpoint is read, not at the first batch
+	}
 	fc, err := LoadFullConfig(dir)
 	if err != nil {
 		return nil, err

@@ -522,3 +522,36 @@ func TestSkipSemanticBuildsOnlyThePixelPath(t *testing.T) {
 		t.Errorf("Pooled with SkipSemantic: %v, want a refusal", err)
 	}
 }
+
+// TestUpsamplePhasesMatchPlain: the decoder with its upsample convolutions
+// as four phase convolutions (DUALTOKEN_UPSAMPLE_CONV=phases) gives the
+// plain form's images to float32 rounding, on a model whose decoder
+// upsamples twice; a value other than plain or phases fails the build with
+// one line naming the variable.
+func TestUpsamplePhasesMatchPlain(t *testing.T) {
+	m := tinyModel(t, nil)
+	if len(m.Config.Decoder.ChMult) < 2 || !m.Config.Decoder.ResampWithConv {
+		t.Fatalf("the tiny decoder does not upsample with a convolution: %+v", m.Config.Decoder)
+	}
+	px := randomPixels(2, 32, 11)
+	images := func(form string) (*tensors.Tensor, error) {
+		t.Setenv(EnvUpsampleConv, form)
+		return model.ExecOnce(m.Backend, m.Store, func(root *model.Scope, x *Node) *Node {
+			return Forward(root, m.Config, x, Options{Decode: true, SkipSemantic: true}).Decoded.Images
+		}, px)
+	}
+	plain, err := images(UpsamplePlain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	phases, err := images(UpsamplePhases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := maxAbsDiff(t, plain, phases); d > 1e-5 || d == 0 {
+		t.Errorf("phases differ from plain by %g, want float rounding (0 < d <= 1e-5: the phase kernels are pre-summed)", d)
+	}
+	if _, err := images("fast"); err == nil || !strings.Contains(err.Error(), EnvUpsampleConv+`="fast": expected plain (default) or phases`) {
+		t.Errorf("bad value: %v", err)
+	}
+}

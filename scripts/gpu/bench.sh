@@ -14,14 +14,14 @@
 #   STEPS       comma-separated steps to run (default: all, in this order):
 #               parity,siglip,siglip_warm,siglip_triton,siglip_alt,torch_siglip,
 #               encode,decode,encode_warm,decode_warm,tokenizer,tokenizer_warm,parity_xcache,tokenizer_xcache,
-#               tokenizer_llvmpar,decode_triton,recon_eval,reconstruct,llm_b1,
+#               tokenizer_llvmpar,decode_triton,decode_phases,recon_eval,reconstruct,llm_b1,
 #               llm_b16,llm_triton,torch_llm,llm_variants,inception,llm_alt (llm_b1 in the
 #               other layer formulation, last: it takes the budget left; llm_variants is
 #               no benchmark: transformers goldens for scaled RoPE and a floor-divided
 #               head_dim, checked by verify, ~30 s)
 #               (all of them do not fit one 5-minute run: split in two, e.g.
 #               BUDGET_S=330 STEPS=parity,siglip,siglip_warm,siglip_triton,torch_siglip,tokenizer,tokenizer_warm,parity_xcache,tokenizer_xcache
-#               then STEPS=encode,decode,recon_eval,reconstruct,tokenizer_llvmpar,decode_triton,llm_b1,llm_b16,llm_triton,torch_llm,llm_variants,inception
+#               then STEPS=encode,decode,recon_eval,reconstruct,tokenizer_llvmpar,decode_triton,decode_phases,llm_b1,llm_b16,llm_triton,torch_llm,llm_variants,inception
 #               (estimated from the 2026-11-27 step times: about 290 s and 230 s; with the
 #               device tool each call's $OUT comes back on its own: put both raw/
 #               folders in one and run evalrun bench-merge on it anywhere);
@@ -41,7 +41,9 @@
 #               loaded; tokenizer_llvmpar is a cold compile with XLA's parallel LLVM
 #               compilation (--xla_gpu_enable_llvm_module_compilation_parallelism);
 #               parity_xcache runs the dualtoken parity tests twice through one
-#               executable cache, the second time on loaded executables)
+#               executable cache, the second time on loaded executables;
+#               decode_phases reruns decode with DUALTOKEN_UPSAMPLE_CONV=phases, the
+#               decoder's upsample convolutions as four 2x2 phase convolutions)
 #   DTYPE       our compute dtype (default bfloat16, like the references)
 #   SCAN_LAYERS 1 (default): our transformer stacks run as layer loops, so XLA
 #               compiles one layer body (siglip_alt reruns siglip unrolled);
@@ -69,7 +71,7 @@ cd "$ROOT"
 OUT=${OUT:-$ROOT/out}
 RAW=$OUT/raw
 BUDGET_S=${BUDGET_S:-290}
-STEPS=${STEPS:-parity,siglip,siglip_warm,siglip_triton,siglip_alt,torch_siglip,encode,decode,encode_warm,decode_warm,tokenizer,tokenizer_warm,parity_xcache,tokenizer_xcache,tokenizer_llvmpar,decode_triton,recon_eval,reconstruct,llm_b1,llm_b16,llm_triton,torch_llm,llm_variants,inception,llm_alt}
+STEPS=${STEPS:-parity,siglip,siglip_warm,siglip_triton,siglip_alt,torch_siglip,encode,decode,encode_warm,decode_warm,tokenizer,tokenizer_warm,parity_xcache,tokenizer_xcache,tokenizer_llvmpar,decode_triton,decode_phases,recon_eval,reconstruct,llm_b1,llm_b16,llm_triton,torch_llm,llm_variants,inception,llm_alt}
 DTYPE=${DTYPE:-bfloat16}
 XLA_CACHE=${XLA_CACHE:-$OUT/xla-cache}
 FIXTURES=${FIXTURES:-$ROOT/gpu-fixtures}
@@ -315,6 +317,13 @@ if want tokenizer_llvmpar; then
 fi
 if want decode_triton; then
   step decode_triton 120 30 decode_triton.json -- "${TRITON_ON[@]}" "${BENCH[@]}" --component dualtoken-decode --preset so400m-384 --batch 16 --iters 10
+fi
+# The decoder's nearest-x2 upsample + 3x3 convolution as four 2x2 phase
+# convolutions on the low-resolution map (2.25x fewer FLOPs there, no 4x
+# intermediate; cuDNN may run 3x3 faster per FLOP): decode is the recon
+# target's bottleneck.
+if want decode_phases; then
+  step decode_phases 120 30 decode_phases.json -- env DUALTOKEN_UPSAMPLE_CONV=phases "${BENCH[@]}" --component dualtoken-decode --preset so400m-384 --batch 16 --iters 10
 fi
 if want recon_eval; then
   # The recon task's own Predict, batches as evalrun run schedules them:
