@@ -111,3 +111,17 @@ func TestUpsamplePhasesXLADry(t *testing.T) {
 		t.Errorf("convolutions: plain %d, phases %d; want %d more with phases (%d upsamples)", convs[UpsamplePlain], convs[UpsamplePhases], 3*ups, ups)
 	}
 }
+
+// TestUpsamplePhasesTrainsOnXLADry: with DUALTOKEN_UPSAMPLE_CONV=phases a
+// train step (gradients through the decoder) still builds on the dry XLA
+// CUDA backend: training graphs keep the plain upsample, whose gradient
+// GoMLX can build (the phase form's low-padded 2x2 Convolve it cannot).
+func TestUpsamplePhasesTrainsOnXLADry(t *testing.T) {
+	t.Setenv(EnvUpsampleConv, UpsamplePhases)
+	xb, err := xladry.New("cuda")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(xb.Finalize)
+	runTinyTrain(t, xb, PresetTiny())
+}

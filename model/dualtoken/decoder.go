@@ -59,7 +59,9 @@ func Decoder(p Parts, d DecoderConfig, z *Node) *Node {
 			}
 		}
 		if level != 0 {
-			if d.ResampWithConv && upsampleConvForm() == UpsamplePhases {
+			// Phases only outside training: GoMLX v0.28.16 cannot build the
+			// gradient of a low-padded 2x2 Convolve (XLA's path).
+			if d.ResampWithConv && upsampleConvForm() == UpsamplePhases && !p.Scope.IsTraining(p.G) {
 				h = upsampleConv2d(up.At("upsample.conv"), h)
 			} else {
 				h = upsampleNearest2x(h)

@@ -200,10 +200,13 @@ func upsampleNearest2x(x *Node) *Node {
 // EnvUpsampleConv picks how the decoder computes its nearest-x2 upsample
 // and 3x3 convolution: UpsamplePlain (the default: the upsampled map, then
 // the convolution, as the authors' code) or UpsamplePhases
-// (upsampleConv2d). The two agree to float rounding; the variable exists so
-// that a GPU session can measure which is faster (scripts/gpu/bench.sh step
-// decode_phases). On the Go backend phases ran the so400m-256 decoder at
-// the same speed with 13% less peak memory.
+// (upsampleConv2d), for inference only: graphs in training mode keep the
+// plain form (GoMLX v0.28.16 fails to build the gradient of XLA's
+// low-padded 2x2 convolutions). The two agree to float rounding; the
+// variable exists so that a GPU session can measure which is faster
+// (scripts/gpu/bench.sh step decode_phases). On the Go backend phases ran
+// the so400m-256 decoder at the same speed with 13% less peak memory. The
+// value is read as graphs are built: set it before the process starts.
 const EnvUpsampleConv = "DUALTOKEN_UPSAMPLE_CONV"
 
 // The values of EnvUpsampleConv.

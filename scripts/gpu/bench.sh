@@ -64,6 +64,9 @@ set -euo pipefail
 # A DUALTOKEN_XLA_CACHE of the caller's would turn "cold" compiles into
 # loads: only the steps that test the executable cache set one.
 unset DUALTOKEN_XLA_CACHE
+# Likewise the decoder's upsample form: the main steps run the default; only
+# decode_phases sets it.
+unset DUALTOKEN_UPSAMPLE_CONV
 
 START=$(date +%s)
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
