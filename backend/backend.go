@@ -25,6 +25,24 @@ import (
 // noxla tag, a platform go-xla supports).
 func XLABuilt() bool { return xlaBuilt }
 
+// EnvXLAFlags is XLA's own flag variable, read when a plugin's first client
+// starts.
+const EnvXLAFlags = "XLA_FLAGS"
+
+// CacheSummary is one line on what the executable cache
+// ($DUALTOKEN_XLA_CACHE) did so far, or "" when b has none.
+func CacheSummary(b compute.Backend) string {
+	s, ok := ExecutableCacheOf(b)
+	if !ok {
+		return ""
+	}
+	line := fmt.Sprintf("XLA executable cache %s: %d program(s) loaded, %d compiled (%d stored)", s.Dir, s.Hits, s.Misses, s.Stored)
+	if s.Errors > 0 {
+		line += fmt.Sprintf(", %d error(s): see the first xlacache line above", s.Errors)
+	}
+	return line
+}
+
 // EnvDryRunDump is package xladry's EnvDump (xla_test.go keeps them equal),
 // here for builds without XLA.
 const EnvDryRunDump = "DUALTOKEN_XLADRY_DUMP"

@@ -3,18 +3,14 @@
 package backend
 
 // The build without XLA (no cgo, -tags noxla, or a platform GoMLX builds no
-// XLA for): the Go backend only. Every
-// XLA spec is refused by Check with noXLAReason; the helpers below answer as
-// for a backend that is not XLA.
+// XLA for): the Go backend only. Check refuses every XLA spec with
+// noXLAReason; the helpers below answer as for a backend that is not XLA.
 
 import (
 	"errors"
 
 	"github.com/gomlx/compute"
 )
-
-// EnvXLAFlags is XLA's own flag variable (unused without XLA).
-const EnvXLAFlags = "XLA_FLAGS"
 
 const xlaBuilt = false
 
@@ -46,6 +42,3 @@ func IsDryRun(compute.Backend) bool { return false }
 
 // ExecutableCacheOf is false: the executable cache is XLA's.
 func ExecutableCacheOf(compute.Backend) (CacheStats, bool) { return CacheStats{}, false }
-
-// CacheSummary is "": the executable cache is XLA's.
-func CacheSummary(compute.Backend) string { return "" }

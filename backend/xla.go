@@ -19,10 +19,6 @@ import (
 	"github.com/dualtoken/evalharness/backend/xladry"
 )
 
-// EnvXLAFlags is XLA's own flag variable, read when a plugin's first client
-// starts.
-const EnvXLAFlags = "XLA_FLAGS"
-
 // cudaXLAFlags are added to $XLA_FLAGS for a CUDA plugin, each unless
 // $XLA_FLAGS already sets that flag (XLA_FLAGS=--xla_gpu_enable_triton_gemm=true
 // brings Triton back):
@@ -123,21 +119,6 @@ func ExecutableCacheOf(b compute.Backend) (CacheStats, bool) {
 	}
 	s := c.Stats()
 	return CacheStats{Dir: c.Dir(), Hits: s.Hits, Misses: s.Misses, Stored: s.Stored, Errors: s.Errors}, true
-}
-
-// CacheSummary is one line on what the executable cache
-// ($DUALTOKEN_XLA_CACHE) did so far, or "" when b has none.
-func CacheSummary(b compute.Backend) string {
-	c, ok := b.(*xlacache.Cache)
-	if !ok {
-		return ""
-	}
-	s := c.Stats()
-	line := fmt.Sprintf("XLA executable cache %s: %d program(s) loaded, %d compiled (%d stored)", c.Dir(), s.Hits, s.Misses, s.Stored)
-	if s.Errors > 0 {
-		line += fmt.Sprintf(", %d error(s): see the first xlacache line above", s.Errors)
-	}
-	return line
 }
 
 // xlaBuilt: this build has the XLA backends (noxla.go is the other case).

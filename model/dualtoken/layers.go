@@ -261,10 +261,10 @@ func upsampleConv2d(p Parts, x *Node) *Node {
 	d := x.Shape().Dimensions
 	rows := make([]*Node, 2)
 	for a := range 2 {
+		ka := Einsum("ry,yxio->rxio", fold[a], kernel) // [2, 3, Cin, Cout]
 		cols := make([]*Node, 2)
 		for b := range 2 {
-			k := Einsum("ry,yxio->rxio", fold[a], kernel)
-			k = precision.As(Einsum("cx,rxio->rcio", fold[b], k), x.DType()) // [2, 2, Cin, Cout]
+			k := precision.As(Einsum("cx,rxio->rcio", fold[b], ka), x.DType()) // [2, 2, Cin, Cout]
 			pad := conv.Padding{{1 - a, a}, {1 - b, b}}
 			if convImpl == "native" {
 				cols[b] = Convolve(x, k).PaddingPerDim(pad[:]).Done()
